@@ -1,0 +1,1 @@
+"""aps-bot: diagnoses Autodesk Platform Services access errors in Slack."""

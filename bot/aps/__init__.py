@@ -1,0 +1,1 @@
+"""APS edge: the httpx client (tokens, retries, error-body parsing)."""

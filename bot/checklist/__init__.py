@@ -1,0 +1,1 @@
+"""Pure checklist state machine: tick, untick, assign, complete. No Slack, no storage."""

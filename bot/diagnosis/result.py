@@ -1,0 +1,45 @@
+"""The result of diagnosing one paste: the contract shared by the CLI, the Slack layer and dashboards."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class CauseMatch:
+    """One ranked cause. `id` is a public contract (dashboards key on it)."""
+
+    id: str
+    title: str
+    score: int  # 0-100
+    evidence: tuple[str, ...]
+    fix: str
+    checklist_step: str
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """Everything the bot concluded from a paste. Never holds a secret from the paste."""
+
+    is_aps_error: bool
+    causes: tuple[CauseMatch, ...]  # best first
+    signals: dict[str, Any] = field(default_factory=dict)
+    secrets_found: bool = False
+
+    @property
+    def best(self) -> CauseMatch | None:
+        return self.causes[0] if self.causes else None
+
+    def to_json(self, id: Any = None) -> dict[str, Any]:
+        """The JSON contract of `aps-bot diagnose --json/--jsonl`."""
+        out: dict[str, Any] = {} if id is None else {"id": id}
+        out["is_aps_error"] = self.is_aps_error
+        out["causes"] = [
+            {k: v for k, v in asdict(c).items() if k != "checklist_step"}
+            | {"evidence": list(c.evidence), "checklist_step": c.checklist_step}
+            for c in self.causes
+        ]
+        out["signals"] = self.signals
+        out["secrets_found"] = self.secrets_found
+        return out

@@ -1,0 +1,150 @@
+"""Load and validate the knowledge base (`knowledge/*.yml`) into typed models. Pure: files in, models out."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+CHECKLIST_FILE = "checklist.yml"
+_ID = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class KnowledgeError(ValueError):
+    """A knowledge-base file is broken; the message names the file and the field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+class Signatures(_Strict):
+    """What identifies a cause in pasted text."""
+
+    error_codes: list[str] = Field(
+        default_factory=list, description="Exact codes: AUTH-001, BIM360DM_ERROR, invalid_client…"
+    )
+    messages: list[str] = Field(
+        default_factory=list, description="Message strings APS returns, fuzzy-matched."
+    )
+    endpoints: list[str] = Field(
+        default_factory=list,
+        description="Regular expressions over URL paths, e.g. ^/authentication/v1/",
+    )
+
+    @field_validator("endpoints")
+    @classmethod
+    def _compiles(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"bad regular expression {pattern!r}: {exc}") from exc
+        return patterns
+
+
+class Cause(_Strict):
+    """One known cause of an APS access error, with its fix and the pastes that show it."""
+
+    id: str = Field(pattern=_ID)
+    title: str = Field(min_length=1, max_length=150)
+    summary: str = Field(min_length=1)
+    http_status: list[int] = Field(default_factory=list)
+    signatures: Signatures
+    fix: str = Field(min_length=1, description="Slack mrkdwn steps.")
+    checklist_step: str = Field(pattern=_ID)
+    docs: list[str] = Field(default_factory=list)
+    examples: list[str] = Field(min_length=1)
+    counter_examples: list[str] = Field(default_factory=list)
+
+    _blank = field_validator("title", "summary", "fix")(_not_blank)
+
+
+class ChecklistItem(_Strict):
+    id: str = Field(pattern=_ID)
+    text: str = Field(min_length=1)
+
+
+class ChecklistStep(_Strict):
+    id: str = Field(pattern=_ID)
+    title: str = Field(min_length=1, max_length=150)
+    why: str = Field(min_length=1)
+    items: list[ChecklistItem] = Field(min_length=1, max_length=10)
+    gotchas: list[str] = Field(default_factory=list)
+    links: list[str] = Field(default_factory=list)
+
+
+class Checklist(_Strict):
+    title: str = Field(min_length=1, max_length=150)
+    steps: list[ChecklistStep] = Field(min_length=1)
+
+    def step(self, step_id: str) -> ChecklistStep | None:
+        return next((s for s in self.steps if s.id == step_id), None)
+
+
+@dataclass(frozen=True)
+class KnowledgeBase:
+    causes: tuple[Cause, ...]
+    checklist: Checklist
+
+    def cause(self, cause_id: str) -> Cause | None:
+        return next((c for c in self.causes if c.id == cause_id), None)
+
+
+def _read_yaml(path: Path) -> object:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise KnowledgeError(f"{path.name}: cannot read YAML: {exc}") from exc
+
+
+def _validate(model: type[M], path: Path, data: object) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()
+        )
+        raise KnowledgeError(f"{path.name}: {problems}") from exc
+
+
+def load_kb(directory: Path) -> KnowledgeBase:
+    """Read every cause file and the checklist from `directory`; raise KnowledgeError on any problem."""
+    directory = Path(directory)
+    checklist_path = directory / CHECKLIST_FILE
+    if not checklist_path.is_file():
+        raise KnowledgeError(f"{CHECKLIST_FILE}: missing from {directory}")
+    checklist = _validate(Checklist, checklist_path, _read_yaml(checklist_path))
+    step_ids = {step.id for step in checklist.steps}
+
+    causes: list[Cause] = []
+    seen: dict[str, str] = {}
+    for path in sorted(directory.glob("*.yml")):
+        if path.name == CHECKLIST_FILE:
+            continue
+        cause = _validate(Cause, path, _read_yaml(path))
+        if cause.id in seen:
+            raise KnowledgeError(f"{path.name}: id: duplicate id {cause.id!r} (also in {seen[cause.id]})")
+        if cause.checklist_step not in step_ids:
+            raise KnowledgeError(
+                f"{path.name}: checklist_step: unknown step {cause.checklist_step!r} "
+                f"(known: {', '.join(sorted(step_ids))})"
+            )
+        seen[cause.id] = path.name
+        causes.append(cause)
+    if not causes:
+        raise KnowledgeError(f"{directory}: no cause files (*.yml)")
+    return KnowledgeBase(causes=tuple(causes), checklist=checklist)

@@ -1,0 +1,102 @@
+"""Every setting of aps-bot, in one place.
+
+Values come from environment variables or a `.env` file in the working directory. Secrets are
+`SecretStr` so they never print in a repr or a log line.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_kb_dir() -> Path:
+    """The `knowledge/` folder of a checkout, or the copy packaged inside the wheel."""
+    here = Path(__file__).resolve().parent
+    checkout = here.parent / "knowledge"
+    return checkout if checkout.is_dir() else here / "_knowledge"
+
+
+class ApsApp(BaseModel):
+    """One APS app the team lets the bot use for live checks, and who may use it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(description="Display name, also accepted in place of the client id.")
+    client_id: str = Field(min_length=1)
+    client_secret: SecretStr
+    allowed_users: list[str] = Field(
+        default_factory=list, description="Slack user ids (U…) allowed to run checks."
+    )
+    allowed_usergroups: list[str] = Field(
+        default_factory=list, description="Slack user group ids (S…) whose members may run checks."
+    )
+    allowed_channels: list[str] = Field(
+        default_factory=list,
+        description="Slack channel ids (C…/G…) in which anyone may run checks.",
+    )
+
+
+class Settings(BaseSettings):
+    """Configuration read from the environment (names are the upper-cased field names)."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # Slack
+    slack_bot_token: SecretStr | None = Field(None, description="Bot token, xoxb-…")
+    slack_signing_secret: SecretStr | None = Field(None, description="Signing secret (HTTP mode).")
+    slack_app_token: SecretStr | None = Field(
+        None, description="App-level token, xapp-…; when set, `serve` uses Socket Mode."
+    )
+    slack_api_url: str = Field(
+        "https://slack.com/api/", description="Slack Web API base URL (tests point it at a fake)."
+    )
+
+    # APS
+    aps_base_url: str = Field(
+        "https://developer.api.autodesk.com", description="APS base URL (tests point it at a fake)."
+    )
+    aps_apps: list[ApsApp] = Field(
+        default_factory=list, description="JSON list of the team's APS apps for live checks."
+    )
+    aps_timeout_seconds: float = Field(10.0, gt=0, description="Timeout of one APS HTTP call.")
+    aps_max_retry_after_seconds: float = Field(
+        10.0, ge=0, description="Longest Retry-After the client waits for before giving up."
+    )
+
+    # Bot behaviour
+    bot_kb_dir: Path = Field(default_factory=default_kb_dir, description="Knowledge base folder.")
+    bot_db_path: Path = Field(Path("aps-bot.sqlite3"), description="SQLite database file.")
+    bot_passive_min_score: int = Field(
+        60, ge=0, le=100, description="Lowest score for an unprompted reply in a channel."
+    )
+    bot_worker_threads: int = Field(
+        8, ge=1, description="Threads for slow work (diagnosis replies, live checks)."
+    )
+    bot_recheck_delay_seconds: int = Field(
+        600,
+        ge=0,
+        description="Wait after the Custom Integrations step before the automatic re-check.",
+    )
+    bot_stale_checklist_days: int = Field(
+        7, ge=1, description="Days without activity before a checklist gets a reminder."
+    )
+    bot_scheduler_poll_seconds: float = Field(
+        15.0, gt=0, description="How often the scheduler looks for due jobs."
+    )
+    log_level: str = Field("INFO", description="Python logging level.")
+
+    @field_validator("aps_base_url", "slack_api_url")
+    @classmethod
+    def _no_blank_url(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value.strip()
+
+    @cached_property
+    def slack_api_base(self) -> str:
+        """`slack_api_url` with the trailing slash that slack_sdk's urljoin needs."""
+        return self.slack_api_url if self.slack_api_url.endswith("/") else self.slack_api_url + "/"

@@ -1,0 +1,1 @@
+"""Slack edge: the Bolt app factory, listeners by kind, Block Kit rendering."""

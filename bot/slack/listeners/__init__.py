@@ -1,0 +1,15 @@
+"""Listeners by kind. Each module has `register(app, deps)`; the app factory calls them all."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from bot.slack.deps import Deps
+from bot.slack.listeners import actions, check_command, checklist, home, messages, shortcuts
+
+MODULES = (messages, shortcuts, actions, check_command, checklist, home)
+
+
+def register_all(app: App, deps: Deps) -> None:
+    for module in MODULES:
+        module.register(app, deps)

@@ -1,0 +1,1 @@
+"""Storage edge: SQLite by default, one module per kind of record."""

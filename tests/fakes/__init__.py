@@ -1,0 +1,1 @@
+"""Local fakes served over real HTTP on loopback: the Slack Web API and APS."""
