@@ -1,0 +1,143 @@
+"""Durable scheduled jobs (kind, run_at, payload, status) in SQLite.
+
+A job is stored, never slept on, so a wait survives restarts. Claiming is atomic (one write transaction
+flips `pending` to `running`), so two bot instances over the same database never run the same job; a job
+whose runner died is claimable again once its lease has expired.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from bot.store.db import Database
+
+MIGRATION = (
+    "jobs-1",
+    (
+        """CREATE TABLE jobs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            kind TEXT NOT NULL,
+            key TEXT,
+            run_at REAL NOT NULL,
+            payload TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            claimed_by TEXT,
+            claimed_at REAL,
+            finished_at REAL,
+            last_error TEXT
+        )""",
+        "CREATE INDEX jobs_due ON jobs (status, run_at)",
+        "CREATE INDEX jobs_key ON jobs (key, status)",
+    ),
+)
+
+PENDING, RUNNING, DONE, FAILED, CANCELLED = "pending", "running", "done", "failed", "cancelled"
+DEFAULT_LEASE_SECONDS = 600.0
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    kind: str
+    key: str | None
+    run_at: float
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+
+
+class JobStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        db.migrate(*MIGRATION)
+
+    def schedule(self, kind: str, run_at: float, payload: dict[str, Any], *, key: str | None = None) -> int:
+        """Store a job; with `key`, a pending job of the same key is moved to the new time instead."""
+        body = json.dumps(payload, sort_keys=True)
+        with self.db.transaction() as conn:
+            if key is not None:
+                row = conn.execute(
+                    "SELECT id FROM jobs WHERE key = ? AND status = ? ORDER BY id LIMIT 1", (key, PENDING)
+                ).fetchone()
+                if row is not None:
+                    conn.execute(
+                        "UPDATE jobs SET kind = ?, run_at = ?, payload = ? WHERE id = ?",
+                        (kind, run_at, body, row["id"]),
+                    )
+                    return int(row["id"])
+            cursor = conn.execute(
+                "INSERT INTO jobs (kind, key, run_at, payload) VALUES (?, ?, ?, ?)", (kind, key, run_at, body)
+            )
+            return int(cursor.lastrowid or 0)
+
+    def cancel(self, key: str) -> int:
+        """Cancel the pending jobs of `key`; return how many."""
+        with self.db.transaction() as conn:
+            return conn.execute(
+                "UPDATE jobs SET status = ? WHERE key = ? AND status = ?", (CANCELLED, key, PENDING)
+            ).rowcount
+
+    def claim_due(
+        self, now: float, worker: str, *, limit: int = 10, lease_seconds: float = DEFAULT_LEASE_SECONDS
+    ) -> list[Job]:
+        """Atomically take up to `limit` due jobs (pending, or running with an expired lease)."""
+        with self.db.transaction() as conn:
+            rows = conn.execute(
+                "SELECT * FROM jobs WHERE run_at <= ? AND (status = ? OR (status = ? AND claimed_at <= ?)) "
+                "ORDER BY run_at, id LIMIT ?",
+                (now, PENDING, RUNNING, now - lease_seconds, limit),
+            ).fetchall()
+            for row in rows:
+                conn.execute(
+                    "UPDATE jobs SET status = ?, claimed_by = ?, claimed_at = ?, attempts = attempts + 1 "
+                    "WHERE id = ?",
+                    (RUNNING, worker, now, row["id"]),
+                )
+        return [
+            Job(
+                id=row["id"],
+                kind=row["kind"],
+                key=row["key"],
+                run_at=row["run_at"],
+                payload=json.loads(row["payload"]),
+                status=RUNNING,
+                attempts=row["attempts"] + 1,
+            )
+            for row in rows
+        ]
+
+    def finish(self, job_id: int, at: float) -> None:
+        self._set(job_id, DONE, at, None)
+
+    def fail(self, job_id: int, at: float, error: str) -> None:
+        self._set(job_id, FAILED, at, error[:500])
+
+    def get(self, job_id: int) -> Job | None:
+        row = self.db.connection().execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return None if row is None else _job(row)
+
+    def by_key(self, key: str) -> list[Job]:
+        rows = self.db.connection().execute("SELECT * FROM jobs WHERE key = ? ORDER BY id", (key,))
+        return [_job(row) for row in rows]
+
+    def _set(self, job_id: int, status: str, at: float, error: str | None) -> None:
+        with self.db.transaction() as conn:
+            conn.execute(
+                "UPDATE jobs SET status = ?, finished_at = ?, last_error = ? WHERE id = ?",
+                (status, at, error, job_id),
+            )
+
+
+def _job(row: Any) -> Job:
+    return Job(
+        id=row["id"],
+        kind=row["kind"],
+        key=row["key"],
+        run_at=row["run_at"],
+        payload=json.loads(row["payload"]),
+        status=row["status"],
+        attempts=row["attempts"],
+    )

@@ -1,0 +1,183 @@
+"""The pure checklist state machine."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.checklist import (
+    ChecklistCompleted,
+    ChecklistError,
+    ChecklistReopened,
+    ChecklistState,
+    IntegrationStepCompleted,
+    ItemTicked,
+    ItemUnticked,
+    StepAssigned,
+    StepCompleted,
+    StepReopened,
+)
+from tests.checklist.conftest import make_template
+
+
+def start(template, **kw) -> ChecklistState:
+    return ChecklistState.start("c1", template, channel="C1", started_by="U0", at=1000.0, **kw)
+
+
+def tick_all(state: ChecklistState, user: str = "U1", at: float = 2000.0) -> ChecklistState:
+    for step in state.template.steps:
+        for item in step.items:
+            state = state.tick(step.id, item.id, user, at).state
+    return state
+
+
+def test_new_checklist_has_no_progress(template) -> None:
+    state = start(template)
+    assert str(state.progress) == "0/5 steps · 0/11 items"
+    assert not state.done and state.last_activity == 1000.0
+
+
+def test_tick_records_who_and_when_and_counts(template) -> None:
+    state = start(template)
+    result = state.tick("create-app", "create-app-1", "U1", 1100.0)
+    assert result.events == (ItemTicked("create-app", "create-app-1", "U1", 1100.0),)
+    assert result.state.ticked("create-app", "create-app-1").user == "U1"
+    assert result.state.ticked("create-app", "create-app-1").at == 1100.0
+    assert str(result.state.progress) == "0/5 steps · 1/11 items"
+    assert result.state.last_activity == 1100.0
+    assert state.ticks == {}  # the old state is untouched
+
+
+def test_ticking_twice_keeps_the_first_record_and_emits_nothing(template) -> None:
+    state = start(template).tick("create-app", "create-app-1", "U1", 1100.0).state
+    again = state.tick("create-app", "create-app-1", "U2", 1200.0)
+    assert again.events == ()
+    assert again.state.ticked("create-app", "create-app-1").user == "U1"
+
+
+def test_completing_a_step_emits_step_completed(template) -> None:
+    state = start(template).tick("create-app", "create-app-1", "U1", 1100.0).state
+    result = state.tick("create-app", "create-app-2", "U2", 1200.0)
+    assert StepCompleted("create-app", 1200.0) in result.events
+    assert str(result.state.progress) == "1/5 steps · 2/11 items"
+
+
+def test_integration_step_completion_carries_client_and_project(template) -> None:
+    state = start(template, client_id="abc", project="b.p1")
+    state = state.tick("add-integration", "add-integration-1", "U1", 1100.0).state
+    result = state.tick("add-integration", "add-integration-2", "U1", 1200.0)
+    assert IntegrationStepCompleted("abc", "b.p1", 1200.0) in result.events
+    assert result.state.can_recheck
+
+
+def test_other_steps_do_not_emit_integration_event(template) -> None:
+    state = start(template)
+    for item in ("project-access-1", "project-access-2"):
+        result = state.tick("project-access", item, "U1", 1100.0)
+        state = result.state
+        assert not any(isinstance(e, IntegrationStepCompleted) for e in result.events)
+
+
+def test_ticking_everything_completes_with_total_time(template) -> None:
+    state = tick_all(start(template), at=8200.0)
+    assert state.done and state.total_seconds == 7200.0
+    assert str(state.progress) == "5/5 steps · 11/11 items"
+
+
+def test_completion_event_is_emitted_once(template) -> None:
+    state = start(template)
+    completions = []
+    for step in template.steps:
+        for item in step.items:
+            result = state.tick(step.id, item.id, "U1", 5000.0)
+            state = result.state
+            completions += [e for e in result.events if isinstance(e, ChecklistCompleted)]
+    assert completions == [ChecklistCompleted(5000.0, 4000.0)]
+
+
+def test_untick_reopens_step_and_checklist(template) -> None:
+    state = tick_all(start(template))
+    result = state.untick("test-access", "test-access-1", "U2", 3000.0)
+    assert result.events == (
+        ItemUnticked("test-access", "test-access-1", "U2", 3000.0),
+        StepReopened("test-access", 3000.0),
+        ChecklistReopened(3000.0),
+    )
+    assert not result.state.done and result.state.ticked("test-access", "test-access-1") is None
+    assert result.state.last_activity == 3000.0
+
+
+def test_untick_of_unticked_item_is_a_no_op(template) -> None:
+    state = start(template)
+    assert state.untick("create-app", "create-app-1", "U1", 1100.0).events == ()
+
+
+@pytest.mark.parametrize(
+    ("step_id", "item_id"),
+    [("no-such-step", "x"), ("create-app", "admin-rights-1"), ("create-app", "nope")],
+)
+def test_unknown_step_or_item_is_rejected(template, step_id: str, item_id: str) -> None:
+    state = start(template)
+    with pytest.raises(ChecklistError):
+        state.tick(step_id, item_id, "U1", 1100.0)
+    with pytest.raises(ChecklistError):
+        state.untick(step_id, item_id, "U1", 1100.0)
+
+
+def test_selection_applies_only_what_this_click_changed(template) -> None:
+    # U1 ticked item 1; U2's view still shows nothing ticked when U2 ticks item 2.
+    state = start(template).tick("create-app", "create-app-1", "U1", 1100.0).state
+    result = state.apply_selection("create-app", set(), {"create-app-2"}, "U2", 1200.0)
+    assert result.state.ticked_items("create-app") == {"create-app-1", "create-app-2"}
+    assert result.state.ticked("create-app", "create-app-2").user == "U2"
+
+
+def test_selection_unticks_what_the_user_cleared(template) -> None:
+    state = start(template).tick("create-app", "create-app-1", "U1", 1100.0).state
+    result = state.apply_selection("create-app", {"create-app-1"}, set(), "U2", 1200.0)
+    assert result.state.ticked_items("create-app") == set()
+    assert result.events[0] == ItemUnticked("create-app", "create-app-1", "U2", 1200.0)
+
+
+def test_selection_with_an_item_of_another_step_is_rejected(template) -> None:
+    state = start(template)
+    with pytest.raises(ChecklistError):
+        state.apply_selection("create-app", set(), {"create-app-1", "test-access-1"}, "U1", 1100.0)
+
+
+def test_assign_emits_event_and_is_idempotent(template) -> None:
+    state = start(template)
+    result = state.assign("add-integration", "U9", "U1", 1500.0)
+    assert result.events == (StepAssigned("add-integration", "U9", "U1", 1500.0),)
+    assert result.state.assignments["add-integration"].assignee == "U9"
+    assert result.state.assign("add-integration", "U9", "U2", 1600.0).events == ()
+    with pytest.raises(ChecklistError):
+        state.assign("nope", "U9", "U1", 1500.0)
+
+
+def test_staleness_counts_from_last_activity(template) -> None:
+    state = start(template).tick("create-app", "create-app-1", "U1", 1000.0 + 86_400).state
+    assert not state.is_stale(1000.0 + 86_400 * 7, 7)
+    assert state.is_stale(1000.0 + 86_400 * 8, 7)
+    assert not tick_all(state).is_stale(1e12, 7)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 10)), max_size=40))
+def test_progress_always_matches_the_ticks(ops) -> None:
+    template = make_template()
+    keys = [(s.id, i.id) for s in template.steps for i in s.items]
+    state = start(template)
+    expected: set[tuple[str, str]] = set()
+    for at, (on, index) in enumerate(ops, start=1001):
+        step_id, item_id = keys[index]
+        if on:
+            state = state.tick(step_id, item_id, "U1", float(at)).state
+            expected.add(keys[index])
+        else:
+            state = state.untick(step_id, item_id, "U1", float(at)).state
+            expected.discard(keys[index])
+    assert set(state.ticks) == expected
+    assert state.progress.items_done == len(expected)
+    assert state.done == (len(expected) == len(keys))

@@ -1,0 +1,142 @@
+"""Checklist storage: round trips and no lost update under concurrent clicks (threads and processes)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from pathlib import Path
+
+import pytest
+
+from bot.checklist import ChecklistError, ChecklistState, Transition
+from bot.store.checklists import ChecklistStore, new_checklist_id
+from bot.store.db import Database
+from tests.checklist.conftest import make_template
+
+
+def new_store(path: Path) -> ChecklistStore:
+    return ChecklistStore(Database(path), make_template())
+
+
+def create(store: ChecklistStore, **kw) -> ChecklistState:
+    state = ChecklistState.start(
+        new_checklist_id(), store.template, channel="C1", started_by="U0", at=1000.0, **kw
+    )
+    return store.create(state)
+
+
+def all_items(template) -> list[tuple[str, str]]:
+    return [(step.id, item.id) for step in template.steps for item in step.items]
+
+
+def test_round_trip_keeps_everything(tmp_path: Path) -> None:
+    store = new_store(tmp_path / "db.sqlite3")
+    state = create(store, client_id="abc", project="b.p")
+    store.update(state.id, lambda s: s.tick("create-app", "create-app-1", "U1", 1100.0))
+    store.update(state.id, lambda s: s.assign("add-integration", "U9", "U1", 1200.0))
+    store.update(
+        state.id,
+        lambda s: Transition(s.with_messages("111.1", {"create-app": "111.2", "test-access": "111.6"})),
+    )
+    reopened = new_store(tmp_path / "db.sqlite3").get(state.id)
+    assert reopened is not None
+    assert reopened.ticked("create-app", "create-app-1").user == "U1"
+    assert reopened.assignments["add-integration"].assignee == "U9"
+    assert reopened.parent_ts == "111.1" and reopened.step_ts["test-access"] == "111.6"
+    assert (reopened.client_id, reopened.project, reopened.channel) == ("abc", "b.p", "C1")
+    assert reopened.version == 3
+
+
+def test_untick_deletes_the_row(tmp_path: Path) -> None:
+    store = new_store(tmp_path / "db.sqlite3")
+    state = create(store)
+    store.update(state.id, lambda s: s.tick("create-app", "create-app-1", "U1", 1100.0))
+    store.update(state.id, lambda s: s.untick("create-app", "create-app-1", "U2", 1200.0))
+    assert store.get(state.id).ticks == {}
+    assert store.get(state.id).last_activity == 1200.0
+
+
+def test_unknown_checklist_returns_none(tmp_path: Path) -> None:
+    store = new_store(tmp_path / "db.sqlite3")
+    assert store.get("nope") is None
+    assert store.update("nope", lambda s: s.tick("create-app", "create-app-1", "U1", 1.0)) is None
+
+
+def test_a_rejected_change_writes_nothing(tmp_path: Path) -> None:
+    store = new_store(tmp_path / "db.sqlite3")
+    state = create(store)
+    with pytest.raises(ChecklistError):
+        store.update(state.id, lambda s: s.tick("create-app", "test-access-1", "U1", 1100.0))
+    assert store.get(state.id) == state
+
+
+def test_open_and_stale_listing(tmp_path: Path) -> None:
+    store = new_store(tmp_path / "db.sqlite3")
+    old, fresh, done = create(store), create(store), create(store)
+    store.update(fresh.id, lambda s: s.tick("create-app", "create-app-1", "U1", 5000.0))
+    for step_id, item_id in all_items(store.template):
+        store.update(done.id, lambda s, a=step_id, b=item_id: s.tick(a, b, "U1", 900.0))
+    assert [s.id for s in store.open_checklists()] == [fresh.id, old.id]
+    assert store.stale_ids(idle_since=1000.0) == [old.id]
+    store.update(old.id, lambda s: Transition(s.remind(6000.0)))
+    assert store.stale_ids(idle_since=1000.0) == []
+
+
+def test_concurrent_threads_all_land(tmp_path: Path) -> None:
+    store = new_store(tmp_path / "db.sqlite3")
+    state = create(store)
+    items = all_items(store.template)
+    barrier = threading.Barrier(len(items))
+    errors: list[BaseException] = []
+
+    def click(index: int) -> None:
+        step_id, item_id = items[index]
+        try:
+            barrier.wait(timeout=10)
+            store.update(
+                state.id, lambda s: s.apply_selection(step_id, set(), {item_id}, f"U{index}", 2000.0 + index)
+            )
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=click, args=(i,)) for i in range(len(items))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    final = store.get(state.id)
+    assert set(final.ticks) == set(items)
+    assert {final.ticks[key].user for key in items} == {f"U{i}" for i in range(len(items))}
+    assert final.done and final.version == len(items)
+
+
+def _process_click(db_path: str, checklist_id: str, index: int, barrier) -> None:
+    store = new_store(Path(db_path))
+    step_id, item_id = all_items(store.template)[index]
+    barrier.wait(timeout=30)
+    store.update(
+        checklist_id, lambda s: s.apply_selection(step_id, set(), {item_id}, f"P{index}", 3000.0 + index)
+    )
+
+
+def test_concurrent_processes_all_land(tmp_path: Path) -> None:
+    db_path = tmp_path / "db.sqlite3"
+    store = new_store(db_path)
+    state = create(store)
+    count = 6
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(count)
+    procs = [
+        ctx.Process(target=_process_click, args=(str(db_path), state.id, i, barrier)) for i in range(count)
+    ]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(timeout=60)
+    assert [proc.exitcode for proc in procs] == [0] * count
+    final = store.get(state.id)
+    expected = all_items(store.template)[:count]
+    assert set(final.ticks) == set(expected)
+    assert {final.ticks[key].user for key in expected} == {f"P{i}" for i in range(count)}
+    assert final.version == count
