@@ -1,12 +1,103 @@
-"""Durable scheduled jobs (automatic re-checks, stale-checklist reminders). Placeholder until issue 5."""
+"""Durable scheduled work: stored jobs (automatic re-checks) and periodic sweeps (stale-checklist reminders).
+
+`Scheduler.run_due(now)` does one pass and is what tests call with their own clock; `start()` runs passes
+on a background thread every `settings.bot_scheduler_poll_seconds` until stopped.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable, Mapping, Sequence
 
 from bot.slack.deps import Deps
+from bot.store.jobs import Job, JobStore
+
+log = logging.getLogger(__name__)
+
+JobHandler = Callable[[Job, float], None]
+Sweep = Callable[[float], None]
+BATCH = 10
+
+
+class Scheduler:
+    def __init__(
+        self,
+        deps: Deps,
+        *,
+        handlers: Mapping[str, JobHandler] | None = None,
+        sweeps: Sequence[Sweep] | None = None,
+        worker: str | None = None,
+    ) -> None:
+        self.deps = deps
+        self.jobs = JobStore(deps.db)
+        if handlers is None or sweeps is None:
+            from bot.slack.listeners.checklist import scheduled_work  # the edge that knows Slack
+
+            default_handlers, default_sweeps = scheduled_work(deps)
+            handlers = default_handlers if handlers is None else handlers
+            sweeps = default_sweeps if sweeps is None else sweeps
+        self.handlers = dict(handlers)
+        self.sweeps = list(sweeps)
+        self.worker = worker or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+
+    def run_due(self, now: float | None = None) -> int:
+        """Run every job due at `now` (default: the deps clock) and every sweep; return how many jobs ran."""
+        now = self.deps.clock() if now is None else now
+        ran = 0
+        while True:
+            batch = self.jobs.claim_due(now, self.worker, limit=BATCH)
+            for job in batch:
+                self._run(job, now)
+                ran += 1
+            if len(batch) < BATCH:
+                break
+        for sweep in self.sweeps:
+            try:
+                sweep(now)
+            except Exception:
+                log.exception("scheduler sweep %s failed", getattr(sweep, "__name__", sweep))
+        return ran
+
+    def _run(self, job: Job, now: float) -> None:
+        handler = self.handlers.get(job.kind)
+        if handler is None:
+            log.error("job %s: no handler for kind %r", job.id, job.kind)
+            self.jobs.fail(job.id, now, f"no handler for kind {job.kind!r}")
+            return
+        try:
+            handler(job, now)
+        except Exception as exc:
+            log.exception("job %s (%s) failed", job.id, job.kind)
+            self.jobs.fail(job.id, now, f"{type(exc).__name__}: {exc}")
+        else:
+            self.jobs.finish(job.id, now)
+
+    def start(self) -> Callable[[], None]:
+        """Poll in a daemon thread; return a function that stops it and waits for the current pass."""
+        stop = threading.Event()
+        interval = self.deps.settings.bot_scheduler_poll_seconds
+
+        def loop() -> None:
+            while not stop.is_set():
+                try:
+                    self.run_due()
+                except Exception:
+                    log.exception("scheduler pass failed")
+                stop.wait(interval)
+
+        thread = threading.Thread(target=loop, name="aps-bot-scheduler", daemon=True)
+        thread.start()
+
+        def stopper() -> None:
+            stop.set()
+            thread.join(timeout=max(5.0, interval))
+
+        return stopper
 
 
 def start_scheduler(deps: Deps) -> Callable[[], None]:
     """Start the background scheduler; return a function that stops it."""
-    return lambda: None
+    return Scheduler(deps).start()

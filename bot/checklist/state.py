@@ -206,18 +206,22 @@ class ChecklistState:
         """Apply one checkbox click: what the user saw ticked vs what is selected after the click.
 
         Only the items this click changed are applied, so a concurrent click on another item, which the
-        user's (older) view did not show yet, is kept.
+        user's (older) view did not show yet, is kept. One click changes one item: when the difference is
+        larger the view was stale, and only its ticks are applied (never an untick the user did not see).
         """
         known = {item.id for item in self.step(step_id).items}
         unknown = (seen | selected) - known
         if unknown:
             raise ChecklistError(f"step {step_id!r} has no item {sorted(unknown)[0]!r}")
+        added, removed = selected - seen, seen - selected
+        if len(added) + len(removed) > 1:
+            removed = set()
         result = Transition(self)
         events: list[Event] = []
-        for item_id in sorted(selected - seen):
+        for item_id in sorted(added):
             result = result.state.tick(step_id, item_id, user, at)
             events.extend(result.events)
-        for item_id in sorted(seen - selected):
+        for item_id in sorted(removed):
             result = result.state.untick(step_id, item_id, user, at)
             events.extend(result.events)
         return Transition(result.state, tuple(events))

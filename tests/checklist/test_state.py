@@ -140,6 +140,14 @@ def test_selection_unticks_what_the_user_cleared(template) -> None:
     assert result.events[0] == ItemUnticked("create-app", "create-app-1", "U2", 1200.0)
 
 
+def test_a_stale_view_never_unticks_what_the_user_did_not_see(template) -> None:
+    # The message copy says item 1 is ticked (someone else's click), the user's stale view selected item 2.
+    state = start(template).tick("create-app", "create-app-1", "U1", 1100.0).state
+    result = state.apply_selection("create-app", {"create-app-1"}, {"create-app-2"}, "U2", 1200.0)
+    assert result.state.ticked_items("create-app") == {"create-app-1", "create-app-2"}
+    assert [type(e) for e in result.events] == [ItemTicked, StepCompleted]
+
+
 def test_selection_with_an_item_of_another_step_is_rejected(template) -> None:
     state = start(template)
     with pytest.raises(ChecklistError):

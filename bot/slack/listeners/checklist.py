@@ -1,11 +1,527 @@
-"""Listeners: checklist (placeholder until its issue lands)."""
+"""Listeners: checklist threads (start, tick/untick, assign, re-check) and their scheduled work.
+
+Every click is acked first; the rest runs on `deps.executor`: check the ids against storage and the
+clicking user's channel membership, apply the pure transition with compare-and-set, then re-render the
+touched messages from storage.
+"""
 
 from __future__ import annotations
 
-from slack_bolt import App
+import json
+import logging
+import re
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+
+from bot.checklist import (
+    INTEGRATION_STEP,
+    TEST_STEP,
+    ChecklistCompleted,
+    ChecklistError,
+    ChecklistState,
+    Event,
+    IntegrationStepCompleted,
+    StepAssigned,
+    StepReopened,
+    Transition,
+)
+from bot.checklist.state import DAY_SECONDS
+from bot.slack.checklist_blocks import (
+    ASSIGN,
+    BOT_ACTOR,
+    RECHECK,
+    TICK,
+    ActionRef,
+    actor,
+    duration,
+    escape,
+    parent_blocks,
+    parent_text,
+    parse_action_id,
+    selected_in_message,
+    slack_date,
+    step_block_id,
+    step_blocks,
+    step_text,
+)
 from bot.slack.deps import Deps
+from bot.store.checklists import ChecklistStore, new_checklist_id
+from bot.store.jobs import PENDING, Job, JobStore
+
+log = logging.getLogger(__name__)
+
+RECHECK_JOB = "checklist.recheck"
+ARG_RE = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+USER_RE = re.compile(r"^[UW][A-Z0-9]{2,}$")
+USAGE = (
+    "Usage: `/aps-check checklist [client-id] [project-id]`, e.g. `/aps-check checklist AbC123… b.1234abcd-…`"
+)
+RENDER_ROUNDS = 5
+
+
+class Rejected(Exception):
+    """A click that must not change anything (unknown ids, wrong channel, not a member, forged values)."""
+
+
+def recheck_key(checklist_id: str) -> str:
+    return f"recheck:{checklist_id}"
+
+
+class ChecklistThreads:
+    """The Slack side of checklists: posts threads, applies clicks, runs re-checks and reminders."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+        self.store = ChecklistStore(deps.db, deps.kb.checklist)
+        self.jobs = JobStore(deps.db)
+
+    # --- starting ------------------------------------------------------------------------------------
+
+    def start(
+        self,
+        client: WebClient,
+        *,
+        channel: str,
+        user: str,
+        client_id: str | None = None,
+        project: str | None = None,
+        cause: str | None = None,
+    ) -> ChecklistState:
+        """Post the parent message and one message per step in its thread; store where they are."""
+        state = ChecklistState.start(
+            new_checklist_id(),
+            self.deps.kb.checklist,
+            channel=channel,
+            started_by=user,
+            at=self.deps.clock(),
+            client_id=client_id,
+            project=project,
+            cause=cause if cause and self.deps.kb.cause(cause) else None,
+        )
+        parent = client.chat_postMessage(
+            channel=channel, text=parent_text(state), blocks=self._parent_blocks(state)
+        )
+        state = self.store.create(state.with_messages(parent["ts"], {}))
+        step_ts: dict[str, str] = {}
+        for step in state.template.steps:
+            posted = client.chat_postMessage(
+                channel=state.channel,
+                thread_ts=state.parent_ts,
+                text=step_text(state, step.id),
+                blocks=step_blocks(state, step.id),
+            )
+            step_ts[step.id] = posted["ts"]
+        result = self.store.update(
+            state.id, lambda s: Transition(s.with_messages(s.parent_ts or parent["ts"], step_ts))
+        )
+        return result[0].state if result else state
+
+    # --- clicks --------------------------------------------------------------------------------------
+
+    def click(self, body: dict[str, Any], client: WebClient) -> None:
+        """Handle one checkbox, users-select or re-check click; reject anything that does not add up."""
+        try:
+            action = _single_action(body)
+            ref = parse_action_id(str(action.get("action_id", "")))
+            if ref is None:
+                raise Rejected("not a checklist action id")
+            state = self._authorize(body, client, ref, action)
+            user = body["user"]["id"]
+            if ref.kind == TICK:
+                self._tick(client, state, ref, action, body, user)
+            elif ref.kind == ASSIGN:
+                self._assign(client, state, ref, action, user)
+            else:
+                self.recheck(client, state.id, requested_by=user)
+        except Rejected as exc:
+            self._reject(client, body, str(exc))
+
+    def _authorize(
+        self, body: dict[str, Any], client: WebClient, ref: ActionRef, action: dict[str, Any]
+    ) -> ChecklistState:
+        state = self.store.get(ref.checklist_id)
+        if state is None:
+            raise Rejected(f"unknown checklist {ref.checklist_id}")
+        if ref.step_id is not None:
+            if state.template.step(ref.step_id) is None:
+                raise Rejected(f"unknown step {ref.step_id}")
+            if action.get("block_id") != step_block_id(state.id, ref.step_id):
+                raise Rejected("block id does not match the action id")
+        expected_ts = state.step_ts.get(ref.step_id or state.template.steps[-1].id)
+        container = body.get("container") or {}
+        channel = (body.get("channel") or {}).get("id") or container.get("channel_id")
+        if channel != state.channel:
+            raise Rejected(f"action from channel {channel}, checklist lives in {state.channel}")
+        if expected_ts is None or container.get("message_ts") != expected_ts:
+            raise Rejected("action does not come from this step's message")
+        user = (body.get("user") or {}).get("id")
+        if not isinstance(user, str) or not self._is_member(client, state.channel, user):
+            raise Rejected(f"user {user} is not a member of {state.channel}")
+        return state
+
+    def _is_member(self, client: WebClient, channel: str, user: str) -> bool:
+        cursor = None
+        try:
+            while True:
+                page = client.conversations_members(channel=channel, cursor=cursor, limit=500)
+                if user in (page.get("members") or []):
+                    return True
+                cursor = (page.get("response_metadata") or {}).get("next_cursor")
+                if not cursor:
+                    return False
+        except SlackApiError as exc:
+            log.warning("conversations.members %s failed: %s", channel, exc.response.get("error"))
+            return False
+
+    def _tick(
+        self,
+        client: WebClient,
+        state: ChecklistState,
+        ref: ActionRef,
+        action: dict[str, Any],
+        body: dict[str, Any],
+        user: str,
+    ) -> None:
+        step_id = ref.step_id or ""
+        options = action.get("selected_options")
+        if not isinstance(options, list) or not all(isinstance(o, dict) for o in options):
+            raise Rejected("selected_options missing or malformed")
+        selected = {str(option.get("value")) for option in options}
+        seen = selected_in_message(body.get("message"), str(action.get("block_id")), str(action["action_id"]))
+        now = self.deps.clock()
+
+        def change(current: ChecklistState) -> Transition:
+            before = current.ticked_items(step_id) if seen is None else seen
+            return current.apply_selection(step_id, before, selected, user, now)
+
+        self._apply(client, state.id, change, steps=[step_id])
+
+    def _assign(
+        self, client: WebClient, state: ChecklistState, ref: ActionRef, action: dict[str, Any], user: str
+    ) -> None:
+        assignee = action.get("selected_user")
+        if not isinstance(assignee, str) or not USER_RE.fullmatch(assignee):
+            raise Rejected("selected_user missing or malformed")
+        step_id = ref.step_id or ""
+        now = self.deps.clock()
+        self._apply(client, state.id, lambda s: s.assign(step_id, assignee, user, now), steps=[step_id])
+
+    def _apply(
+        self,
+        client: WebClient,
+        checklist_id: str,
+        change: Callable[[ChecklistState], Transition],
+        *,
+        steps: Sequence[str],
+    ) -> ChecklistState:
+        try:
+            result = self.store.update(checklist_id, change)
+        except ChecklistError as exc:
+            raise Rejected(str(exc)) from exc
+        if result is None:
+            raise Rejected(f"unknown checklist {checklist_id}")
+        transition, _before = result
+        state = transition.state
+        self._on_events(client, state, transition.events)
+        if transition.events:
+            self.render(client, checklist_id, steps)
+        return state
+
+    def _on_events(self, client: WebClient, state: ChecklistState, events: Iterable[Event]) -> None:
+        for event in events:
+            if isinstance(event, IntegrationStepCompleted):
+                self._schedule_recheck(client, state, event.at)
+            elif isinstance(event, StepReopened) and event.step_id == INTEGRATION_STEP:
+                self.jobs.cancel(recheck_key(state.id))
+            elif isinstance(event, StepAssigned):
+                self._dm_assignee(client, state, event)
+            elif isinstance(event, ChecklistCompleted):
+                self._post_in_thread(
+                    client,
+                    state,
+                    f":tada: Checklist complete: all {len(state.template.steps)} steps done in "
+                    f"{duration(event.total_seconds)}.",
+                )
+
+    def _schedule_recheck(self, client: WebClient, state: ChecklistState, at: float) -> None:
+        if not state.can_recheck:
+            self._post_in_thread(
+                client,
+                state,
+                ":information_source: Custom Integrations step done. I can't re-check automatically: "
+                "this checklist has no client id and project.",
+            )
+            return
+        run_at = at + self.deps.settings.bot_recheck_delay_seconds
+        self.jobs.schedule(RECHECK_JOB, run_at, {"checklist": state.id}, key=recheck_key(state.id))
+        self._post_in_thread(
+            client,
+            state,
+            ":hourglass: Custom Integrations step done. A new integration can take a few minutes to reach "
+            f"APS, so I'll re-run the live check {slack_date(run_at)}; or press *Re-check now*.",
+        )
+
+    def _dm_assignee(self, client: WebClient, state: ChecklistState, event: StepAssigned) -> None:
+        step = state.step(event.step_id)
+        number = state.step_number(event.step_id)
+        message_ts = state.step_ts.get(event.step_id) or state.parent_ts
+        link = client.chat_getPermalink(channel=state.channel, message_ts=message_ts)["permalink"]
+        dm = client.conversations_open(users=event.assignee)["channel"]["id"]
+        text = (
+            f"{actor(event.by)} assigned you step {number}, *{escape(step.title)}*, of the APS checklist for "
+            f"{_subject(state)}: <{link}|open the thread>."
+        )
+        client.chat_postMessage(channel=dm, text=text, unfurl_links=False)
+
+    # --- rendering -----------------------------------------------------------------------------------
+
+    def render(self, client: WebClient, checklist_id: str, steps: Sequence[str]) -> None:
+        """chat.update the given steps and the parent from storage, again if a newer version landed
+        meanwhile (chat.update has no version check, so the last render must show the last state)."""
+        for _ in range(RENDER_ROUNDS):
+            state = self.store.get(checklist_id)
+            if state is None:
+                return
+            for step_id in steps:
+                if ts := state.step_ts.get(step_id):
+                    client.chat_update(
+                        channel=state.channel,
+                        ts=ts,
+                        text=step_text(state, step_id),
+                        blocks=step_blocks(state, step_id),
+                    )
+            if state.parent_ts:
+                client.chat_update(
+                    channel=state.channel,
+                    ts=state.parent_ts,
+                    text=parent_text(state),
+                    blocks=self._parent_blocks(state),
+                )
+            latest = self.store.get(checklist_id)
+            if latest is None or latest.version == state.version:
+                return
+
+    def _parent_blocks(self, state: ChecklistState) -> list[dict[str, Any]]:
+        cause = self.deps.kb.cause(state.cause) if state.cause else None
+        pending = [job.run_at for job in self.jobs.by_key(recheck_key(state.id)) if job.status == PENDING]
+        return parent_blocks(
+            state, cause_title=cause.title if cause else None, recheck_at=min(pending) if pending else None
+        )
+
+    def _post_in_thread(self, client: WebClient, state: ChecklistState, text: str, **kw: Any) -> None:
+        client.chat_postMessage(channel=state.channel, thread_ts=state.parent_ts, text=text, **kw)
+
+    def _reject(self, client: WebClient, body: dict[str, Any], reason: str) -> None:
+        log.warning("checklist action rejected: %s", reason)
+        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+        user = (body.get("user") or {}).get("id")
+        if not (isinstance(channel, str) and isinstance(user, str)):
+            return
+        try:
+            client.chat_postEphemeral(
+                channel=channel, user=user, text=":no_entry: That checklist button is not valid for you here."
+            )
+        except SlackApiError as exc:
+            log.info("could not tell %s about the rejected action: %s", user, exc.response.get("error"))
+
+    # --- re-checks and reminders ---------------------------------------------------------------------
+
+    def recheck(self, client: WebClient, checklist_id: str, *, requested_by: str | None = None) -> None:
+        """Run the live check of the client id + project, post it, tick the test step on a pass."""
+        state = self.store.get(checklist_id)
+        if state is None:
+            return
+        if not state.can_recheck:
+            self._post_in_thread(
+                client, state, "I need a client id and a project to re-check; this checklist has neither."
+            )
+            return
+        from bot.check.service import run_live_check
+        from bot.slack.check_blocks import report_blocks, report_text
+
+        who = f"Re-check requested by {actor(requested_by)}" if requested_by else "Automatic re-check"
+        report = run_live_check(self.deps.settings, state.client_id, state.project)
+        intro = f"*{who}* of {_subject(state)}:"
+        blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": intro}}, *report_blocks(report)]
+        self._post_in_thread(client, state, f"{who}: {report_text(report)}"[:3000], blocks=blocks[:50])
+        if report.passed:
+            now = self.deps.clock()
+            items = [item.id for item in state.step(TEST_STEP).items]
+            self._apply(client, state.id, lambda s: _tick_all(s, TEST_STEP, items, now), steps=[TEST_STEP])
+
+    def run_recheck_job(self, client: WebClient, job: Job) -> None:
+        state = self.store.get(str(job.payload.get("checklist")))
+        if state is None or state.done:
+            return
+        self.recheck(client, state.id)
+
+    def remind_stale(self, client: WebClient, now: float) -> int:
+        """Post ONE reminder in each checklist idle for `bot_stale_checklist_days`; return how many."""
+        days = self.deps.settings.bot_stale_checklist_days
+        sent = 0
+        for checklist_id in self.store.stale_ids(now - days * DAY_SECONDS):
+
+            def claim(state: ChecklistState) -> Transition:
+                if state.reminded_at is None and state.is_stale(now, days):
+                    return Transition(state.remind(now))
+                return Transition(state)
+
+            result = self.store.update(checklist_id, claim)
+            if result is None or result[1].reminded_at is not None or result[0].state.reminded_at is None:
+                continue  # someone else reminded it, or it moved on meanwhile
+            state = result[0].state
+            self._post_in_thread(client, state, _reminder_text(state, days))
+            sent += 1
+        return sent
+
+
+def _tick_all(state: ChecklistState, step_id: str, items: list[str], at: float) -> Transition:
+    result = Transition(state)
+    events: list[Event] = []
+    for item_id in items:
+        result = result.state.tick(step_id, item_id, BOT_ACTOR, at)
+        events.extend(result.events)
+    return Transition(result.state, tuple(events))
+
+
+def _subject(state: ChecklistState) -> str:
+    return f"`{escape(state.client_id or '?')}` / `{escape(state.project or '?')}`"
+
+
+def _reminder_text(state: ChecklistState, days: int) -> str:
+    text = f":wave: No activity on this checklist for {days} days ({state.progress})."
+    step = next((s for s in state.template.steps if not state.step_done(s.id)), None)
+    if step is not None:
+        text += f" Next open step: *{escape(step.title)}*"
+        if assignment := state.assignments.get(step.id):
+            text += f", assigned to {actor(assignment.assignee)}"
+        text += "."
+    return text
+
+
+def _single_action(body: dict[str, Any]) -> dict[str, Any]:
+    actions = body.get("actions")
+    if not isinstance(actions, list) or len(actions) != 1 or not isinstance(actions[0], dict):
+        raise Rejected("expected exactly one action")
+    return actions[0]
+
+
+def _submit(deps: Deps, work: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    def run() -> None:
+        try:
+            work(*args, **kwargs)
+        except Exception:
+            log.exception("checklist work %s failed", getattr(work, "__name__", work))
+
+    deps.executor.submit(run)
+
+
+# --- entry points --------------------------------------------------------------------------------------
+
+
+def handle_command(
+    body: dict[str, Any], client: WebClient, respond: Respond, deps: Deps, args: Sequence[str] | str
+) -> None:
+    """`/aps-check checklist [client-id] [project]`, routed here (acked) by the /aps-check listener."""
+    words = args.split() if isinstance(args, str) else [str(a) for a in args]
+    if len(words) > 2 or not all(ARG_RE.fullmatch(word) for word in words):
+        respond(response_type="ephemeral", text=USAGE)
+        return
+    client_id, project = [*words, None, None][:2]
+    start_and_report(
+        deps,
+        client,
+        respond,
+        channel=body["channel_id"],
+        user=body["user_id"],
+        client_id=client_id,
+        project=project,
+    )
+
+
+def start_and_report(
+    deps: Deps,
+    client: WebClient,
+    respond: Respond | None,
+    *,
+    channel: str,
+    user: str,
+    client_id: str | None = None,
+    project: str | None = None,
+    cause: str | None = None,
+) -> None:
+    """Start a checklist on the executor; tell the user (ephemeral or DM) when it cannot be posted."""
+
+    def work() -> None:
+        try:
+            ChecklistThreads(deps).start(
+                client, channel=channel, user=user, client_id=client_id, project=project, cause=cause
+            )
+        except SlackApiError as exc:
+            error = exc.response.get("error")
+            log.warning("could not post a checklist in %s: %s", channel, error)
+            text = f":warning: I couldn't post the checklist in <#{channel}> ({error}). Invite me first."
+            if respond is not None:
+                respond(response_type="ephemeral", text=text)
+            else:
+                dm = client.conversations_open(users=user)["channel"]["id"]
+                client.chat_postMessage(channel=dm, text=text)
+
+    _submit(deps, work)
+
+
+def scheduled_work(
+    deps: Deps,
+) -> tuple[dict[str, Callable[[Job, float], None]], list[Callable[[float], None]]]:
+    """The job handlers and sweeps the scheduler runs: automatic re-checks and stale reminders."""
+    token = deps.settings.slack_bot_token
+    client = WebClient(
+        token=token.get_secret_value() if token else None,
+        base_url=deps.settings.slack_api_base,
+        retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=2)],
+    )
+    threads = ChecklistThreads(deps)
+
+    def recheck(job: Job, now: float) -> None:
+        threads.run_recheck_job(client, job)
+
+    def remind(now: float) -> None:
+        threads.remind_stale(client, now)
+
+    return {RECHECK_JOB: recheck}, [remind]
 
 
 def register(app: App, deps: Deps) -> None:
     """Register this module's listeners on `app`."""
+    threads = ChecklistThreads(deps)
+
+    @app.action(re.compile(rf"^({TICK}|{ASSIGN}|{RECHECK}):"))
+    def on_checklist_action(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        _submit(deps, threads.click, body, client)
+
+    @app.action("start_checklist")
+    def on_start_from_diagnosis(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        ack()
+        channel = (body.get("channel") or {}).get("id")
+        value = _button_value(body)
+        user = (body.get("user") or {}).get("id")
+        if value is None or not channel or value.get("channel") not in (None, channel) or not user:
+            log.warning("start_checklist rejected: malformed value")
+            return
+        cause = value.get("cause") if isinstance(value.get("cause"), str) else None
+        start_and_report(deps, client, respond, channel=channel, user=user, cause=cause)
+
+
+def _button_value(body: dict[str, Any]) -> dict[str, Any] | None:
+    actions = body.get("actions") or [{}]
+    try:
+        value = json.loads(actions[0].get("value") or "")
+    except (TypeError, ValueError, AttributeError):
+        return None
+    return value if isinstance(value, dict) else None

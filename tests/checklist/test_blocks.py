@@ -1,0 +1,228 @@
+"""Checklist Block Kit: ids that encode checklist + step, limits, and what the messages show."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from bot.checklist import ChecklistState
+from bot.knowledge import Checklist
+from bot.slack.checklist_blocks import (
+    ASSIGN,
+    RECHECK,
+    TICK,
+    HomeEntry,
+    action_id,
+    duration,
+    escape,
+    home_view,
+    parent_blocks,
+    parse_action_id,
+    progress_bar,
+    selected_in_message,
+    start_modal,
+    step_block_id,
+    step_blocks,
+)
+from tests.checklist.conftest import STEP_IDS
+
+CID = "0123456789abcdef"
+
+
+def start(template: Checklist, **kw: Any) -> ChecklistState:
+    return ChecklistState.start(CID, template, channel="C1", started_by="U0", at=1000.0, **kw)
+
+
+def walk(node: Any):
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from walk(value)
+
+
+def assert_within_limits(blocks: list[dict[str, Any]], max_blocks: int = 50) -> None:
+    assert len(blocks) <= max_blocks
+    for node in walk(blocks):
+        for key in ("action_id", "block_id"):
+            if key in node:
+                assert len(node[key]) <= 255
+        if node.get("type") == "checkboxes":
+            assert 1 <= len(node["options"]) <= 10
+            values = [o["value"] for o in node["options"]]
+            for chosen in node.get("initial_options", []):
+                assert chosen in node["options"]
+            assert len(values) == len(set(values))
+            for option in node["options"]:
+                assert len(option["text"]["text"]) <= 75
+        if node.get("type") == "section" and "text" in node:
+            assert len(node["text"]["text"]) <= 3000
+        if node.get("type") == "header":
+            assert len(node["text"]["text"]) <= 150
+
+
+@pytest.mark.parametrize("kind", [TICK, ASSIGN])
+@pytest.mark.parametrize("step_id", STEP_IDS)
+def test_action_ids_round_trip(kind: str, step_id: str) -> None:
+    ref = parse_action_id(action_id(kind, CID, step_id))
+    assert ref is not None and (ref.kind, ref.checklist_id, ref.step_id) == (kind, CID, step_id)
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        "",
+        "cl_tick",
+        f"cl_tick:{CID}",
+        f"cl_tick:{CID}:",
+        f"cl_tick:{CID}:Create-App",
+        f"cl_tick:{CID[:-1]}:create-app",
+        f"cl_tick:{CID}:create-app:extra",
+        f"cl_tick:{CID.upper()}:create-app",
+        f"cl_delete:{CID}:create-app",
+        f"cl_recheck:{CID}:create-app",
+        "cl_tick:../../etc:create-app",
+    ],
+)
+def test_forged_action_ids_do_not_parse(forged: str) -> None:
+    assert parse_action_id(forged) is None
+
+
+def test_recheck_id_parses() -> None:
+    ref = parse_action_id(f"{RECHECK}:{CID}")
+    assert ref is not None and (ref.kind, ref.checklist_id, ref.step_id) == (RECHECK, CID, None)
+
+
+def test_step_message_has_checkboxes_assign_and_ticks(template: Checklist) -> None:
+    state = start(template).tick("add-integration", "add-integration-2", "U7", 1500.0).state
+    state = state.assign("add-integration", "U9", "U7", 1600.0).state
+    blocks = step_blocks(state, "add-integration")
+    assert_within_limits(blocks)
+    actions = next(b for b in blocks if b["type"] == "actions")
+    assert actions["block_id"] == step_block_id(CID, "add-integration")
+    checkboxes, users = actions["elements"][:2]
+    assert checkboxes["action_id"] == action_id(TICK, CID, "add-integration")
+    assert [o["value"] for o in checkboxes["options"]] == ["add-integration-1", "add-integration-2"]
+    assert [o["value"] for o in checkboxes["initial_options"]] == ["add-integration-2"]
+    assert users["type"] == "users_select" and users["initial_user"] == "U9"
+    text = json.dumps(blocks, ensure_ascii=False)
+    assert "Gotcha of add-integration" in text and "Why add-integration matters." in text
+    assert "<@U7>" in text and "<!date^1500^" in text and "https://aps.autodesk.com/" in text
+    assert not any(e["type"] == "button" for e in actions["elements"])
+
+
+def test_unticked_step_has_no_initial_options(template: Checklist) -> None:
+    checkboxes = next(b for b in step_blocks(start(template), "create-app") if b["type"] == "actions")
+    assert "initial_options" not in checkboxes["elements"][0]
+
+
+def test_only_the_last_step_has_recheck_now(template: Checklist) -> None:
+    state = start(template)
+    buttons = [
+        element
+        for step in STEP_IDS
+        for block in step_blocks(state, step)
+        if block["type"] == "actions"
+        for element in block["elements"]
+        if element["type"] == "button"
+    ]
+    assert [b["action_id"] for b in buttons] == [f"{RECHECK}:{CID}"]
+
+
+def test_long_item_text_is_cut_to_the_option_limit() -> None:
+    long_text = "Paste the Client ID exactly as shown in the developer portal, " * 3
+    template = Checklist.model_validate(
+        {
+            "title": "T",
+            "steps": [
+                {"id": "create-app", "title": "S", "why": "W", "items": [{"id": "a", "text": long_text}]}
+            ],
+        }
+    )
+    blocks = step_blocks(ChecklistState.start(CID, template, channel="C", started_by="U", at=0), "create-app")
+    assert_within_limits(blocks)
+    option = next(b for b in blocks if b["type"] == "actions")["elements"][0]["options"][0]
+    assert option["text"]["text"].endswith("…") and "description" in option
+
+
+def test_parent_shows_who_what_progress(template: Checklist) -> None:
+    state = start(template, client_id="AbC<!channel>", project="b.p1")
+    state = state.tick("create-app", "create-app-1", "U1", 1100.0).state
+    blocks = parent_blocks(state, cause_title="Integration not provisioned", recheck_at=1700.0)
+    assert_within_limits(blocks)
+    text = json.dumps(blocks, ensure_ascii=False)
+    assert "<@U0>" in text and "0/5 steps · 1/11 items" in text
+    assert "AbC&lt;!channel&gt;" in text and "<!channel>" not in text
+    assert "Integration not provisioned" in text and "<!date^1700^" in text
+
+
+def test_parent_says_done_with_total_time(template: Checklist) -> None:
+    state = start(template)
+    for step in template.steps:
+        for item in step.items:
+            state = state.tick(step.id, item.id, "U1", 1000.0 + 2 * 3600 + 5 * 60).state
+    text = json.dumps(parent_blocks(state), ensure_ascii=False)
+    assert "Done" in text and "2 h 05 min" in text and "5/5 steps · 11/11 items" in text
+
+
+def test_parent_without_ids_explains_how_to_get_the_recheck(template: Checklist) -> None:
+    assert "/aps-check checklist" in json.dumps(parent_blocks(start(template)))
+    assert "/aps-check checklist" not in json.dumps(
+        parent_blocks(start(template, client_id="a", project="b"))
+    )
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(45, "45 s"), (720, "12 min"), (7500, "2 h 05 min"), (3 * 86_400 + 4 * 3600, "3 d 4 h")],
+)
+def test_duration(seconds: float, text: str) -> None:
+    assert duration(seconds) == text
+
+
+def test_progress_bar() -> None:
+    assert (
+        progress_bar(0) == "░" * 10 and progress_bar(1) == "▓" * 10 and progress_bar(0.5) == "▓" * 5 + "░" * 5
+    )
+
+
+def test_escape() -> None:
+    assert escape("<!here> & <@U1>") == "&lt;!here&gt; &amp; &lt;@U1&gt;"
+
+
+def test_selected_in_message_reads_what_the_user_saw(template: Checklist) -> None:
+    state = start(template).tick("create-app", "create-app-2", "U1", 1.0).state
+    message = {"blocks": step_blocks(state, "create-app")}
+    block, action = step_block_id(CID, "create-app"), action_id(TICK, CID, "create-app")
+    assert selected_in_message(message, block, action) == {"create-app-2"}
+    assert selected_in_message({"blocks": step_blocks(start(template), "create-app")}, block, action) == set()
+    assert selected_in_message(None, block, action) is None
+    assert selected_in_message({"blocks": "junk"}, block, action) is None
+
+
+def test_home_view_lists_checklists_and_causes(template: Checklist) -> None:
+    state = start(template, client_id="abc", project="b.p")
+    view = home_view([HomeEntry(state, "https://x.slack.com/archives/C1/p1")], [("Integration missing", 7)])
+    assert view["type"] == "home"
+    assert_within_limits(view["blocks"], max_blocks=100)
+    text = json.dumps(view, ensure_ascii=False)
+    assert "https://x.slack.com/archives/C1/p1" in text and "0/5 steps · 0/11 items" in text
+    assert "Integration missing" in text and "7×" in text and "cl_home_start" in text
+
+
+def test_empty_home_view_says_so() -> None:
+    text = json.dumps(home_view([], []), ensure_ascii=False)
+    assert "No open checklists" in text and "No diagnoses recorded yet" in text
+
+
+def test_start_modal_has_channel_client_and_project() -> None:
+    view = start_modal()
+    assert view["type"] == "modal" and [b["block_id"] for b in view["blocks"]] == [
+        "channel",
+        "client_id",
+        "project",
+    ]

@@ -1,0 +1,207 @@
+"""Durable jobs and the scheduler: stored waits, atomic claims, one run per job across instances."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from bot.knowledge import KnowledgeBase
+from bot.scheduler import Scheduler
+from bot.settings import Settings
+from bot.slack.deps import Deps
+from bot.store.db import Database
+from bot.store.jobs import CANCELLED, DONE, FAILED, PENDING, Job, JobStore
+from tests.checklist.conftest import make_template
+
+
+def make_deps(path: Path, *, poll: float = 15.0, clock=time.time) -> Deps:
+    settings = Settings(bot_db_path=path, bot_scheduler_poll_seconds=poll)
+    kb = KnowledgeBase(causes=(), checklist=make_template())
+    return Deps(settings=settings, kb=kb, db=Database(path), executor=ThreadPoolExecutor(2), clock=clock)
+
+
+def wait_until(condition, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        threading.Event().wait(0.01)
+    return condition()
+
+
+def test_job_survives_a_new_database_instance(tmp_path: Path) -> None:
+    job_id = JobStore(Database(tmp_path / "db")).schedule("k", 500.0, {"checklist": "c1"}, key="r:c1")
+    job = JobStore(Database(tmp_path / "db")).get(job_id)
+    assert job is not None and job.payload == {"checklist": "c1"} and job.status == PENDING
+
+
+def test_keyed_schedule_moves_the_pending_job(tmp_path: Path) -> None:
+    jobs = JobStore(Database(tmp_path / "db"))
+    first = jobs.schedule("k", 500.0, {"n": 1}, key="r:c1")
+    second = jobs.schedule("k", 900.0, {"n": 2}, key="r:c1")
+    assert first == second
+    assert [(j.run_at, j.payload) for j in jobs.by_key("r:c1")] == [(900.0, {"n": 2})]
+    assert jobs.cancel("r:c1") == 1
+    assert jobs.get(first).status == CANCELLED
+    assert jobs.claim_due(10_000.0, "w") == []
+
+
+def test_claim_only_due_jobs_and_only_once(tmp_path: Path) -> None:
+    jobs = JobStore(Database(tmp_path / "db"))
+    due = jobs.schedule("k", 100.0, {})
+    jobs.schedule("k", 200.0, {})
+    assert [j.id for j in jobs.claim_due(150.0, "w1")] == [due]
+    assert jobs.claim_due(150.0, "w2") == []
+
+
+def test_expired_lease_is_claimable_again(tmp_path: Path) -> None:
+    jobs = JobStore(Database(tmp_path / "db"))
+    job_id = jobs.schedule("k", 100.0, {})
+    assert jobs.claim_due(100.0, "dead-worker", lease_seconds=60)[0].attempts == 1
+    assert jobs.claim_due(150.0, "w2", lease_seconds=60) == []
+    again = jobs.claim_due(161.0, "w2", lease_seconds=60)
+    assert [(j.id, j.attempts) for j in again] == [(job_id, 2)]
+
+
+def test_threads_claim_each_job_exactly_once(tmp_path: Path) -> None:
+    db = Database(tmp_path / "db")
+    jobs = JobStore(db)
+    ids = {jobs.schedule("k", 100.0, {"i": i}) for i in range(40)}
+    barrier = threading.Barrier(8)
+    claimed: list[int] = []
+    lock = threading.Lock()
+
+    def worker(n: int) -> None:
+        barrier.wait(timeout=10)
+        while batch := jobs.claim_due(100.0, f"w{n}", limit=3):
+            with lock:
+                claimed.extend(j.id for j in batch)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(claimed) == sorted(ids)
+
+
+def _process_claim(db_path: str, barrier, queue) -> None:
+    jobs = JobStore(Database(db_path))
+    barrier.wait(timeout=30)
+    mine = []
+    while batch := jobs.claim_due(100.0, "p", limit=2):
+        mine.extend(j.id for j in batch)
+    queue.put(mine)
+
+
+def test_processes_claim_each_job_exactly_once(tmp_path: Path) -> None:
+    db_path = tmp_path / "db"
+    jobs = JobStore(Database(db_path))
+    ids = [jobs.schedule("k", 100.0, {"i": i}) for i in range(30)]
+    ctx = multiprocessing.get_context("spawn")
+    barrier, queue = ctx.Barrier(4), ctx.Queue()
+    procs = [ctx.Process(target=_process_claim, args=(str(db_path), barrier, queue)) for _ in range(4)]
+    for proc in procs:
+        proc.start()
+    results = [queue.get(timeout=60) for _ in procs]
+    for proc in procs:
+        proc.join(timeout=30)
+    claimed = [job_id for result in results for job_id in result]
+    assert sorted(claimed) == sorted(ids)
+
+
+def test_run_due_runs_a_job_only_once_its_time_has_come(tmp_path: Path) -> None:
+    deps = make_deps(tmp_path / "db")
+    ran: list[tuple[dict, float]] = []
+    scheduler = Scheduler(deps, handlers={"k": lambda job, now: ran.append((job.payload, now))}, sweeps=[])
+    job_id = scheduler.jobs.schedule("k", 1600.0, {"checklist": "c1"})
+    assert scheduler.run_due(1599.0) == 0 and ran == []
+    assert scheduler.run_due(1600.0) == 1
+    assert ran == [({"checklist": "c1"}, 1600.0)]
+    assert scheduler.jobs.get(job_id).status == DONE
+    assert scheduler.run_due(5000.0) == 0
+
+
+def test_failing_and_unknown_jobs_are_marked_failed(tmp_path: Path) -> None:
+    deps = make_deps(tmp_path / "db")
+
+    def boom(job: Job, now: float) -> None:
+        raise RuntimeError("APS down")
+
+    scheduler = Scheduler(deps, handlers={"boom": boom}, sweeps=[])
+    failing = scheduler.jobs.schedule("boom", 1.0, {})
+    unknown = scheduler.jobs.schedule("mystery", 1.0, {})
+    assert scheduler.run_due(2.0) == 2
+    assert scheduler.jobs.get(failing).status == FAILED
+    assert scheduler.jobs.get(unknown).status == FAILED
+
+
+def test_a_restarted_scheduler_runs_the_stored_job(tmp_path: Path) -> None:
+    first = Scheduler(make_deps(tmp_path / "db"), handlers={}, sweeps=[])
+    first.jobs.schedule("k", 700.0, {"x": 1})
+    ran: list[dict] = []
+    handlers = {"k": lambda j, n: ran.append(j.payload)}
+    second = Scheduler(make_deps(tmp_path / "db"), handlers=handlers, sweeps=[])
+    assert second.run_due(700.0) == 1 and ran == [{"x": 1}]
+
+
+def test_two_schedulers_racing_run_each_job_once(tmp_path: Path) -> None:
+    ran: list[int] = []
+    lock = threading.Lock()
+
+    def record(job: Job, now: float) -> None:
+        with lock:
+            ran.append(job.id)
+
+    schedulers = [
+        Scheduler(make_deps(tmp_path / "db"), handlers={"k": record}, sweeps=[], worker=f"w{i}")
+        for i in range(2)
+    ]
+    ids = [schedulers[0].jobs.schedule("k", 10.0, {"i": i}) for i in range(25)]
+    barrier = threading.Barrier(2)
+
+    def run(scheduler: Scheduler) -> None:
+        barrier.wait(timeout=10)
+        scheduler.run_due(10.0)
+
+    threads = [threading.Thread(target=run, args=(s,)) for s in schedulers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(ran) == sorted(ids)
+
+
+def test_sweeps_run_each_pass_and_a_failing_sweep_does_not_stop_jobs(tmp_path: Path) -> None:
+    deps = make_deps(tmp_path / "db")
+    seen: list[float] = []
+
+    def broken(now: float) -> None:
+        raise RuntimeError("slack down")
+
+    scheduler = Scheduler(deps, handlers={"k": lambda j, n: None}, sweeps=[broken, seen.append])
+    job_id = scheduler.jobs.schedule("k", 1.0, {})
+    scheduler.run_due(3.0)
+    assert seen == [3.0] and scheduler.jobs.get(job_id).status == DONE
+
+
+def test_background_thread_polls_with_the_deps_clock_and_stops(tmp_path: Path) -> None:
+    now = [100.0]
+    deps = make_deps(tmp_path / "db", poll=0.01, clock=lambda: now[0])
+    ran: list[int] = []
+    scheduler = Scheduler(deps, handlers={"k": lambda j, n: ran.append(j.id)}, sweeps=[])
+    job_id = scheduler.jobs.schedule("k", 200.0, {})
+    stop = scheduler.start()
+    try:
+        passes = [0]
+        scheduler.sweeps.append(lambda n: passes.__setitem__(0, passes[0] + 1))
+        assert wait_until(lambda: passes[0] >= 3)
+        assert ran == []
+        now[0] = 200.0
+        assert wait_until(lambda: ran == [job_id])
+    finally:
+        stop()
+    assert scheduler.jobs.get(job_id).status == DONE
