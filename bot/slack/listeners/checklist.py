@@ -11,6 +11,7 @@ import json
 import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -31,6 +32,7 @@ from bot.checklist import (
     Transition,
 )
 from bot.checklist.state import DAY_SECONDS
+from bot.settings import Settings
 from bot.slack.checklist_blocks import (
     ASSIGN,
     BOT_ACTOR,
@@ -57,11 +59,32 @@ log = logging.getLogger(__name__)
 
 RECHECK_JOB = "checklist.recheck"
 ARG_RE = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
-USER_RE = re.compile(r"^[UW][A-Z0-9]{2,}$")
+USER_RE = re.compile(r"^[UW][A-Z0-9]{1,20}$")
 USAGE = (
     "Usage: `/aps-check checklist [client-id] [project-id]`, e.g. `/aps-check checklist AbC123… b.1234abcd-…`"
 )
 RENDER_ROUNDS = 5
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """A live check as the thread shows it."""
+
+    passed: bool
+    text: str
+    blocks: list[dict[str, Any]]
+
+
+LiveCheck = Callable[[Settings, str, str], CheckOutcome]
+
+
+def run_check(settings: Settings, client_id: str, project: str) -> CheckOutcome:
+    """The live-check service (`bot.check`) rendered by its Block Kit renderer."""
+    from bot.check.service import run_live_check
+    from bot.slack.check_blocks import report_blocks, report_text
+
+    report = run_live_check(settings, client_id, project)
+    return CheckOutcome(report.passed, report_text(report), list(report_blocks(report)))
 
 
 class Rejected(Exception):
@@ -75,8 +98,9 @@ def recheck_key(checklist_id: str) -> str:
 class ChecklistThreads:
     """The Slack side of checklists: posts threads, applies clicks, runs re-checks and reminders."""
 
-    def __init__(self, deps: Deps) -> None:
+    def __init__(self, deps: Deps, *, live_check: LiveCheck = run_check) -> None:
         self.deps = deps
+        self.live_check = live_check
         self.store = ChecklistStore(deps.db, deps.kb.checklist)
         self.jobs = JobStore(deps.db)
 
@@ -341,15 +365,12 @@ class ChecklistThreads:
                 client, state, "I need a client id and a project to re-check; this checklist has neither."
             )
             return
-        from bot.check.service import run_live_check
-        from bot.slack.check_blocks import report_blocks, report_text
-
         who = f"Re-check requested by {actor(requested_by)}" if requested_by else "Automatic re-check"
-        report = run_live_check(self.deps.settings, state.client_id, state.project)
+        outcome = self.live_check(self.deps.settings, state.client_id or "", state.project or "")
         intro = f"*{who}* of {_subject(state)}:"
-        blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": intro}}, *report_blocks(report)]
-        self._post_in_thread(client, state, f"{who}: {report_text(report)}"[:3000], blocks=blocks[:50])
-        if report.passed:
+        blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": intro}}, *outcome.blocks]
+        self._post_in_thread(client, state, f"{who}: {outcome.text}"[:3000], blocks=blocks[:50])
+        if outcome.passed:
             now = self.deps.clock()
             items = [item.id for item in state.step(TEST_STEP).items]
             self._apply(client, state.id, lambda s: _tick_all(s, TEST_STEP, items, now), steps=[TEST_STEP])

@@ -1,0 +1,341 @@
+"""The Slack edge of checklists (ChecklistThreads) against an in-process WebClient stand-in."""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.knowledge import KnowledgeBase
+from bot.scheduler import Scheduler
+from bot.settings import Settings
+from bot.slack.checklist_blocks import ASSIGN, RECHECK, action_id, step_block_id
+from bot.slack.deps import Deps
+from bot.slack.listeners.checklist import RECHECK_JOB, ChecklistThreads, CheckOutcome, recheck_key
+from bot.store.db import Database
+from bot.store.jobs import CANCELLED, DONE, PENDING
+from tests.checklist.conftest import make_template
+from tests.checklist.stub_slack import StubSlack, click
+
+DAY = 86_400.0
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class FakeCheck:
+    def __init__(self, passed: bool) -> None:
+        self.passed = passed
+        self.calls: list[tuple[str, str]] = []
+
+    def __call__(self, settings: Settings, client_id: str, project: str) -> CheckOutcome:
+        self.calls.append((client_id, project))
+        text = "All checks passed" if self.passed else "Hubs: the custom integration is missing"
+        return CheckOutcome(
+            self.passed, text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+        )
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(1_000_000.0)
+
+
+@pytest.fixture
+def deps(tmp_path: Path, clock: Clock) -> Iterator[Deps]:
+    settings = Settings(
+        bot_db_path=tmp_path / "db", bot_recheck_delay_seconds=600, bot_stale_checklist_days=7
+    )
+    kb = KnowledgeBase(causes=(), checklist=make_template())
+    executor = ThreadPoolExecutor(2)
+    yield Deps(settings=settings, kb=kb, db=Database(settings.bot_db_path), executor=executor, clock=clock)
+    executor.shutdown()
+
+
+@pytest.fixture
+def slack() -> StubSlack:
+    return StubSlack()
+
+
+def started(deps: Deps, slack: StubSlack, **kw: Any):
+    threads = ChecklistThreads(deps, live_check=kw.pop("live_check", FakeCheck(True)))
+    return threads, threads.start(slack, channel="C1", user="U1", **kw)
+
+
+def tick(threads, slack, state, step_id, user, selected, **kw) -> None:
+    threads.click(click(slack, state.id, "C1", state.step_ts[step_id], step_id, user, selected, **kw), slack)
+
+
+def items(state, step_id: str) -> list[str]:
+    return [item.id for item in state.step(step_id).items]
+
+
+def test_start_posts_parent_and_one_message_per_step(deps, slack) -> None:
+    threads, state = started(deps, slack, client_id="abc", project="b.p")
+    posts = slack.of("chat.postMessage")
+    assert len(posts) == 6 and "thread_ts" not in posts[0]
+    assert all(post["thread_ts"] == state.parent_ts for post in posts[1:])
+    stored = threads.store.get(state.id)
+    assert set(stored.step_ts) == {s.id for s in stored.template.steps}
+    assert "0/5 steps · 0/11 items" in json.dumps(posts[0]["blocks"], ensure_ascii=False)
+
+
+def test_tick_records_who_and_when_and_rerenders_step_and_parent(deps, slack, clock) -> None:
+    threads, state = started(deps, slack)
+    clock.now += 60
+    tick(threads, slack, state, "create-app", "U2", ["create-app-1"])
+    stored = threads.store.get(state.id)
+    assert stored.ticked("create-app", "create-app-1").user == "U2"
+    assert stored.ticked("create-app", "create-app-1").at == clock.now
+    updated = {call["ts"]: call for call in slack.of("chat.update")}
+    assert set(updated) == {state.step_ts["create-app"], state.parent_ts}
+    assert "0/5 steps · 1/11 items" in json.dumps(updated[state.parent_ts]["blocks"], ensure_ascii=False)
+    assert "<@U2>" in json.dumps(updated[state.step_ts["create-app"]]["blocks"])
+
+
+def test_untick(deps, slack) -> None:
+    threads, state = started(deps, slack)
+    tick(threads, slack, state, "create-app", "U2", ["create-app-1"])
+    tick(threads, slack, state, "create-app", "U3", [])
+    assert threads.store.get(state.id).ticks == {}
+
+
+def test_two_admins_clicking_on_the_same_view_both_land(deps, slack) -> None:
+    threads, state = started(deps, slack)
+    view = copy.deepcopy(slack.messages[("C1", state.step_ts["create-app"])])
+    barrier = threading.Barrier(2)
+
+    def admin(user: str, item: str) -> None:
+        barrier.wait(timeout=10)
+        tick(threads, slack, state, "create-app", user, [item], message=view)
+
+    workers = [
+        threading.Thread(target=admin, args=a) for a in (("U2", "create-app-1"), ("U3", "create-app-2"))
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=30)
+    stored = threads.store.get(state.id)
+    assert {k: v.user for k, v in stored.ticks.items()} == {
+        ("create-app", "create-app-1"): "U2",
+        ("create-app", "create-app-2"): "U3",
+    }
+    last_step_render = [c for c in slack.of("chat.update") if c["ts"] == state.step_ts["create-app"]][-1]
+    checkboxes = next(b for b in last_step_render["blocks"] if b["type"] == "actions")["elements"][0]
+    assert {o["value"] for o in checkboxes["initial_options"]} == {"create-app-1", "create-app-2"}
+
+
+def forged_payloads(state, other) -> dict[str, dict[str, Any]]:
+    """Each payload must be rejected without any state change."""
+
+    def base(**overrides: Any) -> dict[str, Any]:
+        payload = {
+            "user": {"id": "U2"},
+            "channel": {"id": "C1"},
+            "container": {"channel_id": "C1", "message_ts": state.step_ts["create-app"]},
+            "actions": [
+                {
+                    "action_id": f"cl_tick:{state.id}:create-app",
+                    "block_id": step_block_id(state.id, "create-app"),
+                    "selected_options": [{"value": "create-app-1"}],
+                }
+            ],
+        }
+        payload.update(overrides)
+        return payload
+
+    def with_action(**fields: Any) -> dict[str, Any]:
+        payload = base()
+        payload["actions"][0].update(fields)
+        return payload
+
+    return {
+        "unknown checklist": with_action(
+            action_id="cl_tick:ffffffffffffffff:create-app", block_id="cl_step:ffffffffffffffff:create-app"
+        ),
+        "item of another step": with_action(selected_options=[{"value": "test-access-1"}]),
+        "unknown item": with_action(selected_options=[{"value": "drop-table"}]),
+        "item via another checklist's message": base(
+            container={"channel_id": "C1", "message_ts": other.step_ts["create-app"]}
+        ),
+        "other checklist's step id in block": with_action(block_id=step_block_id(other.id, "create-app")),
+        "wrong channel": base(channel={"id": "C2"}, container={"channel_id": "C2", "message_ts": "1"}),
+        "not a member": base(user={"id": "U666"}),
+        "malformed action id": with_action(action_id="cl_tick:nope"),
+        "no actions": base(actions=[]),
+        "two actions": base(actions=[base()["actions"][0], base()["actions"][0]]),
+        "options not a list": with_action(selected_options="create-app-1"),
+        "bad assignee": with_action(
+            action_id=action_id(ASSIGN, state.id, "create-app"), selected_user="<!channel>"
+        ),
+        "unknown step": with_action(
+            action_id=f"cl_tick:{state.id}:no-step", block_id=f"cl_step:{state.id}:no-step"
+        ),
+        "recheck from a step message that is not the last": with_action(action_id=f"{RECHECK}:{state.id}"),
+    }
+
+
+def test_forged_or_foreign_clicks_change_nothing(deps, slack) -> None:
+    threads, state = started(deps, slack)
+    _, other = started(deps, slack)
+    before = threads.store.get(state.id), threads.store.get(other.id)
+    for name, payload in forged_payloads(state, other).items():
+        updates, ephemerals = len(slack.of("chat.update")), len(slack.of("chat.postEphemeral"))
+        threads.click(payload, slack)
+        assert (threads.store.get(state.id), threads.store.get(other.id)) == before, name
+        assert len(slack.of("chat.update")) == updates, name
+        assert len(slack.of("chat.postEphemeral")) == ephemerals + 1, name
+
+
+def test_assignment_dms_the_assignee_with_a_permalink(deps, slack, clock) -> None:
+    threads, state = started(deps, slack, client_id="abc", project="b.p")
+    payload = click(slack, state.id, "C1", state.step_ts["add-integration"], "add-integration", "U2", [])
+    payload["actions"][0] = {
+        "type": "users_select",
+        "action_id": action_id(ASSIGN, state.id, "add-integration"),
+        "block_id": step_block_id(state.id, "add-integration"),
+        "selected_user": "U3",
+    }
+    threads.click(payload, slack)
+    assert threads.store.get(state.id).assignments["add-integration"].assignee == "U3"
+    assert slack.of("conversations.open") == [{"users": "U3"}]
+    dm = [post for post in slack.of("chat.postMessage") if post["channel"] == "DU3"]
+    assert len(dm) == 1
+    link = slack.of("chat.getPermalink")[0]
+    assert link == {"channel": "C1", "message_ts": state.step_ts["add-integration"]}
+    assert "https://example.slack.com/archives/C1/p" in dm[0]["text"] and "<@U2>" in dm[0]["text"]
+    step_render = [c for c in slack.of("chat.update") if c["ts"] == state.step_ts["add-integration"]][-1]
+    assert '"initial_user": "U3"' in json.dumps(step_render["blocks"])
+    threads.click(payload, slack)  # same assignee again: no second DM
+    assert len([p for p in slack.of("chat.postMessage") if p["channel"] == "DU3"]) == 1
+
+
+def complete_integration(threads, slack, state) -> None:
+    tick(threads, slack, state, "add-integration", "U2", ["add-integration-1"])
+    tick(threads, slack, state, "add-integration", "U2", ["add-integration-1", "add-integration-2"])
+
+
+def test_integration_step_schedules_a_durable_recheck(deps, slack, clock) -> None:
+    threads, state = started(deps, slack, client_id="abc", project="b.p")
+    complete_integration(threads, slack, state)
+    [job] = threads.jobs.by_key(recheck_key(state.id))
+    assert (job.kind, job.status, job.run_at) == (RECHECK_JOB, PENDING, clock.now + 600)
+    assert any("re-run the live check" in p["text"] for p in slack.of("chat.postMessage"))
+    parent = [c for c in slack.of("chat.update") if c["ts"] == state.parent_ts][-1]
+    assert f"<!date^{int(clock.now + 600)}^" in json.dumps(parent["blocks"])
+    tick(threads, slack, state, "add-integration", "U2", ["add-integration-1"])  # reopened: cancelled
+    assert threads.jobs.get(job.id).status == CANCELLED
+
+
+def test_integration_step_without_ids_schedules_nothing(deps, slack) -> None:
+    threads, state = started(deps, slack)
+    complete_integration(threads, slack, state)
+    assert threads.jobs.by_key(recheck_key(state.id)) == []
+    assert any("can't re-check automatically" in p["text"] for p in slack.of("chat.postMessage"))
+
+
+def run_scheduler(deps: Deps, slack: StubSlack, check: FakeCheck, now: float) -> int:
+    threads = ChecklistThreads(deps, live_check=check)
+    scheduler = Scheduler(
+        deps,
+        handlers={RECHECK_JOB: lambda job, at: threads.run_recheck_job(slack, job)},
+        sweeps=[lambda at: threads.remind_stale(slack, at)],
+    )
+    return scheduler.run_due(now)
+
+
+@pytest.mark.parametrize("passed", [True, False])
+def test_scheduled_recheck_fires_after_the_wait(deps, slack, clock, passed: bool) -> None:
+    threads, state = started(deps, slack, client_id="abc", project="b.p")
+    complete_integration(threads, slack, state)
+    check = FakeCheck(passed)
+    assert run_scheduler(deps, slack, check, clock.now + 599) == 0 and check.calls == []
+    clock.now += 600
+    assert run_scheduler(deps, slack, check, clock.now) == 1
+    assert check.calls == [("abc", "b.p")]
+    assert threads.jobs.by_key(recheck_key(state.id))[0].status == DONE
+    result = [p for p in slack.of("chat.postMessage") if p["text"].startswith("Automatic re-check")]
+    assert len(result) == 1 and result[0]["thread_ts"] == state.parent_ts
+    test_step = threads.store.get(state.id).ticked_items("test-access")
+    assert test_step == (set(items(state, "test-access")) if passed else set())
+    if passed:
+        assert threads.store.get(state.id).ticked("test-access", "test-access-1").user == "aps-bot"
+    assert run_scheduler(deps, slack, check, clock.now + DAY) == 0 and len(check.calls) == 1
+
+
+def test_recheck_now_button_runs_on_demand(deps, slack) -> None:
+    check = FakeCheck(True)
+    threads, state = started(deps, slack, client_id="abc", project="b.p", live_check=check)
+    payload = click(slack, state.id, "C1", state.step_ts["test-access"], "test-access", "U2", [])
+    payload["actions"][0] = {"type": "button", "action_id": f"{RECHECK}:{state.id}", "value": state.id}
+    threads.click(payload, slack)
+    assert check.calls == [("abc", "b.p")]
+    assert threads.store.get(state.id).step_done("test-access")
+    assert any(p["text"].startswith("Re-check requested by <@U2>") for p in slack.of("chat.postMessage"))
+
+
+def test_completion_says_done_with_total_time(deps, slack, clock) -> None:
+    threads, state = started(deps, slack)
+    for step in state.template.steps:
+        clock.now += 1800
+        tick(threads, slack, state, step.id, "U2", items(state, step.id)[:1])
+        tick(threads, slack, state, step.id, "U3", items(state, step.id))
+    stored = threads.store.get(state.id)
+    assert stored.done and stored.total_seconds == 5 * 1800
+    parent = [c for c in slack.of("chat.update") if c["ts"] == state.parent_ts][-1]
+    assert "Done* in 2 h 30 min" in json.dumps(parent["blocks"])
+    assert sum("Checklist complete" in p["text"] for p in slack.of("chat.postMessage")) == 1
+
+
+def test_stale_checklist_gets_exactly_one_reminder(deps, slack, clock) -> None:
+    threads, stale = started(deps, slack)
+    _, active = started(deps, slack)
+    start = clock.now
+    clock.now = start + 6 * DAY
+    tick(threads, slack, active, "create-app", "U2", ["create-app-1"])
+    check = FakeCheck(True)
+    run_scheduler(deps, slack, check, start + 7 * DAY - 1)
+    assert not [p for p in slack.of("chat.postMessage") if "No activity" in p["text"]]
+    barrier = threading.Barrier(3)
+
+    def sweep() -> None:
+        barrier.wait(timeout=10)
+        run_scheduler(deps, slack, check, start + 7 * DAY)
+
+    workers = [threading.Thread(target=sweep) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=30)
+    run_scheduler(deps, slack, check, start + 30 * DAY)
+    reminders = [p for p in slack.of("chat.postMessage") if "No activity" in p["text"]]
+    assert [(r["thread_ts"]) for r in reminders] == [stale.parent_ts, active.parent_ts]
+    assert "Next open step: *Step 1 create-app*" in reminders[0]["text"]
+
+
+def test_home_lists_only_checklists_of_channels_the_user_is_in(deps, slack, monkeypatch) -> None:
+    from bot.slack.listeners import home
+
+    monkeypatch.setattr(home, "top_causes", lambda deps, now: [("Integration missing", 4)])
+    slack.members["C9"] = ["U9"]
+    threads, mine = started(deps, slack, client_id="abc", project="b.p")
+    secret = threads.start(slack, channel="C9", user="U9", client_id="zzz", project="b.secret")
+    home.publish_home(deps, slack, "U2")
+    [published] = slack.of("views.publish")
+    text = json.dumps(published["view"], ensure_ascii=False)
+    assert published["user_id"] == "U2"
+    assert "abc" in text and "zzz" not in text and secret.id not in text
+    assert "0/5 steps · 0/11 items" in text and "Integration missing" in text
+    assert f"https://example.slack.com/archives/C1/p{mine.parent_ts.replace('.', '')}" in text
