@@ -251,44 +251,52 @@ class ChecklistThreads:
             raise Rejected(f"unknown checklist {checklist_id}")
         transition, _before = result
         state = transition.state
-        self._on_events(client, state, transition.events)
+        self._schedule(state, transition.events)
         if transition.events:
             self.render(client, checklist_id, steps)
+        for event in transition.events:
+            try:
+                self._notify(client, state, event)
+            except SlackApiError as exc:
+                log.warning(
+                    "checklist %s: could not post about %s: %s", state.id, event, exc.response.get("error")
+                )
         return state
 
-    def _on_events(self, client: WebClient, state: ChecklistState, events: Iterable[Event]) -> None:
+    def _schedule(self, state: ChecklistState, events: Iterable[Event]) -> None:
+        """Stored consequences first (the re-render shows them): schedule or cancel the re-check."""
         for event in events:
-            if isinstance(event, IntegrationStepCompleted):
-                self._schedule_recheck(client, state, event.at)
+            if isinstance(event, IntegrationStepCompleted) and state.can_recheck:
+                run_at = event.at + self.deps.settings.bot_recheck_delay_seconds
+                self.jobs.schedule(RECHECK_JOB, run_at, {"checklist": state.id}, key=recheck_key(state.id))
             elif isinstance(event, StepReopened) and event.step_id == INTEGRATION_STEP:
                 self.jobs.cancel(recheck_key(state.id))
-            elif isinstance(event, StepAssigned):
-                self._dm_assignee(client, state, event)
-            elif isinstance(event, ChecklistCompleted):
-                self._post_in_thread(
-                    client,
-                    state,
-                    f":tada: Checklist complete: all {len(state.template.steps)} steps done in "
-                    f"{duration(event.total_seconds)}.",
-                )
 
-    def _schedule_recheck(self, client: WebClient, state: ChecklistState, at: float) -> None:
-        if not state.can_recheck:
+    def _notify(self, client: WebClient, state: ChecklistState, event: Event) -> None:
+        if isinstance(event, IntegrationStepCompleted) and state.can_recheck:
+            run_at = event.at + self.deps.settings.bot_recheck_delay_seconds
+            self._post_in_thread(
+                client,
+                state,
+                ":hourglass: Custom Integrations step done. A new integration can take minutes to reach "
+                f"APS, so I'll re-run the live check {slack_date(run_at)}; or press *Re-check now*.",
+            )
+        elif isinstance(event, IntegrationStepCompleted):
             self._post_in_thread(
                 client,
                 state,
                 ":information_source: Custom Integrations step done. I can't re-check automatically: "
                 "this checklist has no client id and project.",
             )
-            return
-        run_at = at + self.deps.settings.bot_recheck_delay_seconds
-        self.jobs.schedule(RECHECK_JOB, run_at, {"checklist": state.id}, key=recheck_key(state.id))
-        self._post_in_thread(
-            client,
-            state,
-            ":hourglass: Custom Integrations step done. A new integration can take a few minutes to reach "
-            f"APS, so I'll re-run the live check {slack_date(run_at)}; or press *Re-check now*.",
-        )
+        elif isinstance(event, StepAssigned):
+            self._dm_assignee(client, state, event)
+        elif isinstance(event, ChecklistCompleted):
+            self._post_in_thread(
+                client,
+                state,
+                f":tada: Checklist complete: all {len(state.template.steps)} steps done in "
+                f"{duration(event.total_seconds)}.",
+            )
 
     def _dm_assignee(self, client: WebClient, state: ChecklistState, event: StepAssigned) -> None:
         step = state.step(event.step_id)
@@ -366,7 +374,13 @@ class ChecklistThreads:
             )
             return
         who = f"Re-check requested by {actor(requested_by)}" if requested_by else "Automatic re-check"
-        outcome = self.live_check(self.deps.settings, state.client_id or "", state.project or "")
+        try:
+            outcome = self.live_check(self.deps.settings, state.client_id or "", state.project or "")
+        except Exception as exc:
+            self._post_in_thread(
+                client, state, f":x: {who}: the live check could not run ({type(exc).__name__})."
+            )
+            raise
         intro = f"*{who}* of {_subject(state)}:"
         blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": intro}}, *outcome.blocks]
         self._post_in_thread(client, state, f"{who}: {outcome.text}"[:3000], blocks=blocks[:50])
