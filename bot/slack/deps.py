@@ -6,10 +6,17 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from slack_sdk import WebClient
 
 from bot.knowledge import KnowledgeBase
 from bot.settings import Settings
 from bot.store.db import Database
+
+if TYPE_CHECKING:
+    from bot.diagnosis import Diagnoser
 
 
 @dataclass
@@ -19,3 +26,12 @@ class Deps:
     db: Database
     executor: Executor  # bounded pool for slow work, so Bolt's own workers stay free to ack
     clock: Callable[[], float] = time.time
+    client: WebClient | None = None  # the app's Web API client, for work that runs outside a listener
+    bot_user_id: str = ""  # the bot's own user id (U…), from auth.test
+
+    @cached_property
+    def diagnoser(self) -> Diagnoser:
+        """One Diagnoser over `kb`, built on first use and shared by every listener."""
+        from bot.diagnosis import Diagnoser
+
+        return Diagnoser(self.kb)

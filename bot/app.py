@@ -1,0 +1,159 @@
+"""The Slack app factory: `build(settings)` wires Bolt, the Web API client, storage and every listener.
+
+Nothing runs at import time; `aps-bot serve`, the tests and the benchmark each call `build()` and serve
+`Runtime.wsgi` (HTTP) or hand `Runtime.app` to Socket Mode.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from slack_bolt import App
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+
+from bot.knowledge import load_kb
+from bot.settings import Settings
+from bot.slack.deps import Deps
+from bot.slack.listeners import register_all
+from bot.store.db import Database
+
+log = logging.getLogger(__name__)
+
+BOLT_LISTENER_THREADS = 8
+RATE_LIMIT_RETRIES = 2
+
+
+class RegistryApp(App):
+    """A Bolt `App` that also remembers what was registered, by kind.
+
+    `registered["event"]` holds event types, `["action"]` action ids, `["shortcut"]` callback ids,
+    `["command"]` slash commands, `["view"]` view callback ids (string constraints as given; dict
+    constraints reduced to their main key). Used to check manifest.yml and to add fallbacks.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.registered: dict[str, list[Any]] = defaultdict(list)
+        super().__init__(*args, **kwargs)
+
+    def has_listener(self, kind: str, name: str) -> bool:
+        return name in self.registered.get(kind, [])
+
+    def _note(self, kind: str, constraints: Any, key: str) -> None:
+        value = constraints.get(key) if isinstance(constraints, dict) else constraints
+        if value is not None and value not in self.registered[kind]:
+            self.registered[kind].append(value)
+
+    def event(self, event: Any, *args: Any, **kwargs: Any) -> Any:
+        self._note("event", event, "type")
+        return super().event(event, *args, **kwargs)
+
+    def message(self, *args: Any, **kwargs: Any) -> Any:
+        self._note("event", "message", "type")
+        return super().message(*args, **kwargs)
+
+    def action(self, constraints: Any, *args: Any, **kwargs: Any) -> Any:
+        self._note("action", constraints, "action_id")
+        return super().action(constraints, *args, **kwargs)
+
+    def block_action(self, constraints: Any, *args: Any, **kwargs: Any) -> Any:
+        self._note("action", constraints, "action_id")
+        return super().block_action(constraints, *args, **kwargs)
+
+    def shortcut(self, constraints: Any, *args: Any, **kwargs: Any) -> Any:
+        self._note("shortcut", constraints, "callback_id")
+        return super().shortcut(constraints, *args, **kwargs)
+
+    def message_shortcut(self, callback_id: Any, *args: Any, **kwargs: Any) -> Any:
+        self._note("shortcut", callback_id, "callback_id")
+        return super().message_shortcut(callback_id, *args, **kwargs)
+
+    def global_shortcut(self, callback_id: Any, *args: Any, **kwargs: Any) -> Any:
+        self._note("shortcut", callback_id, "callback_id")
+        return super().global_shortcut(callback_id, *args, **kwargs)
+
+    def command(self, command: Any, *args: Any, **kwargs: Any) -> Any:
+        self._note("command", command, "command")
+        return super().command(command, *args, **kwargs)
+
+    def view(self, constraints: Any, *args: Any, **kwargs: Any) -> Any:
+        self._note("view", constraints, "callback_id")
+        return super().view(constraints, *args, **kwargs)
+
+
+def make_client(settings: Settings) -> WebClient:
+    """The Web API client: `settings.slack_api_base`, retries on connection errors and on 429."""
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    return WebClient(
+        token=token,
+        base_url=settings.slack_api_base,
+        retry_handlers=[
+            ConnectionErrorRetryHandler(),
+            RateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES),
+        ],
+    )
+
+
+@dataclass
+class Runtime:
+    """A built app. `wsgi` serves `/slack/events` and `GET /healthz`; `close()` releases everything."""
+
+    app: RegistryApp
+    deps: Deps
+    wsgi: Callable[..., Any]
+    listener_executor: ThreadPoolExecutor
+    _stop_background: Callable[[], None] | None = field(default=None, repr=False)
+
+    def start_background(self) -> None:
+        """Start the scheduler (automatic re-checks, reminders); idempotent."""
+        if self._stop_background is None:
+            from bot.scheduler import start_scheduler
+
+            self._stop_background = start_scheduler(self.deps)
+
+    def close(self) -> None:
+        """Stop the scheduler, let queued work finish, close this thread's database connection."""
+        if self._stop_background is not None:
+            self._stop_background()
+            self._stop_background = None
+        self.listener_executor.shutdown(wait=True)
+        executor = self.deps.executor
+        if isinstance(executor, ThreadPoolExecutor):
+            executor.shutdown(wait=True)
+        self.deps.db.close()
+
+
+def build(settings: Settings, *, clock: Callable[[], float] = time.time) -> Runtime:
+    """Build the app from settings. Calls Slack's auth.test once (through `settings.slack_api_base`)."""
+    from bot.server import make_wsgi
+
+    kb = load_kb(settings.bot_kb_dir)
+    db = Database(settings.bot_db_path)
+    client = make_client(settings)
+    auth = client.auth_test()
+    listener_executor = ThreadPoolExecutor(BOLT_LISTENER_THREADS, thread_name_prefix="bolt-listener")
+    secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
+    app = RegistryApp(
+        client=client,
+        signing_secret=secret,
+        process_before_response=False,
+        token_verification_enabled=False,  # auth.test just ran above
+        listener_executor=listener_executor,
+    )
+    deps = Deps(
+        settings=settings,
+        kb=kb,
+        db=db,
+        executor=ThreadPoolExecutor(settings.bot_worker_threads, thread_name_prefix="aps-bot-work"),
+        clock=clock,
+        client=client,
+        bot_user_id=str(auth.get("user_id") or ""),
+    )
+    register_all(app, deps)
+    return Runtime(app=app, deps=deps, wsgi=make_wsgi(app, db), listener_executor=listener_executor)

@@ -1,0 +1,77 @@
+"""Serving the built app: a WSGI app for HTTP mode (waitress in production and tests), and Socket Mode."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from slack_bolt import App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+
+from bot.store.db import Database
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+HEALTH_PATH = "/healthz"
+HTTP_THREADS = 16
+
+StartResponse = Callable[..., Any]
+
+
+def make_wsgi(app: App, db: Database) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
+    """`POST /slack/events` → Bolt (signature checked there); `GET /healthz` → 200 if the database answers."""
+    bolt = SlackRequestHandler(app, path=EVENTS_PATH)
+
+    def wsgi(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == HEALTH_PATH:
+            return _health(environ, start_response, db)
+        return bolt(environ, start_response)
+
+    return wsgi
+
+
+def _health(environ: dict[str, Any], start_response: StartResponse, db: Database) -> list[bytes]:
+    if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+        start_response("405 Method Not Allowed", [("Allow", "GET, HEAD"), ("Content-Length", "0")])
+        return []
+    try:
+        db.connection().execute("SELECT 1").fetchone()
+        status, body = "200 OK", {"ok": True}
+    except Exception as exc:  # report, never crash the health check
+        log.warning("health check: database unavailable: %s", type(exc).__name__)
+        status, body = "503 Service Unavailable", {"ok": False, "error": "database_unavailable"}
+    data = json.dumps(body).encode()
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+    return [data]
+
+
+def create_http_server(wsgi: Callable[..., Any], *, host: str, port: int, threads: int = HTTP_THREADS) -> Any:
+    """A waitress server bound now (port 0 picks a free one; read `.effective_port`), not yet running."""
+    from waitress.server import create_server
+
+    return create_server(wsgi, host=host, port=port, threads=threads, ident="aps-bot")
+
+
+def serve_http(wsgi: Callable[..., Any], *, host: str, port: int, threads: int = HTTP_THREADS) -> None:
+    """Serve until interrupted (production path of `aps-bot serve` without an app token)."""
+    server = create_http_server(wsgi, host=host, port=port, threads=threads)
+    log.info("serving Slack events on http://%s:%s%s", host, server.effective_port, EVENTS_PATH)
+    try:
+        server.run()
+    finally:
+        server.close()
+
+
+def serve_socket_mode(app: App, app_token: str) -> None:
+    """Connect to Slack over Socket Mode (no public URL) and block until interrupted."""
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    handler = SocketModeHandler(app, app_token)
+    log.info("connecting to Slack in Socket Mode")
+    try:
+        handler.start()
+    finally:
+        handler.close()
