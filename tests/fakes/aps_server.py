@@ -196,6 +196,7 @@ class FakeAps:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # one small answer per call: no 40 ms delayed-ACK stalls
 
             def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
                 return

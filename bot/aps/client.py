@@ -1,0 +1,251 @@
+"""The APS HTTP client of the live check (httpx, sync).
+
+Two-legged tokens (v2, Basic auth) cached until shortly before they expire, hub lookups cached per client
+id (the hubs endpoint allows 50 requests/min), one refresh-and-retry on 401, bounded waits on 429
+`Retry-After`, a timeout on every call, and error bodies parsed whatever their shape. Tokens and secrets
+never reach a log line, an exception message or a returned object.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+from bot.aps.parse import decode_token_info, parse_body, parse_retry_after
+from bot.check.ports import ApsError, ApsResponse, TokenInfo
+
+log = logging.getLogger(__name__)
+
+TOKEN_PATH = "/authentication/v2/token"  # noqa: S105 - a URL path
+DEFAULT_SCOPES = ("data:read", "account:read")
+TOKEN_MARGIN_SECONDS = 60.0  # drop a cached token this long before it expires
+HUBS_TTL_SECONDS = 60.0
+MAX_RETRIES_429 = 2
+
+
+@dataclass
+class _CachedToken:
+    value: str = field(repr=False)
+    info: TokenInfo
+    valid_until: float
+
+
+@dataclass
+class ApsCaches:
+    """Token and hub-lookup caches, shareable between client instances (one per process in the bot)."""
+
+    tokens: dict[tuple[str, str, tuple[str, ...]], _CachedToken] = field(default_factory=dict, repr=False)
+    hubs: dict[tuple[str, str, str], tuple[float, ApsResponse]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.tokens.clear()
+            self.hubs.clear()
+
+
+class ApsClient:
+    """Implements `bot.check.ports.ApsApi` against `base_url` with one app's credentials."""
+
+    def __init__(
+        self,
+        base_url: str,
+        client_id: str,
+        client_secret: SecretStr | str,
+        *,
+        scopes: tuple[str, ...] = DEFAULT_SCOPES,
+        timeout: float = 10.0,
+        max_retry_after: float = 10.0,
+        caches: ApsCaches | None = None,
+        hubs_ttl: float = HUBS_TTL_SECONDS,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+        http: httpx.Client | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.client_id = client_id
+        self._secret = client_secret if isinstance(client_secret, SecretStr) else SecretStr(client_secret)
+        self.scopes = tuple(scopes)
+        self.timeout = timeout
+        self.max_retry_after = max_retry_after
+        self.caches = caches or ApsCaches()
+        self.hubs_ttl = hubs_ttl
+        self._sleep = sleep
+        self._clock = clock
+        self._http = http or httpx.Client(base_url=self.base_url, timeout=timeout)
+        self._token_lock = threading.Lock()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __repr__(self) -> str:
+        return f"ApsClient(base_url={self.base_url!r}, client_id={self.client_id!r})"
+
+    # --- tokens -------------------------------------------------------------------------------------
+
+    @property
+    def _token_key(self) -> tuple[str, str, tuple[str, ...]]:
+        return (self.base_url, self.client_id, self.scopes)
+
+    def token(self) -> ApsResponse:
+        """A two-legged token's description (scopes, expiry), from the cache when still fresh."""
+        cached, response = self._cached_or_new_token()
+        return (
+            response
+            if cached is None
+            else ApsResponse(200, token=cached.info, from_cache=response.from_cache)
+        )
+
+    def _cached_or_new_token(self) -> tuple[_CachedToken | None, ApsResponse]:
+        with self._token_lock:
+            with self.caches.lock:
+                cached = self.caches.tokens.get(self._token_key)
+            if cached is not None and cached.valid_until > self._clock():
+                return cached, ApsResponse(200, token=cached.info, from_cache=True)
+            response, raw = self._fetch_token()
+            if raw is None or response.token is None:
+                return None, response
+            info = response.token
+            valid_until = info.expires_at - TOKEN_MARGIN_SECONDS
+            cached = _CachedToken(raw, info, valid_until)
+            with self.caches.lock:
+                self.caches.tokens[self._token_key] = cached
+            return cached, response
+
+    def _forget_token(self, value: str) -> None:
+        with self.caches.lock:
+            cached = self.caches.tokens.get(self._token_key)
+            if cached is not None and cached.value == value:
+                del self.caches.tokens[self._token_key]
+
+    def _fetch_token(self) -> tuple[ApsResponse, str | None]:
+        form = {"grant_type": "client_credentials", "scope": " ".join(self.scopes)}
+        auth = (self.client_id, self._secret.get_secret_value())
+        response = self._send("POST", TOKEN_PATH, data=form, auth=auth)
+        if not response.ok or not isinstance(response.data, dict):
+            return response, None
+        raw = response.data.get("access_token")
+        if not isinstance(raw, str) or not raw:
+            return ApsResponse(
+                response.status, error=ApsError("", "token response without access_token")
+            ), None
+        expires_in = response.data.get("expires_in")
+        fallback_exp = self._clock() + (float(expires_in) if isinstance(expires_in, int | float) else 3599.0)
+        info = decode_token_info(raw, client_id=self.client_id, fallback_exp=fallback_exp)
+        return ApsResponse(response.status, token=info), raw
+
+    # --- calls --------------------------------------------------------------------------------------
+
+    def hubs(self, hub_id: str | None = None) -> ApsResponse:
+        key = (self.base_url, self.client_id, hub_id or "")
+        now = self._clock()
+        with self.caches.lock:
+            hit = self.caches.hubs.get(key)
+        if hit is not None and hit[0] > now:
+            return _with_cache_flag(hit[1])
+        params = {"filter[id]": hub_id} if hub_id else None
+        response = self._get("/project/v1/hubs", params=params)
+        if response.ok and not response.warnings:
+            with self.caches.lock:
+                self.caches.hubs[key] = (now + self.hubs_ttl, response)
+        return response
+
+    def hub_projects(self, hub_id: str) -> ApsResponse:
+        return self._get(f"/project/v1/hubs/{hub_id}/projects", params={"page[limit]": "200"})
+
+    def project(self, hub_id: str, project_id: str) -> ApsResponse:
+        return self._get(f"/project/v1/hubs/{hub_id}/projects/{project_id}")
+
+    def top_folders(self, hub_id: str, project_id: str, *, user_id: str | None = None) -> ApsResponse:
+        headers = {"x-user-id": user_id} if user_id else None
+        return self._get(f"/project/v1/hubs/{hub_id}/projects/{project_id}/topFolders", headers=headers)
+
+    def folder_contents(self, project_id: str, folder_id: str, *, user_id: str | None = None) -> ApsResponse:
+        headers = {"x-user-id": user_id} if user_id else None
+        return self._get(
+            f"/data/v1/projects/{project_id}/folders/{folder_id}/contents",
+            params={"page[limit]": "1"},
+            headers=headers,
+        )
+
+    def admin_project(self, project_guid: str, *, region: str) -> ApsResponse:
+        return self._get(f"/construction/admin/v1/projects/{project_guid}", headers={"Region": region})
+
+    def admin_account_projects(self, account_guid: str, *, region: str, name: str) -> ApsResponse:
+        return self._get(
+            f"/construction/admin/v1/accounts/{account_guid}/projects",
+            params={"filter[name]": name, "limit": "20"},
+            headers={"Region": region},
+        )
+
+    def admin_project_users(self, project_guid: str, *, region: str, email: str) -> ApsResponse:
+        return self._get(
+            f"/construction/admin/v1/projects/{project_guid}/users",
+            params={"filter[email]": email, "limit": "1"},
+            headers={"Region": region},
+        )
+
+    # --- plumbing -----------------------------------------------------------------------------------
+
+    def _get(
+        self, path: str, *, params: dict[str, str] | None = None, headers: dict[str, str] | None = None
+    ) -> ApsResponse:
+        """GET with a bearer token: refresh once on 401, honour Retry-After via `_send`."""
+        refreshed = False
+        while True:
+            cached, token_response = self._cached_or_new_token()
+            if cached is None:
+                return token_response
+            auth_headers = {"Authorization": f"Bearer {cached.value}", **(headers or {})}
+            response = self._send("GET", path, params=params, headers=auth_headers)
+            if response.status == 401 and not refreshed:
+                log.info("APS %s answered 401; fetching a new token once", path)
+                self._forget_token(cached.value)
+                refreshed = True
+                continue
+            return response
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> ApsResponse:
+        for attempt in range(MAX_RETRIES_429 + 1):
+            try:
+                raw = self._http.request(method, path, timeout=self.timeout, **kwargs)
+            except httpx.TimeoutException:
+                log.warning("APS %s %s: no answer within %ss", method, path, self.timeout)
+                return ApsResponse(0, error=ApsError("", f"no answer within {self.timeout:g} s", "timeout"))
+            except httpx.TransportError as exc:
+                log.warning("APS %s %s unreachable: %s", method, path, type(exc).__name__)
+                return ApsResponse(
+                    0, error=ApsError("", f"APS unreachable ({type(exc).__name__})", "unreachable")
+                )
+            data, error, warnings = parse_body(
+                raw.status_code, raw.headers.get("content-type", ""), raw.content
+            )
+            retry_after = parse_retry_after(raw.headers.get("retry-after"))
+            log.debug("APS %s %s -> %s", method, path, raw.status_code)
+            response = ApsResponse(raw.status_code, data, error, warnings, retry_after)
+            if raw.status_code != 429:
+                return response
+            wait = retry_after if retry_after is not None else 1.0
+            if wait > self.max_retry_after or attempt == MAX_RETRIES_429:
+                return response
+            log.info("APS %s rate limited; waiting %.1fs (Retry-After)", path, wait)
+            self._sleep(wait)
+        return response  # pragma: no cover - the loop always returns
+
+
+def _with_cache_flag(response: ApsResponse) -> ApsResponse:
+    return ApsResponse(
+        response.status,
+        response.data,
+        response.error,
+        response.warnings,
+        response.retry_after,
+        from_cache=True,
+    )

@@ -1,0 +1,104 @@
+"""What to check, with ids normalised: accepts ACC ids with or without the Data Management `b.` prefix."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+REGIONS = ("US", "EMEA", "AUS", "CAN", "DEU", "IND", "JPN", "GBR")
+REGION_ALIASES = {
+    "EU": "EMEA",
+    "APAC": "AUS",
+    "AU": "AUS",
+    "CA": "CAN",
+    "DE": "DEU",
+    "UK": "GBR",
+    "JP": "JPN",
+}
+GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+PLAIN_ID = re.compile(r"^[A-Za-z0-9-]{6,64}$")
+EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+USER_ID = re.compile(r"^[A-Za-z0-9._-]{4,64}$")
+
+
+class InvalidRequest(ValueError):
+    """An argument that cannot be checked (the message says which and why)."""
+
+
+def strip_prefix(value: str) -> tuple[str, bool]:
+    """(id without `b.`, whether it had the prefix)."""
+    return (value[2:], True) if value.startswith("b.") else (value, False)
+
+
+def normalise_region(value: str | None) -> str | None:
+    if value is None or not value.strip():
+        return None
+    upper = value.strip().upper()
+    upper = REGION_ALIASES.get(upper, upper)
+    if upper not in REGIONS:
+        raise InvalidRequest(f"unknown region {value!r}; one of {', '.join(REGIONS)}")
+    return upper
+
+
+@dataclass(frozen=True)
+class CheckRequest:
+    """A live check's target. `project_guid` is None when the project was given by name."""
+
+    project_input: str
+    project_guid: str | None
+    project_name: str | None
+    project_had_prefix: bool
+    account_guid: str | None
+    account_had_prefix: bool
+    region: str | None
+    user: str | None
+
+    @property
+    def hub_id(self) -> str | None:
+        return f"b.{self.account_guid}" if self.account_guid else None
+
+    @property
+    def dm_project_id(self) -> str | None:
+        return f"b.{self.project_guid}" if self.project_guid else None
+
+    @property
+    def user_is_email(self) -> bool:
+        return bool(self.user and "@" in self.user)
+
+    @classmethod
+    def build(
+        cls,
+        project: str,
+        *,
+        account: str | None = None,
+        region: str | None = None,
+        user: str | None = None,
+    ) -> CheckRequest:
+        """Validate and normalise; raise `InvalidRequest` with a readable message."""
+        project = (project or "").strip()
+        if not project:
+            raise InvalidRequest("a project id or name is required")
+        if len(project) > 255:
+            raise InvalidRequest("the project name is longer than 255 characters")
+        bare, had_prefix = strip_prefix(project)
+        is_id = had_prefix or bool(GUID.match(bare))
+        if had_prefix and not PLAIN_ID.match(bare):
+            raise InvalidRequest(f"{project!r} does not look like a project id")
+        account_guid, account_prefix = None, False
+        if account is not None and account.strip():
+            account_guid, account_prefix = strip_prefix(account.strip())
+            if not PLAIN_ID.match(account_guid):
+                raise InvalidRequest(f"{account!r} does not look like an account id (a GUID, `b.` optional)")
+        user = user.strip() if user else None
+        if user and not (EMAIL.match(user) or USER_ID.match(user)):
+            raise InvalidRequest(f"{user!r} is neither an email address nor an Autodesk user id")
+        return cls(
+            project_input=project,
+            project_guid=bare if is_id else None,
+            project_name=None if is_id else project,
+            project_had_prefix=had_prefix,
+            account_guid=account_guid,
+            account_had_prefix=account_prefix,
+            region=normalise_region(region),
+            user=user or None,
+        )
