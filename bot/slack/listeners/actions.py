@@ -1,11 +1,106 @@
-"""Listeners: actions (placeholder until its issue lands)."""
+"""Buttons on a diagnosis reply: "Fixed it" / "Not it" feedback (one vote per user), plus stand-ins for
+"Start checklist" / "Run live check" used only while no other module registers those action ids."""
 
 from __future__ import annotations
 
-from slack_bolt import App
+import json
+import logging
+from typing import Any
 
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from bot.slack.blocks import CHECK_HINT, FIXED, NOT_IT, RUN_LIVE_CHECK, START_CHECKLIST, with_feedback_note
 from bot.slack.deps import Deps
+from bot.slack.listeners.messages import log_slack_error
+from bot.store.feedback import FeedbackStore
+
+log = logging.getLogger(__name__)
+
+ALREADY_VOTED = "You already gave feedback on this diagnosis — thanks!"
+
+
+def parse_value(value: str | None) -> dict[str, Any]:
+    """The button value JSON {"cause", "channel", "ts"}; {} when it is not that."""
+    try:
+        data = json.loads(value or "")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+class FeedbackButtons:
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+        self.store = FeedbackStore(deps.db)
+
+    def on_click(self, ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+        ack()
+        self.deps.executor.submit(self._vote, body, action, client)
+
+    def _vote(self, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+        helpful = action.get("action_id") == FIXED
+        value = parse_value(action.get("value"))
+        user = (body.get("user") or {}).get("id", "")
+        channel = (body.get("channel") or {}).get("id") or value.get("channel", "")
+        message = body.get("message") or {}
+        cause = value.get("cause")
+        if not (cause and value.get("channel") and value.get("ts") and user):
+            log.warning("feedback click with an unusable button value ignored")
+            return
+        try:
+            voted = self.store.record_vote(
+                value["channel"], value["ts"], user, cause, helpful, self.deps.clock()
+            )
+            if not voted:
+                client.chat_postEphemeral(
+                    channel=channel, user=user, text=ALREADY_VOTED, thread_ts=value["ts"]
+                )
+                return
+            yes, no = self.store.votes_on(value["channel"], value["ts"])
+            thanks = (
+                f":pray: Thanks <@{user}>, glad it's fixed!"
+                if helpful
+                else f":pray: Thanks <@{user}>. Try *Start checklist* or {CHECK_HINT}."
+            )
+            note = f"{thanks}  Feedback so far: :white_check_mark: {yes} · :x: {no}"
+            client.chat_update(
+                channel=channel,
+                ts=message.get("ts") or (body.get("container") or {}).get("message_ts", ""),
+                text=message.get("text") or "Diagnosis",
+                blocks=with_feedback_note(message.get("blocks") or [], note),
+            )
+        except Exception as exc:
+            log_slack_error(f"{action.get('action_id')} button", exc)
 
 
 def register(app: App, deps: Deps) -> None:
-    """Register this module's listeners on `app`."""
+    buttons = FeedbackButtons(deps)
+    app.action(FIXED)(buttons.on_click)
+    app.action(NOT_IT)(buttons.on_click)
+
+
+def register_fallbacks(app: App, deps: Deps) -> None:
+    """Answer "Start checklist" / "Run live check" with what to do instead, if nobody else handles them.
+
+    Called after every module registered, so a real listener always wins."""
+    has = getattr(app, "has_listener", None)
+    steps = "\n".join(f"{n}. {s.title}" for n, s in enumerate(deps.kb.checklist.steps, start=1))
+    hints = {
+        START_CHECKLIST: f"*{deps.kb.checklist.title}*\n{steps}",
+        RUN_LIVE_CHECK: f"Run {CHECK_HINT} here for a live access check.",
+    }
+    for action_id, hint in hints.items():
+        if has is not None and has("action", action_id):
+            continue
+
+        def answer(ack: Ack, body: dict[str, Any], client: WebClient, hint: str = hint) -> None:
+            ack()
+            channel = (body.get("channel") or {}).get("id", "")
+            user = (body.get("user") or {}).get("id", "")
+            try:
+                client.chat_postEphemeral(channel=channel, user=user, text=hint)
+            except Exception as exc:
+                log_slack_error("button hint", exc)
+
+        app.action(action_id)(answer)

@@ -1,11 +1,57 @@
-"""Listeners: shortcuts (placeholder until its issue lands)."""
+"""Message shortcut "Diagnose this error" (callback_id `diagnose_message`): answer in the message's thread."""
 
 from __future__ import annotations
 
-from slack_bolt import App
+import logging
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.slack.deps import Deps
+from bot.slack.listeners.messages import DiagnosisResponder, is_from_bot, log_slack_error, message_text
+
+log = logging.getLogger(__name__)
+
+DIAGNOSE_MESSAGE = "diagnose_message"
+NOT_IN_CHANNEL = (
+    ":wave: I can't post in this conversation yet. Invite me with `/invite @aps-bot` and run the "
+    "shortcut again."
+)
 
 
 def register(app: App, deps: Deps) -> None:
-    """Register this module's listeners on `app`."""
+    responder = DiagnosisResponder(deps)
+
+    def diagnose_message(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        ack()
+        deps.executor.submit(_diagnose, responder, body, client, respond)
+
+    app.shortcut(DIAGNOSE_MESSAGE)(diagnose_message)
+
+
+def _diagnose(
+    responder: DiagnosisResponder, body: dict[str, Any], client: WebClient, respond: Respond
+) -> None:
+    message = body.get("message") or {}
+    channel = (body.get("channel") or {}).get("id", "")
+    thread_ts = message.get("thread_ts") or message.get("ts", "")
+    try:
+        text = message_text(message)
+        if not is_from_bot(message, responder.deps.bot_user_id):
+            responder.warn_if_secret(client, {**message, "channel": channel}, text)
+        responder.reply(client, text, channel=channel, thread_ts=thread_ts, always=True)
+    except SlackApiError as exc:
+        log_slack_error("diagnose_message shortcut", exc)
+        if exc.response.get("error") in ("not_in_channel", "channel_not_found"):
+            _tell(respond, NOT_IN_CHANNEL)
+    except Exception as exc:
+        log_slack_error("diagnose_message shortcut", exc)
+
+
+def _tell(respond: Respond, text: str) -> None:
+    try:
+        respond(text=text, response_type="ephemeral", replace_original=False)
+    except Exception as exc:
+        log_slack_error("response_url", exc)
