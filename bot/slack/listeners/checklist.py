@@ -19,6 +19,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
+from bot.check.access import find_app, may_use, needs_usergroups
 from bot.checklist import (
     INTEGRATION_STEP,
     TEST_STEP,
@@ -374,6 +375,15 @@ class ChecklistThreads:
             )
             return
         who = f"Re-check requested by {actor(requested_by)}" if requested_by else "Automatic re-check"
+        user = requested_by or state.started_by
+        if not self._may_check(client, state, user):
+            self._post_in_thread(
+                client,
+                state,
+                f":lock: {who}: {actor(user)} may not run live checks with this app in <#{state.channel}>. "
+                "An admin can allow it in the bot's `APS_APPS` settings.",
+            )
+            return
         try:
             outcome = self.live_check(self.deps.settings, state.client_id or "", state.project or "")
         except Exception as exc:
@@ -388,6 +398,22 @@ class ChecklistThreads:
             now = self.deps.clock()
             items = [item.id for item in state.step(TEST_STEP).items]
             self._apply(client, state.id, lambda s: _tick_all(s, TEST_STEP, items, now), steps=[TEST_STEP])
+
+    def _may_check(self, client: WebClient, state: ChecklistState, user: str) -> bool:
+        """The live-check permissions of the app (users, user groups, channels); unknown apps are left to
+        the check itself, which refuses them with a hint."""
+        app = find_app(self.deps.settings, state.client_id or "")
+        if app is None:
+            return True
+        groups: list[str] = []
+        if needs_usergroups(app, user, state.channel):
+            for group in app.allowed_usergroups:
+                try:
+                    if user in (client.usergroups_users_list(usergroup=group).get("users") or []):
+                        groups.append(group)
+                except SlackApiError as exc:
+                    log.warning("usergroups.users.list %s failed: %s", group, exc.response.get("error"))
+        return may_use(app, user, state.channel, groups)
 
     def run_recheck_job(self, client: WebClient, job: Job) -> None:
         state = self.store.get(str(job.payload.get("checklist")))
@@ -514,12 +540,14 @@ def scheduled_work(
     deps: Deps,
 ) -> tuple[dict[str, Callable[[Job, float], None]], list[Callable[[float], None]]]:
     """The job handlers and sweeps the scheduler runs: automatic re-checks and stale reminders."""
-    token = deps.settings.slack_bot_token
-    client = WebClient(
-        token=token.get_secret_value() if token else None,
-        base_url=deps.settings.slack_api_base,
-        retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=2)],
-    )
+    client = deps.client
+    if client is None:
+        token = deps.settings.slack_bot_token
+        client = WebClient(
+            token=token.get_secret_value() if token else None,
+            base_url=deps.settings.slack_api_base,
+            retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=2)],
+        )
     threads = ChecklistThreads(deps)
 
     def recheck(job: Job, now: float) -> None:

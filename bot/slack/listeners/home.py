@@ -14,6 +14,7 @@ from bot.checklist.state import DAY_SECONDS
 from bot.slack.checklist_blocks import HOME_START, START_MODAL, HomeEntry, home_view, start_modal
 from bot.slack.deps import Deps
 from bot.slack.listeners.checklist import ARG_RE, ChecklistThreads, _submit, start_and_report
+from bot.store.feedback import FeedbackStore
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +43,6 @@ def visible_channels(client: WebClient, user: str) -> set[str]:
 
 def top_causes(deps: Deps, now: float) -> list[tuple[str, int]]:
     """(cause title, count) for the most frequent diagnoses of the last 30 days."""
-    from bot.store.feedback import FeedbackStore
-
     rows = FeedbackStore(deps.db).top_causes(now - TOP_CAUSE_DAYS * DAY_SECONDS, TOP_CAUSE_LIMIT)
     return [
         ((cause.title if (cause := deps.kb.cause(cause_id)) else cause_id), count) for cause_id, count in rows
