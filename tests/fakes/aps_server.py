@@ -151,6 +151,7 @@ class FakeAps:
         self.account_name = "Contoso Construction"
         self._calls: list[Call] = []
         self._tokens: dict[str, dict[str, Any]] = {}
+        self._issued: list[str] = []
         self._lock = threading.Lock()
         self._first_token_used = False
         self._throttled_once = False
@@ -182,6 +183,11 @@ class FakeAps:
     def reset_calls(self) -> None:
         with self._lock:
             self._calls.clear()
+
+    def issued_tokens(self) -> list[str]:
+        """Every access token handed out so far (for tests asserting none of them leaks)."""
+        with self._lock:
+            return list(self._issued)
 
     def count(self, path_prefix: str, method: str | None = None) -> int:
         """How many calls hit a path starting with `path_prefix`."""
@@ -304,6 +310,7 @@ class FakeAps:
         )
         with self._lock:
             self._tokens[token] = payload
+            self._issued.append(token)
         return self._json(200, {"access_token": token, "token_type": "Bearer", "expires_in": expires_in})
 
     def _bearer(self, headers: Any) -> dict[str, Any] | None:

@@ -1,11 +1,390 @@
-"""Listeners: check_command (placeholder until its issue lands)."""
+"""`/aps-check`: the live access check from Slack, plus the `run_live_check` and `share_check_report` buttons.
+
+    /aps-check <client-id|app-name> <project-id|"project name"> [account-id] [region] [user=<email or id>]
+    /aps-check help
+    /aps-check checklist …            (handed to the checklist listeners)
+
+Cheap refusals (help, bad arguments, a secret in the text, unknown app) are answered in the ack itself.
+Everything else runs on `deps.executor`: authorisation (user, user group or channel of the app), then an
+ephemeral "checking…" message through `response_url`, replaced in place as steps finish (response_url allows
+5 uses, so progress updates are rationed), ending with the report and a "Share in channel" button.
+"""
 
 from __future__ import annotations
 
-from slack_bolt import App
+import json
+import logging
+import re
+import shlex
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
 
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.check.access import REGISTER_HINT, find_app, may_use, needs_usergroups
+from bot.check.report import CheckReport, StepResult
+from bot.check.request import REGION_ALIASES, REGIONS, CheckRequest, InvalidRequest
+from bot.check.service import run_live_check
+from bot.settings import ApsApp
+from bot.slack.check_blocks import SHARE_ACTION, escape, progress_blocks, report_blocks, report_text
 from bot.slack.deps import Deps
+
+log = logging.getLogger(__name__)
+
+COMMAND = "/aps-check"
+RUN_LIVE_CHECK = "run_live_check"
+USAGE = (
+    '*Live access check*: `/aps-check <client-id|app-name> <project-id|"project name"> [account-id] [region] '
+    "[user=<email or Autodesk id>]`\n"
+    'e.g. `/aps-check "Integration Bot" b.9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a '
+    "6a3c5f0e-1b2d-4c3e-9f4a-0b1c2d3e4f50 EMEA user=jane@example.com`\n"
+    "Ids work with or without `b.`; the region is one of " + ", ".join(REGIONS) + ".\n"
+    "`/aps-check checklist [client-id] [project-id]` starts a provisioning checklist; "
+    "`/aps-check help` shows this."
+)
+ROTATE_WARNING = (
+    ":rotating_light: That looks like a client secret. I never take secrets from Slack, and I did not use "
+    "or log it. *Rotate it now* in the APS developer portal (Slack has stored the message), then register "
+    "the app in the bot's `APS_APPS` setting and check it by client id or name."
+)
+SECRET_WORDS = re.compile(r"(client_?secret|secret|password|passwd|pwd)\s*[=:]", re.IGNORECASE)
+SECRETISH = re.compile(r"^[A-Za-z0-9_\-+/=]{32,}$")
+GUID_LIKE = re.compile(r"^(b\.)?[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$")
+MAILTO = re.compile(r"<mailto:([^|>]+)(?:\|[^>]*)?>")
+SMART_QUOTES = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'"})
+MAX_PROGRESS_UPDATES = 3  # response_url: 5 uses = 1 "checking…" + 3 progress + 1 final report
+PROGRESS_MIN_INTERVAL = 0.3
+USERGROUP_TTL = 60.0
+REPORT_TTL = 30 * 60.0  # as long as a response_url lives
+MAX_REPORTS = 200
+
+
+class UsageError(ValueError):
+    """Arguments that do not make a check; the message is shown with the usage."""
+
+
+def looks_secret(text: str, words: list[str]) -> bool:
+    """A secret in the command text: the diagnosis redactor's verdict, `secret=`, or a long opaque token."""
+    try:
+        from bot.diagnosis.redact import redact
+
+        if redact(text).found:
+            return True
+    except ImportError:  # the diagnosis team's redactor not there yet
+        pass
+    if SECRET_WORDS.search(text):
+        return True
+    for word in words[1:]:
+        bare = word.split("=", 1)[1] if word.lower().startswith(("user=", "account=", "region=")) else word
+        if SECRETISH.match(bare) and not GUID_LIKE.match(bare):
+            return True
+    return False
+
+
+def split_words(text: str) -> list[str]:
+    text = MAILTO.sub(r"\1", text.translate(SMART_QUOTES)).strip()
+    try:
+        return shlex.split(text)
+    except ValueError as exc:
+        raise UsageError(f"cannot read the arguments ({exc})") from exc
+
+
+def parse_check_args(words: list[str]) -> dict[str, str | None]:
+    """`<app> <project> [account] [region] [user=…]` (also `account=`, `region=`, `project=`) → fields."""
+    named: dict[str, str] = {}
+    positional: list[str] = []
+    for word in words:
+        key, sep, value = word.partition("=")
+        if sep and key.lower() in ("user", "account", "region", "project"):
+            named[key.lower()] = value
+        else:
+            positional.append(word)
+    if len(positional) < 1:
+        raise UsageError("give the client id (or app name) and the project")
+    app_ref, rest = positional[0], positional[1:]
+    if "project" not in named:
+        if not rest:
+            raise UsageError("give the project id or name after the client id")
+        named["project"], rest = rest[0], rest[1:]
+    for word in rest:
+        is_region = word.upper() in REGIONS or word.upper() in REGION_ALIASES
+        slot = "region" if is_region and "region" not in named else "account"
+        if slot in named:
+            raise UsageError(f"unexpected argument {word!r}")
+        named[slot] = word
+    return {
+        "app": app_ref,
+        "project": named["project"],
+        "account": named.get("account"),
+        "region": named.get("region"),
+        "user": named.get("user"),
+    }
+
+
+class ProgressView:
+    """Replaces the ephemeral "checking…" message as steps finish, within response_url's 5 uses."""
+
+    def __init__(self, respond: Respond, app: ApsApp, project: str, clock: Callable[[], float]) -> None:
+        self.respond, self.app, self.project, self.clock = respond, app, project, clock
+        self.done: list[StepResult] = []
+        self.updates = 0
+        self.last = float("-inf")
+        self.lock = threading.Lock()
+
+    def start(self) -> None:
+        self.respond(
+            response_type="ephemeral",
+            text=f"Checking {self.app.name} → {self.project}…",
+            blocks=progress_blocks(self.app.name, self.project, []),
+        )
+        self.last = self.clock()
+
+    def on_step(self, step: StepResult) -> None:
+        with self.lock:
+            self.done.append(step)
+            now = self.clock()
+            if self.updates >= MAX_PROGRESS_UPDATES or now - self.last < PROGRESS_MIN_INTERVAL:
+                return
+            self.updates += 1
+            self.last = now
+            done = list(self.done)
+        try:
+            self.respond(
+                replace_original=True,
+                text=f"Checking {self.app.name} → {self.project}…",
+                blocks=progress_blocks(self.app.name, self.project, done),
+            )
+        except Exception as exc:  # progress is best effort; the final report still comes
+            log.warning("progress update failed: %s", type(exc).__name__)
+
+
+class CheckCommand:
+    """The listeners, with the caches they share (user-group members, reports awaiting a Share click)."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+        self._groups: dict[str, tuple[float, frozenset[str]]] = {}
+        self._reports: OrderedDict[str, tuple[float, CheckReport, str]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    # --- /aps-check --------------------------------------------------------------------------------
+
+    def on_command(self, ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        text = str(body.get("text") or "")
+        user, channel = str(body.get("user_id", "")), str(body.get("channel_id", ""))
+        try:
+            words = split_words(text)
+        except UsageError as exc:
+            ack(response_type="ephemeral", text=f":warning: {exc}\n{USAGE}")
+            return
+        if not words or words[0].lower() in ("help", "-h", "--help"):
+            ack(response_type="ephemeral", text=USAGE)
+            return
+        if words[0].lower() == "checklist":
+            ack()
+            self._checklist(body, client, respond, words[1:])
+            return
+        if looks_secret(text, words):
+            log.warning(
+                "/aps-check from %s in %s refused: the text contained a secret (not logged)", user, channel
+            )
+            ack(response_type="ephemeral", text=ROTATE_WARNING)
+            return
+        try:
+            args = parse_check_args(words)
+            CheckRequest.build(
+                args["project"] or "", account=args["account"], region=args["region"], user=args["user"]
+            )
+        except (UsageError, InvalidRequest) as exc:
+            ack(response_type="ephemeral", text=f":warning: {escape(str(exc))}\n{USAGE}")
+            return
+        app = find_app(self.deps.settings, args["app"] or "")
+        if app is None:
+            ack(
+                response_type="ephemeral",
+                text=f":warning: I don't know an APS app `{escape(args['app'] or '')}`. {REGISTER_HINT}",
+            )
+            return
+        ack()
+        log.info("/aps-check by %s in %s: app=%s project=%s", user, channel, app.client_id, args["project"])
+        self.deps.executor.submit(self._guarded, self._run, client, respond, app, user, channel, args)
+
+    def _guarded(self, work: Callable[..., None], *args: Any) -> None:
+        try:
+            work(*args)
+        except Exception:
+            log.exception("/aps-check work failed")
+
+    def _checklist(self, body: dict[str, Any], client: WebClient, respond: Respond, args: list[str]) -> None:
+        from bot.slack.listeners import checklist
+
+        handler = getattr(checklist, "handle_command", None)
+        if handler is None:
+            respond(response_type="ephemeral", text=USAGE)
+            return
+        handler(body, client, respond, self.deps, args)
+
+    def _run(
+        self, client: WebClient, respond: Respond, app: ApsApp, user: str, channel: str, args: dict[str, Any]
+    ) -> None:
+        if not self.allowed(client, app, user, channel):
+            respond(
+                response_type="ephemeral",
+                text=f":no_entry: You may not run checks with *{escape(app.name)}* here. An admin can add "
+                "you (or a user group of yours, or this channel) to its `allowed_users` / "
+                "`allowed_usergroups` / `allowed_channels` in `APS_APPS`.",
+            )
+            return
+        project = args["project"]
+        view = ProgressView(respond, app, project, self.deps.clock)
+        view.start()
+        report = run_live_check(
+            self.deps.settings,
+            app.client_id,
+            project,
+            account=args["account"],
+            region=args["region"],
+            user=args["user"],
+            on_step=view.on_step,
+            kb=self.deps.kb,
+        )
+        share_id = self._keep(report, user)
+        respond(
+            replace_original=True,
+            text=report_text(report),
+            blocks=report_blocks(report, share_id=share_id),
+        )
+
+    # --- authorisation ------------------------------------------------------------------------------
+
+    def allowed(self, client: WebClient, app: ApsApp, user: str, channel: str) -> bool:
+        if not needs_usergroups(app, user, channel):
+            return may_use(app, user, channel)
+        groups = [g for g in app.allowed_usergroups if user in self._members(client, g)]
+        return may_use(app, user, channel, groups)
+
+    def _members(self, client: WebClient, group: str) -> frozenset[str]:
+        now = self.deps.clock()
+        with self._lock:
+            hit = self._groups.get(group)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        try:
+            members = frozenset(client.usergroups_users_list(usergroup=group).get("users") or [])
+        except SlackApiError as exc:
+            log.warning("usergroups.users.list %s failed: %s", group, exc.response.get("error"))
+            return frozenset()
+        with self._lock:
+            self._groups[group] = (now + USERGROUP_TTL, members)
+        return members
+
+    # --- share -------------------------------------------------------------------------------------
+
+    def _keep(self, report: CheckReport, user: str) -> str:
+        share_id = uuid.uuid4().hex
+        now = self.deps.clock()
+        with self._lock:
+            self._reports[share_id] = (now + REPORT_TTL, report, user)
+            while len(self._reports) > MAX_REPORTS:
+                self._reports.popitem(last=False)
+        return share_id
+
+    def on_share(self, ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        ack()
+        user = str((body.get("user") or {}).get("id", ""))
+        channel = str(
+            (body.get("channel") or {}).get("id", "") or (body.get("container") or {}).get("channel_id", "")
+        )
+        try:
+            value = json.loads((body.get("actions") or [{}])[0].get("value") or "{}")
+            share_id = str(value.get("report", ""))
+        except (ValueError, AttributeError, IndexError):
+            share_id = ""
+        with self._lock:
+            kept = self._reports.get(share_id)
+        if kept is None or kept[0] < self.deps.clock() or kept[2] != user:
+            respond(
+                response_type="ephemeral",
+                replace_original=False,
+                text="That report expired: run `/aps-check` again.",
+            )
+            return
+        report = kept[1]
+        self.deps.executor.submit(
+            self._guarded, self._share, client, respond, report, user, channel, share_id
+        )
+
+    def _share(
+        self, client: WebClient, respond: Respond, report: CheckReport, user: str, channel: str, share_id: str
+    ) -> None:
+        try:
+            client.chat_postMessage(
+                channel=channel,
+                text=report_text(report),
+                blocks=report_blocks(report, note=f"Shared by <@{user}>."),
+                unfurl_links=False,
+            )
+        except SlackApiError as exc:
+            error = exc.response.get("error")
+            respond(
+                response_type="ephemeral",
+                replace_original=False,
+                text=f":warning: I couldn't post in this channel ({error}). Invite me first.",
+            )
+            return
+        with self._lock:
+            self._reports.pop(share_id, None)
+        respond(
+            replace_original=True,
+            text=report_text(report),
+            blocks=report_blocks(report, note="Shared in the channel."),
+        )
+
+    # --- "Run live check" button on diagnosis replies --------------------------------------------------
+
+    def on_run_live_check(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        user = str((body.get("user") or {}).get("id", ""))
+        try:
+            value = json.loads((body.get("actions") or [{}])[0].get("value") or "{}")
+        except ValueError:
+            value = {}
+        value = value if isinstance(value, dict) else {}
+        channel = str(value.get("channel") or (body.get("channel") or {}).get("id", ""))
+        self.deps.executor.submit(self._guarded, self._hint, client, user, channel, value)
+
+    def _hint(self, client: WebClient, user: str, channel: str, value: dict[str, Any]) -> None:
+        usable = [a for a in self.deps.settings.aps_apps if may_use(a, user, channel) or a.allowed_usergroups]
+        apps = ", ".join(f"*{escape(a.name)}* (`{escape(a.client_id)}`)" for a in usable[:10])
+        lines = [":mag: Run a live access check here, with the project of the failing call:"]
+        cause = self.deps.kb.cause(str(value.get("cause", ""))) if value.get("cause") else None
+        if cause is not None:
+            lines.append(
+                f"It tests the suspected cause, *{escape(cause.title)}* (`{cause.id}`), against APS."
+            )
+        lines.append(USAGE)
+        lines.append(
+            f"Apps you can check with: {apps}."
+            if apps
+            else f"No APS app is registered for you yet. {REGISTER_HINT}"
+        )
+        kwargs: dict[str, Any] = {"channel": channel, "user": user, "text": "\n".join(lines)}
+        if value.get("ts"):
+            kwargs["thread_ts"] = str(value["ts"])
+        try:
+            client.chat_postEphemeral(**kwargs)
+        except SlackApiError as exc:
+            log.warning("run_live_check hint failed: %s", exc.response.get("error"))
 
 
 def register(app: App, deps: Deps) -> None:
-    """Register this module's listeners on `app`."""
+    """Register `/aps-check` and the `run_live_check` / `share_check_report` buttons."""
+    handler = CheckCommand(deps)
+    app.command(COMMAND)(handler.on_command)
+    app.action(RUN_LIVE_CHECK)(handler.on_run_live_check)
+    app.action(SHARE_ACTION)(handler.on_share)
