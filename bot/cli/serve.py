@@ -1,16 +1,91 @@
-"""`aps-bot serve` (placeholder until its issue lands)."""
+"""`aps-bot serve`: Socket Mode when SLACK_APP_TOKEN is set, else HTTP (waitress) on --port."""
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
+
+from pydantic import ValidationError
+
+from bot.settings import Settings
+
+DEFAULT_PORT = 3000
+_SIGNING_SECRET = re.compile(r"^[0-9a-f]{32}$")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("serve", help="(not implemented yet)")
+    parser = sub.add_parser(
+        "serve",
+        help="run the Slack bot (Socket Mode if SLACK_APP_TOKEN is set, else HTTP)",
+        description="Run the Slack bot. With SLACK_APP_TOKEN (xapp-…) it connects over Socket Mode; "
+        "otherwise it serves Slack's requests on http://HOST:PORT/slack/events (signature-verified) "
+        "with a health check on /healthz.",
+    )
+    parser.add_argument("--host", default="0.0.0.0", help="HTTP mode: interface to bind (default: all)")  # noqa: S104
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"HTTP mode: port (default {DEFAULT_PORT})"
+    )
     parser.set_defaults(handler=run)
 
 
+def token_problem(settings: Settings) -> str | None:
+    """The first missing or malformed Slack credential, named by its setting; None when all are fine."""
+    bot = settings.slack_bot_token.get_secret_value().strip() if settings.slack_bot_token else ""
+    if not bot:
+        return "SLACK_BOT_TOKEN is not set (the bot token, xoxb-…, from OAuth & Permissions)"
+    if not bot.startswith("xoxb-"):
+        return "SLACK_BOT_TOKEN is malformed: a bot token starts with xoxb-"
+    if settings.slack_app_token is not None:
+        app = settings.slack_app_token.get_secret_value().strip()
+        if not app.startswith("xapp-"):
+            return "SLACK_APP_TOKEN is malformed: an app-level token starts with xapp-"
+        return None
+    secret = settings.slack_signing_secret.get_secret_value().strip() if settings.slack_signing_secret else ""
+    if not secret:
+        return "SLACK_SIGNING_SECRET is not set (needed in HTTP mode; or set SLACK_APP_TOKEN for Socket Mode)"
+    if not _SIGNING_SECRET.match(secret):
+        return "SLACK_SIGNING_SECRET is malformed: expected 32 hexadecimal characters from Basic Information"
+    return None
+
+
+def _fail(message: str, code: int = 2) -> int:
+    print(f"aps-bot serve: {message}", file=sys.stderr)
+    return code
+
+
 def run(args: argparse.Namespace) -> int:
-    print("aps-bot serve: not implemented yet", file=sys.stderr)
-    return 2
+    from slack_sdk.errors import SlackApiError
+
+    from bot.app import build
+    from bot.knowledge import KnowledgeError
+    from bot.logsetup import configure_logging
+    from bot.server import serve_http, serve_socket_mode
+
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        return _fail(f"{str(error['loc'][0]).upper()}: {error['msg']}")
+    configure_logging(settings.log_level)
+    if problem := token_problem(settings):
+        return _fail(problem)
+    try:
+        runtime = build(settings)
+    except SlackApiError as exc:
+        return _fail(f"Slack rejected SLACK_BOT_TOKEN ({exc.response.get('error')})")
+    except KnowledgeError as exc:
+        return _fail(f"knowledge base: {exc}")
+    except OSError as exc:
+        return _fail(f"cannot reach Slack at SLACK_API_URL or open BOT_DB_PATH: {type(exc).__name__}", 1)
+    runtime.start_background()
+    try:
+        if settings.slack_app_token is not None:
+            serve_socket_mode(runtime.app, settings.slack_app_token.get_secret_value().strip())
+        else:
+            serve_http(runtime.wsgi, host=args.host, port=args.port)
+    except SlackApiError as exc:
+        return _fail(f"Slack refused the connection ({exc.response.get('error')}); check SLACK_APP_TOKEN", 1)
+    finally:
+        runtime.close()
+    return 0

@@ -1,16 +1,69 @@
-"""`aps-bot stats` (placeholder until its issue lands)."""
+"""`aps-bot stats`: the most frequent causes and how often the diagnosis helped, from stored feedback."""
 
 from __future__ import annotations
 
 import argparse
-import sys
+import json
+import time
+
+from bot.knowledge import KnowledgeError, load_kb
+from bot.settings import Settings
+from bot.store.db import Database
+from bot.store.feedback import FeedbackStore
+
+DAY = 86_400
+ALL_CAUSES = 1_000_000
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("stats", help="(not implemented yet)")
+    parser = sub.add_parser("stats", help="most frequent causes and the helpfulness rate")
+    parser.add_argument("--days", type=int, default=30, help="look back this many days (default 30)")
+    parser.add_argument("--limit", type=int, default=10, help="causes to list (default 10)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    print("aps-bot stats: not implemented yet", file=sys.stderr)
-    return 2
+    settings = Settings()
+    store = FeedbackStore(Database(settings.bot_db_path))
+    since = time.time() - args.days * DAY
+    counts = store.top_causes(since, ALL_CAUSES)
+    top = counts[: args.limit]
+    helpfulness = store.helpfulness()
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "days": args.days,
+                    "diagnoses": sum(n for _, n in counts),
+                    "top_causes": [{"cause": cause, "count": n} for cause, n in top],
+                    "helpfulness": helpfulness,
+                }
+            )
+        )
+        return 0
+    titles = _titles(settings)
+    print(f"Diagnoses posted in the last {args.days} days: {sum(n for _, n in counts)}")
+    if top:
+        print("Most frequent causes:")
+        width = max(len(cause) for cause, _ in top)
+        for cause, n in top:
+            print(f"  {n:>5}  {cause:<{width}}  {titles.get(cause, '')}".rstrip())
+    votes = helpfulness["votes"]
+    if votes:
+        print(
+            f"Helpfulness: {helpfulness['helpful']} of {votes} votes said it fixed the problem "
+            f"({helpfulness['rate']:.0%}); {helpfulness['not_helpful']} said not it"
+        )
+        for cause, tally in helpfulness["by_cause"].items():
+            print(f"  {cause}: {tally['helpful']} fixed, {tally['not_helpful']} not it")
+    else:
+        print("Helpfulness: no feedback yet")
+    return 0
+
+
+def _titles(settings: Settings) -> dict[str, str]:
+    try:
+        return {cause.id: cause.title for cause in load_kb(settings.bot_kb_dir).causes}
+    except KnowledgeError:
+        return {}

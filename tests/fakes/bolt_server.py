@@ -26,7 +26,8 @@ Typical test::
   produce the shapes Slack sends (trim or extend them per test).
 - `sign(secret, body, timestamp=None)` gives the `X-Slack-Signature`/`X-Slack-Request-Timestamp` headers.
 
-Listener work runs after the ack: wait on the fake (`slack.wait_for(...)`), never sleep.
+Listener work runs after the ack: wait on the fake (`slack.wait_for(...)`), never sleep; to assert that
+nothing happened, call `bot.drain()` first (it waits for all queued listener and background work).
 """
 
 from __future__ import annotations
@@ -106,6 +107,12 @@ class BotServer:
     runtime: Runtime
     secret: str
     team_id: str = TEAM_ID
+
+    def drain(self, timeout: float = 10) -> None:
+        """Wait until the work of every request answered so far has finished (listeners, then the slow work
+        they queued). Use it before asserting that something did NOT happen."""
+        for executor in (self.runtime.listener_executor, self.runtime.deps.executor):
+            _drain(executor, timeout)
 
     def post_raw(self, path: str, body: bytes, headers: dict[str, str]) -> HttpResponse:
         parsed = urlparse(self.url)
@@ -200,6 +207,16 @@ class BotServer:
     def send_shortcut(self, payload: dict[str, Any]) -> HttpResponse:
         """POST a shortcut payload (message_action / shortcut) as `payload=<json>`."""
         return self.send_action(payload)
+
+
+def _drain(executor: Any, timeout: float) -> None:
+    """Occupy every worker of a ThreadPoolExecutor with a barrier task: once all of them meet, every task
+    queued before them has finished (each worker takes the next task only after finishing the last)."""
+    workers = executor._max_workers
+    barrier = threading.Barrier(workers + 1, timeout=timeout)
+    for _ in range(workers):
+        executor.submit(barrier.wait)
+    barrier.wait()
 
 
 @contextmanager
