@@ -1,0 +1,252 @@
+"""Every aps-facts §8 scenario through the real client and the core: the exact failing step and cause."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bot.check.service import client_for, run_live_check
+from bot.settings import Settings
+from tests.check.conftest import check_settings
+from tests.fakes.aps_server import (
+    ACCOUNT_ID,
+    APP_NAME,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    PROJECT_ID,
+    PROJECT_NAME,
+    USER_EMAIL,
+    USER_ID,
+    FakeAps,
+)
+
+# scenario -> (failing step, cause id); None = the check passes
+FAILURES: dict[str, tuple[str, str | None]] = {
+    "bad_secret": ("token", "invalid-client-credentials"),
+    "archived_app": ("token", "app-not-in-developer-hub"),
+    "dm_not_enabled": ("hub", "app-api-access-missing"),
+    "integration_missing_403": ("hub", "integration-not-provisioned"),
+    "integration_missing_200": ("hub", "integration-not-provisioned"),
+    "integration_missing_legacy": ("hub", "integration-not-provisioned"),
+    "other_region": ("hub", "region-mismatch"),
+    "missing_scope": ("scopes", "missing-scope"),
+    "acc_api_not_enabled": ("account_admin", "app-api-access-missing"),
+    "project_not_found": ("project", "wrong-user-or-account"),
+    "project_archived": ("account_admin", "wrong-user-or-account"),
+    "project_not_in_docs": ("project", "project-service-not-activated"),
+    "rate_limited": ("hub", "rate-limited"),
+    "html_502": ("hub", None),
+}
+
+
+def check(settings: Settings, **kwargs):
+    kwargs.setdefault("account", ACCOUNT_ID)
+    return run_live_check(settings, CLIENT_ID, kwargs.pop("project", PROJECT_ID), **kwargs)
+
+
+def test_healthy_passes_every_step(aps: FakeAps, settings: Settings) -> None:
+    report = check(settings)
+    assert report.passed and report.failed_step is None
+    assert [s.name for s in report.steps] == [
+        "ids",
+        "token",
+        "scopes",
+        "hub",
+        "account_admin",
+        "project",
+        "top_folders",
+        "folder_contents",
+    ]
+    assert {s.status for s in report.steps} == {"pass"}
+    assert report.region == "US" and report.app_name == APP_NAME
+    admin = [c for c in aps.calls if c.path.startswith("/construction/admin/")]
+    assert admin and all(c.headers.get("region") == "US" for c in admin)
+    hubs = [c for c in aps.calls if c.path == "/project/v1/hubs"]
+    assert hubs[0].query == {"filter[id]": [f"b.{ACCOUNT_ID}"]}
+
+
+@pytest.mark.parametrize("scenario", sorted(FAILURES))
+def test_scenario_fails_at_the_right_step(aps: FakeAps, settings: Settings, scenario: str) -> None:
+    aps.scenario = scenario
+    report = check(settings)
+    step, cause = FAILURES[scenario]
+    assert not report.passed
+    assert report.failed_step is not None
+    assert (report.failed_step.name, report.failed_step.cause_id) == (step, cause)
+    assert report.to_json()["failed_step"] == step
+    # a failure skips only its dependants
+    for result in report.steps:
+        if result.status == "skipped":
+            assert result.observed.message.startswith("skipped: needs")
+
+
+def test_bad_secret_names_both_explanations(aps: FakeAps, settings: Settings) -> None:
+    aps.scenario = "bad_secret"
+    message = check(settings).failed_step.observed.message
+    assert "client id/secret is wrong" in message and "Developer Hub" in message
+
+
+def test_a_wrong_secret_in_settings_is_invalid_credentials(aps: FakeAps) -> None:
+    settings = check_settings(
+        aps.url, aps_apps=[{"name": "x", "client_id": CLIENT_ID, "client_secret": "nope"}]
+    )
+    report = check(settings)
+    assert (report.failed_step.name, report.failed_step.cause_id) == ("token", "invalid-client-credentials")
+    assert [s.status for s in report.steps][2:] == ["skipped"] * 6
+
+
+@pytest.mark.parametrize(
+    "scenario", ["integration_missing_403", "integration_missing_200", "integration_missing_legacy"]
+)
+def test_missing_integration_lists_regions_from_warnings(
+    aps: FakeAps, settings: Settings, scenario: str
+) -> None:
+    aps.scenario = scenario
+    failed = check(settings).failed_step
+    assert "US, EMEA" in failed.observed.message
+    assert failed.observed.status == (200 if scenario == "integration_missing_200" else 403)
+
+
+def test_other_region_names_where_it_is_provisioned(aps: FakeAps, settings: Settings) -> None:
+    aps.scenario = "other_region"
+    failed = check(settings).failed_step
+    assert "only in US" in failed.observed.message and "EMEA" in failed.observed.message
+
+
+def test_missing_scope_also_fails_the_admin_call_with_auth_010(aps: FakeAps, settings: Settings) -> None:
+    aps.scenario = "missing_scope"
+    report = check(settings)
+    admin = report.step("account_admin")
+    assert (admin.status, admin.cause_id, admin.observed.code) == ("fail", "missing-scope", "AUTH-010")
+    assert report.step("project").status == "pass"  # data:read still works: only dependants stop
+
+
+def test_acc_admin_failure_does_not_stop_data_management_steps(aps: FakeAps, settings: Settings) -> None:
+    aps.scenario = "acc_api_not_enabled"
+    report = check(settings)
+    assert [report.step(n).status for n in ("project", "top_folders", "folder_contents")] == ["pass"] * 3
+
+
+def test_token_expiring_mid_check_refreshes_once(aps: FakeAps, settings: Settings) -> None:
+    aps.scenario = "token_expiring"
+    report = check(settings)
+    assert report.passed
+    assert aps.count("/authentication/v2/token") == 2
+    first_hubs = [i for i, c in enumerate(aps.calls) if c.path == "/project/v1/hubs"]
+    assert len(first_hubs) == 2  # the 401 call and its retry
+
+
+def test_brief_rate_limit_waits_retry_after_then_succeeds(aps: FakeAps, settings: Settings) -> None:
+    aps.scenario = "rate_limited_brief"
+    aps.retry_after = 1
+    waits: list[float] = []
+    app = settings.aps_apps[0]
+    report = run_live_check(
+        settings, CLIENT_ID, PROJECT_ID, account=ACCOUNT_ID, api=client_for(settings, app, sleep=waits.append)
+    )
+    assert report.passed and waits == [1.0]
+
+
+def test_rate_limit_longer_than_the_cap_is_reported_not_waited(aps: FakeAps, settings: Settings) -> None:
+    aps.scenario = "rate_limited"
+    waits: list[float] = []
+    app = settings.aps_apps[0]
+    report = run_live_check(
+        settings, CLIENT_ID, PROJECT_ID, account=ACCOUNT_ID, api=client_for(settings, app, sleep=waits.append)
+    )
+    assert waits == []
+    assert "Retry-After 60" in report.failed_step.observed.message
+
+
+def test_slow_responses_time_out(aps: FakeAps) -> None:
+    aps.latency = 0.5
+    report = check(check_settings(aps.url, aps_timeout_seconds=0.1))
+    failed = report.failed_step
+    assert (failed.name, failed.cause_id, failed.observed.status) == ("token", None, 0)
+    assert "timed out" in failed.observed.message
+
+
+def test_unreachable_aps() -> None:
+    with FakeAps() as gone:
+        url = gone.url
+    report = check(check_settings(url))
+    failed = report.failed_step
+    assert (failed.name, failed.observed.status) == ("token", 0)
+    assert "unreachable" in failed.observed.message
+
+
+def test_html_502_is_a_non_json_body(aps: FakeAps, settings: Settings) -> None:
+    aps.scenario = "html_502"
+    failed = check(settings).failed_step
+    assert (
+        failed.observed.status == 502
+        and "non-JSON body (HTML page: 502 Bad Gateway)" in failed.observed.message
+    )
+
+
+def test_user_member_by_email_passes(aps: FakeAps, settings: Settings) -> None:
+    report = check(settings, user=USER_EMAIL)
+    assert report.passed and report.step("user_access").status == "pass"
+    topfolders = [c for c in aps.calls if c.path.endswith("/topFolders") and "x-user-id" in c.headers]
+    assert [c.headers["x-user-id"] for c in topfolders] == [USER_ID]
+
+
+def test_user_not_member_of_the_project(aps: FakeAps, settings: Settings) -> None:
+    report = check(settings, user="stranger@example.com")
+    failed = report.failed_step
+    assert (failed.name, failed.cause_id) == ("user_access", "user-lacks-project-access")
+    assert "not a member" in failed.observed.message
+
+
+def test_user_without_project_access_by_id(aps: FakeAps, settings: Settings) -> None:
+    aps.scenario = "user_no_access"
+    report = check(settings, user=USER_ID)
+    failed = report.failed_step
+    assert (failed.name, failed.cause_id) == ("user_access", "user-lacks-project-access")
+    assert "You do not have permission to access this project" in failed.observed.message
+
+
+def test_account_with_b_prefix_warns_about_the_admin_api_and_still_checks(
+    aps: FakeAps, settings: Settings
+) -> None:
+    report = check(settings, account=f"b.{ACCOUNT_ID}", project=f"b.{PROJECT_ID}")
+    assert report.passed
+    ids = report.step("ids")
+    assert (ids.status, ids.cause_id) == ("warn", "id-prefix-mismatch")
+    admin_paths = [c.path for c in aps.calls if c.path.startswith("/construction/admin/")]
+    assert admin_paths == [f"/construction/admin/v1/projects/{PROJECT_ID}"]  # the admin API got no b.
+
+
+def test_account_id_given_as_project_id(aps: FakeAps, settings: Settings) -> None:
+    report = check(settings, project=ACCOUNT_ID)
+    failed = report.failed_step
+    assert (failed.name, failed.cause_id) == ("project", "id-prefix-mismatch")
+
+
+def test_project_by_name_without_account(aps: FakeAps, settings: Settings) -> None:
+    report = run_live_check(settings, APP_NAME.upper(), PROJECT_NAME.lower())
+    assert report.passed, json.dumps(report.to_json(), indent=1)
+    assert report.account is None and report.region == "US"
+    assert any(c.path == f"/construction/admin/v1/accounts/{ACCOUNT_ID}/projects" for c in aps.calls)
+
+
+def test_region_given_differs_from_the_hub(aps: FakeAps, settings: Settings) -> None:
+    report = check(settings, region="emea")
+    hub = report.step("hub")
+    assert report.passed and (hub.status, hub.cause_id) == ("warn", "region-mismatch")
+
+
+def test_unknown_app_is_a_failed_first_step_with_registration_help(settings: Settings) -> None:
+    report = run_live_check(settings, "no-such-app", PROJECT_ID)
+    assert [s.name for s in report.steps] == ["app"]
+    assert "APS_APPS" in report.failed_step.observed.message
+
+
+def test_no_token_or_secret_in_report_json(aps: FakeAps, settings: Settings) -> None:
+    for scenario in ("healthy", "missing_scope", "token_expiring", "bad_secret"):
+        aps.scenario = scenario
+        dumped = json.dumps(check(settings, user=USER_EMAIL).to_json())
+        assert CLIENT_SECRET not in dumped
+        for token in aps.issued_tokens():
+            assert token not in dumped and token.split(".")[1] not in dumped
