@@ -12,6 +12,7 @@ import sys
 import textwrap
 
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from bot.check.access import REGISTER_HINT, find_app
 from bot.check.report import CheckReport, StepResult
@@ -52,6 +53,9 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"aps-bot check: invalid settings ({fields}); see README, 'Registering APS apps'", file=sys.stderr
         )
+        return 2
+    except SettingsError as exc:  # e.g. APS_APPS is not JSON; the message names the field, not its value
+        print(f"aps-bot check: invalid settings: {exc}; see README, 'Registering APS apps'", file=sys.stderr)
         return 2
     if find_app(settings, args.client_id) is None:
         known = ", ".join(f"{a.name} ({a.client_id})" for a in settings.aps_apps) or "none"

@@ -1,0 +1,64 @@
+"""Finding a registered app and deciding who may use it; argument normalisation."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.check.access import find_app, may_use
+from bot.check.request import CheckRequest, InvalidRequest
+from bot.settings import ApsApp, Settings
+
+
+def app(**lists: list[str]) -> ApsApp:
+    return ApsApp(name="Integration Bot", client_id="ABCDEF123456", client_secret="s3cr3t", **lists)
+
+
+def test_find_app_by_client_id_or_case_insensitive_name() -> None:
+    settings = Settings(_env_file=None, aps_apps=[app()])  # type: ignore[call-arg]
+    assert find_app(settings, "ABCDEF123456").name == "Integration Bot"
+    assert find_app(settings, "integration BOT").client_id == "ABCDEF123456"
+    assert find_app(settings, "abcdef123456") is None  # client ids are exact
+    assert find_app(settings, "") is None
+
+
+@pytest.mark.parametrize(
+    ("lists", "user", "channel", "groups", "allowed"),
+    [
+        ({}, "U1", "C1", ["S1"], False),  # nobody when every list is empty
+        ({"allowed_users": ["U1"]}, "U1", "C9", [], True),
+        ({"allowed_users": ["U1"]}, "U2", "C9", [], False),
+        ({"allowed_channels": ["C1"]}, "U2", "C1", [], True),
+        ({"allowed_usergroups": ["S1"]}, "U2", "C9", ["S1"], True),
+        ({"allowed_usergroups": ["S1"]}, "U2", "C9", ["S2"], False),
+    ],
+)
+def test_may_use(lists, user, channel, groups, allowed) -> None:
+    assert may_use(app(**lists), user, channel, groups) is allowed
+
+
+def test_request_accepts_ids_with_or_without_prefix() -> None:
+    guid = "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a"
+    with_prefix = CheckRequest.build(f"b.{guid}", account=f"b.{guid}")
+    without = CheckRequest.build(guid, account=guid)
+    assert with_prefix.dm_project_id == without.dm_project_id == f"b.{guid}"
+    assert with_prefix.hub_id == without.hub_id == f"b.{guid}"
+    assert with_prefix.account_had_prefix and not without.account_had_prefix
+    assert CheckRequest.build("Tower A").project_name == "Tower A"
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"project": ""},
+        {"project": "x", "region": "MARS"},
+        {"project": "x", "account": "not an id"},
+        {"project": "x", "user": "a b"},
+    ],
+)
+def test_request_rejects_bad_arguments(kwargs) -> None:
+    with pytest.raises(InvalidRequest):
+        CheckRequest.build(kwargs.pop("project"), **kwargs)
+
+
+def test_region_aliases() -> None:
+    assert CheckRequest.build("x", region="eu").region == "EMEA"

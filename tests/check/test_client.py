@@ -1,0 +1,236 @@
+"""The APS client on its own: token cache, hub cache, 401 refresh, 429, timeouts, error-body parsing."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+
+import pytest
+
+from bot.aps.client import ApsCaches, ApsClient
+from bot.aps.parse import decode_token_info, parse_body, parse_retry_after
+from tests.fakes.aps_server import ACCOUNT_ID, CLIENT_ID, CLIENT_SECRET, HTML_502, FakeAps
+
+
+class Clock:
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make_client(aps: FakeAps, **kwargs) -> ApsClient:
+    return ApsClient(aps.url, CLIENT_ID, CLIENT_SECRET, **kwargs)
+
+
+def jwt(payload: dict) -> str:
+    def seg(obj: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
+
+    return f"{seg({'alg': 'RS256'})}.{seg(payload)}.sig"
+
+
+def test_token_request_is_basic_auth_with_both_scopes(aps: FakeAps) -> None:
+    client = make_client(aps)
+    response = client.token()
+    assert response.ok and response.token.scopes == ("data:read", "account:read")
+    [call] = aps.calls
+    assert call.method == "POST" and call.path == "/authentication/v2/token"
+    assert call.headers["authorization"] == "Basic <redacted>"
+
+
+def test_token_is_cached_until_shortly_before_expiry(aps: FakeAps) -> None:
+    import time
+
+    clock = Clock(time.time())
+    client = make_client(aps, clock=clock)
+    assert not client.token().from_cache
+    assert client.token().from_cache
+    clock.now += 3599 - 30  # inside the refresh margin
+    assert not client.token().from_cache
+    assert aps.count("/authentication/v2/token") == 2
+
+
+def test_token_cache_is_keyed_by_client_and_scopes(aps: FakeAps) -> None:
+    caches = ApsCaches()
+    make_client(aps, caches=caches).token()
+    make_client(aps, caches=caches).token()
+    make_client(aps, caches=caches, scopes=("data:read",)).token()
+    assert aps.count("/authentication/v2/token") == 2
+
+
+def test_hub_lookups_are_cached_per_client_for_their_ttl(aps: FakeAps) -> None:
+    import time
+
+    clock = Clock(time.time())
+    client = make_client(aps, clock=clock)
+    hub = f"b.{ACCOUNT_ID}"
+    assert not client.hubs(hub).from_cache
+    assert client.hubs(hub).from_cache
+    clock.now += 61
+    assert not client.hubs(hub).from_cache
+    assert aps.count("/project/v1/hubs") == 2
+
+
+def test_hub_answers_with_warnings_are_not_cached(aps: FakeAps) -> None:
+    aps.scenario = "integration_missing_200"
+    client = make_client(aps)
+    client.hubs()
+    client.hubs()
+    assert aps.count("/project/v1/hubs") == 2
+
+
+def test_401_refreshes_once_then_reports(aps: FakeAps) -> None:
+    aps.scenario = "token_expiring"
+    client = make_client(aps)
+    assert client.hubs().ok
+    assert aps.count("/authentication/v2/token") == 2
+
+
+def test_timeout_on_every_call(aps: FakeAps) -> None:
+    aps.latency = 0.4
+    response = make_client(aps, timeout=0.05).token()
+    assert response.status == 0 and response.error.body_kind == "timeout"
+
+
+def test_429_waits_are_bounded(aps: FakeAps) -> None:
+    aps.scenario = "rate_limited"
+    aps.retry_after = 3
+    waits: list[float] = []
+    client = make_client(aps, sleep=waits.append, max_retry_after=5)
+    response = client.hubs()
+    assert response.status == 429 and response.retry_after == 3
+    assert waits == [3.0, 3.0]  # two waits, then it reports instead of looping
+    assert response.message == "Quota limit exceeded."
+
+
+def test_no_token_or_secret_in_logs_or_repr(aps: FakeAps, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    aps.scenario = "token_expiring"
+    client = make_client(aps)
+    client.hubs(f"b.{ACCOUNT_ID}")
+    text = caplog.text + repr(client) + repr(client.caches)
+    assert CLIENT_SECRET not in text
+    assert aps.issued_tokens()
+    for token in aps.issued_tokens():
+        assert token not in text
+
+
+@pytest.mark.parametrize(
+    ("status", "ctype", "body", "code", "message", "kind"),
+    [
+        (
+            403,
+            "application/json",
+            {
+                "developerMessage": "The client_id specified does not have access to the api product",
+                "more info": "x",
+                "errorCode": "AUTH-001",
+            },
+            "AUTH-001",
+            "The client_id specified does not have access to the api product",
+            "json",
+        ),
+        (
+            401,
+            "application/json",
+            {"error": "invalid_client", "error_description": "The client credentials are invalid."},
+            "invalid_client",
+            "The client credentials are invalid.",
+            "json",
+        ),
+        (
+            403,
+            "text/plain",
+            json.dumps(
+                {
+                    "developerMessage": "Token does not have the privilege for this request.",
+                    "errorCode": "AUTH-010",
+                }
+            ),
+            "AUTH-010",
+            "Token does not have the privilege for this request.",
+            "json",
+        ),
+        (
+            403,
+            "text/plain",
+            "AUTH-010 Token does not have the privilege for this request.",
+            "AUTH-010",
+            "AUTH-010 Token does not have the privilege for this request.",
+            "text",
+        ),
+        (401, "", "", "", "empty body", "empty"),
+        (502, "text/html", HTML_502, "", "non-JSON body (HTML page: 502 Bad Gateway)", "html"),
+        (
+            404,
+            "application/json",
+            {"code": 1004, "message": "this account doesn't exist."},
+            "1004",
+            "this account doesn't exist.",
+            "json",
+        ),
+        (
+            429,
+            "application/json",
+            {"developerMessage": "Quota limit exceeded."},
+            "",
+            "Quota limit exceeded.",
+            "json",
+        ),
+    ],
+)
+def test_error_bodies_of_any_shape(status, ctype, body, code, message, kind) -> None:
+    raw = body if isinstance(body, str) else json.dumps(body)
+    _, error, _ = parse_body(status, ctype, raw.encode())
+    assert (error.code, error.message, error.body_kind) == (code, message, kind)
+
+
+def test_jsonapi_warnings_and_legacy_errors_give_regions() -> None:
+    warnings_body = {
+        "data": [],
+        "meta": {
+            "warnings": [
+                {
+                    "HttpStatusCode": "403",
+                    "ErrorCode": "BIM360DM_ERROR",
+                    "Title": "Unable to get hubs from BIM360DM EMEA.",
+                    "Detail": "d",
+                }
+            ]
+        },
+    }
+    legacy_body = {
+        "errors": [
+            {
+                "status": "403",
+                "code": "BIM360DM_ERROR",
+                "title": "Unable to get hubs from BIM360DM US.",
+                "detail": "d",
+            }
+        ]
+    }
+    _, error, warnings = parse_body(403, "application/json", json.dumps(warnings_body).encode())
+    assert [w.region for w in warnings] == ["EMEA"] and error.code == "BIM360DM_ERROR"
+    _, _, legacy = parse_body(403, "application/json", json.dumps(legacy_body).encode())
+    assert [(w.status, w.region) for w in legacy] == [("403", "US")]
+    _, ok_error, ok_warnings = parse_body(200, "application/json", json.dumps(warnings_body).encode())
+    assert ok_error is None and len(ok_warnings) == 1
+
+
+def test_jwt_payload_gives_scopes_and_expiry_without_verifying() -> None:
+    info = decode_token_info(
+        jwt({"scope": ["data:read"], "client_id": "abc", "exp": 1234}), client_id="x", fallback_exp=9
+    )
+    assert (info.scopes, info.client_id, info.expires_at) == (("data:read",), "abc", 1234.0)
+    spaced = decode_token_info(jwt({"scope": "data:read account:read"}), client_id="x", fallback_exp=9)
+    assert spaced.scopes == ("data:read", "account:read") and spaced.expires_at == 9
+    assert decode_token_info("opaque", client_id="x", fallback_exp=5).scopes == ()
+
+
+def test_retry_after_header_values() -> None:
+    assert parse_retry_after("12") == 12.0
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") is None
