@@ -26,6 +26,7 @@ Steering answers:
 - `set_response(method, payload)`: answer with `payload` (a dict, or a function `params -> dict`) from now on.
 - `add_message(channel, ts, text, ...)`: seed a message that conversations.replies returns (messages posted
   with chat.postMessage are added too, so threads read back what the bot wrote).
+- `thread(channel, thread_ts)`: the stored messages of a thread, e.g. to click a button on the bot's reply.
 - `usergroups[group_id] = [user ids]`, `members[channel_id] = [user ids]`: data for those methods.
 - `latency`: seconds to wait before answering each request (for slow-API tests).
 
@@ -179,6 +180,17 @@ class FakeSlackApi:
             self._messages[channel][ts] = message
 
     # -- reading -----------------------------------------------------------------------------------------
+    def thread(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
+        """Messages stored in one thread (the parent first), as the bot left them (chat.update applied)."""
+        with self._cond:
+            stored = list(self._messages.get(channel, {}).values())
+        parent = [m for m in stored if m["ts"] == thread_ts]
+        replies = sorted(
+            (m for m in stored if m.get("thread_ts") == thread_ts and m["ts"] != thread_ts),
+            key=lambda m: m["ts"],
+        )
+        return parent + replies
+
     def calls_to(self, method: str) -> list[Call]:
         with self._cond:
             return [c for c in self.calls if c.method == method]
@@ -277,8 +289,10 @@ class FakeSlackApi:
     def _m_chat_update(self, params: dict[str, Any]) -> dict[str, Any]:
         channel, ts = str(params.get("channel", "")), str(params.get("ts", ""))
         with self._cond:
-            if ts in self._messages.get(channel, {}):
-                self._messages[channel][ts] = self._bot_message(params, ts)
+            stored = self._messages.get(channel, {}).get(ts)
+            if stored is not None:
+                updated = self._bot_message(params, ts)
+                stored.update(text=updated["text"], blocks=updated.get("blocks", []))
         return {"ok": True, "channel": channel, "ts": ts, "text": params.get("text", "")}
 
     def _m_chat_getPermalink(self, params: dict[str, Any]) -> dict[str, Any]:
