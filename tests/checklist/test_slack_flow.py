@@ -1,0 +1,617 @@
+"""Checklist threads end to end: signed HTTP requests to the real Bolt app, the fake Slack Web API and the
+fake APS server. Every wait polls an observable condition with a deadline."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from slack_sdk import WebClient
+
+from bot.checklist import ChecklistState
+from bot.knowledge import load_kb
+from bot.scheduler import Scheduler
+from bot.settings import ApsApp, Settings
+from bot.slack.checklist_blocks import (
+    ASSIGN,
+    HOME_START,
+    RECHECK,
+    START_MODAL,
+    TICK,
+    action_id,
+    step_block_id,
+)
+from bot.store.checklists import ChecklistStore
+from bot.store.db import Database
+from bot.store.feedback import FeedbackStore
+from tests.checklist.conftest import make_template
+from tests.fakes.aps_server import APP_NAME, CLIENT_ID, CLIENT_SECRET, PROJECT_ID, FakeAps
+from tests.fakes.bolt_server import BOT_TOKEN, block_action_payload, make_settings, running_bot
+from tests.fakes.slack_api import FakeSlackApi
+
+CHANNEL = "C0CHECK01"
+ADMINS = ["U0ADMIN01", "U0ADMIN02", "U0ADMIN03"]
+OUTSIDER = "U0OUTSIDE"
+DAY = 86_400.0
+
+CAUSE = {
+    "id": "integration-not-provisioned",
+    "title": "Custom integration not added in the account",
+    "summary": "The account admin has not added the client id under Custom Integrations.",
+    "http_status": [403],
+    "signatures": {"error_codes": ["BIM360DM_ERROR"], "messages": [], "endpoints": []},
+    "fix": "Add the client id under Custom Integrations.",
+    "checklist_step": "add-integration",
+    "examples": ['{"code": "BIM360DM_ERROR"}'],
+}
+
+
+class Clock:
+    """The bot's clock in these tests: moved by hand, shared with the scheduler."""
+
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def wait_until(condition: Callable[[], Any], timeout: float = 10.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := condition():
+            return value
+        threading.Event().wait(0.02)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+@pytest.fixture
+def kb_dir(tmp_path: Path) -> Path:
+    """A small knowledge base with the contract's five steps (deterministic item ids for these tests)."""
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    (folder / "checklist.yml").write_text(yaml.safe_dump(make_template().model_dump()), encoding="utf-8")
+    (folder / "integration-not-provisioned.yml").write_text(yaml.safe_dump(CAUSE), encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlackApi]:
+    with FakeSlackApi() as fake:
+        fake.members[CHANNEL] = list(ADMINS)
+        yield fake
+
+
+@pytest.fixture
+def aps() -> Iterator[FakeAps]:
+    with FakeAps() as fake:
+        yield fake
+
+
+@pytest.fixture
+def settings(tmp_path: Path, slack: FakeSlackApi, aps: FakeAps, kb_dir: Path) -> Settings:
+    app = ApsApp(name=APP_NAME, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, allowed_channels=[CHANNEL])
+    return make_settings(
+        tmp_path,
+        slack,
+        bot_kb_dir=kb_dir,
+        aps_base_url=aps.url,
+        aps_apps=[app],
+        bot_recheck_delay_seconds=600,
+        bot_stale_checklist_days=7,
+    )
+
+
+def store_for(settings: Settings) -> ChecklistStore:
+    return ChecklistStore(Database(settings.bot_db_path), load_kb(settings.bot_kb_dir).checklist)
+
+
+def the_checklist(settings: Settings) -> ChecklistState:
+    def ready() -> ChecklistState | None:
+        found = store_for(settings).open_checklists()
+        return found[0] if found and len(found[0].step_ts) == 5 else None
+
+    return wait_until(ready)
+
+
+def step_message(slack: FakeSlackApi, state: ChecklistState, step_id: str) -> dict[str, Any]:
+    """The step's message as Slack shows it now: its last chat.update, else as posted (read back)."""
+    ts = state.step_ts[step_id]
+
+    def last_update() -> dict[str, Any] | None:
+        updates = [c for c in slack.calls_to("chat.update") if c.params.get("ts") == ts]
+        if not updates:
+            return None
+        return {
+            "type": "message",
+            "ts": ts,
+            "thread_ts": state.parent_ts,
+            "blocks": updates[-1].json("blocks"),
+        }
+
+    if (message := last_update()) is not None:
+        return message
+    client = WebClient(token=BOT_TOKEN, base_url=slack.url)
+    replies = client.conversations_replies(channel=state.channel, ts=state.parent_ts)["messages"]
+    posted = next((m for m in replies if m["ts"] == ts), None)
+    return posted or wait_until(last_update)  # an update landed in between
+
+
+def tick_payload(
+    state: ChecklistState,
+    step_id: str,
+    user: str,
+    selected: list[str],
+    message: dict[str, Any],
+    *,
+    channel: str | None = None,
+) -> dict[str, Any]:
+    payload = block_action_payload(
+        action_id(TICK, state.id, step_id),
+        "",
+        user=user,
+        channel=channel or state.channel,
+        message=message,
+        block_id=step_block_id(state.id, step_id),
+    )
+    action = payload["actions"][0]
+    action.pop("value")
+    action.pop("text")
+    action.update(type="checkboxes", selected_options=[{"value": v, "text": {"text": v}} for v in selected])
+    return payload
+
+
+def updated(slack: FakeSlackApi, ts: str, count: int = 1, predicate=None) -> list[Any]:
+    return slack.wait_for(
+        "chat.update", count=count, predicate=lambda c: c.params.get("ts") == ts and (predicate or bool)(c)
+    )
+
+
+def start_by_button(bot, settings: Settings) -> ChecklistState:
+    value = json.dumps({"cause": CAUSE["id"], "channel": CHANNEL, "ts": "1690000001.000001"})
+    response = bot.send_action(
+        block_action_payload("start_checklist", value, user=ADMINS[0], channel=CHANNEL)
+    )
+    assert response.status == 200
+    return the_checklist(settings)
+
+
+# --- starting ------------------------------------------------------------------------------------------
+
+
+def test_start_from_the_diagnosis_button_posts_the_thread(settings, slack) -> None:
+    with running_bot(settings) as bot:
+        state = start_by_button(bot, settings)
+    posts = slack.calls_to("chat.postMessage")
+    parent = next(p for p in posts if not p.params.get("thread_ts"))
+    steps = [p for p in posts if p.params.get("thread_ts") == state.parent_ts]
+    assert len(steps) == 5 and parent.params["channel"] == CHANNEL
+    parent_text = json.dumps(parent.json("blocks"), ensure_ascii=False)
+    assert f"<@{ADMINS[0]}>" in parent_text and "0/5 steps · 0/11 items" in parent_text
+    assert CAUSE["title"] in parent_text
+    first = json.dumps(steps[0].json("blocks"))
+    assert (
+        action_id(TICK, state.id, "create-app") in first
+        and action_id(ASSIGN, state.id, "create-app") in first
+    )
+    assert f"{RECHECK}:{state.id}" in json.dumps(steps[-1].json("blocks"))
+    assert state.cause == CAUSE["id"]
+
+
+def test_start_button_with_a_forged_channel_posts_nothing(settings, slack) -> None:
+    value = json.dumps({"cause": CAUSE["id"], "channel": "C0ELSEWHERE", "ts": "1.1"})
+    with running_bot(settings) as bot:
+        assert bot.send_action(block_action_payload("start_checklist", value, channel=CHANNEL)).status == 200
+        assert (
+            bot.send_action(block_action_payload("start_checklist", "not json", channel=CHANNEL)).status
+            == 200
+        )
+        start_by_button(bot, settings)  # a valid click afterwards: only that one posts
+    assert len([p for p in slack.calls_to("chat.postMessage") if not p.params.get("thread_ts")]) == 1
+    assert len(store_for(settings).open_checklists()) == 1
+
+
+def test_start_from_app_home_modal(settings, slack) -> None:
+    slack.set_response(
+        "users.conversations",
+        {"ok": True, "channels": [{"id": CHANNEL}], "response_metadata": {"next_cursor": ""}},
+    )
+    with running_bot(settings) as bot:
+        home_event = {"type": "app_home_opened", "user": ADMINS[1], "channel": "D0HOME", "tab": "home"}
+        assert bot.send_event(home_event).status == 200
+        [published] = slack.wait_for("views.publish")
+        assert HOME_START in json.dumps(published.json("view"))
+        click = block_action_payload(HOME_START, "", user=ADMINS[1], channel="D0HOME")
+        click.pop("channel")
+        click["container"] = {"type": "view", "view_id": "V1"}
+        assert bot.send_action(click).status == 200
+        [opened] = slack.wait_for("views.open")
+        assert opened.json("view")["callback_id"] == START_MODAL
+        submission = {
+            "type": "view_submission",
+            "user": {"id": ADMINS[1]},
+            "team": {"id": "T0FAKE001"},
+            "api_app_id": "A0FAKEAPP",
+            "view": {
+                "id": "V2",
+                "callback_id": START_MODAL,
+                "type": "modal",
+                "state": {
+                    "values": {
+                        "channel": {
+                            "channel": {"type": "conversations_select", "selected_conversation": CHANNEL}
+                        },
+                        "client_id": {"client_id": {"type": "plain_text_input", "value": CLIENT_ID}},
+                        "project": {"project": {"type": "plain_text_input", "value": f"b.{PROJECT_ID}"}},
+                    }
+                },
+            },
+        }
+        response = bot.send_action(submission)
+        assert response.status == 200
+        state = the_checklist(settings)
+        assert (state.channel, state.client_id, state.project, state.started_by) == (
+            CHANNEL,
+            CLIENT_ID,
+            f"b.{PROJECT_ID}",
+            ADMINS[1],
+        )
+        bad = json.loads(json.dumps(submission))
+        bad["view"]["state"]["values"]["client_id"]["client_id"]["value"] = "has spaces <!channel>"
+        answer = bot.send_action(bad)
+        assert answer.status == 200 and answer.json()["response_action"] == "errors"
+        assert "client_id" in answer.json()["errors"]
+        assert bot.send_event(dict(home_event)).status == 200
+        second = slack.wait_for("views.publish", count=2)[-1]
+        home = json.dumps(second.json("view"), ensure_ascii=False)
+        assert CLIENT_ID in home and "0/5 steps · 0/11 items" in home
+        assert f"archives/{CHANNEL}/p{state.parent_ts.replace('.', '')}" in home
+
+
+def test_home_shows_the_most_frequent_causes_of_the_last_30_days(settings, slack) -> None:
+    clock = Clock()
+    feedback = FeedbackStore(Database(settings.bot_db_path))
+    for n in range(3):
+        feedback.record_diagnosis(CHANNEL, f"1.{n}", CAUSE["id"], clock.now - DAY)
+    feedback.record_diagnosis(CHANNEL, "2.0", "rate-limited", clock.now - 40 * DAY)  # too old
+    slack.set_response("users.conversations", {"ok": True, "channels": []})
+    with running_bot(settings, clock=clock) as bot:
+        bot.send_event({"type": "app_home_opened", "user": OUTSIDER, "channel": "D0HOME", "tab": "home"})
+        [published] = slack.wait_for("views.publish")
+    home = json.dumps(published.json("view"), ensure_ascii=False)
+    assert f"{CAUSE['title']}*: 3×" in home and "rate-limited" not in home and "No open checklists" in home
+
+
+# --- ticking -------------------------------------------------------------------------------------------
+
+
+def test_tick_and_untick_update_step_and_parent(settings, slack) -> None:
+    clock = Clock()
+    with running_bot(settings, clock=clock) as bot:
+        state = start_by_button(bot, settings)
+        clock.now += 120
+        message = step_message(slack, state, "create-app")
+        bot.send_action(tick_payload(state, "create-app", ADMINS[1], ["create-app-2"], message))
+        parent_update = updated(slack, state.parent_ts)[-1]
+        assert "0/5 steps · 1/11 items" in json.dumps(parent_update.json("blocks"), ensure_ascii=False)
+        step_update = updated(slack, state.step_ts["create-app"])[-1]
+        checkboxes = next(b for b in step_update.json("blocks") if b["type"] == "actions")["elements"][0]
+        assert [o["value"] for o in checkboxes["initial_options"]] == ["create-app-2"]
+        assert f"<@{ADMINS[1]}>" in json.dumps(step_update.json("blocks"))
+        tick = store_for(settings).get(state.id).ticked("create-app", "create-app-2")
+        assert (tick.user, tick.at) == (ADMINS[1], clock.now)
+
+        message = step_message(slack, state, "create-app")
+        bot.send_action(tick_payload(state, "create-app", ADMINS[2], [], message))
+        updated(slack, state.parent_ts, count=2)
+        wait_until(lambda: not store_for(settings).get(state.id).ticks)
+
+
+def concurrent_clicks(bot, state: ChecklistState, message: dict[str, Any]) -> None:
+    barrier = threading.Barrier(2)
+
+    def click(user: str, item: str) -> None:
+        barrier.wait(timeout=10)
+        assert bot.send_action(tick_payload(state, "create-app", user, [item], message)).status == 200
+
+    workers = [
+        threading.Thread(target=click, args=(ADMINS[1], "create-app-1")),
+        threading.Thread(target=click, args=(ADMINS[2], "create-app-2")),
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=30)
+
+
+def assert_both_ticks(
+    settings: Settings, slack: FakeSlackApi, state: ChecklistState, users: list[str]
+) -> None:
+    def both() -> ChecklistState | None:
+        current = store_for(settings).get(state.id)
+        return current if len(current.ticked_items("create-app")) == 2 else None
+
+    current = wait_until(both)
+    assert [current.ticked("create-app", f"create-app-{n}").user for n in (1, 2)] == users
+
+    def final_render_shows_both() -> bool:
+        shown_now = step_message(slack, state, "create-app")
+        checkboxes = next(b for b in shown_now["blocks"] if b["type"] == "actions")["elements"][0]
+        return {o["value"] for o in checkboxes.get("initial_options", [])} == {"create-app-1", "create-app-2"}
+
+    wait_until(final_render_shows_both)
+
+
+def test_two_admins_ticking_at_once_both_land(settings, slack) -> None:
+    with running_bot(settings) as bot:
+        state = start_by_button(bot, settings)
+        concurrent_clicks(bot, state, step_message(slack, state, "create-app"))
+        assert_both_ticks(settings, slack, state, [ADMINS[1], ADMINS[2]])
+
+
+def _second_instance(settings: Settings, payload: dict[str, Any], barrier, checklist_id: str) -> None:
+    """Another bot process over the same database file, receiving one click."""
+    with running_bot(settings) as bot:
+        barrier.wait(timeout=60)
+        assert bot.send_action(payload).status == 200
+        store = store_for(settings)
+        wait_until(lambda: store.get(checklist_id).ticked("create-app", "create-app-2"), timeout=30)
+
+
+def test_two_bot_processes_over_one_database_both_land(settings, slack) -> None:
+    with running_bot(settings) as bot:
+        state = start_by_button(bot, settings)
+        message = step_message(slack, state, "create-app")
+        ctx = multiprocessing.get_context("spawn")
+        barrier = ctx.Barrier(2)
+        other = tick_payload(state, "create-app", ADMINS[2], ["create-app-2"], message)
+        proc = ctx.Process(target=_second_instance, args=(settings, other, barrier, state.id))
+        proc.start()
+        try:
+            barrier.wait(timeout=60)
+            assert (
+                bot.send_action(
+                    tick_payload(state, "create-app", ADMINS[1], ["create-app-1"], message)
+                ).status
+                == 200
+            )
+            proc.join(timeout=60)
+        finally:
+            if proc.is_alive():
+                proc.kill()
+        assert proc.exitcode == 0
+        assert_both_ticks(settings, slack, state, [ADMINS[1], ADMINS[2]])
+
+
+def test_restart_between_ticks_old_buttons_keep_working(settings, slack) -> None:
+    with running_bot(settings) as bot:
+        state = start_by_button(bot, settings)
+        bot.send_action(
+            tick_payload(
+                state, "create-app", ADMINS[1], ["create-app-1"], step_message(slack, state, "create-app")
+            )
+        )
+        wait_until(lambda: store_for(settings).get(state.id).ticked("create-app", "create-app-1"))
+    with running_bot(settings) as bot:  # a new runtime over the same database file
+        message = step_message(slack, state, "create-app")
+        bot.send_action(
+            tick_payload(state, "create-app", ADMINS[2], ["create-app-1", "create-app-2"], message)
+        )
+        assert_both_ticks(settings, slack, state, [ADMINS[1], ADMINS[2]])
+
+
+# --- assignment ----------------------------------------------------------------------------------------
+
+
+def test_assigning_a_step_dms_the_assignee_a_link(settings, slack) -> None:
+    with running_bot(settings) as bot:
+        state = start_by_button(bot, settings)
+        message = step_message(slack, state, "add-integration")
+        payload = block_action_payload(
+            action_id(ASSIGN, state.id, "add-integration"),
+            "",
+            user=ADMINS[0],
+            channel=CHANNEL,
+            message=message,
+            block_id=step_block_id(state.id, "add-integration"),
+        )
+        payload["actions"][0] = {
+            "type": "users_select",
+            "action_id": action_id(ASSIGN, state.id, "add-integration"),
+            "block_id": step_block_id(state.id, "add-integration"),
+            "selected_user": ADMINS[2],
+        }
+        bot.send_action(payload)
+        [opened] = slack.wait_for("conversations.open")
+        assert opened.params["users"] == ADMINS[2]
+        dm_channel = f"D{ADMINS[2]}"[:11]
+        [dm] = slack.wait_for("chat.postMessage", predicate=lambda c: c.params["channel"] == dm_channel)
+        [link] = slack.wait_for("chat.getPermalink")
+        assert link.params["message_ts"] == state.step_ts["add-integration"]
+        assert f"archives/{CHANNEL}/p{state.step_ts['add-integration'].replace('.', '')}" in dm.params["text"]
+        step_update = updated(slack, state.step_ts["add-integration"])[-1]
+        assert f'"initial_user": "{ADMINS[2]}"' in json.dumps(step_update.json("blocks"))
+    assert store_for(settings).get(state.id).assignments["add-integration"].assignee == ADMINS[2]
+
+
+# --- the re-check, completion and reminders ------------------------------------------------------------
+
+
+def tick_step(bot, slack, state: ChecklistState, step_id: str, user: str) -> None:
+    items = [item.id for item in state.step(step_id).items]
+    message = step_message(slack, state, step_id)
+    before = len(slack.calls_to("chat.update"))
+    bot.send_action(tick_payload(state, step_id, user, items, message))
+    wait_until(lambda: store_for(settings_of(bot)).get(state.id).step_done(step_id))
+    slack.wait_for("chat.update", count=before + 2)
+
+
+def settings_of(bot) -> Settings:
+    return bot.runtime.deps.settings
+
+
+def test_scheduled_recheck_fires_after_the_wait_and_ticks_the_test_step(settings, slack, aps) -> None:
+    clock = Clock()
+    with running_bot(settings, clock=clock) as bot:
+        state = start_with_ids(bot, settings)
+        tick_step(bot, slack, state, "add-integration", ADMINS[1])
+        ticked_at = clock.now
+        slack.wait_for(
+            "chat.postMessage", predicate=lambda c: "re-run the live check" in c.params.get("text", "")
+        )
+    with running_bot(settings, clock=clock) as bot:  # the wait survives a restart
+        scheduler = Scheduler(bot.runtime.deps)
+        clock.now = ticked_at + 599
+        assert scheduler.run_due() == 0 and not aps.calls
+        clock.now = ticked_at + 600
+        assert scheduler.run_due() == 1
+        [result] = slack.wait_for(
+            "chat.postMessage", predicate=lambda c: c.params.get("text", "").startswith("Automatic re-check")
+        )
+        assert result.params["thread_ts"] == state.parent_ts and aps.calls
+        current = wait_until(lambda: (s := store_for(settings).get(state.id)).step_done("test-access") and s)
+        assert current.ticked("test-access", "test-access-1").user == "aps-bot"
+        assert scheduler.run_due(ticked_at + 10 * DAY) == 0
+
+
+def start_with_ids(bot, settings: Settings) -> ChecklistState:
+    submission = {
+        "type": "view_submission",
+        "user": {"id": ADMINS[0]},
+        "team": {"id": "T0FAKE001"},
+        "view": {
+            "id": "V9",
+            "callback_id": START_MODAL,
+            "type": "modal",
+            "state": {
+                "values": {
+                    "channel": {"channel": {"selected_conversation": CHANNEL}},
+                    "client_id": {"client_id": {"value": CLIENT_ID}},
+                    "project": {"project": {"value": PROJECT_ID}},
+                }
+            },
+        },
+    }
+    assert bot.send_action(submission).status == 200
+    return the_checklist(settings)
+
+
+def test_failed_recheck_posts_the_result_and_ticks_nothing(settings, slack, aps) -> None:
+    aps.scenario = "integration_missing_403"
+    with running_bot(settings) as bot:
+        state = start_with_ids(bot, settings)
+        message = step_message(slack, state, "test-access")
+        payload = block_action_payload(
+            f"{RECHECK}:{state.id}",
+            state.id,
+            user=ADMINS[2],
+            channel=CHANNEL,
+            message=message,
+            block_id=step_block_id(state.id, "test-access"),
+        )
+        bot.send_action(payload)
+        [result] = slack.wait_for(
+            "chat.postMessage",
+            predicate=lambda c: c.params.get("text", "").startswith("Re-check requested by"),
+        )
+        assert result.params["thread_ts"] == state.parent_ts
+    assert store_for(settings).get(state.id).ticked_items("test-access") == set()
+
+
+def test_recheck_now_by_someone_the_app_does_not_allow_is_refused(settings, slack, aps, tmp_path) -> None:
+    locked = settings.model_copy(
+        update={"aps_apps": [ApsApp(name=APP_NAME, client_id=CLIENT_ID, client_secret=CLIENT_SECRET)]}
+    )
+    with running_bot(locked) as bot:
+        state = start_with_ids(bot, locked)
+        message = step_message(slack, state, "test-access")
+        payload = block_action_payload(
+            f"{RECHECK}:{state.id}",
+            state.id,
+            user=ADMINS[1],
+            channel=CHANNEL,
+            message=message,
+            block_id=step_block_id(state.id, "test-access"),
+        )
+        bot.send_action(payload)
+        slack.wait_for(
+            "chat.postMessage", predicate=lambda c: "may not run live checks" in c.params.get("text", "")
+        )
+    assert not aps.calls
+
+
+def test_completion_says_done_with_the_total_time(settings, slack) -> None:
+    clock = Clock()
+    with running_bot(settings, clock=clock) as bot:
+        state = start_by_button(bot, settings)
+        for step in state.template.steps:
+            clock.now += 1200
+            tick_step(bot, slack, state, step.id, ADMINS[1])
+        slack.wait_for(
+            "chat.postMessage", predicate=lambda c: "Checklist complete" in c.params.get("text", "")
+        )
+        last_parent = updated(
+            slack, state.parent_ts, predicate=lambda c: "Done" in json.dumps(c.json("blocks"))
+        )
+        assert "1 h 40 min" in json.dumps(last_parent[-1].json("blocks"))
+    assert store_for(settings).get(state.id).total_seconds == 5 * 1200
+
+
+def test_a_stale_checklist_gets_exactly_one_reminder(settings, slack) -> None:
+    clock = Clock()
+    with running_bot(settings, clock=clock) as bot:
+        state = start_by_button(bot, settings)
+        started = clock.now
+        scheduler = Scheduler(bot.runtime.deps)
+        scheduler.run_due(started + 7 * DAY - 1)
+        scheduler.run_due(started + 7 * DAY)
+        scheduler.run_due(started + 8 * DAY)
+        Scheduler(bot.runtime.deps).run_due(started + 30 * DAY)  # a second instance
+        reminders = slack.wait_for(
+            "chat.postMessage", predicate=lambda c: "No activity" in c.params.get("text", "")
+        )
+        assert len(reminders) == 1 and reminders[0].params["thread_ts"] == state.parent_ts
+
+
+# --- rejected clicks -----------------------------------------------------------------------------------
+
+
+def test_forged_and_foreign_clicks_change_nothing(settings, slack) -> None:
+    with running_bot(settings) as bot:
+        state = start_by_button(bot, settings)
+        message = step_message(slack, state, "create-app")
+        before = store_for(settings).get(state.id)
+        unknown = tick_payload(state, "create-app", ADMINS[1], ["create-app-1"], message)
+        unknown["actions"][0]["action_id"] = action_id(TICK, "f" * 16, "create-app")
+        unknown["actions"][0]["block_id"] = step_block_id("f" * 16, "create-app")
+        forged = {
+            "unknown checklist": unknown,
+            "item of another step": tick_payload(state, "create-app", ADMINS[1], ["test-access-1"], message),
+            "outsider": tick_payload(state, "create-app", OUTSIDER, ["create-app-1"], message),
+            "other channel": tick_payload(
+                state, "create-app", ADMINS[1], ["create-app-1"], message, channel="C0OTHER1"
+            ),
+        }
+        for n, (name, payload) in enumerate(forged.items(), start=1):
+            assert bot.send_action(payload).status == 200, name
+            slack.wait_for("chat.postEphemeral", count=n)
+            assert store_for(settings).get(state.id) == before, name
+        assert not slack.calls_to("chat.update")
+        bad_signature = bot.post_raw(
+            "/slack/events",
+            b"payload=%7B%7D",
+            {
+                "Content-Type": "application/x-www-form-urlencoded",
+                "X-Slack-Signature": "v0=00",
+                "X-Slack-Request-Timestamp": str(int(time.time())),
+            },
+        )
+        assert bad_signature.status == 401
+    assert store_for(settings).get(state.id) == before
