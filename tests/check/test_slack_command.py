@@ -1,0 +1,272 @@
+"""`/aps-check` over signed HTTP: the real Bolt app, the fake Slack Web API and the fake APS server."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from bot.settings import Settings
+from tests.check.conftest import ALLOWED_CHANNEL, ALLOWED_GROUP, ALLOWED_USER, app_entry
+from tests.check.test_scenarios import FAILURES
+from tests.fakes.aps_server import ACCOUNT_ID, APP_NAME, CLIENT_ID, CLIENT_SECRET, PROJECT_ID, FakeAps
+from tests.fakes.bolt_server import BotServer, block_action_payload, make_settings, running_bot
+from tests.fakes.slack_api import Call, FakeSlackApi
+
+OTHER_CHANNEL = "C0RANDOM"
+STRANGER = "U0STRANGER"
+KB_FIX = "Ask the account admin to add the client id under Custom Integrations (test KB)."
+STEP_TITLES = {
+    "token": "Two-legged token",
+    "scopes": "Granted scopes",
+    "hub": "Account hub (custom integration)",
+    "account_admin": "ACC Admin API project",
+    "project": "Data Management project",
+}
+
+
+def write_kb(folder: Path) -> Path:
+    """A small valid knowledge base, so these tests depend on the KB format but not on its content."""
+    folder.mkdir()
+    steps = ["create-app", "admin-rights", "add-integration", "project-access", "test-access"]
+    checklist = {
+        "title": "Provisioning checklist",
+        "steps": [
+            {
+                "id": s,
+                "title": s.replace("-", " "),
+                "why": "because",
+                "items": [{"id": f"{s}-1", "text": "do it"}],
+            }
+            for s in steps
+        ],
+    }
+    cause = {
+        "id": "integration-not-provisioned",
+        "title": "Custom integration missing (test KB)",
+        "summary": "The client id is not added in the account.",
+        "http_status": [403],
+        "signatures": {"error_codes": ["BIM360DM_ERROR"], "messages": [], "endpoints": []},
+        "fix": KB_FIX,
+        "checklist_step": "add-integration",
+        "examples": ["Unable to get hubs from BIM360DM US."],
+    }
+    (folder / "checklist.yml").write_text(yaml.safe_dump(checklist))
+    (folder / "integration-not-provisioned.yml").write_text(yaml.safe_dump(cause))
+    return folder
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlackApi]:
+    with FakeSlackApi() as fake:
+        yield fake
+
+
+@pytest.fixture
+def bot_settings(tmp_path: Path, slack: FakeSlackApi, aps: FakeAps) -> Settings:
+    return make_settings(
+        tmp_path,
+        slack,
+        bot_kb_dir=write_kb(tmp_path / "knowledge"),
+        aps_base_url=aps.url,
+        aps_apps=[app_entry()],
+        aps_max_retry_after_seconds=0,
+    )
+
+
+@pytest.fixture
+def bot(bot_settings: Settings) -> Iterator[BotServer]:
+    with running_bot(bot_settings) as server:
+        yield server
+
+
+def is_final(call: Call) -> bool:
+    return (
+        "APS access check" in str(call.params.get("text", "")) and call.params.get("replace_original") is True
+    )
+
+
+def final_report(slack: FakeSlackApi) -> Call:
+    [final] = slack.wait_for("response_url", predicate=is_final)
+    return final
+
+
+def command(
+    bot: BotServer, text: str, *, user: str = ALLOWED_USER, channel: str = OTHER_CHANNEL
+) -> dict[str, Any]:
+    response = bot.send_command(text, user_id=user, channel_id=channel)
+    assert response.status == 200
+    return response.json() if response.body else {}
+
+
+def all_text(slack: FakeSlackApi) -> str:
+    return json.dumps([c.params for c in slack.calls])
+
+
+def test_healthy_check_progress_then_report_with_share_button(bot: BotServer, slack: FakeSlackApi) -> None:
+    assert command(bot, f"{CLIENT_ID} {PROJECT_ID} {ACCOUNT_ID}") == {}
+    final = final_report(slack)
+    calls = slack.calls_to("response_url")
+    assert len(calls) <= 5  # response_url allows five uses
+    first = calls[0]
+    assert first.params["response_type"] == "ephemeral" and "Checking" in first.params["text"]
+    assert calls[-1] is final and "passed" in final.params["text"]
+    buttons = [e for b in final.json("blocks") if b["type"] == "actions" for e in b["elements"]]
+    assert [b["action_id"] for b in buttons] == ["share_check_report"]
+    assert all(c.params.get("replace_original") is True for c in calls[1:])
+
+
+@pytest.mark.parametrize("scenario", sorted(FAILURES))
+def test_each_scenario_reports_failing_step_and_cause(
+    bot: BotServer, slack: FakeSlackApi, aps: FakeAps, scenario: str
+) -> None:
+    aps.scenario = scenario
+    command(bot, f"{APP_NAME.lower()!r} b.{PROJECT_ID} b.{ACCOUNT_ID}".replace("'", '"'))
+    final = final_report(slack)
+    step, cause = FAILURES[scenario]
+    assert f"failed at *{STEP_TITLES[step]}*" in final.params["text"]
+    blocks = json.dumps(final.json("blocks"))
+    if cause is not None:
+        assert f"(`{cause}`)" in blocks
+    assert CLIENT_SECRET not in all_text(slack)
+
+
+def test_fix_comes_from_the_knowledge_base(bot: BotServer, slack: FakeSlackApi, aps: FakeAps) -> None:
+    aps.scenario = "integration_missing_403"
+    command(bot, f"{CLIENT_ID} {PROJECT_ID} {ACCOUNT_ID}")
+    blocks = json.dumps(final_report(slack).json("blocks"))
+    assert KB_FIX in blocks and "Custom integration missing (test KB)" in blocks
+
+
+def test_user_check_by_email_from_slack_mailto(bot: BotServer, slack: FakeSlackApi, aps: FakeAps) -> None:
+    aps.scenario = "user_no_access"
+    command(bot, f"{CLIENT_ID} {PROJECT_ID} {ACCOUNT_ID} user=<mailto:member@example.com|member@example.com>")
+    final = final_report(slack)
+    assert "failed at *User's project access*" in final.params["text"]
+    assert "user-lacks-project-access" in json.dumps(final.json("blocks"))
+
+
+def test_stranger_is_refused_and_nothing_reaches_aps(
+    bot: BotServer, slack: FakeSlackApi, aps: FakeAps
+) -> None:
+    command(bot, f"{CLIENT_ID} {PROJECT_ID}", user=STRANGER)
+    [refusal] = slack.wait_for("response_url")
+    assert "may not run checks" in refusal.params["text"]
+    bot.runtime.deps.executor.submit(lambda: None).result(timeout=10)
+    assert aps.calls == []
+
+
+def test_allowed_channel_lets_anyone_check(bot: BotServer, slack: FakeSlackApi) -> None:
+    command(bot, f"{CLIENT_ID} {PROJECT_ID} {ACCOUNT_ID}", user=STRANGER, channel=ALLOWED_CHANNEL)
+    assert "passed" in final_report(slack).params["text"]
+
+
+def test_user_group_membership_is_looked_up_and_cached(bot: BotServer, slack: FakeSlackApi) -> None:
+    slack.usergroups[ALLOWED_GROUP] = [STRANGER]
+    for expected in (1, 2):
+        command(bot, f"{CLIENT_ID} {PROJECT_ID} {ACCOUNT_ID}", user=STRANGER)
+        slack.wait_for("response_url", count=expected, predicate=is_final)
+    assert len(slack.calls_to("usergroups.users.list")) == 1
+
+
+def test_secret_in_the_text_is_refused_with_rotation_warning(
+    bot: BotServer, slack: FakeSlackApi, aps: FakeAps, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    for text in (f"{CLIENT_ID} {CLIENT_SECRET} {PROJECT_ID}", f"{CLIENT_ID} {PROJECT_ID} secret=hunter2"):
+        answer = command(bot, text)
+        assert answer["response_type"] == "ephemeral" and "Rotate it now" in answer["text"]
+        assert CLIENT_SECRET not in answer["text"] and "hunter2" not in answer["text"]
+    assert CLIENT_SECRET not in caplog.text and "hunter2" not in caplog.text
+    assert aps.calls == [] and slack.calls_to("response_url") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", "Live access check"),
+        ("help", "Live access check"),
+        (CLIENT_ID, "give the project id or name"),
+        (f"{CLIENT_ID} {PROJECT_ID} MARS-REGION-X extra", "unexpected argument"),
+        (f"{CLIENT_ID} {PROJECT_ID} region=MARS", "unknown region"),
+        (f'{CLIENT_ID} "unterminated', "cannot read the arguments"),
+    ],
+)
+def test_bad_arguments_get_usage_with_an_example(
+    bot: BotServer, aps: FakeAps, text: str, expected: str
+) -> None:
+    answer = command(bot, text)
+    assert expected in answer["text"] and "e.g. `/aps-check" in answer["text"]
+    assert aps.calls == []
+
+
+def test_unknown_app_explains_registration(bot: BotServer, aps: FakeAps) -> None:
+    answer = command(bot, f"NoSuchApp {PROJECT_ID}")
+    assert "APS_APPS" in answer["text"] and aps.calls == []
+
+
+def test_share_posts_the_report_in_the_channel(bot: BotServer, slack: FakeSlackApi, aps: FakeAps) -> None:
+    aps.scenario = "integration_missing_403"
+    command(bot, f"{CLIENT_ID} {PROJECT_ID} {ACCOUNT_ID}")
+    final = final_report(slack)
+    [button] = [e for b in final.json("blocks") if b["type"] == "actions" for e in b["elements"]]
+    payload = block_action_payload(
+        "share_check_report", button["value"], user=ALLOWED_USER, channel=OTHER_CHANNEL
+    )
+    assert bot.send_action(payload).status == 200
+    [post] = slack.wait_for("chat.postMessage")
+    assert post.params["channel"] == OTHER_CHANNEL
+    assert "integration-not-provisioned" in json.dumps(post.json("blocks"))
+    assert f"Shared by <@{ALLOWED_USER}>" in json.dumps(post.json("blocks"))
+    slack.wait_for(
+        "response_url", predicate=lambda c: "Shared in the channel" in json.dumps(c.params.get("blocks"))
+    )
+
+
+def test_share_by_someone_else_or_stale_is_refused(bot: BotServer, slack: FakeSlackApi) -> None:
+    payload = block_action_payload("share_check_report", json.dumps({"report": "forged"}), user=ALLOWED_USER)
+    bot.send_action(payload)
+    [answer] = slack.wait_for("response_url")
+    assert "expired" in answer.params["text"]
+    assert slack.calls_to("chat.postMessage") == []
+
+
+def test_run_live_check_button_prompts_for_the_command(
+    bot: BotServer, slack: FakeSlackApi, aps: FakeAps
+) -> None:
+    value = json.dumps(
+        {"cause": "integration-not-provisioned", "channel": OTHER_CHANNEL, "ts": "1690000001.000001"}
+    )
+    bot.send_action(block_action_payload("run_live_check", value, user=ALLOWED_USER, channel=OTHER_CHANNEL))
+    [hint] = slack.wait_for("chat.postEphemeral")
+    assert hint.params["user"] == ALLOWED_USER and hint.params["channel"] == OTHER_CHANNEL
+    assert "/aps-check" in hint.params["text"] and CLIENT_ID in hint.params["text"]
+    assert "Custom integration missing (test KB)" in hint.params["text"]
+    assert aps.calls == []
+
+
+def test_checklist_subcommand_is_routed_to_the_checklist_listeners(
+    bot: BotServer, slack: FakeSlackApi, aps: FakeAps
+) -> None:
+    answer = command(bot, "checklist")
+    assert "Live access check" not in json.dumps(answer)
+    slack.wait_for("chat.postMessage")
+    assert aps.calls == []
+
+
+def test_no_token_or_secret_in_any_reply_or_log(
+    bot: BotServer, slack: FakeSlackApi, aps: FakeAps, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    aps.scenario = "token_expiring"
+    command(bot, f"{CLIENT_ID} {PROJECT_ID} {ACCOUNT_ID} user=member@example.com")
+    final_report(slack)
+    seen = all_text(slack) + caplog.text
+    assert CLIENT_SECRET not in seen
+    assert len(aps.issued_tokens()) == 2
+    assert all(token not in seen for token in aps.issued_tokens())
