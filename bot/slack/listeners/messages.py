@@ -35,6 +35,8 @@ from bot.store.feedback import FeedbackStore
 log = logging.getLogger(__name__)
 
 HANDLED_SUBTYPES = (None, "file_share", "thread_broadcast")
+PURGE_EVERY_CLAIMS = 1000
+DEDUPE_MEMORY_SECONDS = 86_400  # Slack stops retrying within minutes; a day is plenty
 _MENTION = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^>]*)?>")
 
 
@@ -90,6 +92,7 @@ class DiagnosisResponder:
         self.dedupe = DedupeStore(deps.db)
         self.feedback = FeedbackStore(deps.db)
         self.owner = f"responder-{uuid.uuid4().hex[:12]}"
+        self._claims = 0
 
     # -- listeners (run on Bolt's workers after the automatic ack) ----------------------------------------
     def on_message(self, body: dict[str, Any], event: dict[str, Any], client: WebClient) -> None:
@@ -192,7 +195,11 @@ class DiagnosisResponder:
 
     # -- plumbing -----------------------------------------------------------------------------------------
     def _claim(self, keys: list[str]) -> bool:
-        claimed = self.dedupe.claim(keys, owner=self.owner, now=self.deps.clock())
+        now = self.deps.clock()
+        claimed = self.dedupe.claim(keys, owner=self.owner, now=now)
+        self._claims += 1
+        if self._claims % PURGE_EVERY_CLAIMS == 0:
+            self.dedupe.purge(before=now - DEDUPE_MEMORY_SECONDS)
         if not claimed:
             log.info("duplicate delivery dropped (%s)", keys[0])
         return claimed
