@@ -205,6 +205,47 @@ def test_start_from_the_diagnosis_button_posts_the_thread(settings, slack) -> No
     assert state.cause == CAUSE["id"]
 
 
+def test_start_from_the_command_with_client_id_and_project(settings, slack) -> None:
+    with running_bot(settings) as bot:
+        response = bot.send_command(
+            f"checklist {CLIENT_ID} b.{PROJECT_ID}", user_id=ADMINS[0], channel_id=CHANNEL
+        )
+        assert response.status == 200
+        state = the_checklist(settings)
+    assert (state.client_id, state.project, state.channel, state.started_by) == (
+        CLIENT_ID,
+        f"b.{PROJECT_ID}",
+        CHANNEL,
+        ADMINS[0],
+    )
+    parent = next(p for p in slack.calls_to("chat.postMessage") if not p.params.get("thread_ts"))
+    assert CLIENT_ID in json.dumps(parent.json("blocks"))
+
+
+@pytest.mark.parametrize(
+    ("text", "answer"),
+    [
+        (f"checklist {CLIENT_ID} b.{PROJECT_ID} extra", "Usage"),
+        ("checklist <!channel>", "Usage"),
+        (f"checklist {CLIENT_ID} {CLIENT_SECRET}", "client secret"),
+    ],
+)
+def test_bad_command_arguments_post_nothing(settings, slack, text: str, answer: str) -> None:
+    with running_bot(settings) as bot:
+        assert bot.send_command(text, user_id=ADMINS[0], channel_id=CHANNEL).status == 200
+        [reply] = slack.wait_for("response_url")
+    assert answer in reply.params["text"] and CLIENT_SECRET not in reply.params["text"]
+    assert not slack.calls_to("chat.postMessage") and store_for(settings).open_checklists() == []
+
+
+def test_command_in_a_channel_the_bot_is_not_in_says_so(settings, slack) -> None:
+    slack.fail_next("chat.postMessage", error="not_in_channel")
+    with running_bot(settings) as bot:
+        bot.send_command("checklist", user_id=ADMINS[0], channel_id=CHANNEL)
+        [reply] = slack.wait_for("response_url")
+    assert "not_in_channel" in reply.params["text"]
+
+
 def test_start_button_with_a_forged_channel_posts_nothing(settings, slack) -> None:
     value = json.dumps({"cause": CAUSE["id"], "channel": "C0ELSEWHERE", "ts": "1.1"})
     with running_bot(settings) as bot:

@@ -53,6 +53,7 @@ from bot.slack.checklist_blocks import (
     step_text,
 )
 from bot.slack.deps import Deps
+from bot.slack.listeners.check_command import ROTATE_WARNING, looks_secret
 from bot.store.checklists import ChecklistStore, new_checklist_id
 from bot.store.jobs import PENDING, Job, JobStore
 
@@ -490,6 +491,10 @@ def handle_command(
 ) -> None:
     """`/aps-check checklist [client-id] [project]`, routed here (acked) by the /aps-check listener."""
     words = args.split() if isinstance(args, str) else [str(a) for a in args]
+    if looks_secret(" ".join(words), words):  # a client secret pasted as the project: never echo it
+        log.warning("/aps-check checklist from %s refused: the text contained a secret", body.get("user_id"))
+        respond(response_type="ephemeral", text=ROTATE_WARNING)
+        return
     if len(words) > 2 or not all(ARG_RE.fullmatch(word) for word in words):
         respond(response_type="ephemeral", text=USAGE)
         return
