@@ -35,15 +35,12 @@ class RegistryApp(App):
 
     `registered["event"]` holds event types, `["action"]` action ids, `["shortcut"]` callback ids,
     `["command"]` slash commands, `["view"]` view callback ids (string constraints as given; dict
-    constraints reduced to their main key). Used to check manifest.yml and to add fallbacks.
+    constraints reduced to their main key, patterns kept as compiled). Used to check manifest.yml.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.registered: dict[str, list[Any]] = defaultdict(list)
         super().__init__(*args, **kwargs)
-
-    def has_listener(self, kind: str, name: str) -> bool:
-        return name in self.registered.get(kind, [])
 
     def _note(self, kind: str, constraints: Any, key: str) -> None:
         value = constraints.get(key) if isinstance(constraints, dict) else constraints

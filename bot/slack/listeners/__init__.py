@@ -13,4 +13,3 @@ MODULES = (messages, shortcuts, actions, check_command, checklist, home)
 def register_all(app: App, deps: Deps) -> None:
     for module in MODULES:
         module.register(app, deps)
-    actions.register_fallbacks(app, deps)  # only for buttons no module above handles

@@ -1,5 +1,6 @@
-"""Buttons on a diagnosis reply: "Fixed it" / "Not it" feedback (one vote per user), plus stand-ins for
-"Start checklist" / "Run live check" used only while no other module registers those action ids."""
+"""Buttons on a diagnosis reply: "Fixed it" / "Not it" feedback (one vote per user, the reply updated to
+thank the voter). "Start checklist" and "Run live check" belong to listeners/checklist.py and
+listeners/check_command.py."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bot.slack.blocks import CHECK_HINT, FIXED, NOT_IT, RUN_LIVE_CHECK, START_CHECKLIST, with_feedback_note
+from bot.slack.blocks import CHECK_HINT, FIXED, NOT_IT, with_feedback_note
 from bot.slack.deps import Deps
 from bot.slack.listeners.messages import log_slack_error
 from bot.store.feedback import FeedbackStore
@@ -78,29 +79,3 @@ def register(app: App, deps: Deps) -> None:
     buttons = FeedbackButtons(deps)
     app.action(FIXED)(buttons.on_click)
     app.action(NOT_IT)(buttons.on_click)
-
-
-def register_fallbacks(app: App, deps: Deps) -> None:
-    """Answer "Start checklist" / "Run live check" with what to do instead, if nobody else handles them.
-
-    Called after every module registered, so a real listener always wins."""
-    has = getattr(app, "has_listener", None)
-    steps = "\n".join(f"{n}. {s.title}" for n, s in enumerate(deps.kb.checklist.steps, start=1))
-    hints = {
-        START_CHECKLIST: f"*{deps.kb.checklist.title}*\n{steps}",
-        RUN_LIVE_CHECK: f"Run {CHECK_HINT} here for a live access check.",
-    }
-    for action_id, hint in hints.items():
-        if has is not None and has("action", action_id):
-            continue
-
-        def answer(ack: Ack, body: dict[str, Any], client: WebClient, hint: str = hint) -> None:
-            ack()
-            channel = (body.get("channel") or {}).get("id", "")
-            user = (body.get("user") or {}).get("id", "")
-            try:
-                client.chat_postEphemeral(channel=channel, user=user, text=hint)
-            except Exception as exc:
-                log_slack_error("button hint", exc)
-
-        app.action(action_id)(answer)
