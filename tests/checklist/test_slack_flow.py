@@ -195,7 +195,9 @@ def test_start_from_the_diagnosis_button_posts_the_thread(settings, slack) -> No
     assert len(steps) == 5 and parent.params["channel"] == CHANNEL
     parent_text = json.dumps(parent.json("blocks"), ensure_ascii=False)
     assert f"<@{ADMINS[0]}>" in parent_text and "0/5 steps · 0/11 items" in parent_text
-    assert CAUSE["title"] in parent_text
+    assert CAUSE["title"] in parent_text and "the fix is step 3: Step 3 add-integration" in parent_text
+    [link] = [p for p in posts if p.params.get("thread_ts") == "1690000001.000001"]
+    assert f"archives/{CHANNEL}/p{state.parent_ts.replace('.', '')}" in link.params["text"]
     first = json.dumps(steps[0].json("blocks"))
     assert (
         action_id(TICK, state.id, "create-app") in first
@@ -474,8 +476,10 @@ def test_assigning_a_step_dms_the_assignee_a_link(settings, slack) -> None:
         assert opened.params["users"] == ADMINS[2]
         dm_channel = f"D{ADMINS[2]}"[:11]
         [dm] = slack.wait_for("chat.postMessage", predicate=lambda c: c.params["channel"] == dm_channel)
-        [link] = slack.wait_for("chat.getPermalink")
-        assert link.params["message_ts"] == state.step_ts["add-integration"]
+        slack.wait_for(
+            "chat.getPermalink",
+            predicate=lambda c: c.params["message_ts"] == state.step_ts["add-integration"],
+        )
         assert f"archives/{CHANNEL}/p{state.step_ts['add-integration'].replace('.', '')}" in dm.params["text"]
         step_update = updated(slack, state.step_ts["add-integration"])[-1]
         assert f'"initial_user": "{ADMINS[2]}"' in json.dumps(step_update.json("blocks"))

@@ -61,6 +61,7 @@ log = logging.getLogger(__name__)
 
 RECHECK_JOB = "checklist.recheck"
 ARG_RE = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+TS_RE = re.compile(r"^\d{9,11}\.\d{6}$")
 USER_RE = re.compile(r"^[UW][A-Z0-9]{1,20}$")
 USAGE = (
     "Usage: `/aps-check checklist [client-id] [project-id]`, e.g. `/aps-check checklist AbC123… b.1234abcd-…`"
@@ -343,9 +344,10 @@ class ChecklistThreads:
     def _parent_blocks(self, state: ChecklistState) -> list[dict[str, Any]]:
         cause = self.deps.kb.cause(state.cause) if state.cause else None
         pending = [job.run_at for job in self.jobs.by_key(recheck_key(state.id)) if job.status == PENDING]
-        return parent_blocks(
-            state, cause_title=cause.title if cause else None, recheck_at=min(pending) if pending else None
-        )
+        cause_line = None
+        if cause is not None and (step := state.template.step(cause.checklist_step)) is not None:
+            cause_line = f"{cause.title} (the fix is step {state.step_number(step.id)}: {step.title})"
+        return parent_blocks(state, cause_title=cause_line, recheck_at=min(pending) if pending else None)
 
     def _post_in_thread(self, client: WebClient, state: ChecklistState, text: str, **kw: Any) -> None:
         client.chat_postMessage(channel=state.channel, thread_ts=state.parent_ts, text=text, **kw)
@@ -520,14 +522,24 @@ def start_and_report(
     client_id: str | None = None,
     project: str | None = None,
     cause: str | None = None,
+    diagnosis_ts: str | None = None,
 ) -> None:
-    """Start a checklist on the executor; tell the user (ephemeral or DM) when it cannot be posted."""
+    """Start a checklist on the executor; tell the user (ephemeral or DM) when it cannot be posted.
+    With `diagnosis_ts`, also link the new checklist from that diagnosis thread."""
 
     def work() -> None:
         try:
-            ChecklistThreads(deps).start(
+            state = ChecklistThreads(deps).start(
                 client, channel=channel, user=user, client_id=client_id, project=project, cause=cause
             )
+            if diagnosis_ts and state.parent_ts:
+                link = client.chat_getPermalink(channel=channel, message_ts=state.parent_ts)["permalink"]
+                client.chat_postMessage(
+                    channel=channel,
+                    thread_ts=diagnosis_ts,
+                    text=f":clipboard: {actor(user)} started the provisioning checklist: <{link}|open it>.",
+                    unfurl_links=False,
+                )
         except SlackApiError as exc:
             error = exc.response.get("error")
             log.warning("could not post a checklist in %s: %s", channel, error)
@@ -583,7 +595,8 @@ def register(app: App, deps: Deps) -> None:
             log.warning("start_checklist rejected: malformed value")
             return
         cause = value.get("cause") if isinstance(value.get("cause"), str) else None
-        start_and_report(deps, client, respond, channel=channel, user=user, cause=cause)
+        ts = value.get("ts") if isinstance(value.get("ts"), str) and TS_RE.fullmatch(value["ts"]) else None
+        start_and_report(deps, client, respond, channel=channel, user=user, cause=cause, diagnosis_ts=ts)
 
 
 def _button_value(body: dict[str, Any]) -> dict[str, Any] | None:
