@@ -7,7 +7,7 @@ Nothing in these types ever holds an access token or a client secret.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 REGION_IN_TITLE = re.compile(r"\bBIM360DM[ _-]?([A-Z]{2,4})\b")
@@ -95,11 +95,6 @@ class Hub:
     def is_account(self) -> bool:
         """A BIM 360 / ACC account hub (as opposed to Fusion Team, A360 personal…)."""
         return self.kind.startswith("hubs:autodesk.bim360") or self.id.startswith("b.")
-
-
-@dataclass(frozen=True)
-class HubsPage:
-    hubs: tuple[Hub, ...] = field(default_factory=tuple)
 
 
 class ApsApi(Protocol):

@@ -1,0 +1,69 @@
+"""Pure parts of `/aps-check`: argument parsing and secret detection."""
+
+from __future__ import annotations
+
+import sys
+import types
+from dataclasses import dataclass
+
+import pytest
+
+from bot.slack.listeners.check_command import UsageError, looks_secret, parse_check_args, split_words
+from tests.fakes.aps_server import ACCOUNT_ID, CLIENT_ID, CLIENT_SECRET, PROJECT_ID
+
+
+def parse(text: str) -> dict:
+    return parse_check_args(split_words(text))
+
+
+def test_positional_and_named_arguments() -> None:
+    assert parse(f'"Integration Bot" “Tower A” {ACCOUNT_ID} eu user=<mailto:a@b.co|a@b.co>') == {
+        "app": "Integration Bot",
+        "project": "Tower A",
+        "account": ACCOUNT_ID,
+        "region": "eu",
+        "user": "a@b.co",
+    }
+    assert parse(f"{CLIENT_ID} region=US project={PROJECT_ID}")["project"] == PROJECT_ID
+    assert parse(f"{CLIENT_ID} {PROJECT_ID} EMEA {ACCOUNT_ID}")["account"] == ACCOUNT_ID
+
+
+@pytest.mark.parametrize("text", [CLIENT_ID, f"{CLIENT_ID} {PROJECT_ID} {ACCOUNT_ID} {ACCOUNT_ID}", "user=x"])
+def test_usage_errors(text: str) -> None:
+    with pytest.raises(UsageError):
+        parse(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        (f"{CLIENT_ID} {PROJECT_ID} {ACCOUNT_ID}", False),
+        (f"{CLIENT_ID} b.{PROJECT_ID}", False),
+        (f"{CLIENT_ID} {CLIENT_SECRET} {PROJECT_ID}", True),
+        (f"{CLIENT_ID} {PROJECT_ID} client_secret=abc", True),
+        (f"{CLIENT_ID} {PROJECT_ID} password: abc", True),
+        (f"{CLIENT_ID} {'x' * 64}", True),
+    ],
+)
+def test_secret_detection(text: str, secret: bool) -> None:
+    assert looks_secret(text, split_words(text), [CLIENT_ID]) is secret
+
+
+def test_redactor_verdict_is_used_without_registered_client_ids(monkeypatch: pytest.MonkeyPatch) -> None:
+    @dataclass
+    class Redaction:
+        text: str
+        found: bool
+
+    seen: list[str] = []
+
+    def redact(text: str) -> Redaction:
+        seen.append(text)
+        return Redaction(text, "xoxb-" in text or CLIENT_ID in text)
+
+    module = types.ModuleType("bot.diagnosis.redact")
+    module.redact = redact  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "bot.diagnosis.redact", module)
+    assert not looks_secret(f"{CLIENT_ID} {PROJECT_ID}", [CLIENT_ID, PROJECT_ID], [CLIENT_ID])
+    assert CLIENT_ID not in seen[-1]
+    assert looks_secret(f"{CLIENT_ID} xoxb-123", [CLIENT_ID, "xoxb-123"], [CLIENT_ID])
