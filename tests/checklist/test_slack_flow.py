@@ -548,6 +548,21 @@ def start_with_ids(bot, settings: Settings) -> ChecklistState:
     return the_checklist(settings)
 
 
+def test_the_background_scheduler_runs_the_recheck_when_the_clock_passes(settings, slack, aps) -> None:
+    clock = Clock()
+    polling = settings.model_copy(update={"bot_scheduler_poll_seconds": 0.05})
+    with running_bot(polling, clock=clock, background=True) as bot:
+        state = start_with_ids(bot, polling)
+        tick_step(bot, slack, state, "add-integration", ADMINS[1])
+        posts = slack.calls_to("chat.postMessage")
+        assert not any(c.params.get("text", "").startswith("Automatic re-check") for c in posts)
+        clock.now += 600
+        slack.wait_for(
+            "chat.postMessage", predicate=lambda c: c.params.get("text", "").startswith("Automatic re-check")
+        )
+        wait_until(lambda: store_for(polling).get(state.id).step_done("test-access"))
+
+
 def test_failed_recheck_posts_the_result_and_ticks_nothing(settings, slack, aps) -> None:
     aps.scenario = "integration_missing_403"
     with running_bot(settings) as bot:
