@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bot.checklist import ChecklistState, TickRecord
+from bot.checklist import INTEGRATION_STEP, ChecklistState, TickRecord
 from bot.knowledge import ChecklistStep
 
 TICK, ASSIGN, RECHECK = "cl_tick", "cl_assign", "cl_recheck"
@@ -177,8 +177,15 @@ def step_blocks(state: ChecklistState, step_id: str) -> list[Block]:
     number, total = state.step_number(step_id), len(state.template.steps)
     mark = ":white_check_mark:" if state.step_done(step_id) else ":white_square:"
     blocks: list[Block] = [_section(f"{mark} *Step {number} of {total}: {escape(step.title)}*\n{step.why}")]
-    if step.gotchas:
-        blocks.append(_section(":warning: *Gotchas*\n" + "\n".join(f"• {g}" for g in step.gotchas)))
+    gotchas = list(step.gotchas)
+    if step_id == INTEGRATION_STEP and state.client_id:
+        gotchas.insert(
+            0,
+            f"Paste exactly this Client ID ({len(state.client_id)} characters, no spaces): "
+            f"`{escape(state.client_id)}`",
+        )
+    if gotchas:
+        blocks.append(_section(":warning: *Gotchas*\n" + "\n".join(f"• {g}" for g in gotchas)))
 
     options = [_item_option(step, item.id) for item in step.items]
     ticked = state.ticked_items(step_id)

@@ -115,6 +115,15 @@ def test_step_message_has_checkboxes_assign_and_ticks(template: Checklist) -> No
     assert not any(e["type"] == "button" for e in actions["elements"])
 
 
+def test_integration_step_shows_the_exact_client_id_to_paste(template: Checklist) -> None:
+    state = start(template, client_id="AbCd1234", project="b.p")
+    assert "Paste exactly this Client ID (8 characters, no spaces): `AbCd1234`" in json.dumps(
+        step_blocks(state, "add-integration")
+    )
+    assert "Paste exactly" not in json.dumps(step_blocks(state, "create-app"))
+    assert "Paste exactly" not in json.dumps(step_blocks(start(template), "add-integration"))
+
+
 def test_unticked_step_has_no_initial_options(template: Checklist) -> None:
     checkboxes = next(b for b in step_blocks(start(template), "create-app") if b["type"] == "actions")
     assert "initial_options" not in checkboxes["elements"][0]
