@@ -17,7 +17,6 @@ import logging
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -33,7 +32,7 @@ from slack_sdk import WebClient  # noqa: E402
 
 from bot.diagnosis import Diagnoser  # noqa: E402
 from bot.knowledge import load_kb  # noqa: E402
-from bot.server import EVENTS_PATH, create_http_server  # noqa: E402
+from bot.server import EVENTS_PATH, create_http_server, run_in_thread  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from tests.fakes.bolt_server import (  # noqa: E402
     BOT_TOKEN,
@@ -137,14 +136,11 @@ def run_bare(deliveries: list[Delivery], in_flight: int) -> dict[str, float]:
         app.event("message")(do_nothing)
         handler = SlackRequestHandler(app, path=EVENTS_PATH)
         server = create_http_server(handler, host="127.0.0.1", port=0, threads=HTTP_THREADS)
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
+        stop = run_in_thread(server)
         try:
             figures = fire(server.effective_port, deliveries, in_flight)
         finally:
-            server.task_dispatcher.shutdown()
-            server.close()
-            thread.join(timeout=10)
+            stop()
     figures["replies"] = 0
     figures["duplicates"] = 0
     return figures

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -48,11 +49,37 @@ def _health(environ: dict[str, Any], start_response: StartResponse, db: Database
     return [data]
 
 
-def create_http_server(wsgi: Callable[..., Any], *, host: str, port: int, threads: int = HTTP_THREADS) -> Any:
-    """A waitress server bound now (port 0 picks a free one; read `.effective_port`), not yet running."""
+def create_http_server(
+    wsgi: Callable[..., Any], *, host: str, port: int, threads: int = HTTP_THREADS, **adjustments: Any
+) -> Any:
+    """A waitress server bound now (port 0 picks a free one; read `.effective_port`), not yet running.
+    `adjustments` are waitress settings (e.g. `asyncore_loop_timeout`)."""
     from waitress.server import create_server
 
-    return create_server(wsgi, host=host, port=port, threads=threads, ident="aps-bot")
+    return create_server(wsgi, host=host, port=port, threads=threads, ident="aps-bot", **adjustments)
+
+
+def run_in_thread(server: Any) -> Callable[[], None]:
+    """Run a server from `create_http_server` on a daemon thread; return a function that stops it."""
+    stopping = threading.Event()
+
+    def run() -> None:
+        try:
+            server.run()
+        except OSError:
+            if not stopping.is_set():  # the socket closed under select() is how a stop looks
+                raise
+
+    thread = threading.Thread(target=run, name="aps-bot-http", daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        stopping.set()
+        server.task_dispatcher.shutdown()
+        server.close()
+        thread.join(timeout=10)
+
+    return stop
 
 
 def serve_http(wsgi: Callable[..., Any], *, host: str, port: int, threads: int = HTTP_THREADS) -> None:

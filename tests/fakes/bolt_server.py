@@ -48,7 +48,7 @@ from urllib.parse import urlencode, urlparse
 from slack_sdk.signature import SignatureVerifier
 
 from bot.app import Runtime, build
-from bot.server import EVENTS_PATH, create_http_server
+from bot.server import EVENTS_PATH, create_http_server, run_in_thread
 from bot.settings import Settings
 from tests.fakes.slack_api import APP_ID, BOT_USER_ID, TEAM_ID, FakeSlackApi
 
@@ -225,18 +225,18 @@ def running_bot(
 ) -> Iterator[BotServer]:
     """Build the app from `settings` and serve it with waitress on 127.0.0.1:<free port>."""
     runtime = build(settings, clock=clock or time.time)
-    server = create_http_server(runtime.wsgi, host="127.0.0.1", port=0, threads=16)
-    thread = threading.Thread(target=server.run, name="bot-http", daemon=True)
-    thread.start()
+    # a short loop timeout only makes shutdown quick
+    server = create_http_server(
+        runtime.wsgi, host="127.0.0.1", port=0, threads=16, asyncore_loop_timeout=0.05
+    )
+    stop_server = run_in_thread(server)
     if background:
         runtime.start_background()
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     try:
         yield BotServer(url=f"http://127.0.0.1:{server.effective_port}/", runtime=runtime, secret=secret)
     finally:
-        server.task_dispatcher.shutdown()
-        server.close()
-        thread.join(timeout=10)
+        stop_server()
         runtime.close()
 
 
