@@ -339,3 +339,14 @@ def test_home_lists_only_checklists_of_channels_the_user_is_in(deps, slack, monk
     assert "abc" in text and "zzz" not in text and secret.id not in text
     assert "0/5 steps · 0/11 items" in text and "Integration missing" in text
     assert f"https://example.slack.com/archives/C1/p{mine.parent_ts.replace('.', '')}" in text
+
+
+def test_a_reminder_that_cannot_be_posted_does_not_block_the_others(deps, slack, clock) -> None:
+    threads, first = started(deps, slack)
+    started(deps, slack)
+    slack.fail["chat.postMessage"] = "not_in_channel"
+    assert threads.remind_stale(slack, clock.now + 8 * DAY) == 1
+    reminders = [p for p in slack.of("chat.postMessage") if "No activity" in p["text"]]
+    assert len(reminders) == 2  # one refused by Slack, one posted
+    assert threads.store.get(first.id).reminded_at is not None
+    assert threads.remind_stale(slack, clock.now + 9 * DAY) == 0

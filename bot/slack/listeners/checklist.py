@@ -439,7 +439,11 @@ class ChecklistThreads:
             if result is None or result[1].reminded_at is not None or result[0].state.reminded_at is None:
                 continue  # someone else reminded it, or it moved on meanwhile
             state = result[0].state
-            self._post_in_thread(client, state, _reminder_text(state, days))
+            try:
+                self._post_in_thread(client, state, _reminder_text(state, days))
+            except SlackApiError as exc:  # e.g. the bot left the channel: the reminder is spent anyway
+                log.warning("checklist %s: reminder not posted: %s", state.id, exc.response.get("error"))
+                continue
             sent += 1
         return sent
 
