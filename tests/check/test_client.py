@@ -180,6 +180,7 @@ def test_no_token_or_secret_in_logs_or_repr(aps: FakeAps, caplog: pytest.LogCapt
             "Quota limit exceeded.",
             "json",
         ),
+        (500, "application/json", '{"developerMessage": "trunc', "", '{"developerMessage": "trunc', "text"),
     ],
 )
 def test_error_bodies_of_any_shape(status, ctype, body, code, message, kind) -> None:

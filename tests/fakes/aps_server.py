@@ -229,14 +229,17 @@ class FakeAps:
                     method, unquote(parts.path), query, self.headers, body
                 )
                 raw = payload if isinstance(payload, bytes) else payload.encode()
-                self.send_response(status)
-                if content_type:
-                    self.send_header("Content-Type", content_type)
-                for key, value in extra.items():
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
+                try:
+                    self.send_response(status)
+                    if content_type:
+                        self.send_header("Content-Type", content_type)
+                    for key, value in extra.items():
+                        self.send_header(key, value)
+                    self.send_header("Content-Length", str(len(raw)))
+                    self.end_headers()
+                    self.wfile.write(raw)
+                except (BrokenPipeError, ConnectionResetError):  # the client timed out and left
+                    self.close_connection = True
 
         return Handler
 

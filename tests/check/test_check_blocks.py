@@ -1,0 +1,58 @@
+"""Block Kit rendering of reports: limits, escaping, share button."""
+
+from __future__ import annotations
+
+import json
+
+from bot.check.report import CheckReport, Observed, StepResult
+from bot.slack.check_blocks import progress_blocks, report_blocks, report_text
+
+
+def report(message: str = "ok", fix: str = "do this") -> CheckReport:
+    steps = (
+        StepResult("token", "Two-legged token", "pass", Observed(200, "", "issued")),
+        StepResult(
+            "hub",
+            "Account hub",
+            "fail",
+            Observed(403, "BIM360DM_ERROR", message),
+            cause_id="integration-not-provisioned",
+            cause_title="Custom integration missing",
+            fix=fix,
+            checklist_step="add-integration",
+        ),
+        StepResult("project", "Data Management project", "skipped", Observed(message="skipped: needs hub")),
+    )
+    return CheckReport("Bot <!channel>", "CID", "P1", "A1", "US", None, steps, 12)
+
+
+def test_failed_report_has_cause_fix_step_and_folds_skipped_steps() -> None:
+    blocks = report_blocks(report(), share_id="abc")
+    text = json.dumps(blocks)
+    assert blocks[0]["text"]["text"] == "APS access check failed at: Account hub"
+    assert "(`integration-not-provisioned`)" in text and "do this" in text and "`add-integration`" in text
+    assert "Skipped (they need a failed step): Data Management project" in text
+    assert blocks[-1]["elements"][0]["value"] == json.dumps({"report": "abc"})
+    assert "failed at *Account hub*: Custom integration missing (integration-not-provisioned)" in report_text(
+        report()
+    )
+
+
+def test_untrusted_text_is_escaped_and_sections_stay_within_limits() -> None:
+    blocks = report_blocks(report(message="<!channel> " + "x" * 5000, fix="y" * 5000))
+    for block in blocks:
+        body = block.get("text") or {"text": ""}
+        assert len(body["text"]) <= 3000
+        for element in block.get("elements", []):
+            assert len(element.get("text", "")) <= 3000
+    text = json.dumps(blocks)
+    assert "<!channel>" not in text and "&lt;!channel&gt;" in text
+    assert len(blocks) <= 50
+
+
+def test_progress_view_lists_finished_steps() -> None:
+    steps = report().steps[:1]
+    blocks = progress_blocks("Bot", "P1", steps)
+    assert "Checking *Bot*" in blocks[0]["text"]["text"]
+    assert "Two-legged token" in blocks[1]["text"]["text"]
+    assert progress_blocks("Bot", "P1", [], running=False) == blocks[:1]
