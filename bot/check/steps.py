@@ -21,6 +21,7 @@ from bot.check.runner import Context, Outcome, Step
 
 NEEDED_SCOPES = ("data:read", "account:read")
 MAX_HUBS_SEARCHED = 10
+MAX_HUBS_PROBED = 5  # on the failure path only: is the project in another account the app reaches?
 DM = "Data Management API"
 ACC = "Autodesk Construction Cloud API (ACC Admin)"
 
@@ -168,6 +169,18 @@ def _hub_absent(ctx: Context, filtered: ApsResponse, hub_id: str) -> Outcome:
     reachable = [h for h in parse_hubs(everything) if h.is_account] if everything.ok else []
     status = filtered.status
     region_text = f" in region(s) {', '.join(regions)}" if regions else ""
+    home = next((h for h in reachable[:MAX_HUBS_PROBED] if _project_in_hub(api, h.id, ctx["request"])), None)
+    if home is not None:
+        return Outcome(
+            "fail",
+            Observed(
+                status,
+                filtered.code,
+                f"hub {hub_id} not reachable, but the project is in account {home.name!r} "
+                f"({home.id.removeprefix('b.')}), which the app reaches: wrong account id",
+            ),
+            C.WRONG_ACCOUNT,
+        )
     if reachable and regions:
         names = ", ".join(f"{h.name} ({h.region})" for h in reachable[:5])
         reached = sorted({h.region for h in reachable if h.region})

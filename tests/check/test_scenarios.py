@@ -14,6 +14,7 @@ from tests.fakes.aps_server import (
     APP_NAME,
     CLIENT_ID,
     CLIENT_SECRET,
+    OTHER_ACCOUNT_ID,
     PROJECT_ID,
     PROJECT_NAME,
     USER_EMAIL,
@@ -250,3 +251,21 @@ def test_no_token_or_secret_in_report_json(aps: FakeAps, settings: Settings) -> 
         assert CLIENT_SECRET not in dumped
         for token in aps.issued_tokens():
             assert token not in dumped and token.split(".")[1] not in dumped
+
+
+def test_wrong_account_id_when_the_project_is_in_another_reachable_account(
+    aps: FakeAps, settings: Settings
+) -> None:
+    report = check(settings, account=OTHER_ACCOUNT_ID)
+    failed = report.failed_step
+    assert (failed.name, failed.cause_id) == ("hub", "wrong-user-or-account")
+    assert ACCOUNT_ID in failed.observed.message
+
+
+def test_project_of_another_account_the_app_also_reaches(aps: FakeAps, settings: Settings) -> None:
+    aps.scenario = "two_accounts"
+    report = check(settings, account=OTHER_ACCOUNT_ID)
+    failed = report.failed_step
+    assert (failed.name, failed.cause_id) == ("account_admin", "wrong-user-or-account")
+    assert f"belongs to account {ACCOUNT_ID}" in failed.observed.message
+    assert report.step("project").cause_id == "wrong-user-or-account"

@@ -42,6 +42,7 @@ SCENARIOS = (
     "integration_missing_200",
     "integration_missing_legacy",
     "other_region",
+    "two_accounts",
     "missing_scope",
     "acc_api_not_enabled",
     "project_not_found",
@@ -345,6 +346,8 @@ class FakeAps:
             return [personal], all_regions, 200
         if self.scenario == "other_region":
             return [other], [dm_warning(self.region if self.region != "US" else "EMEA")], 200
+        if self.scenario == "two_accounts":
+            return [target, other], [], 200
         return [target], [], 200
 
     def _data_management(self, path: str, query: dict, headers: Any) -> Answer:
@@ -360,11 +363,12 @@ class FakeAps:
                 return self._json(
                     403, dm_error(403, "BIM360DM_ERROR", "You don't have permission to access this API")
                 )
+            in_hub = self._project_visible() and hub_id == f"b.{ACCOUNT_ID}"  # the project's own account
             if len(parts) == 5:
-                projects = [self._project_json()] if self._project_visible() else []
+                projects = [self._project_json()] if in_hub else []
                 return self._json(200, jsonapi(projects, href=path))
             project_id = parts[5]
-            if project_id != f"b.{PROJECT_ID}" or not self._project_visible():
+            if project_id != f"b.{PROJECT_ID}" or not in_hub:
                 return self._json(404, dm_error(404, "NOT_FOUND", "The project could not be found."))
             if len(parts) == 6:
                 return self._json(200, jsonapi(self._project_json(), href=path))
