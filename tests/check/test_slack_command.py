@@ -178,12 +178,17 @@ def test_secret_in_the_text_is_refused_with_rotation_warning(
     bot: BotServer, slack: FakeSlackApi, aps: FakeAps, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    for text in (f"{CLIENT_ID} {CLIENT_SECRET} {PROJECT_ID}", f"{CLIENT_ID} {PROJECT_ID} secret=hunter2"):
+    for text in (
+        f"{CLIENT_ID} {CLIENT_SECRET} {PROJECT_ID}",
+        f"{CLIENT_ID} {PROJECT_ID} secret=hunter2",
+        f"checklist {CLIENT_ID} {CLIENT_SECRET}",
+    ):
         answer = command(bot, text)
         assert answer["response_type"] == "ephemeral" and "Rotate it now" in answer["text"]
         assert CLIENT_SECRET not in answer["text"] and "hunter2" not in answer["text"]
     assert CLIENT_SECRET not in caplog.text and "hunter2" not in caplog.text
     assert aps.calls == [] and slack.calls_to("response_url") == []
+    assert slack.calls_to("chat.postMessage") == []
 
 
 @pytest.mark.parametrize(
@@ -208,6 +213,7 @@ def test_bad_arguments_get_usage_with_an_example(
 def test_unknown_app_explains_registration(bot: BotServer, aps: FakeAps) -> None:
     answer = command(bot, f"NoSuchApp {PROJECT_ID}")
     assert "APS_APPS" in answer["text"] and aps.calls == []
+    assert "<" not in answer["text"]  # placeholders escaped: no accidental Slack links
 
 
 def test_share_posts_the_report_in_the_channel(bot: BotServer, slack: FakeSlackApi, aps: FakeAps) -> None:

@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 COMMAND = "/aps-check"
 RUN_LIVE_CHECK = "run_live_check"
-USAGE = (
+USAGE = escape(  # `<…>` would be read as Slack link syntax
     '*Live access check*: `/aps-check <client-id|app-name> <project-id|"project name"> [account-id] [region] '
     "[user=<email or Autodesk id>]`\n"
     'e.g. `/aps-check "Integration Bot" b.9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a '
@@ -191,15 +191,15 @@ class CheckCommand:
         if not words or words[0].lower() in ("help", "-h", "--help"):
             ack(response_type="ephemeral", text=USAGE)
             return
-        if words[0].lower() == "checklist":
-            ack()
-            self._checklist(body, client, respond, words[1:])
-            return
         if looks_secret(text, words, (a.client_id for a in self.deps.settings.aps_apps)):
             log.warning(
                 "/aps-check from %s in %s refused: the text contained a secret (not logged)", user, channel
             )
             ack(response_type="ephemeral", text=ROTATE_WARNING)
+            return
+        if words[0].lower() == "checklist":
+            ack()
+            self._checklist(body, client, respond, words[1:])
             return
         try:
             args = parse_check_args(words)
@@ -213,7 +213,8 @@ class CheckCommand:
         if app is None:
             ack(
                 response_type="ephemeral",
-                text=f":warning: I don't know an APS app `{escape(args['app'] or '')}`. {REGISTER_HINT}",
+                text=f":warning: I don't know an APS app `{escape(args['app'] or '')}`. "
+                + escape(REGISTER_HINT),
             )
             return
         ack()
@@ -249,16 +250,21 @@ class CheckCommand:
         project = args["project"]
         view = ProgressView(respond, app, project, self.deps.clock)
         view.start()
-        report = run_live_check(
-            self.deps.settings,
-            app.client_id,
-            project,
-            account=args["account"],
-            region=args["region"],
-            user=args["user"],
-            on_step=view.on_step,
-            kb=self.deps.kb,
-        )
+        try:
+            report = run_live_check(
+                self.deps.settings,
+                app.client_id,
+                project,
+                account=args["account"],
+                region=args["region"],
+                user=args["user"],
+                on_step=view.on_step,
+                kb=self.deps.kb,
+            )
+        except Exception:
+            log.exception("live check of %s crashed", app.client_id)
+            respond(replace_original=True, text=":x: The live check crashed; the error is in the bot's log.")
+            return
         share_id = self._keep(report, user)
         respond(
             replace_original=True,
@@ -377,7 +383,7 @@ class CheckCommand:
         lines.append(
             f"Apps you can check with: {apps}."
             if apps
-            else f"No APS app is registered for you yet. {REGISTER_HINT}"
+            else f"No APS app is registered for you yet. {escape(REGISTER_HINT)}"
         )
         kwargs: dict[str, Any] = {"channel": channel, "user": user, "text": "\n".join(lines)}
         if value.get("ts"):
