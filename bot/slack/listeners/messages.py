@@ -59,19 +59,17 @@ def log_slack_error(what: str, exc: BaseException) -> None:
         log.error("%s failed: %s", what, type(exc).__name__, exc_info=not isinstance(exc, OSError))
 
 
-def message_text(message: dict[str, Any]) -> str:
-    """The text worth diagnosing: the message, its code blocks, and the preview of attached snippets."""
-    parts = [message.get("text") or ""]
+def message_text(message: dict[str, Any], *, drop_mentions: bool = False) -> str:
+    """The text worth diagnosing: the message (without user mentions if asked), its code blocks, and the
+    preview of attached snippets, as plain text."""
+    text = message.get("text") or ""
+    parts = [_MENTION.sub(" ", text).strip() if drop_mentions else text]
     for file in message.get("files") or []:
         snippet = file.get("preview") or file.get("plain_text") or ""
         if snippet:
             parts.append(snippet)
     text = slack_to_plain("\n".join(p for p in parts if p))
     return text.replace("```", "\n")
-
-
-def without_mentions(text: str) -> str:
-    return _MENTION.sub(" ", text).strip()
 
 
 def is_from_bot(event: dict[str, Any], bot_user_id: str) -> bool:
@@ -139,9 +137,7 @@ class DiagnosisResponder:
         channel, ts = event["channel"], event["ts"]
         thread_ts = event.get("thread_ts") or ts
         try:
-            own_text = message_text(event)
-            if always:
-                own_text = without_mentions(own_text)
+            own_text = message_text(event, drop_mentions=always)
             self.warn_if_secret(client, event, own_text)
             text = own_text
             if in_thread_parent:
