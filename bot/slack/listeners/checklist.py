@@ -53,7 +53,6 @@ from bot.slack.checklist_blocks import (
     step_text,
 )
 from bot.slack.deps import Deps
-from bot.slack.listeners.check_command import ROTATE_WARNING, looks_secret
 from bot.store.checklists import ChecklistStore, new_checklist_id
 from bot.store.jobs import PENDING, Job, JobStore
 
@@ -495,12 +494,9 @@ def _submit(deps: Deps, work: Callable[..., Any], *args: Any, **kwargs: Any) -> 
 def handle_command(
     body: dict[str, Any], client: WebClient, respond: Respond, deps: Deps, args: Sequence[str] | str
 ) -> None:
-    """`/aps-check checklist [client-id] [project]`, routed here (acked) by the /aps-check listener."""
+    """`/aps-check checklist [client-id] [project]`, routed here by the /aps-check listener once it has
+    acked and refused any text that looks like a secret."""
     words = args.split() if isinstance(args, str) else [str(a) for a in args]
-    if looks_secret(" ".join(words), words):  # a client secret pasted as the project: never echo it
-        log.warning("/aps-check checklist from %s refused: the text contained a secret", body.get("user_id"))
-        respond(response_type="ephemeral", text=ROTATE_WARNING)
-        return
     if len(words) > 2 or not all(ARG_RE.fullmatch(word) for word in words):
         respond(response_type="ephemeral", text=USAGE)
         return
