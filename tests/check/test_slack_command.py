@@ -276,3 +276,17 @@ def test_no_token_or_secret_in_any_reply_or_log(
     assert CLIENT_SECRET not in seen
     assert len(aps.issued_tokens()) == 2
     assert all(token not in seen for token in aps.issued_tokens())
+
+
+def test_progress_is_updated_in_place_while_a_slow_check_runs(
+    bot: BotServer, slack: FakeSlackApi, aps: FakeAps
+) -> None:
+    aps.latency = 0.12  # five dependent calls: the check outlasts the progress throttle
+    command(bot, f"{CLIENT_ID} {PROJECT_ID} {ACCOUNT_ID}")
+    final = final_report(slack)
+    calls = slack.calls_to("response_url")
+    progress = calls[1:-1]
+    assert calls[-1] is final and 1 <= len(progress) <= 3
+    for update in progress:
+        assert update.params["replace_original"] is True
+        assert "Two-legged token" in json.dumps(update.json("blocks"))
