@@ -74,6 +74,7 @@ def run_steps(
         if missing:
             raise ValueError(f"step {step.name!r} depends on unknown steps {missing}")
     futures: dict[str, Future[StepResult]] = {step.name: Future() for step in steps}
+    titles = {step.name: step.title for step in steps}
     ctx._futures = futures
     callback_lock = threading.Lock()
 
@@ -86,7 +87,7 @@ def run_steps(
                     step.name,
                     step.title,
                     "skipped",
-                    Observed(message=f"skipped: needs {', '.join(blocked)}"),
+                    Observed(message=f"skipped: needs {', '.join(titles[name] for name in blocked)}"),
                     checklist_step=step.checklist_step,
                 )
             else:
