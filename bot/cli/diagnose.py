@@ -1,16 +1,111 @@
-"""`aps-bot diagnose` (placeholder until its issue lands)."""
+"""`aps-bot diagnose`: diagnose a paste given as an argument, a file or stdin; human, JSON or JSON Lines."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from pathlib import Path
+from typing import TextIO
+
+from bot.diagnosis import Diagnoser, Diagnosis
+from bot.knowledge import KnowledgeError, load_kb
+from bot.settings import Settings
+
+USAGE_ERROR = 2
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("diagnose", help="(not implemented yet)")
+    parser = sub.add_parser(
+        "diagnose",
+        help="diagnose a pasted APS error",
+        description="Diagnose a pasted APS error. TEXT may be '-' to read stdin.",
+    )
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("text", nargs="?", help="the paste, or '-' for stdin")
+    source.add_argument("--file", type=Path, help="read the paste from a file")
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print one JSON object")
+    output.add_argument(
+        "--jsonl",
+        action="store_true",
+        help='batch: each input line {"id": …, "text": …} gives one output line, in order',
+    )
+    parser.add_argument("--kb", type=Path, help="knowledge base folder (default: settings BOT_KB_DIR)")
     parser.set_defaults(handler=run)
 
 
+def _read_input(args: argparse.Namespace) -> str:
+    if args.file is not None:
+        return args.file.read_text(encoding="utf-8", errors="replace")
+    if args.text == "-":
+        return sys.stdin.read()
+    return args.text
+
+
 def run(args: argparse.Namespace) -> int:
-    print("aps-bot diagnose: not implemented yet", file=sys.stderr)
-    return 2
+    try:
+        kb = load_kb(args.kb or Settings().bot_kb_dir)
+    except KnowledgeError as exc:
+        print(f"aps-bot diagnose: broken knowledge base: {exc}", file=sys.stderr)
+        return 1
+    diagnoser = Diagnoser(kb)
+    try:
+        text = _read_input(args)
+    except OSError as exc:
+        print(f"aps-bot diagnose: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return USAGE_ERROR
+    if args.jsonl:
+        return _batch(diagnoser, text.splitlines(), sys.stdout)
+    diagnosis = diagnoser.diagnose(text)
+    if args.json:
+        print(json.dumps(diagnosis.to_json(), ensure_ascii=False))
+    else:
+        print(render_text(diagnosis))
+    return 0
+
+
+def _batch(diagnoser: Diagnoser, lines: list[str], out: TextIO) -> int:
+    """One output line per input line, in order; a bad line gives an error object, never a crash."""
+    for number, line in enumerate(lines, start=1):
+        item, error = _parse_line(line)
+        if error is not None:
+            out.write(json.dumps({"id": item.get("id"), "line": number, "error": error}) + "\n")
+            continue
+        diagnosis = diagnoser.diagnose(item["text"])
+        out.write(json.dumps(diagnosis.to_json(id=item.get("id")), ensure_ascii=False) + "\n")
+    return 0
+
+
+def _parse_line(line: str) -> tuple[dict, str | None]:
+    """The line's object, or an error message (with whatever object could be read, for its id)."""
+    if not line.strip():
+        return {}, "empty line"
+    try:
+        item = json.loads(line)
+    except ValueError as exc:
+        return {}, f"not JSON: {exc}"[:200]
+    if not isinstance(item, dict):
+        return {}, 'expected an object {"id": …, "text": …}'
+    if not isinstance(item.get("text"), str):
+        return item, 'missing string field "text"'
+    return item, None
+
+
+def render_text(diagnosis: Diagnosis) -> str:
+    """Human output: the verdict, then each cause with its score, evidence and (for the best) the fix."""
+    if not diagnosis.causes:
+        return "Not a recognised APS access error."
+    lines = [
+        "APS access error." if diagnosis.is_aps_error else "Probably not an APS access error; closest causes:"
+    ]
+    if diagnosis.secrets_found:
+        lines.append("Warning: the paste contains a secret (token or client secret). Rotate it.")
+    for rank, cause in enumerate(diagnosis.causes, start=1):
+        lines.append(f"\n{rank}. {cause.title} [{cause.id}] score {cause.score}")
+        lines.extend(f"   why: {item}" for item in cause.evidence)
+        if rank == 1:
+            lines.append(f"   checklist step: {cause.checklist_step}")
+            lines.append("   fix:")
+            lines.extend(f"     {fix_line}" for fix_line in cause.fix.strip().splitlines())
+    return "\n".join(lines)

@@ -1,0 +1,44 @@
+"""The diagnosis pipeline: redact → extract → rank → gate. Pure: text in, Diagnosis out."""
+
+from __future__ import annotations
+
+from bot.diagnosis.extract import extract
+from bot.diagnosis.gate import is_aps_access_error
+from bot.diagnosis.match import Matcher
+from bot.diagnosis.redact import redact
+from bot.diagnosis.result import CauseMatch, Diagnosis
+from bot.knowledge import KnowledgeBase
+
+MAX_TEXT = 100_000  # past Slack's 40,000-character message limit; longer input is cut, never rejected
+
+
+class Diagnoser:
+    """Diagnoses pastes against one knowledge base (compiled once; thread-safe, no mutable state)."""
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self.kb = kb
+        self._matcher = Matcher(kb)
+
+    def diagnose(self, text: str) -> Diagnosis:
+        """Rank the causes that explain `text`; say whether it is an APS access error at all."""
+        redaction = redact(text[:MAX_TEXT])
+        clean = redaction.text
+        signals = extract(clean)
+        ranked = self._matcher.rank(clean, signals)
+        causes = tuple(
+            CauseMatch(
+                id=r.cause.id,
+                title=r.cause.title,
+                score=r.score,
+                evidence=tuple(h.evidence for h in sorted(r.hits, key=lambda h: -h.score)),
+                fix=r.cause.fix,
+                checklist_step=r.cause.checklist_step,
+            )
+            for r in ranked
+        )
+        return Diagnosis(
+            is_aps_error=is_aps_access_error(clean, signals, ranked),
+            causes=causes,
+            signals=signals.to_json(),
+            secrets_found=redaction.found,
+        )

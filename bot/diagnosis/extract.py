@@ -1,0 +1,294 @@
+"""Pull the signals out of a messy paste: statuses, error codes, messages, APS endpoints, ids, regions.
+
+Pure and knowledge-base independent. Works on JSON bodies anywhere in the text (code fences, log prefixes,
+escaped inside strings, truncated) by reading key/value pairs with regular expressions rather than parsing,
+so a cut-off or Python-repr body yields the same signals as clean JSON.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+MAX_CANDIDATES = 60
+MAX_LINE = 300
+
+APS_API_HOSTS = re.compile(
+    r"(?:[\w-]+\.)*api\.autodesk\.com|cdn\.derivative\.autodesk\.com|[\w-]+\.autodesk360\.com",
+    re.IGNORECASE,
+)
+APS_DOCS_HOSTS = re.compile(
+    r"(?:aps|forge|developer|help|construction|acc|b360dm|docs\.b360|admin\.b360)\.autodesk\.com",
+    re.IGNORECASE,
+)
+_URL = re.compile(r"https?://([\w.-]+)(/[^\s\"'<>()\[\]{}|\\`]*)?", re.IGNORECASE)
+_API_ROOTS = (
+    "authentication|project|data|oss|modelderivative|derivativeservice|construction|hq|bim360|da|webhooks|"
+    "issues|userprofile|userinfo|viewingservice|acc|cost|dataexchange|aec|reality|fusiondata|tokenflex|"
+    "parameters|designautomation|flow|insights"
+)
+_BARE_PATH = re.compile(rf"(?<![\w/.:-])(/(?:{_API_ROOTS})/[\w.:%{{}}\-/]*)", re.IGNORECASE)
+
+# key: value pairs in JSON, Python reprs, logs; value quoted (single or double) or bare.
+_KV = re.compile(
+    r"""["']?(?P<key>errorCode|developerMessage|error_description|errorDescription|error|ErrorCode|Detail|"""
+    r"""Title|detail|title|message|code|errorMessage|reason|HttpStatusCode|statusCode|status|userMessage|"""
+    r"""Message|Code|Reason|Error|diagnostic)["']?\s*[:=]\s*"""
+    r"""(?:"(?P<dq>(?:[^"\\\n]|\\.){0,600})"?|'(?P<sq>[^'\n]{0,600})'?|(?P<bare>[^\s,;}\]\n][^,;}\]\n]{0,300}))""",
+    re.IGNORECASE,
+)
+_XML_CODE = re.compile(r"<(Code|Message)>([^<]{1,300})</\1>")
+_MESSAGE_KEYS = {
+    "developermessage",
+    "error_description",
+    "errordescription",
+    "detail",
+    "title",
+    "message",
+    "errormessage",
+    "reason",
+    "usermessage",
+    "diagnostic",
+}
+_CODE_KEYS = {"errorcode", "code"}
+_STATUS_KEYS = {"httpstatuscode", "statuscode", "status"}
+_CODE_LIKE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{1,60}$")
+
+_STATUS_PATTERNS = (
+    re.compile(r"\bHTTP/\d(?:\.\d)?\s+([1-5]\d\d)\b", re.IGNORECASE),
+    re.compile(
+        r"\b([1-5]\d\d)\s*[-:]?\s*\(?(?:Forbidden|Unauthori[sz]ed|Not Found|Bad Request|Too Many Requests|"
+        r"Conflict|Not Acceptable|Internal Server Error|Bad Gateway|Service Unavailable|Gateway Time-?out|"
+        r"Gone|Precondition Failed|Unprocessable Entity)\b",
+        re.IGNORECASE,
+    ),
+    re.compile(
+        r"\b(?:status|http[_ ]?status|response[_ ]?code|status[_ ]?code|statusCode|HttpStatusCode)"
+        r"[\"']?\s*(?:code)?\s*[:=]?\s*[\"']?\(?([1-5]\d\d)\b",
+        re.IGNORECASE,
+    ),
+    re.compile(
+        r"\b(?:got|getting|get|gets|returns?|returned|returning|receiv\w*|throws?|threw|with|an?|error|"
+        r"http|response)\s+(?:an?\s+)?(?:http\s+)?(?:error\s+)?\(?([45]\d\d)\)?(?![\w.-])",
+        re.IGNORECASE,
+    ),
+    re.compile(r"(?<![\w.-])([45]\d\d)\s+(?:error|response|status)\b", re.IGNORECASE),
+    re.compile(r"(?<![\w.:/-])(401|403|429)(?![\w.:/-])"),
+)
+
+_GUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_PREFIXED_ID = re.compile(rf"(?<![\w.])b\.({_GUID})\b")
+_BARE_GUID = re.compile(rf"(?<![\w.-])({_GUID})\b")
+_URN = re.compile(r"\burn:adsk\.[\w.:%-]+", re.IGNORECASE)
+_REGION = re.compile(r"\b(US|EMEA|EU|AUS|CAN|DEU|IND|JPN|GBR|APAC)\b")
+_REGION_PATH = re.compile(r"/regions/(eu|emea|aus|us)/", re.IGNORECASE)
+_TWO_LEGGED = re.compile(
+    r"client_credentials|\b(?:2|two)[- ]?legged\b|\b2LO\b|\bapp(?:lication)?[- ]only token\b|getTwoLegged",
+    re.IGNORECASE,
+)
+_THREE_LEGGED = re.compile(
+    r"authorization_code|\b(?:3|three)[- ]?legged\b|\b3LO\b|/authorize\?|\bx-user-id\b|redirect_uri|"
+    r"\bPKCE\b|getThreeLegged",
+    re.IGNORECASE,
+)
+_ERRORISH = re.compile(
+    r"error|denied|forbidden|unauthori[sz]ed|permission|privilege|token|scope|client|access|invalid|"
+    r"expired|quota|limit|region|integration|hub|project|legacy|deprecated|redirect|admin|account|"
+    r"exception|fail|not found|\b[45]\d\d\b|not allowed|entitle|subscription|trial|credit|authori[sz]",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Warning:
+    """One JSON:API warning or error object (`meta.warnings[]` or `errors[]`)."""
+
+    status: str
+    code: str
+    title: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Signals:
+    """What the paste says, independent of any knowledge base. Holds no secret (input is redacted)."""
+
+    statuses: tuple[int, ...] = ()
+    codes: tuple[str, ...] = ()
+    messages: tuple[str, ...] = ()
+    warnings: tuple[Warning, ...] = ()
+    endpoints: tuple[str, ...] = ()
+    api_families: tuple[str, ...] = ()
+    aps_host: bool = False
+    prefixed_ids: tuple[str, ...] = ()
+    bare_ids: tuple[str, ...] = ()
+    urns: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+    grant_hints: tuple[str, ...] = ()
+    candidates: tuple[str, ...] = field(default=(), repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "http_status": list(self.statuses),
+            "error_codes": list(self.codes),
+            "messages": list(self.messages),
+            "warnings": [vars(w) for w in self.warnings],
+            "endpoints": list(self.endpoints),
+            "api_families": list(self.api_families),
+            "aps_host": self.aps_host,
+            "ids": {
+                "prefixed": list(self.prefixed_ids),
+                "bare": list(self.bare_ids),
+                "urns": list(self.urns),
+            },
+            "regions": list(self.regions),
+            "grant_hints": list(self.grant_hints),
+        }
+
+
+def _unique(values: list[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(v for v in values if v))
+
+
+def _unescape(text: str) -> str:
+    """Turn JSON escaped inside a string (`{\\"errorCode\\": …}`) back into plain JSON."""
+    if '\\"' not in text and "\\n" not in text:
+        return text
+    return text.replace('\\\\"', '"').replace('\\"', '"').replace("\\n", "\n").replace("\\/", "/")
+
+
+def _clean(value: str) -> str:
+    return re.sub(r"\s+", " ", value.replace('\\"', '"')).strip().strip("\"'").strip()[:MAX_LINE]
+
+
+def _key_values(text: str) -> list[tuple[str, str]]:
+    pairs = []
+    for match in _KV.finditer(text):
+        value = match.group("dq")
+        if value is None:
+            value = match.group("sq")
+        if value is None:
+            value = match.group("bare") or ""
+        pairs.append((match.group("key").lower(), _clean(value)))
+    for match in _XML_CODE.finditer(text):
+        pairs.append(("code" if match.group(1) == "Code" else "message", _clean(match.group(2))))
+    return pairs
+
+
+def _warning(fields: dict[str, str]) -> Warning:
+    return Warning(**{k: fields.get(k, "") for k in ("status", "code", "title", "detail")})
+
+
+def _warnings(pairs: list[tuple[str, str]]) -> tuple[Warning, ...]:
+    """Group consecutive status/code/title/detail pairs into warning objects (JSON:API bodies)."""
+    found: list[Warning] = []
+    current: dict[str, str] = {}
+    names = {"httpstatuscode": "status", "status": "status", "errorcode": "code", "code": "code"}
+    names |= {"title": "title", "detail": "detail"}
+    for key, value in pairs:
+        name = names.get(key)
+        if name is None:
+            continue
+        if name in current:
+            if "title" in current or "detail" in current:
+                found.append(
+                    Warning(**{k: current.get(k, "") for k in ("status", "code", "title", "detail")})
+                )
+            current = {}
+        current[name] = value
+    if "title" in current or "detail" in current:
+        found.append(_warning(current))
+    return tuple(dict.fromkeys(found))
+
+
+def _family(path: str) -> str:
+    parts = [p for p in path.lower().split("/") if p]
+    if not parts:
+        return ""
+    if parts[0] in {"construction", "bim360", "acc", "hq", "da"} and len(parts) > 1:
+        return f"{parts[0]}/{parts[1]}"
+    return "/".join(parts[:2]) if len(parts) > 1 and parts[1].startswith("v") else parts[0]
+
+
+def _statuses(text: str) -> tuple[int, ...]:
+    hits: list[tuple[int, int]] = []
+    for pattern in _STATUS_PATTERNS:
+        hits.extend((m.start(), int(m.group(1))) for m in pattern.finditer(text))
+    return tuple(dict.fromkeys(code for _, code in sorted(hits) if 100 <= code <= 599))
+
+
+def _candidates(text: str, messages: tuple[str, ...]) -> tuple[str, ...]:
+    """The lines worth fuzzy matching: extracted messages first, then short error-looking lines."""
+    lines = list(messages)
+    stripped = text.strip()
+    if len(stripped) <= 400:
+        lines.append(_clean(stripped))
+    for line in text.splitlines():
+        if len(lines) >= MAX_CANDIDATES:
+            break
+        line = line.strip()
+        if len(line) >= 8 and _ERRORISH.search(line[:MAX_LINE]):
+            lines.append(_clean(line))
+    return _unique(lines)[:MAX_CANDIDATES]
+
+
+def extract(text: str) -> Signals:
+    """Read every signal in `text` (expected already redacted)."""
+    text = _unescape(text)
+    pairs = _key_values(text)
+
+    codes: list[str] = []
+    messages: list[str] = []
+    statuses = list(_statuses(text))
+    for key, value in pairs:
+        if not value:
+            continue
+        if key in _CODE_KEYS and _CODE_LIKE.match(value):
+            codes.append(value)
+        elif key == "error":
+            if _CODE_LIKE.match(value):
+                codes.append(value)
+            elif sum(c.isalpha() for c in value) >= 3:
+                messages.append(value)
+        elif key in _MESSAGE_KEYS and sum(c.isalpha() for c in value) >= 3:
+            messages.append(value)
+        elif key in _STATUS_KEYS and value.isdigit() and 100 <= int(value) <= 599:
+            statuses.append(int(value))
+    codes.extend(re.findall(r"\bAUTH-\d{3}\b", text))
+
+    endpoints: list[str] = []
+    aps_host = False
+    for match in _URL.finditer(text):
+        host, path = match.group(1), match.group(2) or ""
+        if APS_DOCS_HOSTS.fullmatch(host):
+            aps_host = True
+        elif APS_API_HOSTS.fullmatch(host):
+            aps_host = True
+            if path:
+                endpoints.append(path.split("?")[0].split("#")[0].rstrip(".,:;"))
+    endpoints.extend(m.group(1).split("?")[0].rstrip(".,:;") for m in _BARE_PATH.finditer(text))
+    endpoints = list(_unique(endpoints))
+
+    prefixed = _unique([m.group(1).lower() for m in _PREFIXED_ID.finditer(text)])
+    bare = _unique([g.lower() for g in _BARE_GUID.findall(text) if g.lower() not in prefixed])
+    regions = [r.upper() for r in _REGION.findall(text)] + [r.upper() for r in _REGION_PATH.findall(text)]
+    hints = (["2-legged"] if _TWO_LEGGED.search(text) else []) + (
+        ["3-legged"] if _THREE_LEGGED.search(text) else []
+    )
+    unique_messages = _unique(messages)
+    return Signals(
+        statuses=tuple(dict.fromkeys(statuses)),
+        codes=_unique(codes),
+        messages=unique_messages,
+        warnings=_warnings(pairs),
+        endpoints=tuple(endpoints),
+        api_families=_unique([_family(e) for e in endpoints]),
+        aps_host=aps_host,
+        prefixed_ids=prefixed,
+        bare_ids=bare,
+        urns=_unique(_URN.findall(text)),
+        regions=_unique(regions),
+        grant_hints=tuple(hints),
+        candidates=_candidates(text, unique_messages),
+    )

@@ -1,0 +1,64 @@
+"""Decide whether a paste is an APS access problem at all, so the bot stays silent on everything else."""
+
+from __future__ import annotations
+
+import re
+
+from bot.diagnosis.extract import Signals
+from bot.diagnosis.match import Ranked
+
+MIN_SCORE = 55
+
+_APS_WORDS = re.compile(
+    r"\b(?:Autodesk|APS|BIM ?360|BIM360DM|ACC|Autodesk Construction Cloud|Forma|Model Derivative|"
+    r"Data Management API|Design Automation|Custom Integrations?|Developer Hub|developerMessage|"
+    r"Account Admin|Hub Admin|x-ads-[\w-]+|urn:adsk\.[\w.:-]+)\b",
+    re.IGNORECASE,
+)
+_CASE_SENSITIVE_WORDS = re.compile(r"\b(?:APS|ACC)\b")
+_FORGE_WITH_APS = re.compile(
+    r"\bforge\b.{0,120}\b(?:bucket|viewer|hubs?|derivative|oss|data management|two[- ]legged|three[- ]legged|"
+    r"2[- ]legged|3[- ]legged|client[_ ]?id|access[_ ]token|bim ?360|revit|urn)\b|"
+    r"\b(?:bucket|viewer|hubs?|derivative|oss|data management|bim ?360|revit|urn)\b.{0,120}\bforge\b",
+    re.IGNORECASE | re.DOTALL,
+)
+_OTHER_SYSTEMS = re.compile(
+    r"api\.github\.com|github\.com|\bgithub\b|npm ERR!|\bnpm error\b|registry\.npmjs|yarnpkg|amazonaws\.com|"
+    r"<Code>AccessDenied|\bAADSTS\d+|microsoftonline|googleapis\.com|accounts\.google\.com|\bnginx\b|"
+    r"\bdocker\b|registry-1|atlassian|\bjira\b|confluence|minecraft|curseforge|modrinth|\bfabric\b|"
+    r"sourceforge|cloudflare|heroku|vercel|stripe|twilio|salesforce|\bokta\b|auth0|firebase|"
+    r"\bgitlab\b|bitbucket|\bpypi\b|\bapache\b|\biis\b|kubernetes|kubectl",
+    re.IGNORECASE,
+)
+_ACCESS_STATUSES = frozenset({400, 401, 403, 404, 406, 409, 410, 429})
+
+
+def aps_context(text: str, signals: Signals) -> tuple[bool, bool]:
+    """(the paste is about APS at all, the paste carries hard APS evidence: host, endpoint or APS code)."""
+    strong = (
+        signals.aps_host
+        or bool(signals.endpoints)
+        or any(re.fullmatch(r"AUTH-\d{3}|BIM360DM_ERROR", c, re.IGNORECASE) for c in signals.codes)
+        or "developermessage" in text.lower()
+        or any(w.code.upper() == "BIM360DM_ERROR" for w in signals.warnings)
+    )
+    words = bool(
+        _CASE_SENSITIVE_WORDS.search(text)
+        or any(m.group(0).upper() not in {"APS", "ACC"} for m in _APS_WORDS.finditer(text))
+        or _FORGE_WITH_APS.search(text)
+    )
+    return strong or words, strong
+
+
+def is_aps_access_error(text: str, signals: Signals, ranked: list[Ranked]) -> bool:
+    """True only for an APS access problem a cause explains."""
+    if not ranked or ranked[0].score < MIN_SCORE:
+        return False
+    about_aps, strong = aps_context(text, signals)
+    if not about_aps:
+        return False
+    if _OTHER_SYSTEMS.search(text) and not strong:
+        return False
+    hard_evidence = any(h.kind in {"code", "endpoint"} for h in ranked[0].hits)
+    # 5xx, 200 or 3xx only: not an access problem unless a code or endpoint says so
+    return not (signals.statuses and not set(signals.statuses) & _ACCESS_STATUSES and not hard_evidence)

@@ -1,0 +1,210 @@
+"""Rank knowledge-base causes against a paste's signals: exact codes and endpoints first, then fuzzy messages.
+
+Fuzzy matching runs only on the paste's candidate lines (extracted messages and short error-looking lines),
+and only for signatures whose words mostly occur in the paste (an inverted index), so the cost grows with
+what the paste and the knowledge base share, not with their sizes.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz
+from rapidfuzz.utils import default_process
+
+from bot.diagnosis.extract import Signals
+from bot.knowledge import Cause, KnowledgeBase
+
+CODE_SCORE = 88
+ENDPOINT_SCORE = 80
+MESSAGE_CUTOFF = 72
+STATUS_AGREES = 4
+STATUS_DISAGREES = 10
+CORROBORATION = 6
+MIN_LISTED = 30
+MAX_LISTED = 5
+
+_STOPWORDS = frozenset(
+    [
+        "the",
+        "a",
+        "an",
+        "to",
+        "of",
+        "for",
+        "this",
+        "is",
+        "not",
+        "you",
+        "your",
+        "does",
+        "do",
+        "be",
+        "in",
+        "on",
+        "and",
+        "or",
+        "with",
+        "that",
+        "it",
+        "have",
+        "has",
+        "are",
+        "was",
+        "were",
+        "can",
+        "cannot",
+        "i",
+        "we",
+        "my",
+        "our",
+        "at",
+        "by",
+        "from",
+        "as",
+    ]
+)
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-case content words of `text` (what the inverted index keys on)."""
+    return [t for t in default_process(text).split() if len(t) > 2 and t not in _STOPWORDS]
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One piece of evidence for a cause."""
+
+    kind: str  # code | endpoint | message
+    score: float
+    evidence: str
+
+
+@dataclass(frozen=True)
+class Ranked:
+    cause: Cause
+    score: int
+    hits: tuple[Hit, ...]
+
+
+@dataclass(frozen=True)
+class _Signature:
+    cause_index: int
+    text: str
+    processed: str
+    words: frozenset[str]
+    needed: int  # how many of `words` must occur in a candidate line
+
+
+class Matcher:
+    """A knowledge base compiled for fast ranking; build once, use for every paste."""
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self.causes = kb.causes
+        owners: dict[str, set[int]] = defaultdict(set)
+        self._endpoints: list[tuple[int, re.Pattern[str]]] = []
+        self._signatures: list[_Signature] = []
+        for index, cause in enumerate(kb.causes):
+            for code in cause.signatures.error_codes:
+                owners[code.lower()].add(index)
+            self._endpoints.extend((index, re.compile(p, re.IGNORECASE)) for p in cause.signatures.endpoints)
+            for message in cause.signatures.messages:
+                words = frozenset(tokens(message))
+                if words:
+                    needed = max(1, math.ceil(len(words) * 0.6))
+                    self._signatures.append(
+                        _Signature(index, message, default_process(message), words, needed)
+                    )
+        self._code_owners = {code: frozenset(idx) for code, idx in owners.items()}
+        alternatives = sorted(self._code_owners, key=len, reverse=True)
+        self._code_re = (
+            re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, alternatives)) + r")(?![\w-])", re.IGNORECASE)
+            if alternatives
+            else None
+        )
+        self._by_word: dict[str, list[int]] = defaultdict(list)
+        for position, signature in enumerate(self._signatures):
+            for word in signature.words:
+                self._by_word[word].append(position)
+
+    def rank(self, text: str, signals: Signals) -> list[Ranked]:
+        """Causes with their evidence, best first (ties keep knowledge-base order)."""
+        hits: dict[int, list[Hit]] = defaultdict(list)
+        self._code_hits(text, signals, hits)
+        self._endpoint_hits(signals, hits)
+        self._message_hits(signals, hits)
+        ranked = []
+        for index, cause_hits in hits.items():
+            cause = self.causes[index]
+            score = self._combine(cause, cause_hits, signals)
+            if score >= MIN_LISTED:
+                ranked.append((score, index, Ranked(cause, score, tuple(cause_hits))))
+        ranked.sort(key=lambda item: (-item[0], item[1]))
+        return [item[2] for item in ranked[:MAX_LISTED]]
+
+    def _code_hits(self, text: str, signals: Signals, hits: dict[int, list[Hit]]) -> None:
+        found = {code.lower(): code for code in signals.codes}
+        if self._code_re is not None:
+            for match in self._code_re.finditer(text):
+                found.setdefault(match.group(1).lower(), match.group(1))
+        for key, shown in found.items():
+            owners = self._code_owners.get(key, frozenset())
+            for index in owners:
+                specificity = 1.0 if len(owners) == 1 else 0.9 if len(owners) == 2 else 0.8
+                hits[index].append(Hit("code", CODE_SCORE * specificity, f"error code {shown}"))
+
+    def _endpoint_hits(self, signals: Signals, hits: dict[int, list[Hit]]) -> None:
+        for index, pattern in self._endpoints:
+            endpoint = next((e for e in signals.endpoints if pattern.search(e)), None)
+            if endpoint is not None and not any(h.kind == "endpoint" for h in hits[index]):
+                hits[index].append(Hit("endpoint", ENDPOINT_SCORE, f"endpoint {endpoint}"))
+
+    def _message_hits(self, signals: Signals, hits: dict[int, list[Hit]]) -> None:
+        lines = [default_process(line) for line in signals.candidates]
+        line_words = [set(line.split()) for line in lines]
+        present: dict[str, list[int]] = defaultdict(list)
+        for line_index, words in enumerate(line_words):
+            for word in words:
+                present[word].append(line_index)
+        counts: dict[int, int] = defaultdict(int)
+        for word in present:
+            for position in self._by_word.get(word, ()):
+                counts[position] += 1
+        best: dict[int, Hit] = {}
+        for position, count in counts.items():
+            signature = self._signatures[position]
+            if count < signature.needed:
+                continue
+            score = self._best_line_score(signature, lines, line_words)
+            if score >= MESSAGE_CUTOFF and score > (best.get(signature.cause_index) or Hit("", 0, "")).score:
+                shown = signature.text if len(signature.text) <= 90 else signature.text[:89] + "…"
+                best[signature.cause_index] = Hit("message", score, f'message ~ "{shown}" ({round(score)})')
+        for index, hit in best.items():
+            hits[index].append(hit)
+
+    @staticmethod
+    def _best_line_score(signature: _Signature, lines: list[str], line_words: list[set[str]]) -> float:
+        best = 0.0
+        for line, words in zip(lines, line_words, strict=True):
+            if len(signature.words & words) < signature.needed:
+                continue
+            score = fuzz.partial_ratio(signature.processed, line, score_cutoff=MESSAGE_CUTOFF)
+            if len(line) < len(signature.processed):  # a short line inside a long signature proves less
+                score *= len(line) / len(signature.processed)
+            best = max(best, score)
+        return best
+
+    @staticmethod
+    def _combine(cause: Cause, cause_hits: list[Hit], signals: Signals) -> int:
+        strongest = max(h.score for h in cause_hits)
+        kinds = {h.kind for h in cause_hits if h.score >= 60}
+        score = strongest + CORROBORATION * (len(kinds) - 1)
+        if signals.statuses and cause.http_status:
+            if set(signals.statuses) & set(cause.http_status):
+                score += STATUS_AGREES
+            else:
+                score -= STATUS_DISAGREES
+        return max(0, min(100, round(score)))
