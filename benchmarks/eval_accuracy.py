@@ -1,0 +1,53 @@
+"""Accuracy of `aps-bot diagnose --jsonl` on the evaluation pastes in tests/data/.
+
+Run: python benchmarks/eval_accuracy.py
+Prints top-1 and top-3 accuracy on eval_aps.jsonl and the false-reply rate on eval_not_aps.jsonl,
+going through the CLI's batch mode exactly as the held-out evaluation does.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
+
+
+def run_batch(rows: list[dict]) -> list[dict]:
+    lines = "".join(json.dumps({"id": row["id"], "text": row["text"]}) + "\n" for row in rows)
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "diagnose", "--jsonl", "-"],
+        input=lines,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
+def load(name: str) -> list[dict]:
+    return [json.loads(line) for line in (DATA / name).read_text().splitlines() if line.strip()]
+
+
+def main() -> None:
+    aps = load("eval_aps.jsonl")
+    results = run_batch(aps)
+    top1 = top3 = 0
+    for row, result in zip(aps, results, strict=True):
+        ranked = [c["id"] for c in result["causes"]] if result["is_aps_error"] else []
+        top1 += ranked[:1] == [row["expected"]]
+        top3 += row["expected"] in ranked[:3]
+        if ranked[:1] != [row["expected"]]:
+            print(f"  miss {row['id']}: expected {row['expected']}, got {ranked[:3]}")
+    other = load("eval_not_aps.jsonl")
+    replies = [r["id"] for r in run_batch(other) if r["is_aps_error"]]
+    for row_id in replies:
+        print(f"  false reply {row_id}")
+    print(f"APS errors: {len(aps)}  top-1 {top1 / len(aps):.1%}  top-3 {top3 / len(aps):.1%}")
+    print(f"other messages: {len(other)}  false replies {len(replies)} ({len(replies) / len(other):.1%})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""`aps-bot diagnose`: argument, file and stdin input; human, --json and --jsonl output."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.diagnosis import Diagnoser
+from bot.knowledge import KnowledgeBase
+
+SECRET = "Zx8Cv7Bn6Mq5Lk4J"
+
+
+@pytest.fixture(scope="module")
+def example(kb: KnowledgeBase) -> tuple[str, str]:
+    """A KB example and its cause id (whatever the KB holds, not a hard-coded answer)."""
+    cause = next(c for c in kb.causes if c.id == "app-api-access-missing")
+    return cause.examples[0], cause.id
+
+
+def test_human_output_names_cause_and_fix(
+    example: tuple[str, str], kb: KnowledgeBase, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text, cause_id = example
+    assert main(["diagnose", text]) == 0
+    out = capsys.readouterr().out
+    assert f"[{cause_id}]" in out
+    assert kb.cause(cause_id).fix.strip().splitlines()[0].strip() in out
+
+
+def test_json_matches_the_contract(example: tuple[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    text, cause_id = example
+    assert main(["diagnose", "--json", text]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert set(result) == {"is_aps_error", "causes", "signals", "secrets_found"}
+    assert result["causes"][0]["id"] == cause_id
+    assert {"id", "title", "score", "evidence", "fix"} <= set(result["causes"][0])
+
+
+def test_file_and_stdin_give_the_same_answer(
+    tmp_path: Path,
+    example: tuple[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    text, _ = example
+    paste = tmp_path / "paste.txt"
+    paste.write_text(text)
+    assert main(["diagnose", "--json", "--file", str(paste)]) == 0
+    from_file = capsys.readouterr().out
+    monkeypatch.setattr(sys, "stdin", io.StringIO(text))
+    assert main(["diagnose", "--json", "-"]) == 0
+    assert capsys.readouterr().out == from_file
+
+
+def test_missing_file_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["diagnose", "--file", str(tmp_path / "nope.txt")]) == 2
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_jsonl_batch_one_line_out_per_line_in_in_order(kb: KnowledgeBase, diagnoser: Diagnoser) -> None:
+    texts = [example for cause in kb.causes for example in cause.examples][:12]
+    lines = [json.dumps({"id": f"row-{i}", "text": t}) for i, t in enumerate(texts)]
+    lines.insert(3, "this is not json")
+    lines.append(json.dumps({"id": "secret", "text": f"client_secret={SECRET} AUTH-003"}))
+    run = subprocess.run(
+        [sys.executable, "-m", "bot", "diagnose", "--jsonl", "-"],
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    out = [json.loads(line) for line in run.stdout.splitlines()]
+    assert len(out) == len(lines)
+    assert out[3]["error"].startswith("not JSON")
+    rows = [row for row in out if "error" not in row]
+    assert [row["id"] for row in rows[:12]] == [f"row-{i}" for i in range(12)]
+    for row, text in zip(rows, texts, strict=False):
+        assert row == diagnoser.diagnose(text).to_json(id=row["id"])
+    assert out[-1]["secrets_found"] is True
+    assert SECRET not in run.stdout

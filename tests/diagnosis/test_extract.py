@@ -1,0 +1,122 @@
+"""Signal extraction on the messy shapes developers really paste."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.diagnosis.extract import extract
+
+AUTH_001 = (
+    '{"developerMessage":"The client_id specified does not have access to the api product",'
+    '"moreInfo": "https://aps.autodesk.com/en/docs/oauth/v2/developers_guide/error_handling/",'
+    '"errorCode": "AUTH-001"}'
+)
+WARNINGS_BODY = (
+    '{"jsonapi": {"version": "1.0"}, "data": [], "meta": {"warnings": [{"Id": null, "HttpStatusCode": "403", '
+    '"ErrorCode": "BIM360DM_ERROR", "Title": "Unable to get hubs from BIM360DM EMEA.", '
+    '"Detail": "You don\'t have permission to access this API", "AboutLink": null, "Source": null, '
+    '"meta": null}]}}'
+)
+
+
+def test_gateway_body_in_a_code_fence_after_a_log_prefix() -> None:
+    signals = extract(f"2026-01-02 10:00:01 ERROR requests failed:\n```\n{AUTH_001}\n```")
+    assert signals.codes == ("AUTH-001",)
+    assert signals.messages[0] == "The client_id specified does not have access to the api product"
+    assert signals.aps_host  # the moreInfo link points at APS docs
+    assert signals.endpoints == ()  # a docs link is not an API endpoint
+
+
+def test_json_escaped_inside_a_string() -> None:
+    escaped = AUTH_001.replace('"', '\\"')
+    signals = extract(f'Exception: "{escaped}"')
+    assert "AUTH-001" in signals.codes
+    assert any("does not have access to the api product" in m for m in signals.messages)
+
+
+def test_truncated_body_still_yields_its_fields() -> None:
+    signals = extract(WARNINGS_BODY[:230])
+    assert "BIM360DM_ERROR" in signals.codes
+    assert 403 in signals.statuses
+
+
+def test_jsonapi_warnings_are_grouped_per_object() -> None:
+    signals = extract("HTTP/1.1 200 OK\n" + WARNINGS_BODY)
+    assert signals.statuses == (200, 403)
+    (warning,) = signals.warnings
+    assert (warning.status, warning.code) == ("403", "BIM360DM_ERROR")
+    assert warning.title == "Unable to get hubs from BIM360DM EMEA."
+    assert "EMEA" in signals.regions
+
+
+def test_legacy_errors_array_with_lower_case_keys() -> None:
+    body = (
+        '{"errors": [{"status": "403", "code": "BIM360DM_ERROR", "title": "Unable to get hubs from BIM360DM US.", '
+        '"detail": "You don\'t have permission to access this API"}]}'
+    )
+    signals = extract(body)
+    assert signals.warnings[0].detail == "You don't have permission to access this API"
+    assert signals.statuses == (403,)
+
+
+def test_python_repr_body() -> None:
+    signals = extract(
+        "{'developerMessage': 'Token does not have the privilege for this request.', 'errorCode': 'AUTH-010'}"
+    )
+    assert signals.codes == ("AUTH-010",)
+    assert signals.messages == ("Token does not have the privilege for this request.",)
+
+
+def test_oauth_error_fields() -> None:
+    signals = extract('{"error":"invalid_client","error_description":"The client credentials are invalid."}')
+    assert signals.codes == ("invalid_client",)
+    assert signals.messages == ("The client credentials are invalid.",)
+
+
+@pytest.mark.parametrize(
+    ("text", "status"),
+    [
+        ("< HTTP/1.1 403 Forbidden", 403),
+        ("HTTP/2 401", 401),
+        ("Response: 403 Forbidden", 403),
+        ("Request failed with status code 401", 401),
+        ("statusCode: 429", 429),
+        ('"status": 404,', 404),
+        ("The remote server returned an error: (403) Forbidden.", 403),
+        ("getting 403 on /project/v1/hubs", 403),
+        ("Status Code: 400 Bad Request", 400),
+    ],
+)
+def test_status_spellings(text: str, status: int) -> None:
+    assert status in extract(text).statuses
+
+
+def test_numbers_inside_ids_and_ports_are_not_statuses() -> None:
+    signals = extract("listening on 127.0.0.1:4030, item 12403, version 1.403.2")
+    assert signals.statuses == ()
+
+
+def test_endpoints_families_and_ids() -> None:
+    text = (
+        "GET https://developer.api.autodesk.com/project/v1/hubs/b.0f1c2d3e-1111-2222-3333-444455556666/projects"
+        "?page[limit]=50 -> 403\n"
+        "then /construction/admin/v1/accounts/0f1c2d3e-1111-2222-3333-444455556666/projects"
+    )
+    signals = extract(text)
+    assert signals.endpoints == (
+        "/project/v1/hubs/b.0f1c2d3e-1111-2222-3333-444455556666/projects",
+        "/construction/admin/v1/accounts/0f1c2d3e-1111-2222-3333-444455556666/projects",
+    )
+    assert signals.api_families == ("project/v1", "construction/admin")
+    assert signals.prefixed_ids == ("0f1c2d3e-1111-2222-3333-444455556666",)
+    assert signals.bare_ids == ()  # the same GUID, once with b. and once without: recorded once, as prefixed
+
+
+def test_grant_hints() -> None:
+    assert extract("grant_type=client_credentials").grant_hints == ("2-legged",)
+    assert extract("using a 3-legged token with x-user-id").grant_hints == ("3-legged",)
+
+
+def test_candidates_are_bounded_for_huge_pastes() -> None:
+    text = "\n".join(f"  at frame {i} error in module_{i}.py" for i in range(5000))
+    assert len(extract(text).candidates) <= 60

@@ -1,0 +1,93 @@
+"""Loading the knowledge base: a broken file is an error naming the file and the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.cli import main
+from bot.knowledge import KnowledgeError, load_kb
+
+CHECKLIST = {
+    "title": "Provisioning",
+    "steps": [
+        {"id": "create-app", "title": "Create the app", "why": "w", "items": [{"id": "a", "text": "t"}]}
+    ],
+}
+CAUSE = {
+    "id": "missing-scope",
+    "title": "Missing scope",
+    "summary": "The token lacks a scope.",
+    "http_status": [403],
+    "signatures": {"error_codes": ["AUTH-010"], "messages": ["Token does not have the privilege"]},
+    "fix": "Request the scope.",
+    "checklist_step": "create-app",
+    "examples": ["AUTH-010"],
+}
+
+
+def write_kb(folder: Path, **files: dict) -> Path:
+    folder.mkdir(exist_ok=True)
+    (folder / "checklist.yml").write_text(yaml.safe_dump(files.pop("checklist", CHECKLIST)))
+    for name, data in files.items():
+        (folder / f"{name}.yml").write_text(yaml.safe_dump(data))
+    return folder
+
+
+def test_a_valid_kb_loads(tmp_path: Path) -> None:
+    kb = load_kb(write_kb(tmp_path / "kb", missing_scope=CAUSE))
+    assert [c.id for c in kb.causes] == ["missing-scope"]
+    assert kb.cause("missing-scope") is kb.causes[0]
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"colour": "red"}, ["bad.yml", "colour", "Extra inputs"]),
+        ({"fix": "   "}, ["bad.yml", "fix"]),
+        ({"fix": ""}, ["bad.yml", "fix"]),
+        ({"examples": []}, ["bad.yml", "examples"]),
+        ({"checklist_step": "nowhere"}, ["bad.yml", "checklist_step", "nowhere"]),
+        ({"signatures": {"endpoints": ["(unclosed"]}}, ["bad.yml", "signatures.endpoints", "(unclosed"]),
+        ({"id": "Not An Id"}, ["bad.yml", "id"]),
+    ],
+)
+def test_broken_cause_names_file_and_field(tmp_path: Path, change: dict, words: list[str]) -> None:
+    folder = write_kb(tmp_path / "kb", bad=CAUSE | change)
+    with pytest.raises(KnowledgeError) as caught:
+        load_kb(folder)
+    for word in words:
+        assert word in str(caught.value)
+
+
+def test_duplicate_ids_name_both_files(tmp_path: Path) -> None:
+    folder = write_kb(tmp_path / "kb", a=CAUSE, b=CAUSE)
+    with pytest.raises(KnowledgeError, match=r"b\.yml: id: duplicate id 'missing-scope' \(also in a\.yml\)"):
+        load_kb(folder)
+
+
+def test_invalid_yaml_and_missing_checklist(tmp_path: Path) -> None:
+    folder = write_kb(tmp_path / "kb", ok=CAUSE)
+    (folder / "broken.yml").write_text("id: [unclosed\n")
+    with pytest.raises(KnowledgeError, match=r"broken\.yml: cannot read YAML"):
+        load_kb(folder)
+    (folder / "checklist.yml").unlink()
+    with pytest.raises(KnowledgeError, match=r"checklist\.yml: missing"):
+        load_kb(folder)
+
+
+def test_kb_validate_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good = write_kb(tmp_path / "good", missing_scope=CAUSE)
+    assert main(["kb", "validate", "--kb", str(good)]) == 0
+    assert "1 causes, 1 examples, 1 checklist steps" in capsys.readouterr().out
+    bad = write_kb(tmp_path / "bad", bad=CAUSE | {"fix": ""})
+    assert main(["kb", "validate", "--kb", str(bad)]) == 1
+    assert "bad.yml: fix" in capsys.readouterr().err
+
+
+def test_shipped_kb_is_valid_and_lists(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["kb", "validate"]) == 0
+    assert main(["kb", "list"]) == 0
+    assert "integration-not-provisioned" in capsys.readouterr().out
