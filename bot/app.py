@@ -152,5 +152,6 @@ def build(settings: Settings, *, clock: Callable[[], float] = time.time) -> Runt
         client=client,
         bot_user_id=str(auth.get("user_id") or ""),
     )
+    _ = deps.diagnoser  # built now: a broken knowledge base fails at start, not on the first message
     register_all(app, deps)
     return Runtime(app=app, deps=deps, wsgi=make_wsgi(app, db), listener_executor=listener_executor)

@@ -8,6 +8,7 @@ import sys
 
 from pydantic import ValidationError
 
+from bot.logsetup import configure_logging
 from bot.settings import Settings
 
 DEFAULT_PORT = 3000
@@ -59,7 +60,6 @@ def run(args: argparse.Namespace) -> int:
 
     from bot.app import build
     from bot.knowledge import KnowledgeError
-    from bot.logsetup import configure_logging
     from bot.server import serve_http, serve_socket_mode
 
     try:

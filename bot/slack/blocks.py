@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from bot.diagnosis.result import CauseMatch, Diagnosis
+from bot.diagnosis import CauseMatch, Diagnosis, redact
 from bot.knowledge import KnowledgeBase
 
 MAX_BLOCKS = 50
@@ -174,8 +174,6 @@ def _step_title(kb: KnowledgeBase, step_id: str) -> str:
 
 
 def _evidence(evidence: Sequence[str]) -> str:
-    from bot.diagnosis.redact import redact
-
     shown = ["`" + truncate(escape(redact(e).text).replace("`", "'"), 120) + "`" for e in evidence[:6]]
     return "Matched: " + " · ".join(shown) if shown else ""
 

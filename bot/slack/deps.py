@@ -7,16 +7,13 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING
 
 from slack_sdk import WebClient
 
+from bot.diagnosis import Diagnoser
 from bot.knowledge import KnowledgeBase
 from bot.settings import Settings
 from bot.store.db import Database
-
-if TYPE_CHECKING:
-    from bot.diagnosis import Diagnoser
 
 
 @dataclass
@@ -32,6 +29,4 @@ class Deps:
     @cached_property
     def diagnoser(self) -> Diagnoser:
         """One Diagnoser over `kb`, built on first use and shared by every listener."""
-        from bot.diagnosis import Diagnoser
-
         return Diagnoser(self.kb)

@@ -22,6 +22,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.diagnosis import redact
 from bot.slack.blocks import (
     diagnosis_blocks,
     secret_warning_text,
@@ -174,8 +175,6 @@ class DiagnosisResponder:
             log_slack_error("chat.postEphemeral", exc)
 
     def warn_if_secret(self, client: WebClient, event: dict[str, Any], text: str) -> None:
-        from bot.diagnosis.redact import redact
-
         if not redact(text).found:
             return
         thread_ts = event.get("thread_ts")
