@@ -492,11 +492,11 @@ def _submit(deps: Deps, work: Callable[..., Any], *args: Any, **kwargs: Any) -> 
 
 
 def handle_command(
-    body: dict[str, Any], client: WebClient, respond: Respond, deps: Deps, args: Sequence[str] | str
+    body: dict[str, Any], client: WebClient, respond: Respond, deps: Deps, args: Sequence[str]
 ) -> None:
     """`/aps-check checklist [client-id] [project]`, routed here by the /aps-check listener once it has
     acked and refused any text that looks like a secret."""
-    words = args.split() if isinstance(args, str) else [str(a) for a in args]
+    words = [str(arg) for arg in args]
     if len(words) > 2 or not all(ARG_RE.fullmatch(word) for word in words):
         respond(response_type="ephemeral", text=USAGE)
         return
