@@ -22,7 +22,9 @@ APS_DOCS_HOSTS = re.compile(
     r"(?:aps|forge|developer|help|construction|acc|b360dm|docs\.b360|admin\.b360)\.autodesk\.com",
     re.IGNORECASE,
 )
-_URL = re.compile(r"https?://([\w.-]+)(/[^\s\"'<>()\[\]{}|\\`]*)?", re.IGNORECASE)
+_URL = re.compile(
+    r"(?:https?://|(?<![\w.@-]))([\w-]+(?:\.[\w-]+)+)(/[^\s\"'<>()\[\]{}|\\`]*)?", re.IGNORECASE
+)
 _API_ROOTS = (
     "authentication|project|data|oss|modelderivative|derivativeservice|construction|hq|bim360|da|webhooks|"
     "issues|userprofile|userinfo|viewingservice|acc|cost|dataexchange|aec|reality|fusiondata|tokenflex|"

@@ -8,6 +8,7 @@ from bot.diagnosis.extract import Signals
 from bot.diagnosis.match import Ranked
 
 MIN_SCORE = 55
+DISTINCTIVE_MESSAGE = 35  # an APS message this long, matched closely, is APS context by itself
 
 _APS_WORDS = re.compile(
     r"\b(?:Autodesk|APS|BIM ?360|BIM360DM|ACC|Autodesk Construction Cloud|Forma|Model Derivative|"
@@ -33,6 +34,13 @@ _OTHER_SYSTEMS = re.compile(
 _ACCESS_STATUSES = frozenset({400, 401, 403, 404, 406, 409, 410, 429})
 
 
+def _distinctive_message(ranked: list[Ranked]) -> bool:
+    return any(
+        hit.kind == "message" and hit.score >= 90 and len(hit.signature) >= DISTINCTIVE_MESSAGE
+        for hit in ranked[0].hits
+    )
+
+
 def aps_context(text: str, signals: Signals) -> tuple[bool, bool]:
     """(the paste is about APS at all, the paste carries hard APS evidence: host, endpoint or APS code)."""
     strong = (
@@ -55,7 +63,8 @@ def is_aps_access_error(text: str, signals: Signals, ranked: list[Ranked]) -> bo
     if not ranked or ranked[0].score < MIN_SCORE:
         return False
     about_aps, strong = aps_context(text, signals)
-    if not about_aps:
+    strong = strong or _distinctive_message(ranked)
+    if not (about_aps or strong):
         return False
     if _OTHER_SYSTEMS.search(text) and not strong:
         return False

@@ -25,53 +25,24 @@ STATUS_AGREES = 4
 STATUS_DISAGREES = 10
 CORROBORATION = 6
 MIN_LISTED = 30
+WORDS_FOR_COVERAGE = 4
+COVERAGE_WEIGHT = 0.92
 MAX_LISTED = 5
 
-_STOPWORDS = frozenset(
-    [
-        "the",
-        "a",
-        "an",
-        "to",
-        "of",
-        "for",
-        "this",
-        "is",
-        "not",
-        "you",
-        "your",
-        "does",
-        "do",
-        "be",
-        "in",
-        "on",
-        "and",
-        "or",
-        "with",
-        "that",
-        "it",
-        "have",
-        "has",
-        "are",
-        "was",
-        "were",
-        "can",
-        "cannot",
-        "i",
-        "we",
-        "my",
-        "our",
-        "at",
-        "by",
-        "from",
-        "as",
-    ]
-)
+_STOPWORDS = frozenset((
+    "the", "a", "an", "to", "of", "for", "this", "is", "not", "you", "your", "does", "do", "be", "in", "on",
+    "and", "or", "with", "that", "it", "have", "has", "are", "was", "were", "can", "cannot", "i", "we", "my",
+    "our", "at", "by", "from", "as", "but",
+))  # fmt: skip
+
+
+def _stem(word: str) -> str:
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
 
 
 def tokens(text: str) -> list[str]:
-    """Lower-case content words of `text` (what the inverted index keys on)."""
-    return [t for t in default_process(text).split() if len(t) > 2 and t not in _STOPWORDS]
+    """Lower-case, crudely singular content words of `text` (what the inverted index keys on)."""
+    return [_stem(t) for t in default_process(text).split() if len(t) > 2 and t not in _STOPWORDS]
 
 
 @dataclass(frozen=True)
@@ -81,6 +52,7 @@ class Hit:
     kind: str  # code | endpoint | message
     score: float
     evidence: str
+    signature: str = ""  # the knowledge-base string that matched
 
 
 @dataclass(frozen=True)
@@ -164,7 +136,7 @@ class Matcher:
 
     def _message_hits(self, signals: Signals, hits: dict[int, list[Hit]]) -> None:
         lines = [default_process(line) for line in signals.candidates]
-        line_words = [set(line.split()) for line in lines]
+        line_words = [set(tokens(line)) for line in lines]
         present: dict[str, list[int]] = defaultdict(list)
         for line_index, words in enumerate(line_words):
             for word in words:
@@ -181,7 +153,9 @@ class Matcher:
             score = self._best_line_score(signature, lines, line_words)
             if score >= MESSAGE_CUTOFF and score > (best.get(signature.cause_index) or Hit("", 0, "")).score:
                 shown = signature.text if len(signature.text) <= 90 else signature.text[:89] + "…"
-                best[signature.cause_index] = Hit("message", score, f'message ~ "{shown}" ({round(score)})')
+                best[signature.cause_index] = Hit(
+                    "message", score, f'message ~ "{shown}" ({round(score)})', signature.text
+                )
         for index, hit in best.items():
             hits[index].append(hit)
 
@@ -189,11 +163,14 @@ class Matcher:
     def _best_line_score(signature: _Signature, lines: list[str], line_words: list[set[str]]) -> float:
         best = 0.0
         for line, words in zip(lines, line_words, strict=True):
-            if len(signature.words & words) < signature.needed:
+            shared = len(signature.words & words)
+            if shared < signature.needed:
                 continue
             score = fuzz.partial_ratio(signature.processed, line, score_cutoff=MESSAGE_CUTOFF)
             if len(line) < len(signature.processed):  # a short line inside a long signature proves less
                 score *= len(line) / len(signature.processed)
+            if len(signature.words) >= WORDS_FOR_COVERAGE:  # a paraphrase: the words are there, reordered
+                score = max(score, COVERAGE_WEIGHT * 100 * shared / len(signature.words))
             best = max(best, score)
         return best
 

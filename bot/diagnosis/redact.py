@@ -52,7 +52,7 @@ class Redaction:
 
 
 def _is_placeholder(value: str) -> bool:
-    return len(value) < 6 or bool(_PLACEHOLDER.match(value)) or value.isdigit()
+    return len(value) < 6 or bool(_PLACEHOLDER.match(value))
 
 
 def redact(text: str) -> Redaction:
