@@ -1,0 +1,81 @@
+"""The whole story over signed HTTP: paste → threaded reply → "Not it" → feedback stored → `aps-bot stats`."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bot.cli import main
+from bot.diagnosis.result import Diagnosis
+from bot.settings import Settings
+from bot.store.feedback import FeedbackStore
+from tests.fakes.bolt_server import CHANNEL, HUMAN, BotServer, block_action_payload, message_event
+from tests.fakes.slack_api import FakeSlackApi
+
+
+def button(message: dict, action_id: str) -> dict:
+    return next(
+        e
+        for b in message["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"] == action_id
+    )
+
+
+def test_paste_reply_not_it_feedback_stats(
+    bot: BotServer,
+    slack: FakeSlackApi,
+    settings: Settings,
+    aps_paste: tuple[str, Diagnosis],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    paste, expected = aps_paste
+    cause = expected.best.id
+    event = message_event(paste)
+    bot.send_event(event)
+    slack.wait_for("chat.postMessage")
+    [reply] = slack.thread(CHANNEL, event["ts"])
+    assert reply["thread_ts"] == event["ts"]
+
+    not_it = button(reply, "diagnosis_not_it")
+    assert json.loads(not_it["value"])["cause"] == cause
+    response = bot.send_action(block_action_payload("diagnosis_not_it", not_it["value"], message=reply))
+    assert response.status == 200
+    [update] = slack.wait_for("chat.update")
+    assert update.params["ts"] == reply["ts"] and update.params["channel"] == CHANNEL
+    updated = json.dumps(update.json("blocks"))
+    assert f"Thanks <@{HUMAN}>" in updated
+    assert "diagnosis_fixed" in updated  # others can still vote
+    store = FeedbackStore(bot.runtime.deps.db)
+    assert store.helpfulness()["by_cause"] == {cause: {"helpful": 0, "not_helpful": 1}}
+
+    [reply] = slack.thread(CHANNEL, event["ts"])  # as updated
+    fixed = button(reply, "diagnosis_fixed")
+    bot.send_action(block_action_payload("diagnosis_fixed", fixed["value"], message=reply))
+    [already] = slack.wait_for("chat.postEphemeral")
+    assert already.params["user"] == HUMAN and "already" in already.params["text"]
+    bot.send_action(block_action_payload("diagnosis_fixed", fixed["value"], message=reply, user="U0SECOND1"))
+    slack.wait_for("chat.update", count=2)
+    assert store.helpfulness()["by_cause"] == {cause: {"helpful": 1, "not_helpful": 1}}
+
+    monkeypatch.setenv("BOT_DB_PATH", str(settings.bot_db_path))
+    monkeypatch.setenv("BOT_KB_DIR", str(settings.bot_kb_dir))
+    assert main(["stats"]) == 0
+    out = capsys.readouterr().out
+    assert f"1  {cause}" in out
+    assert expected.best.title in out
+    assert "1 of 2 votes" in out and "50%" in out
+    assert main(["stats", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["top_causes"] == [{"cause": cause, "count": 1}]
+    assert data["helpfulness"]["rate"] == 0.5
+
+
+def test_feedback_click_with_a_forged_value_changes_nothing(bot: BotServer, slack: FakeSlackApi) -> None:
+    bot.send_action(block_action_payload("diagnosis_fixed", "not json"))
+    bot.drain()
+    assert slack.calls_to("chat.update") == []
+    assert FeedbackStore(bot.runtime.deps.db).helpfulness()["votes"] == 0

@@ -1,0 +1,404 @@
+"""Events over signed HTTP against the real app, with the fake Slack Web API behind it."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+
+import pytest
+
+from bot.diagnosis.result import Diagnosis
+from bot.knowledge import KnowledgeBase
+from bot.store.dedupe import DedupeStore, event_key, message_key
+from tests.fakes.bolt_server import (
+    BOT_TOKEN,
+    CHANNEL,
+    HUMAN,
+    BotServer,
+    make_settings,
+    mention_event,
+    message_event,
+    message_shortcut_payload,
+    next_ts,
+    running_bot,
+    sign,
+)
+from tests.fakes.slack_api import BOT_ID, BOT_USER_ID, FakeSlackApi
+
+
+def block_texts(blocks: list[dict]) -> str:
+    parts = []
+    for block in blocks:
+        if "text" in block:
+            parts.append(block["text"]["text"])
+        for element in block.get("elements", []):
+            parts.append(element["text"] if isinstance(element.get("text"), str) else "")
+            if isinstance(element.get("text"), dict):
+                parts.append(element["text"]["text"])
+    return "\n".join(parts)
+
+
+def step_title(kb: KnowledgeBase, step_id: str) -> str:
+    step = kb.checklist.step(step_id)
+    assert step is not None
+    return step.title
+
+
+def test_passive_paste_gets_one_threaded_diagnosis(
+    bot: BotServer, slack: FakeSlackApi, kb: KnowledgeBase, aps_paste: tuple[str, Diagnosis]
+) -> None:
+    paste, expected = aps_paste
+    event = message_event(paste)
+    assert bot.send_event(event).status == 200
+    [post] = slack.wait_for("chat.postMessage")
+    assert post.params["channel"] == CHANNEL
+    assert post.params["thread_ts"] == event["ts"]
+    blocks = post.json("blocks")
+    text = block_texts(blocks)
+    best = expected.best
+    assert best.title in text
+    assert step_title(kb, best.checklist_step) in text
+    assert f"{best.score}/100" in text
+    runner_ups = expected.causes[1:3]
+    for cause in runner_ups:
+        assert cause.title in text
+    for cause in expected.causes[3:]:
+        assert cause.title not in text
+    assert ("Other possible causes" in text) == bool(runner_ups)
+    action_ids = [e["action_id"] for b in blocks if b["type"] == "actions" for e in b["elements"]]
+    assert action_ids == ["diagnosis_fixed", "diagnosis_not_it", "start_checklist", "run_live_check"]
+    values = {e["value"] for b in blocks if b["type"] == "actions" for e in b["elements"]}
+    assert [json.loads(v) for v in values] == [{"cause": best.id, "channel": CHANNEL, "ts": event["ts"]}]
+
+
+def test_chatter_gets_nothing(bot: BotServer, slack: FakeSlackApi, not_aps: str) -> None:
+    event = message_event(not_aps)
+    assert bot.send_event(event).status == 200
+    bot.drain()
+    assert slack.calls_to("chat.postMessage") == []
+    assert DedupeStore(bot.runtime.deps.db).state(message_key(CHANNEL, event["ts"])) == "done"
+
+
+def test_passive_threshold_is_the_setting(
+    tmp_path, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
+) -> None:
+    paste, expected = aps_paste
+    score = expected.best.score
+    if score < 100:
+        settings = make_settings(tmp_path / "above", slack, bot_passive_min_score=score + 1)
+        with running_bot(settings) as bot:
+            bot.send_event(message_event(paste))
+            bot.drain()
+        assert slack.calls_to("chat.postMessage") == []
+    settings = make_settings(tmp_path / "at", slack, bot_passive_min_score=score)
+    with running_bot(settings) as bot:
+        bot.send_event(message_event(paste))
+        slack.wait_for("chat.postMessage")
+
+
+def test_mention_of_chatter_answers_unrecognised_with_checklist_and_hint(
+    bot: BotServer, slack: FakeSlackApi, kb: KnowledgeBase, not_aps: str
+) -> None:
+    event = mention_event(not_aps)
+    bot.send_event(event)
+    [post] = slack.wait_for("chat.postMessage")
+    text = block_texts(post.json("blocks"))
+    assert post.params["thread_ts"] == event["ts"]
+    assert "I don't recognise this" in text
+    assert all(step.title in text for step in kb.checklist.steps)
+    assert "/aps-check" in text
+
+
+def test_dm_of_chatter_is_answered(bot: BotServer, slack: FakeSlackApi, not_aps: str) -> None:
+    bot.send_event(message_event(not_aps, channel="D0DIRECT1", channel_type="im"))
+    [post] = slack.wait_for("chat.postMessage")
+    assert post.params["channel"] == "D0DIRECT1"
+    assert "I don't recognise this" in post.params["text"]
+
+
+def test_mention_in_thread_diagnoses_the_parent(
+    bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
+) -> None:
+    paste, expected = aps_paste
+    parent_ts = next_ts()
+    slack.add_message(
+        CHANNEL, parent_ts, paste.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    )
+    event = mention_event("what does this mean?", thread_ts=parent_ts)
+    bot.send_event(event)
+    [post] = slack.wait_for("chat.postMessage")
+    [replies] = slack.calls_to("conversations.replies")
+    assert replies.params["ts"] == parent_ts
+    assert post.params["thread_ts"] == parent_ts
+    assert expected.best.title in block_texts(post.json("blocks"))
+
+
+def test_message_shortcut_replies_in_that_messages_thread(
+    bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
+) -> None:
+    paste, expected = aps_paste
+    message = {"type": "message", "user": "U0OTHER01", "text": paste, "ts": next_ts()}
+    response = bot.send_shortcut(message_shortcut_payload(message))
+    assert response.status == 200
+    [post] = slack.wait_for("chat.postMessage")
+    assert post.params["thread_ts"] == message["ts"]
+    assert expected.best.title in block_texts(post.json("blocks"))
+
+
+def test_shortcut_where_the_bot_is_not_a_member_tells_the_user(
+    bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
+) -> None:
+    slack.fail_next("chat.postMessage", error="not_in_channel")
+    message = {"type": "message", "user": "U0OTHER01", "text": aps_paste[0], "ts": next_ts()}
+    bot.send_shortcut(message_shortcut_payload(message))
+    [answer] = slack.wait_for("response_url")
+    assert "/invite" in answer.params["text"]
+    assert answer.params["response_type"] == "ephemeral"
+
+
+@pytest.mark.parametrize(
+    ("case", "timestamp", "signature"),
+    [
+        ("bad signature", None, "v0=" + "0" * 64),
+        ("stale timestamp", int(time.time()) - 6 * 60, None),
+        ("no signature", None, ""),
+    ],
+)
+def test_unsigned_or_stale_requests_get_401_and_do_nothing(
+    bot: BotServer,
+    slack: FakeSlackApi,
+    aps_paste: tuple[str, Diagnosis],
+    case: str,
+    timestamp: int | None,
+    signature: str | None,
+) -> None:
+    event = message_event(aps_paste[0])
+    body = bot.event_body(event, "EvFORGED01")
+    headers = {"Content-Type": "application/json", **sign(bot.secret, body, timestamp)}
+    if signature is not None:
+        headers["X-Slack-Signature"] = signature
+    assert bot.post_raw("/slack/events", body, headers).status == 401, case
+    bot.drain()
+    assert [c.method for c in slack.calls] == ["auth.test"]
+    assert DedupeStore(bot.runtime.deps.db).state(event_key("EvFORGED01")) is None
+
+
+def test_retried_delivery_gets_one_reply(
+    bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
+) -> None:
+    event = message_event(aps_paste[0])
+    assert bot.send_event(event, event_id="EvRETRY001").status == 200
+    for retry in (1, 2, 3):
+        assert bot.send_event(event, event_id="EvRETRY001", retry_num=retry).status == 200
+    slack.wait_for("chat.postMessage")
+    bot.drain()
+    assert len(slack.calls_to("chat.postMessage")) == 1
+
+
+@pytest.mark.parametrize("mention_first", [True, False])
+def test_app_mention_and_message_of_one_ts_get_one_reply(
+    bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis], mention_first: bool
+) -> None:
+    ts = next_ts()
+    mention = mention_event(aps_paste[0], ts=ts)
+    message = message_event(mention["text"], ts=ts)
+    deliveries = [(mention, "EvMENTION1"), (message, "EvMESSAGE1")]
+    for event, event_id in deliveries if mention_first else reversed(deliveries):
+        assert bot.send_event(event, event_id=event_id).status == 200
+    slack.wait_for("chat.postMessage")
+    bot.drain()
+    assert len(slack.calls_to("chat.postMessage")) == 1
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"bot_id": "B0OTHERBOT", "subtype": "bot_message"},
+        {"bot_id": "B0OTHERBOT"},
+        {"user": BOT_USER_ID, "bot_id": BOT_ID},
+        {"subtype": "message_changed", "message": {"text": "edited"}},
+        {"subtype": "message_deleted"},
+        {"subtype": "channel_join"},
+        {"subtype": "thread_broadcast", "bot_id": "B0OTHERBOT"},
+    ],
+    ids=["bot_message", "bot_id", "itself", "changed", "deleted", "join", "bot_broadcast"],
+)
+def test_bots_and_subtypes_are_acked_and_ignored(
+    bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis], extra: dict
+) -> None:
+    response = bot.send_event(message_event(aps_paste[0], **extra))
+    assert response.status == 200
+    bot.drain()
+    assert slack.calls_to("chat.postMessage") == []
+
+
+def test_thread_replies_are_not_diagnosed_passively(
+    bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
+) -> None:
+    bot.send_event(message_event(aps_paste[0], thread_ts=next_ts()))
+    bot.drain()
+    assert slack.calls_to("chat.postMessage") == []
+
+
+def test_restart_over_the_same_database_does_not_double_reply(
+    settings, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
+) -> None:
+    event = message_event(aps_paste[0])
+    with running_bot(settings) as first:
+        first.send_event(event, event_id="EvRESTART1")
+        slack.wait_for("chat.postMessage")
+    with running_bot(settings) as second:
+        assert second.send_event(event, event_id="EvRESTART1", retry_num=1).status == 200
+        assert second.send_event(event, event_id="EvRESTART2").status == 200  # same message, new id
+        second.drain()
+    assert len(slack.calls_to("chat.postMessage")) == 1
+
+
+def test_retry_after_a_failed_first_attempt_is_processed(
+    bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
+) -> None:
+    slack.fail_next("chat.postMessage", status=500)
+    event = message_event(aps_paste[0])
+    bot.send_event(event, event_id="EvFAIL0001")
+    bot.drain()
+    assert len(slack.calls_to("chat.postMessage")) == 1
+    bot.send_event(event, event_id="EvFAIL0001", retry_num=1)
+    slack.wait_for("chat.postMessage", count=2)
+    bot.drain()
+    assert len(slack.calls_to("chat.postMessage")) == 2
+
+
+def test_claim_left_by_a_dead_process_expires(
+    settings, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
+) -> None:
+    event = message_event(aps_paste[0])
+    keys = [event_key("EvCRASH001"), message_key(CHANNEL, event["ts"])]
+    now = [1_800_000_000.0]
+    with running_bot(settings, clock=lambda: now[0]) as bot:
+        dedupe = DedupeStore(bot.runtime.deps.db)
+        assert dedupe.claim(keys, owner="crashed-process", now=now[0])
+        bot.send_event(event, event_id="EvCRASH001", retry_num=1)
+        bot.drain()
+        assert slack.calls_to("chat.postMessage") == []  # the lease is still live
+        now[0] += dedupe.lease_seconds + 1
+        bot.send_event(event, event_id="EvCRASH001", retry_num=2)
+        slack.wait_for("chat.postMessage")
+
+
+def test_rate_limited_post_is_retried(
+    bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
+) -> None:
+    slack.fail_next("chat.postMessage", status=429, retry_after=0)
+    bot.send_event(message_event(aps_paste[0]))
+    calls = slack.wait_for("chat.postMessage", count=2)
+    assert calls[0].params == calls[1].params
+    bot.drain()
+    assert len(slack.calls_to("chat.postMessage")) == 2
+
+
+@pytest.mark.parametrize("error", ["channel_not_found", "not_in_channel", "msg_too_long"])
+def test_ok_false_is_logged_without_secrets_and_the_bot_carries_on(
+    bot: BotServer,
+    slack: FakeSlackApi,
+    aps_paste: tuple[str, Diagnosis],
+    caplog: pytest.LogCaptureFixture,
+    error: str,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    slack.fail_next("chat.postMessage", error=error)
+    failed = message_event(aps_paste[0])
+    bot.send_event(failed, event_id="EvOKFALSE1")
+    bot.drain()
+    assert error in caplog.text
+    assert BOT_TOKEN not in caplog.text
+    assert DedupeStore(bot.runtime.deps.db).state(event_key("EvOKFALSE1")) == "done"  # no retry storm
+    bot.send_event(message_event(aps_paste[0]))
+    slack.wait_for("chat.postMessage", count=2)
+
+
+def test_secret_in_a_paste_warns_the_poster_ephemerally_and_is_never_echoed(
+    bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
+) -> None:
+    secret = "xoxb-" + "1234567890-0987654321-" + "AbCdEfGhIjKlMnOpQrStUvWx"
+    event = message_event(f"{aps_paste[0]}\nAuthorization: Bearer {secret}")
+    bot.send_event(event)
+    [warning] = slack.wait_for("chat.postEphemeral")
+    assert warning.params["user"] == HUMAN
+    assert warning.params["channel"] == CHANNEL
+    assert "rotate" in warning.params["text"]
+    slack.wait_for("chat.postMessage")
+    bot.drain()
+    for call in slack.calls:
+        assert secret not in json.dumps(call.params)
+
+
+def test_broadcast_and_group_mentions_are_never_echoed(
+    bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
+) -> None:
+    loud = "<!channel> <!here> <!everyone> <!subteam^S0ADMINS|@admins> "
+    bot.send_event(mention_event(loud + aps_paste[0]))
+    [post] = slack.wait_for("chat.postMessage")
+    sent = json.dumps(post.params)
+    for markup in ("<!channel", "<!here", "<!everyone", "<!subteam"):
+        assert markup not in sent
+
+
+def test_healthz(bot: BotServer) -> None:
+    response = bot.get("/healthz")
+    assert response.status == 200
+    assert response.json() == {"ok": True}
+
+
+def test_snippet_and_code_block_pastes_are_diagnosed(
+    bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
+) -> None:
+    paste, expected = aps_paste
+    snippet = message_event(
+        "getting this from the hubs call",
+        subtype="file_share",
+        files=[{"id": "F0SNIPPET", "filetype": "text", "mode": "snippet", "preview": paste}],
+    )
+    code_block = message_event(f"help please:\n```{paste}```")
+    bot.send_event(snippet)
+    bot.send_event(code_block)
+    posts = slack.wait_for("chat.postMessage", count=2)
+    assert {p.params["thread_ts"] for p in posts} == {snippet["ts"], code_block["ts"]}
+    assert all(expected.best.title in block_texts(p.json("blocks")) for p in posts)
+
+
+def test_every_button_on_a_reply_has_a_listener(
+    bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis], not_aps: str
+) -> None:
+    bot.send_event(message_event(aps_paste[0]))
+    bot.send_event(mention_event(not_aps))
+    posts = slack.wait_for("chat.postMessage", count=2)
+    rendered = {
+        e["action_id"]
+        for p in posts
+        for b in p.json("blocks")
+        if b["type"] == "actions"
+        for e in b["elements"]
+    }
+    registered = bot.runtime.app.registered["action"]
+    for action_id in rendered:
+        assert any(
+            r == action_id if isinstance(r, str) else bool(r.fullmatch(action_id)) for r in registered
+        ), f"no listener for {action_id}"
+
+
+def test_ack_does_not_wait_for_slow_work(
+    bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
+) -> None:
+    executor = bot.runtime.deps.executor
+    release = threading.Event()
+    busy = [executor.submit(release.wait) for _ in range(bot.runtime.deps.settings.bot_worker_threads)]
+    try:
+        responses = [bot.send_event(message_event(aps_paste[0])) for _ in range(5)]
+        assert [r.status for r in responses] == [200] * 5  # acked while every worker is still busy
+        assert slack.calls_to("chat.postMessage") == []
+        assert not any(f.done() for f in busy)
+    finally:
+        release.set()
+    slack.wait_for("chat.postMessage", count=5)

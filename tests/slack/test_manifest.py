@@ -1,0 +1,129 @@
+"""manifest.yml creates exactly the app the code needs: valid against Slack's schema, declaring every event,
+shortcut and command the built app registers (and nothing else), and no scope the code does not use.
+
+What the code registers is read from the built Bolt app (every listener module, whoever owns it), and the
+Web API methods it calls are found by scanning bot/ for `.<family>_<method>(` calls."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from re import Pattern
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from tests.conftest import ROOT, SHARED
+from tests.fakes.bolt_server import BotServer
+
+CONVERSATION_READ = frozenset({"channels:read", "groups:read", "im:read", "mpim:read"})
+CONVERSATION_HISTORY = frozenset({"channels:history", "groups:history", "im:history", "mpim:history"})
+
+# Web API method → the bot scopes any one of which lets the bot call it (empty: none needed).
+METHOD_SCOPES: dict[str, frozenset[str]] = {
+    "auth.test": frozenset(),
+    "chat.postMessage": frozenset({"chat:write"}),
+    "chat.postEphemeral": frozenset({"chat:write"}),
+    "chat.update": frozenset({"chat:write"}),
+    "chat.delete": frozenset({"chat:write"}),
+    "chat.scheduleMessage": frozenset({"chat:write"}),
+    "chat.deleteScheduledMessage": frozenset({"chat:write"}),
+    "chat.getPermalink": frozenset(),
+    "conversations.replies": CONVERSATION_HISTORY,
+    "conversations.history": CONVERSATION_HISTORY,
+    "conversations.info": CONVERSATION_READ,
+    "conversations.members": CONVERSATION_READ,
+    "users.conversations": CONVERSATION_READ,
+    "conversations.open": frozenset({"im:write", "mpim:write"}),
+    "users.info": frozenset({"users:read"}),
+    "usergroups.users.list": frozenset({"usergroups:read"}),
+    "usergroups.list": frozenset({"usergroups:read"}),
+    "views.publish": frozenset(),
+    "views.open": frozenset(),
+    "views.update": frozenset(),
+    "views.push": frozenset(),
+    "reactions.add": frozenset({"reactions:write"}),
+    "reactions.remove": frozenset({"reactions:write"}),
+    "files.info": frozenset({"files:read"}),
+}
+EVENT_SCOPES: dict[str, frozenset[str]] = {
+    "app_mention": frozenset({"app_mentions:read"}),
+    "message.channels": frozenset({"channels:history"}),
+    "message.groups": frozenset({"groups:history"}),
+    "message.im": frozenset({"im:history"}),
+    "message.mpim": frozenset({"mpim:history"}),
+    "app_home_opened": frozenset(),
+}
+FAMILIES = "auth|chat|conversations|users|usergroups|views|reactions|files|pins|team|bookmarks|reminders|apps"
+CALL = re.compile(rf"\.((?:{FAMILIES})_[A-Za-z_]+)\(")
+SAY = re.compile(r"\bsay\(")
+
+
+@pytest.fixture(scope="module")
+def manifest() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "manifest.yml").read_text(encoding="utf-8"))
+
+
+def registered(bot: BotServer, kind: str) -> set[str]:
+    values = bot.runtime.app.registered.get(kind, [])
+    assert not [v for v in values if isinstance(v, Pattern)] or kind == "action", f"{kind} by pattern"
+    return {v for v in values if isinstance(v, str)}
+
+
+def methods_called_in(source_root: Path) -> set[str]:
+    methods: set[str] = set()
+    for path in source_root.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        methods |= {name.replace("_", ".") for name in CALL.findall(text)}
+        if SAY.search(text):
+            methods.add("chat.postMessage")
+    return methods
+
+
+def test_manifest_is_valid_against_slacks_schema(manifest: dict[str, Any]) -> None:
+    schema = json.loads((SHARED / "slack" / "manifest.schema.1.0.0.json").read_text(encoding="utf-8"))
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(manifest)]
+    assert errors == []
+
+
+def test_events_match_the_registered_listeners(bot: BotServer, manifest: dict[str, Any]) -> None:
+    declared = manifest["settings"]["event_subscriptions"]["bot_events"]
+    as_bolt_types = {event.split(".")[0] if event.startswith("message.") else event for event in declared}
+    assert as_bolt_types == registered(bot, "event")
+    assert set(declared) <= set(EVENT_SCOPES), "add the scope of the new event to EVENT_SCOPES"
+
+
+def test_shortcuts_commands_and_interactivity_match(bot: BotServer, manifest: dict[str, Any]) -> None:
+    features = manifest["features"]
+    assert {s["callback_id"] for s in features.get("shortcuts", [])} == registered(bot, "shortcut")
+    assert {c["command"] for c in features.get("slash_commands", [])} == registered(bot, "command")
+    interactive = any(bot.runtime.app.registered.get(k) for k in ("action", "shortcut", "view"))
+    assert manifest["settings"]["interactivity"]["is_enabled"] is interactive
+    events = manifest["settings"]["event_subscriptions"]["bot_events"]
+    assert features["app_home"]["home_tab_enabled"] is ("app_home_opened" in events)
+    assert features["app_home"]["messages_tab_enabled"] is ("message.im" in events)
+    assert manifest["settings"]["socket_mode_enabled"] is True
+
+
+def test_scopes_are_exactly_what_the_code_uses(bot: BotServer, manifest: dict[str, Any]) -> None:
+    methods = methods_called_in(ROOT / "bot")
+    unknown = methods - set(METHOD_SCOPES)
+    assert not unknown, f"map these Web API methods to their scopes: {sorted(unknown)}"
+    needs = [METHOD_SCOPES[m] for m in methods]
+    needs += [EVENT_SCOPES[e] for e in manifest["settings"]["event_subscriptions"]["bot_events"]]
+    if registered(bot, "command") or registered(bot, "shortcut"):
+        needs.append(frozenset({"commands"}))
+    requested = set(manifest["oauth_config"]["scopes"]["bot"])
+    missing = [sorted(any_of) for any_of in needs if any_of and not any_of & requested]
+    assert missing == [], "the code needs one scope of each of these"
+    usable = set().union(*needs)
+    assert requested - usable == set(), "requested scopes no code uses"
+
+
+def test_the_scan_sees_the_calls_the_bot_makes() -> None:
+    methods = methods_called_in(ROOT / "bot")
+    assert {"chat.postMessage", "chat.postEphemeral", "chat.update", "conversations.replies"} <= methods

@@ -1,0 +1,162 @@
+"""`aps-bot serve`: credential checks, HTTP mode as a real process, Socket Mode selection."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.diagnosis.result import Diagnosis
+from tests.fakes import bolt_server
+from tests.fakes.bolt_server import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, message_event, sign
+from tests.fakes.slack_api import FakeSlackApi
+
+
+def env_for(slack: FakeSlackApi, tmp_path: Path, **values: str) -> dict[str, str]:
+    base = {
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack.url,
+        "BOT_DB_PATH": str(tmp_path / "serve.sqlite3"),
+        "BOT_KB_DIR": str(bolt_server.ROOT / "knowledge"),
+    }
+    base.update(values)
+    return {k: v for k, v in base.items() if v}
+
+
+@pytest.mark.parametrize(
+    ("values", "named"),
+    [
+        ({"SLACK_BOT_TOKEN": ""}, "SLACK_BOT_TOKEN is not set"),
+        ({"SLACK_BOT_TOKEN": "xoxp-user-token-not-a-bot-token"}, "SLACK_BOT_TOKEN is malformed"),
+        ({"SLACK_APP_TOKEN": "xoxb-wrong-kind"}, "SLACK_APP_TOKEN is malformed"),
+        ({"SLACK_SIGNING_SECRET": ""}, "SLACK_SIGNING_SECRET is not set"),
+        ({"SLACK_SIGNING_SECRET": "not-hex"}, "SLACK_SIGNING_SECRET is malformed"),
+        ({"BOT_WORKER_THREADS": "zero"}, "BOT_WORKER_THREADS"),
+    ],
+)
+def test_bad_credentials_give_one_line_naming_the_setting(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    values: dict[str, str],
+    named: str,
+) -> None:
+    with FakeSlackApi() as slack:
+        for name, value in env_for(slack, tmp_path).items():
+            monkeypatch.setenv(name, value)
+        for name, value in values.items():
+            if value:
+                monkeypatch.setenv(name, value)
+            else:
+                monkeypatch.delenv(name, raising=False)
+        assert main(["serve", "--port", "0"]) == 2
+        assert slack.calls == []  # rejected before talking to Slack
+    err = capsys.readouterr().err.strip()
+    assert named in err
+    assert len(err.splitlines()) == 1
+    assert "xoxp-user-token" not in err and "xoxb-wrong-kind" not in err
+
+
+def test_token_slack_rejects_is_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with FakeSlackApi() as slack:
+        slack.set_response("auth.test", {"ok": False, "error": "invalid_auth"})
+        for name, value in env_for(slack, tmp_path).items():
+            monkeypatch.setenv(name, value)
+        assert main(["serve", "--port", "0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "SLACK_BOT_TOKEN" in err and "invalid_auth" in err
+    assert BOT_TOKEN not in err
+
+
+def test_app_token_selects_socket_mode(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with FakeSlackApi() as slack:
+        slack.set_response("apps.connections.open", {"ok": False, "error": "invalid_auth"})
+        for name, value in env_for(
+            slack, tmp_path, SLACK_APP_TOKEN=APP_TOKEN, SLACK_SIGNING_SECRET=""
+        ).items():
+            monkeypatch.setenv(name, value)
+        assert main(["serve"]) == 1
+        [opened] = slack.calls_to("apps.connections.open")
+        assert opened.headers["Authorization"] == f"Bearer {APP_TOKEN}"
+    assert "SLACK_APP_TOKEN" in capsys.readouterr().err
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_healthy(url: str, process: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.stderr.read() if process.stderr else ""
+        try:
+            with urllib.request.urlopen(url + "healthz", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError):
+            pass
+        time.sleep(0.05)  # polling a server that is starting up, with a deadline
+    raise AssertionError("the server did not become healthy")
+
+
+def test_http_mode_serves_signed_events_with_waitress(
+    tmp_path: Path, aps_paste: tuple[str, Diagnosis]
+) -> None:
+    port = free_port()
+    with FakeSlackApi() as slack:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "APS_", "BOT_"))}
+        env.update(env_for(slack, tmp_path))
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=tmp_path,
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            url = f"http://127.0.0.1:{port}/"
+            wait_healthy(url, process)
+            body = (
+                b'{"type":"event_callback","event_id":"EvSERVE001","team_id":"T0FAKE001","event":'
+                + json.dumps(message_event(aps_paste[0])).encode()
+                + b"}"
+            )
+            request = urllib.request.Request(
+                url + "slack/events",
+                data=body,
+                headers={"Content-Type": "application/json", **sign(SIGNING_SECRET, body)},
+            )
+            with urllib.request.urlopen(request, timeout=10) as response:
+                assert response.status == 200
+            slack.wait_for("chat.postMessage")
+            forged = urllib.request.Request(
+                url + "slack/events",
+                data=body,
+                headers={"Content-Type": "application/json", **sign("0" * 32, body)},
+            )
+            with pytest.raises(urllib.error.HTTPError) as rejected:
+                urllib.request.urlopen(forged, timeout=10)
+            assert rejected.value.code == 401
+        finally:
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=30)
+            stderr = process.stderr.read() if process.stderr else ""
+            process.stderr.close() if process.stderr else None
+    assert BOT_TOKEN not in stderr

@@ -1,0 +1,89 @@
+"""Dedupe and feedback stores over a real SQLite file."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from bot.store.db import Database
+from bot.store.dedupe import DedupeStore, event_key, message_key
+from bot.store.feedback import FeedbackStore
+
+
+def test_claim_is_all_or_nothing_and_done_is_final(tmp_path: Path) -> None:
+    store = DedupeStore(Database(tmp_path / "d.sqlite3"), lease_seconds=60)
+    first = [event_key("E1"), message_key("C1", "1.0")]
+    assert store.claim(first, owner="a", now=100)
+    assert not store.claim([event_key("E2"), message_key("C1", "1.0")], owner="b", now=101)
+    assert store.state(event_key("E2")) is None  # the losing claim took nothing
+    store.done(first, now=102)
+    assert not store.claim(first, owner="b", now=10_000)  # done never expires
+
+
+def test_release_lets_the_next_delivery_in_and_lease_expiry_too(tmp_path: Path) -> None:
+    store = DedupeStore(Database(tmp_path / "d.sqlite3"), lease_seconds=60)
+    keys = [event_key("E1")]
+    assert store.claim(keys, owner="a", now=100)
+    store.release(keys, owner="someone-else")
+    assert not store.claim(keys, owner="b", now=110)
+    store.release(keys, owner="a")
+    assert store.claim(keys, owner="b", now=111)
+    assert not store.claim(keys, owner="c", now=170)
+    assert store.claim(keys, owner="c", now=172)
+
+
+def test_concurrent_claims_have_one_winner(tmp_path: Path) -> None:
+    db = Database(tmp_path / "d.sqlite3")
+    store = DedupeStore(db)
+    wins: list[str] = []
+    barrier = threading.Barrier(8)
+
+    def contend(owner: str) -> None:
+        barrier.wait()
+        if store.claim([event_key("E1"), message_key("C1", "9.9")], owner=owner, now=1):
+            wins.append(owner)
+
+    threads = [threading.Thread(target=contend, args=(f"o{i}",)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(wins) == 1
+
+
+def test_one_vote_per_user_and_the_counts(tmp_path: Path) -> None:
+    db = Database(tmp_path / "f.sqlite3")
+    store = FeedbackStore(db)
+    store.record_diagnosis("C1", "1.0", "missing-scope", at=1000)
+    store.record_diagnosis("C1", "1.0", "missing-scope", at=1001)  # the same message counts once
+    store.record_diagnosis("C1", "2.0", "missing-scope", at=2000)
+    store.record_diagnosis("C2", "3.0", "region-mismatch", at=3000)
+    store.record_diagnosis("C2", "4.0", "rate-limited", at=10)
+    assert store.top_causes(since=500, limit=5) == [("missing-scope", 2), ("region-mismatch", 1)]
+    assert store.top_causes(since=0, limit=1) == [("missing-scope", 2)]
+    assert store.helpfulness() == {
+        "votes": 0,
+        "helpful": 0,
+        "not_helpful": 0,
+        "rate": None,
+        "by_cause": {},
+    }
+    assert store.record_vote("C1", "1.0", "U1", "missing-scope", True, at=1)
+    assert not store.record_vote("C1", "1.0", "U1", "missing-scope", False, at=2)
+    assert store.record_vote("C1", "1.0", "U2", "missing-scope", False, at=3)
+    assert store.record_vote("C2", "3.0", "U1", "region-mismatch", True, at=4)
+    assert store.votes_on("C1", "1.0") == (1, 1)
+    summary = FeedbackStore(Database(tmp_path / "f.sqlite3")).helpfulness()  # durable
+    assert summary["votes"] == 3 and summary["helpful"] == 2
+    assert summary["rate"] == 2 / 3
+    assert summary["by_cause"]["missing-scope"] == {"helpful": 1, "not_helpful": 1}
+
+
+def test_purge_forgets_only_old_keys(tmp_path: Path) -> None:
+    store = DedupeStore(Database(tmp_path / "d.sqlite3"))
+    store.claim([event_key("OLD")], owner="a", now=100)
+    store.done([event_key("OLD")], now=101)
+    store.claim([event_key("NEW")], owner="a", now=5000)
+    assert store.purge(before=1000) == 1
+    assert store.state(event_key("OLD")) is None
+    assert store.state(event_key("NEW")) == "claimed"
