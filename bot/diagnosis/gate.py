@@ -8,12 +8,18 @@ from bot.diagnosis.extract import Signals
 from bot.diagnosis.match import Ranked
 
 MIN_SCORE = 55
+NAMED_SCORE = 80
 DISTINCTIVE_MESSAGE = 35  # an APS message this long, matched closely, is APS context by itself
 
 _APS_WORDS = re.compile(
     r"\b(?:Autodesk|APS|BIM ?360|BIM360DM|ACC|Autodesk Construction Cloud|Forma|Model Derivative|"
     r"Data Management API|Design Automation|Custom Integrations?|Developer Hub|developerMessage|"
     r"Account Admin|Hub Admin|x-ads-[\w-]+|urn:adsk\.[\w.:-]+)\b",
+    re.IGNORECASE,
+)
+_NAMED = re.compile(
+    r"\b(?:Autodesk|BIM ?360|Autodesk Construction Cloud|Autodesk Platform Services|Model Derivative|"
+    r"developer\.api\.autodesk\.com)\b",
     re.IGNORECASE,
 )
 _CASE_SENSITIVE_WORDS = re.compile(r"\b(?:APS|ACC)\b")
@@ -32,6 +38,11 @@ _OTHER_SYSTEMS = re.compile(
     re.IGNORECASE,
 )
 _ACCESS_STATUSES = frozenset({400, 401, 403, 404, 406, 409, 410, 429})
+
+
+def named_aps(text: str) -> bool:
+    """APS named outright (not only "Forge" or "hub", which other systems use too)."""
+    return bool(_NAMED.search(text) or _CASE_SENSITIVE_WORDS.search(text))
 
 
 def _distinctive_message(ranked: list[Ranked]) -> bool:
@@ -66,8 +77,12 @@ def is_aps_access_error(text: str, signals: Signals, ranked: list[Ranked]) -> bo
     strong = strong or _distinctive_message(ranked)
     if not (about_aps or strong):
         return False
-    if _OTHER_SYSTEMS.search(text) and not strong:
-        return False
+    if (
+        _OTHER_SYSTEMS.search(text)
+        and not strong
+        and not (named_aps(text) and ranked[0].score >= NAMED_SCORE)
+    ):
+        return False  # another system's error, unless APS is named and a cause fits well
     hard_evidence = any(h.kind in {"code", "endpoint"} for h in ranked[0].hits)
     # 5xx, 200 or 3xx only: not an access problem unless a code or endpoint says so
     return not (signals.statuses and not set(signals.statuses) & _ACCESS_STATUSES and not hard_evidence)

@@ -25,6 +25,7 @@ STATUS_AGREES = 4
 STATUS_DISAGREES = 10
 CORROBORATION = 6
 MIN_LISTED = 30
+STATUS_ONLY_SCORES = (62, 45)  # a status listed by one cause, by two
 WORDS_FOR_COVERAGE = 4
 COVERAGE_WEIGHT = 0.92
 MAX_LISTED = 5
@@ -91,6 +92,11 @@ class Matcher:
                         _Signature(index, message, default_process(message), words, needed)
                     )
         self._code_owners = {code: frozenset(idx) for code, idx in owners.items()}
+        status_owners: dict[int, set[int]] = defaultdict(set)
+        for index, cause in enumerate(kb.causes):
+            for status in cause.http_status:
+                status_owners[status].add(index)
+        self._status_owners = {status: frozenset(idx) for status, idx in status_owners.items()}
         alternatives = sorted(self._code_owners, key=len, reverse=True)
         self._code_re = (
             re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, alternatives)) + r")(?![\w-])", re.IGNORECASE)
@@ -105,6 +111,7 @@ class Matcher:
     def rank(self, text: str, signals: Signals) -> list[Ranked]:
         """Causes with their evidence, best first (ties keep knowledge-base order)."""
         hits: dict[int, list[Hit]] = defaultdict(list)
+        self._status_hits(signals, hits)
         self._code_hits(text, signals, hits)
         self._endpoint_hits(signals, hits)
         self._message_hits(signals, hits)
@@ -116,6 +123,14 @@ class Matcher:
                 ranked.append((score, index, Ranked(cause, score, tuple(cause_hits))))
         ranked.sort(key=lambda item: (-item[0], item[1]))
         return [item[2] for item in ranked[:MAX_LISTED]]
+
+    def _status_hits(self, signals: Signals, hits: dict[int, list[Hit]]) -> None:
+        """A status that only one or two causes list (429, say) is evidence; 403 alone says nothing."""
+        for status in signals.statuses:
+            owners = self._status_owners.get(status, frozenset())
+            if 0 < len(owners) <= len(STATUS_ONLY_SCORES):
+                for index in owners:
+                    hits[index].append(Hit("status", STATUS_ONLY_SCORES[len(owners) - 1], f"HTTP {status}"))
 
     def _code_hits(self, text: str, signals: Signals, hits: dict[int, list[Hit]]) -> None:
         found = {code.lower(): code for code in signals.codes}
