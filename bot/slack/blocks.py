@@ -56,6 +56,25 @@ def escape(text: str) -> str:
     return _BROADCAST.sub(lambda m: "@\u2060" + m.group(1), text)
 
 
+_MARKUP = re.compile(r"<(?:(?:https?|mailto):[^<>\s]+|[@#][A-Z0-9]+(?:\|[^<>]*)?|!date\^[^<>]+)>")
+
+
+def knowledge_mrkdwn(text: str) -> str:
+    """Knowledge-base mrkdwn made safe to send: links (`<https://…|label>`), user/channel references and
+    dates stay; any other `<`, `>` or `&` (e.g. "b.<account id>") is escaped so Slack shows it as typed."""
+    out, last = [], 0
+    for match in _MARKUP.finditer(text):
+        out.append(_entities(text[last : match.start()]))
+        out.append(match.group(0))
+        last = match.end()
+    out.append(_entities(text[last:]))
+    return "".join(out)
+
+
+def _entities(text: str) -> str:
+    return re.sub(r"&(?!(?:amp|lt|gt);)", "&amp;", text).replace("<", "&lt;").replace(">", "&gt;")
+
+
 def truncate(text: str, limit: int) -> str:
     """`text` cut to `limit` chars at a word boundary, "…" marking the cut."""
     if len(text) <= limit:
@@ -191,7 +210,7 @@ def diagnosis_blocks(
         f"Confidence: *{confidence_label(best.score)}* ({best.score}/100)"
     )
     blocks: list[dict[str, Any]] = [_section(truncate(header, MAX_SECTION_TEXT), "diagnosis_best")]
-    fix_chunks = split_text(best.fix, MAX_SECTION_TEXT - len("*Fix*\n"))
+    fix_chunks = split_text(knowledge_mrkdwn(best.fix), MAX_SECTION_TEXT - len("*Fix*\n"))
     fix_chunks[0] = "*Fix*\n" + fix_chunks[0]
     context = f":clipboard: Checklist step: *{escape(_step_title(kb, best.checklist_step))}*"
     if evidence := _evidence(best.evidence):
@@ -205,8 +224,8 @@ def diagnosis_blocks(
         fix_chunks = [*fix_chunks[: room - 1], f"{ELLIPSIS} (fix shortened; the checklist has every step)"]
     blocks += [_section(chunk) for chunk in fix_chunks]
     blocks += tail
-    text = f"Likely cause: {best.title} ({confidence_label(best.score)} confidence). Fix: " + truncate(
-        slack_to_plain(best.fix), FALLBACK_FIX_CHARS
+    text = f"Likely cause: {escape(best.title)} ({confidence_label(best.score)} confidence). Fix: " + escape(
+        truncate(slack_to_plain(best.fix), FALLBACK_FIX_CHARS)
     )
     return truncate(text, MAX_MESSAGE_TEXT), blocks
 

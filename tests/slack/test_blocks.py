@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.diagnosis.result import CauseMatch, Diagnosis
-from bot.knowledge import KnowledgeBase
+from bot.knowledge import Cause, KnowledgeBase
 from bot.slack.blocks import (
     ELLIPSIS,
     MAX_BLOCKS,
@@ -17,6 +18,7 @@ from bot.slack.blocks import (
     MAX_SECTION_TEXT,
     diagnosis_blocks,
     escape,
+    knowledge_mrkdwn,
     slack_to_plain,
     split_text,
     unrecognised_blocks,
@@ -133,3 +135,26 @@ def test_escape_and_plain_round_trip() -> None:
     safe = escape(plain)
     assert "<" not in safe and ">" not in safe
     assert "@here" not in safe
+
+
+def test_knowledge_mrkdwn_keeps_links_and_escapes_stray_brackets() -> None:
+    text = "Check `b.<account id>` & see <https://aps.autodesk.com/x|docs>, ask <@U123>. a > b"
+    assert knowledge_mrkdwn(text) == (
+        "Check `b.&lt;account id&gt;` &amp; see <https://aps.autodesk.com/x|docs>, ask <@U123>. a &gt; b"
+    )
+    assert knowledge_mrkdwn("already &lt;escaped&gt; &amp; fine") == "already &lt;escaped&gt; &amp; fine"
+
+
+def test_every_shipped_fix_renders_without_stray_markup(kb: KnowledgeBase) -> None:
+    for cause in kb.causes:
+        _, blocks = diagnosis_blocks(make_diagnosis_for(cause), kb, channel="C1", ts="1.2")
+        for block in blocks:
+            if block["type"] == "section":
+                body = block["text"]["text"]
+                for inner in re.findall(r"<([^>]*)>", body):
+                    assert re.match(r"(https?|mailto):|[@#][A-Z0-9]", inner), (cause.id, inner)
+
+
+def make_diagnosis_for(cause: Cause) -> Diagnosis:
+    match = CauseMatch(cause.id, cause.title, 80, (), cause.fix, cause.checklist_step)
+    return Diagnosis(is_aps_error=True, causes=(match,))
