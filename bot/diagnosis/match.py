@@ -16,6 +16,8 @@ from rapidfuzz import fuzz
 from rapidfuzz.utils import default_process
 
 from bot.diagnosis.extract import Signals
+from bot.diagnosis.tokens import tokens
+from bot.diagnosis.topic import TopicIndex
 from bot.knowledge import Cause, KnowledgeBase
 
 CODE_SCORE = 88
@@ -29,21 +31,10 @@ STATUS_ONLY_SCORES = (62, 45)  # a status listed by one cause, by two
 WORDS_FOR_COVERAGE = 4
 COVERAGE_WEIGHT = 0.92
 MAX_LISTED = 5
-
-_STOPWORDS = frozenset((
-    "the", "a", "an", "to", "of", "for", "this", "is", "not", "you", "your", "does", "do", "be", "in", "on",
-    "and", "or", "with", "that", "it", "have", "has", "are", "was", "were", "can", "cannot", "i", "we", "my",
-    "our", "at", "by", "from", "as", "but",
-))  # fmt: skip
-
-
-def _stem(word: str) -> str:
-    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
-
-
-def tokens(text: str) -> list[str]:
-    """Lower-case, crudely singular content words of `text` (what the inverted index keys on)."""
-    return [_stem(t) for t in default_process(text).split() if len(t) > 2 and t not in _STOPWORDS]
+TOPIC_BASE = 40  # a topic hit scores TOPIC_BASE + TOPIC_SCALE * cosine similarity, at most TOPIC_MAX
+TOPIC_SCALE = 70
+TOPIC_MAX = 74
+TOPIC_MIN_SIMILARITY = 0.15
 
 
 @dataclass(frozen=True)
@@ -103,6 +94,7 @@ class Matcher:
             if alternatives
             else None
         )
+        self._topics = TopicIndex(kb)
         self._by_word: dict[str, list[int]] = defaultdict(list)
         for position, signature in enumerate(self._signatures):
             for word in signature.words:
@@ -115,6 +107,7 @@ class Matcher:
         self._code_hits(text, signals, hits)
         self._endpoint_hits(signals, hits)
         self._message_hits(signals, hits)
+        self._topic_hits(text, hits)
         ranked = []
         for index, cause_hits in hits.items():
             cause = self.causes[index]
@@ -123,6 +116,14 @@ class Matcher:
                 ranked.append((score, index, Ranked(cause, score, tuple(cause_hits))))
         ranked.sort(key=lambda item: (-item[0], item[1]))
         return [item[2] for item in ranked[:MAX_LISTED]]
+
+    def _topic_hits(self, text: str, hits: dict[int, list[Hit]]) -> None:
+        """What the paste talks about, for pastes that describe a problem rather than quote it."""
+        for match in self._topics.match(text):
+            if match.similarity >= TOPIC_MIN_SIMILARITY:
+                score = min(TOPIC_MAX, TOPIC_BASE + TOPIC_SCALE * match.similarity)
+                words = ", ".join(match.shared)
+                hits[match.cause_index].append(Hit("topic", score, f"talks about {words} ({round(score)})"))
 
     def _status_hits(self, signals: Signals, hits: dict[int, list[Hit]]) -> None:
         """A status that only one or two causes list (429, say) is evidence; 403 alone says nothing."""

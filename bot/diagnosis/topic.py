@@ -1,0 +1,96 @@
+"""Topic similarity: which cause a paste *talks about* when it quotes no known message.
+
+Many real pastes describe the problem in the user's own words ("the hubs list is empty for my app but I see
+the project in ACC"). Each cause's title, summary, message signatures and examples form one document; a paste
+is compared to every document by TF-IDF cosine over crudely stemmed content words. Grant-type spellings are
+folded into two words first, because "2-legged" vs "3-legged" often is the whole difference between causes.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+
+from bot.diagnosis.tokens import tokens
+from bot.knowledge import KnowledgeBase
+
+MAX_TOKENS = 3_000  # of a paste; the head of a long paste carries its topic
+
+_FOLDS = (
+    (
+        re.compile(
+            r"\b(?:2|two)[- ]?legged\b|client[_ ]credentials|\bapp(?:lication)?[- ]only\b|\b2lo\b|"
+            r"\bapp(?:lication)? token\b",
+            re.IGNORECASE,
+        ),
+        " twolegged ",
+    ),
+    (
+        re.compile(
+            r"\b(?:3|three)[- ]?legged\b|\b3lo\b|authorization[_ ]code|\buser(?:'s)? (?:access )?token\b",
+            re.IGNORECASE,
+        ),
+        " threelegged ",
+    ),
+)
+
+
+def topic_tokens(text: str) -> list[str]:
+    """Content words of `text` with grant-type spellings folded to `twolegged` / `threelegged`."""
+    for pattern, word in _FOLDS:
+        text = pattern.sub(word, text)
+    return tokens(text)
+
+
+@dataclass(frozen=True)
+class TopicMatch:
+    cause_index: int
+    similarity: float  # cosine, 0-1
+    shared: tuple[str, ...]  # the most telling shared words, for the evidence line
+
+
+class TopicIndex:
+    """TF-IDF vectors of the causes' documents, built once per knowledge base."""
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        documents = [
+            Counter(
+                topic_tokens(
+                    "\n".join(
+                        [cause.title, cause.title, cause.summary, *cause.signatures.messages, *cause.examples]
+                    )
+                )
+            )
+            for cause in kb.causes
+        ]
+        count = len(documents)
+        frequency = Counter(word for document in documents for word in document)
+        self._idf = {word: math.log((1 + count) / (1 + df)) + 1 for word, df in frequency.items()}
+        self._postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        for index, document in enumerate(documents):
+            weights = {w: (1 + math.log(n)) * self._idf[w] for w, n in document.items()}
+            norm = math.sqrt(sum(v * v for v in weights.values())) or 1.0
+            for word, weight in sorted(weights.items()):
+                self._postings[word].append((index, weight / norm))
+
+    def match(self, text: str, limit: int = 3) -> list[TopicMatch]:
+        """The `limit` causes most similar to `text`, best first (ties: knowledge-base order)."""
+        counts = Counter(w for w in topic_tokens(text)[:MAX_TOKENS] if w in self._idf)
+        if not counts:
+            return []
+        weights = {w: (1 + math.log(n)) * self._idf[w] for w, n in counts.items()}
+        norm = math.sqrt(sum(v * v for v in weights.values()))
+        scores: dict[int, float] = defaultdict(float)
+        contributions: dict[int, list[tuple[float, str]]] = defaultdict(list)
+        for word, weight in weights.items():
+            for index, cause_weight in self._postings[word]:
+                part = weight / norm * cause_weight
+                scores[index] += part
+                contributions[index].append((part, word))
+        best = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:limit]
+        return [
+            TopicMatch(index, score, tuple(w for _, w in sorted(contributions[index], reverse=True)[:4]))
+            for index, score in best
+        ]
