@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.diagnosis.extract import extract
+from bot.diagnosis.extract import extract, focus
 from bot.diagnosis.gate import is_aps_access_error
 from bot.diagnosis.match import Matcher
 from bot.diagnosis.redact import redact
@@ -22,7 +22,7 @@ class Diagnoser:
     def diagnose(self, text: str) -> Diagnosis:
         """Rank the causes that explain `text`; say whether it is an APS access error at all."""
         redaction = redact(text[:MAX_TEXT])
-        clean = redaction.text
+        clean = focus(redaction.text)
         signals = extract(clean)
         ranked = self._matcher.rank(clean, signals)
         causes = tuple(

@@ -13,6 +13,16 @@ from typing import Any
 
 MAX_CANDIDATES = 60
 MAX_LINE = 300
+SMALL_PASTE = 2_000  # shorter pastes are read whole
+FOCUS_HEAD = FOCUS_TAIL = 8_000  # of a long paste's error lines, the first and last this many characters
+
+# A long paste (logs, stack traces) is read only on its lines holding one of these (lower-case) words.
+_HOT_WORDS = (
+    "error", "exception", "forbidden", "unauthori", "denied", "permission", "privilege", "invalid",
+    "expired", "quota", "exceeded", "http/", "status", "message", "errorcode", "detail", "title", "reason",
+    "autodesk", "legged", "client_credentials", "x-user-id", "redirect_uri", "scope", "integration",
+    "401", "403", "404", "429", "fail", "deprecated", "legacy", "not found", "access", "bearer", "region",
+)  # fmt: skip
 
 APS_API_HOSTS = re.compile(
     r"(?:[\w-]+\.)*api\.autodesk\.com|cdn\.derivative\.autodesk\.com|[\w-]+\.autodesk360\.com",
@@ -30,15 +40,14 @@ _API_ROOTS = (
     "issues|userprofile|userinfo|viewingservice|acc|cost|dataexchange|aec|reality|fusiondata|tokenflex|"
     "parameters|designautomation|flow|insights"
 )
-_BARE_PATH = re.compile(rf"(?<![\w/.:-])(/(?:{_API_ROOTS})/[\w.:%{{}}\-/]*)", re.IGNORECASE)
+_BARE_PATH = re.compile(rf"(?<![\w/.:-])(/(?:{_API_ROOTS})/[\w.:%{{}}\-/]*)")
 
 # key: value pairs in JSON, Python reprs, logs; value quoted (single or double) or bare.
-_KV = re.compile(
-    r"""["']?(?P<key>errorCode|developerMessage|error_description|errorDescription|error|ErrorCode|Detail|"""
-    r"""Title|detail|title|message|code|errorMessage|reason|HttpStatusCode|statusCode|status|userMessage|"""
-    r"""Message|Code|Reason|Error|diagnostic)["']?\s*[:=]\s*"""
-    r"""(?:"(?P<dq>(?:[^"\\\n]|\\.){0,600})"?|'(?P<sq>[^'\n]{0,600})'?|(?P<bare>[^\s,;}\]\n][^,;}\]\n]{0,300}))""",
-    re.IGNORECASE,
+_KV = re.compile(  # case-sensitive on purpose: these spellings are what APS and SDKs print, and it is fast
+    r"""(?P<key>errorCode|ErrorCode|errorcode|error_code|developerMessage|error_description|errorDescription|"""
+    r"""errorMessage|error|Error|Detail|detail|Title|title|message|Message|code|Code|reason|Reason|"""
+    r"""HttpStatusCode|statusCode|status|Status|userMessage|diagnostic)["']?\s*[:=]\s*"""
+    r"""(?:"(?P<dq>(?:[^"\\\n]|\\.){0,600})"?|'(?P<sq>[^'\n]{0,600})'?|(?P<bare>[^\s,;}\]\n][^,;}\]\n]{0,300}))"""
 )
 _XML_CODE = re.compile(r"<(Code|Message)>([^<]{1,300})</\1>")
 _MESSAGE_KEYS = {
@@ -57,25 +66,24 @@ _CODE_KEYS = {"errorcode", "code"}
 _STATUS_KEYS = {"httpstatuscode", "statuscode", "status"}
 _CODE_LIKE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{1,60}$")
 
-_STATUS_PATTERNS = (
-    re.compile(r"\bHTTP/\d(?:\.\d)?\s+([1-5]\d\d)\b", re.IGNORECASE),
+STATUS_CONTEXT = 40
+_THREE_DIGITS = re.compile(r"(?<!\d)[1-5]\d\d(?!\d)")
+_STATUS_PATTERNS = (  # matched against the lower-cased text
+    re.compile(r"\bhttp/\d(?:\.\d)?\s+([1-5]\d\d)\b"),
     re.compile(
-        r"\b([1-5]\d\d)\s*[-:]?\s*\(?(?:Forbidden|Unauthori[sz]ed|Not Found|Bad Request|Too Many Requests|"
-        r"Conflict|Not Acceptable|Internal Server Error|Bad Gateway|Service Unavailable|Gateway Time-?out|"
-        r"Gone|Precondition Failed|Unprocessable Entity)\b",
-        re.IGNORECASE,
+        r"\b([1-5]\d\d)\s*[-:]?\s*\(?(?:forbidden|unauthori[sz]ed|not found|bad request|too many requests|"
+        r"conflict|not acceptable|internal server error|bad gateway|service unavailable|gateway time-?out|"
+        r"gone|precondition failed|unprocessable entity)\b"
     ),
     re.compile(
-        r"\b(?:status|http[_ ]?status|response[_ ]?code|status[_ ]?code|statusCode|HttpStatusCode)"
-        r"[\"']?\s*(?:code)?\s*[:=]?\s*[\"']?\(?([1-5]\d\d)\b",
-        re.IGNORECASE,
+        r"\b(?:status|http[_ ]?status|response[_ ]?code|status[_ ]?code|statuscode|httpstatuscode)"
+        r"[\"']?\s*(?:code)?\s*[:=]?\s*[\"']?\(?([1-5]\d\d)\b"
     ),
     re.compile(
         r"\b(?:got|getting|get|gets|returns?|returned|returning|receiv\w*|throws?|threw|with|an?|error|"
-        r"http|response)\s+(?:an?\s+)?(?:http\s+)?(?:error\s+)?\(?([45]\d\d)\)?(?![\w.-])",
-        re.IGNORECASE,
+        r"http|response)\s+(?:an?\s+)?(?:http\s+)?(?:error\s+)?\(?([45]\d\d)\)?(?![\w.-])"
     ),
-    re.compile(r"(?<![\w.-])([45]\d\d)\s+(?:error|response|status)\b", re.IGNORECASE),
+    re.compile(r"(?<![\w.-])([45]\d\d)\s+(?:error|response|status)\b"),
     re.compile(r"(?<![\w.:/-])(401|403|429)(?![\w.:/-])"),
 )
 
@@ -86,19 +94,16 @@ _URN = re.compile(r"\burn:adsk\.[\w.:%-]+", re.IGNORECASE)
 _REGION = re.compile(r"\b(US|EMEA|EU|AUS|CAN|DEU|IND|JPN|GBR|APAC)\b")
 _REGION_PATH = re.compile(r"/regions/(eu|emea|aus|us)/", re.IGNORECASE)
 _TWO_LEGGED = re.compile(
-    r"client_credentials|\b(?:2|two)[- ]?legged\b|\b2LO\b|\bapp(?:lication)?[- ]only token\b|getTwoLegged",
-    re.IGNORECASE,
+    r"client_credentials|\b(?:2|two)[- ]?legged\b|\b2lo\b|\bapp(?:lication)?[- ]only token\b|gettwolegged"
 )
 _THREE_LEGGED = re.compile(
-    r"authorization_code|\b(?:3|three)[- ]?legged\b|\b3LO\b|/authorize\?|\bx-user-id\b|redirect_uri|"
-    r"\bPKCE\b|getThreeLegged",
-    re.IGNORECASE,
+    r"authorization_code|\b(?:3|three)[- ]?legged\b|\b3lo\b|/authorize\?|\bx-user-id\b|redirect_uri|"
+    r"\bpkce\b|getthreelegged"
 )
-_ERRORISH = re.compile(
+_ERRORISH = re.compile(  # matched against lower-cased lines
     r"error|denied|forbidden|unauthori[sz]ed|permission|privilege|token|scope|client|access|invalid|"
     r"expired|quota|limit|region|integration|hub|project|legacy|deprecated|redirect|admin|account|"
-    r"exception|fail|not found|\b[45]\d\d\b|not allowed|entitle|subscription|trial|credit|authori[sz]",
-    re.IGNORECASE,
+    r"exception|fail|not found|\b[45]\d\d\b|not allowed|entitle|subscription|trial|credit|authori[sz]"
 )
 
 
@@ -213,10 +218,23 @@ def _family(path: str) -> str:
     return "/".join(parts[:2]) if len(parts) > 1 and parts[1].startswith("v") else parts[0]
 
 
-def _statuses(text: str) -> tuple[int, ...]:
+def _windows(lower: str) -> list[tuple[int, str]]:
+    """Merged stretches of text around each three-digit number: the only places a status can be."""
+    spans: list[list[int]] = []
+    for match in _THREE_DIGITS.finditer(lower):
+        start, end = max(0, match.start() - STATUS_CONTEXT), match.end() + STATUS_CONTEXT
+        if spans and start <= spans[-1][1]:
+            spans[-1][1] = end
+        else:
+            spans.append([start, end])
+    return [(start, lower[start:end]) for start, end in spans]
+
+
+def _statuses(lower: str) -> tuple[int, ...]:
     hits: list[tuple[int, int]] = []
-    for pattern in _STATUS_PATTERNS:
-        hits.extend((m.start(), int(m.group(1))) for m in pattern.finditer(text))
+    for offset, window in _windows(lower):
+        for pattern in _STATUS_PATTERNS:
+            hits.extend((offset + m.start(), int(m.group(1))) for m in pattern.finditer(window))
     return tuple(dict.fromkeys(code for _, code in sorted(hits) if 100 <= code <= 599))
 
 
@@ -230,9 +248,33 @@ def _candidates(text: str, messages: tuple[str, ...]) -> tuple[str, ...]:
         if len(lines) >= MAX_CANDIDATES:
             break
         line = line.strip()
-        if len(line) >= 8 and _ERRORISH.search(line[:MAX_LINE]):
+        if len(line) >= 8 and _ERRORISH.search(line[:MAX_LINE].lower()):
             lines.append(_clean(line))
     return _unique(lines)[:MAX_CANDIDATES]
+
+
+def focus(text: str) -> str:
+    """The part of a paste worth reading: all of a short one; the error lines of a long one, bounded."""
+    if len(text) <= SMALL_PASTE:
+        return text
+    lower = text.lower()
+    starts: set[int] = set()
+    for word in _HOT_WORDS:
+        at = lower.find(word)
+        while at != -1:
+            starts.add(lower.rfind("\n", 0, at) + 1)
+            end = lower.find("\n", at)
+            if end == -1:
+                break
+            at = lower.find(word, end)
+    lines: dict[str, None] = {}
+    for start in sorted(starts):
+        end = text.find("\n", start)
+        lines[text[start : end if end != -1 else len(text)]] = None
+    hot = "\n".join(lines)
+    if len(hot) <= FOCUS_HEAD + FOCUS_TAIL:
+        return hot
+    return hot[:FOCUS_HEAD] + "\n" + hot[-FOCUS_TAIL:]
 
 
 def extract(text: str) -> Signals:
@@ -242,7 +284,8 @@ def extract(text: str) -> Signals:
 
     codes: list[str] = []
     messages: list[str] = []
-    statuses = list(_statuses(text))
+    lower = text.lower()
+    statuses = list(_statuses(lower))
     for key, value in pairs:
         if not value:
             continue
@@ -275,8 +318,8 @@ def extract(text: str) -> Signals:
     prefixed = _unique([m.group(1).lower() for m in _PREFIXED_ID.finditer(text)])
     bare = _unique([g.lower() for g in _BARE_GUID.findall(text) if g.lower() not in prefixed])
     regions = [r.upper() for r in _REGION.findall(text)] + [r.upper() for r in _REGION_PATH.findall(text)]
-    hints = (["2-legged"] if _TWO_LEGGED.search(text) else []) + (
-        ["3-legged"] if _THREE_LEGGED.search(text) else []
+    hints = (["2-legged"] if _TWO_LEGGED.search(lower) else []) + (
+        ["3-legged"] if _THREE_LEGGED.search(lower) else []
     )
     unique_messages = _unique(messages)
     return Signals(

@@ -30,13 +30,12 @@ _FORGE_WITH_APS = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 _OTHER_SYSTEMS = re.compile(
-    r"api\.github\.com|github\.com|\bgithub\b|npm ERR!|\bnpm error\b|registry\.npmjs|yarnpkg|amazonaws\.com|"
-    r"<Code>AccessDenied|\bAADSTS\d+|microsoftonline|googleapis\.com|accounts\.google\.com|\bnginx\b|"
+    r"api\.github\.com|github\.com|\bgithub\b|npm err!|\bnpm error\b|registry\.npmjs|yarnpkg|amazonaws\.com|"
+    r"<code>accessdenied|\baadsts\d+|microsoftonline|googleapis\.com|accounts\.google\.com|\bnginx\b|"
     r"\bdocker\b|registry-1|atlassian|\bjira\b|confluence|minecraft|curseforge|modrinth|\bfabric\b|"
     r"sourceforge|cloudflare|heroku|vercel|stripe|twilio|salesforce|\bokta\b|auth0|firebase|"
-    r"\bgitlab\b|bitbucket|\bpypi\b|\bapache\b|\biis\b|kubernetes|kubectl",
-    re.IGNORECASE,
-)
+    r"\bgitlab\b|bitbucket|\bpypi\b|\bapache\b|\biis\b|kubernetes|kubectl"
+)  # matched against the lower-cased text
 _ACCESS_STATUSES = frozenset({400, 401, 403, 404, 406, 409, 410, 429})
 
 
@@ -64,7 +63,7 @@ def aps_context(text: str, signals: Signals) -> tuple[bool, bool]:
     words = bool(
         _CASE_SENSITIVE_WORDS.search(text)
         or any(m.group(0).upper() not in {"APS", "ACC"} for m in _APS_WORDS.finditer(text))
-        or _FORGE_WITH_APS.search(text)
+        or ("forge" in text.lower() and _FORGE_WITH_APS.search(text))
     )
     return strong or words, strong
 

@@ -17,16 +17,27 @@ _CREDENTIAL_FIELDS = (
     r"APS_CLIENT_SECRET|FORGE_CLIENT_SECRET|CLIENT_SECRET|secret|password|passwd|api_?key|apiKey|token"
 )
 
-# (kind, pattern, group holding the secret)
-_PATTERNS: tuple[tuple[str, re.Pattern[str], int], ...] = (
-    ("bearer", re.compile(r"\b(Bearer)(\s+)([A-Za-z0-9._~+/=-]{8,})"), 3),
-    ("basic", re.compile(r"\b(Basic)(\s+)([A-Za-z0-9+/=]{8,})"), 3),
-    ("jwt", re.compile(r"()()(eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}(?:\.[A-Za-z0-9_-]*)?)"), 3),
-    ("slack-token", re.compile(r"()()\b(xox[abposr]-[A-Za-z0-9-]{8,}|xapp-[A-Za-z0-9-]{8,})"), 3),
-    ("curl-user", re.compile(r"((?:^|\s)(?:-u|--user)\s+['\"]?[^\s:'\"]+:)()([^\s'\"]+)"), 3),
-    ("url-credentials", re.compile(r"(https?://[^\s/:@]+:)()([^\s/@]+)(?=@)"), 3),
+# (kind, words one of which must be in the lower-cased text for the pattern to run, pattern, secret's group)
+_PATTERNS: tuple[tuple[str, tuple[str, ...], re.Pattern[str], int], ...] = (
+    ("bearer", ("bearer",), re.compile(r"\b(Bearer)(\s+)([A-Za-z0-9._~+/=-]{8,})", re.IGNORECASE), 3),
+    ("basic", ("basic",), re.compile(r"\b(Basic)(\s+)([A-Za-z0-9+/=]{8,})"), 3),
+    ("jwt", ("eyj",), re.compile(r"()()(eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}(?:\.[A-Za-z0-9_-]*)?)"), 3),
+    (
+        "slack-token",
+        ("xox", "xapp-"),
+        re.compile(r"()()\b(xox[abposr]-[A-Za-z0-9-]{8,}|xapp-[A-Za-z0-9-]{8,})"),
+        3,
+    ),
+    (
+        "curl-user",
+        ("-u", "--user"),
+        re.compile(r"((?:^|\s)(?:-u|--user)\s+['\"]?[^\s:'\"]+:)()([^\s'\"]+)"),
+        3,
+    ),
+    ("url-credentials", ("@",), re.compile(r"(https?://[^\s/:@]+:)()([^\s/@]+)(?=@)"), 3),
     (
         "key-value",
+        ("token", "secret", "passw", "api_key", "apikey"),
         re.compile(
             rf"((?<![\w-])[\"']?(?:{_CREDENTIAL_FIELDS})[\"']?\s*[:=]\s*)([\"']?)({_VALUE})",
             re.IGNORECASE,
@@ -58,7 +69,10 @@ def _is_placeholder(value: str) -> bool:
 def redact(text: str) -> Redaction:
     """Blank every secret in `text`; placeholders are kept as they are."""
     kinds: list[str] = []
-    for kind, pattern, group in _PATTERNS:
+    lower = text.lower()
+    for kind, words, pattern, group in _PATTERNS:
+        if not any(word in lower for word in words):
+            continue
 
         def _mask(match: re.Match[str], kind: str = kind, group: int = group) -> str:
             secret = match.group(group)
