@@ -24,17 +24,25 @@ _NAMED = re.compile(
 )
 _CASE_SENSITIVE_WORDS = re.compile(r"\b(?:APS|ACC)\b")
 _FORGE_WITH_APS = re.compile(
-    r"\bforge\b.{0,120}\b(?:bucket|viewer|hubs?|derivative|oss|data management|two[- ]legged|three[- ]legged|"
-    r"2[- ]legged|3[- ]legged|client[_ ]?id|access[_ ]token|bim ?360|revit|urn)\b|"
-    r"\b(?:bucket|viewer|hubs?|derivative|oss|data management|bim ?360|revit|urn)\b.{0,120}\bforge\b",
+    r"\bforge\b.{0,120}(?:\w*bucket|\b(?:viewer|hubs?|derivatives?|oss|data management|two[- ]legged|"
+    r"three[- ]legged|2[- ]legged|3[- ]legged|client[_ ]?id|access[_ ]token|bim ?360|revit|urn))\b|"
+    r"(?:\w*bucket|\b(?:viewer|hubs?|derivatives?|oss|data management|bim ?360|revit|urn))\b"
+    r".{0,120}\bforge\b",
     re.IGNORECASE | re.DOTALL,
+)
+# APS terms that other systems do not use: sample env vars, OSS keys, the two OAuth "legs" Autodesk names.
+_APS_TERMS = re.compile(
+    r"(?-i:(?<![A-Za-z0-9])(?:APS|FORGE)_[A-Z_]*(?:CLIENT|SECRET|CALLBACK|BUCKET|SCOPE)|"
+    r"(?<![A-Za-z0-9])APS(?![a-z0-9]))|\b(?:bucketKey|objectKey|signeds3(?:upload|download)|"
+    r"(?:2|3|two|three)[- ]legged)\b",
+    re.IGNORECASE,
 )
 _OTHER_SYSTEMS = re.compile(
     r"api\.github\.com|github\.com|\bgithub\b|npm err!|\bnpm error\b|registry\.npmjs|yarnpkg|amazonaws\.com|"
     r"<code>accessdenied|\baadsts\d+|microsoftonline|googleapis\.com|accounts\.google\.com|\bnginx\b|"
     r"\bdocker\b|registry-1|atlassian|\bjira\b|confluence|minecraft|curseforge|modrinth|\bfabric\b|"
     r"sourceforge|cloudflare|heroku|vercel|stripe|twilio|salesforce|\bokta\b|auth0|firebase|"
-    r"\bgitlab\b|bitbucket|\bpypi\b|\bapache\b|\biis\b|kubernetes|kubectl"
+    r"\bgitlab\b|bitbucket|\bpypi\b|\bapache\b|\biis\b|kubernetes|kubectl|puppet|laravel|mojang|twitter"
 )  # matched against the lower-cased text
 _ACCESS_STATUSES = frozenset({400, 401, 403, 404, 406, 409, 410, 429})
 
@@ -64,6 +72,7 @@ def aps_context(text: str, signals: Signals) -> tuple[bool, bool]:
         _CASE_SENSITIVE_WORDS.search(text)
         or any(m.group(0).upper() not in {"APS", "ACC"} for m in _APS_WORDS.finditer(text))
         or ("forge" in text.lower() and _FORGE_WITH_APS.search(text))
+        or _APS_TERMS.search(text)
     )
     return strong or words, strong
 
@@ -77,7 +86,7 @@ def is_aps_access_error(text: str, signals: Signals, ranked: list[Ranked]) -> bo
     if not (about_aps or strong):
         return False
     if (
-        _OTHER_SYSTEMS.search(text)
+        _OTHER_SYSTEMS.search(text.lower())
         and not strong
         and not (named_aps(text) and ranked[0].score >= NAMED_SCORE)
     ):
