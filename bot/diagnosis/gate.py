@@ -9,6 +9,7 @@ from bot.diagnosis.match import Ranked
 
 MIN_SCORE = 55
 NAMED_SCORE = 80
+QUOTED_MESSAGE = 95  # a knowledge-base error message quoted this closely shows something failed
 DISTINCTIVE_MESSAGE = 35  # an APS message this long, matched closely, is APS context by itself
 
 _APS_WORDS = re.compile(
@@ -43,6 +44,15 @@ _OTHER_SYSTEMS = re.compile(
     r"\bdocker\b|registry-1|atlassian|\bjira\b|confluence|minecraft|curseforge|modrinth|\bfabric\b|"
     r"sourceforge|cloudflare|heroku|vercel|stripe|twilio|salesforce|\bokta\b|auth0|firebase|"
     r"\bgitlab\b|bitbucket|\bpypi\b|\bapache\b|\biis\b|kubernetes|kubectl|puppet|laravel|mojang|twitter"
+)  # matched against the lower-cased text
+# Something failed: without one of these (or an APS code or quoted message) a paste is a question or chatter.
+_PROBLEM = re.compile(
+    r"error|fail|denied|forbidden|unauthori[sz]ed|not authori[sz]ed|permission|privilege|refus|reject|"
+    r"invalid|expired|exceeded|mismatch|deprecated|retired|not found|doesn'?t exist|does not exist|"
+    r"\b(?:can ?not|can'?t|unable|couldn'?t|could not|won'?t|doesn'?t|does not|isn'?t|is not|no longer|"
+    r"not (?:working|allowed|visible|showing|listed|accepted|supported|enabled|provisioned|added))\b|"
+    r"\bempty\b|\bmissing\b|\bno access\b|\bstill\b|\b(?:4\d\d)\b|too many|quota|archived|"
+    r"\bnot (?:see|get|list|find|access)|\bonly (?:works|accepts)|\bgets? (?:nothing|no )"
 )  # matched against the lower-cased text
 _ACCESS_STATUSES = frozenset({400, 401, 403, 404, 406, 409, 410, 429})
 
@@ -92,5 +102,9 @@ def is_aps_access_error(text: str, signals: Signals, ranked: list[Ranked]) -> bo
     ):
         return False  # another system's error, unless APS is named and a cause fits well
     hard_evidence = any(h.kind in {"code", "endpoint"} for h in ranked[0].hits)
+    quoted = any(h.kind == "message" and h.score >= QUOTED_MESSAGE for h in ranked[0].hits)
+    if not (hard_evidence or quoted or signals.warnings or _PROBLEM.search(text.lower())):
+        return False  # a question or chatter about APS, not a failure
+
     # 5xx, 200 or 3xx only: not an access problem unless a code or endpoint says so
     return not (signals.statuses and not set(signals.statuses) & _ACCESS_STATUSES and not hard_evidence)
