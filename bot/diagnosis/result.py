@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -36,8 +36,7 @@ class Diagnosis:
         out: dict[str, Any] = {} if id is None else {"id": id}
         out["is_aps_error"] = self.is_aps_error
         out["causes"] = [
-            {k: v for k, v in asdict(c).items() if k != "checklist_step"}
-            | {"evidence": list(c.evidence), "checklist_step": c.checklist_step}
+            {"id": c.id, "title": c.title, "score": c.score, "evidence": list(c.evidence), "fix": c.fix}
             for c in self.causes
         ]
         out["signals"] = self.signals

@@ -40,7 +40,7 @@ def test_json_matches_the_contract(example: tuple[str, str], capsys: pytest.Capt
     result = json.loads(capsys.readouterr().out)
     assert set(result) == {"is_aps_error", "causes", "signals", "secrets_found"}
     assert result["causes"][0]["id"] == cause_id
-    assert {"id", "title", "score", "evidence", "fix"} <= set(result["causes"][0])
+    assert list(result["causes"][0]) == ["id", "title", "score", "evidence", "fix"]
 
 
 def test_file_and_stdin_give_the_same_answer(
