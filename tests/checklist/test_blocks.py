@@ -235,3 +235,24 @@ def test_start_modal_has_channel_client_and_project() -> None:
         "client_id",
         "project",
     ]
+
+
+def test_the_shipped_checklist_renders_within_block_kit_limits() -> None:
+    from bot.knowledge import load_kb
+    from bot.settings import default_kb_dir
+
+    checklist = load_kb(default_kb_dir()).checklist
+    assert [step.id for step in checklist.steps] == list(STEP_IDS)
+    state = ChecklistState.start(
+        CID, checklist, channel="C1", started_by="U0", at=0.0, client_id="x" * 32, project="p"
+    )
+    for step in checklist.steps:
+        for item in step.items:
+            state = state.tick(step.id, item.id, "U1", 60.0).state
+        state = state.assign(step.id, "U2", "U1", 60.0).state
+    assert_within_limits(parent_blocks(state, cause_title="A cause", recheck_at=600.0))
+    for step in checklist.steps:
+        blocks = step_blocks(state, step.id)
+        assert_within_limits(blocks)
+        assert len(json.dumps(blocks)) < 12_000  # well under the ~13k where long messages were seen failing
+    assert_within_limits(home_view([HomeEntry(state, "https://x")] * 15, [("t", 1)] * 5)["blocks"], 100)

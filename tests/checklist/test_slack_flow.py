@@ -677,3 +677,17 @@ def test_forged_and_foreign_clicks_change_nothing(settings, slack) -> None:
         )
         assert bad_signature.status == 401
     assert store_for(settings).get(state.id) == before
+
+
+def test_the_shipped_checklist_runs_as_a_thread(tmp_path, slack) -> None:
+    shipped = make_settings(tmp_path, slack)  # the knowledge/ folder of the checkout
+    with running_bot(shipped) as bot:
+        state = start_by_button(bot, shipped)
+        step = state.template.steps[2]
+        assert step.id == "add-integration"
+        message = step_message(slack, state, step.id)
+        bot.send_action(tick_payload(state, step.id, ADMINS[1], [step.items[0].id], message))
+        wait_until(lambda: store_for(shipped).get(state.id).ticked(step.id, step.items[0].id))
+        parent = updated(slack, state.parent_ts)[-1]
+    total = sum(len(s.items) for s in state.template.steps)
+    assert f"0/5 steps · 1/{total} items" in json.dumps(parent.json("blocks"), ensure_ascii=False)
