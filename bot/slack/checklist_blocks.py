@@ -7,6 +7,7 @@ on an old message keeps working after a restart, and the listener can check the 
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,7 +64,9 @@ def actor(user: str) -> str:
     return f"<@{user}>" if re.fullmatch(r"[UW][A-Z0-9]+", user) else f"*{escape(user)}*"
 
 
-def slack_date(at: float, fallback: str = "a moment ago") -> str:
+def slack_date(at: float) -> str:
+    """A date Slack shows in the reader's time zone (UTC as the fallback text)."""
+    fallback = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(at))
     return f"<!date^{int(at)}^{{date_short_pretty}} {{time}}|{fallback}>"
 
 

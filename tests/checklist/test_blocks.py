@@ -22,6 +22,7 @@ from bot.slack.checklist_blocks import (
     parse_action_id,
     progress_bar,
     selected_in_message,
+    slack_date,
     start_modal,
     step_block_id,
     step_blocks,
@@ -197,6 +198,10 @@ def test_progress_bar() -> None:
     assert (
         progress_bar(0) == "░" * 10 and progress_bar(1) == "▓" * 10 and progress_bar(0.5) == "▓" * 5 + "░" * 5
     )
+
+
+def test_dates_fall_back_to_utc_text() -> None:
+    assert slack_date(1_700_000_060) == "<!date^1700000060^{date_short_pretty} {time}|2023-11-14 22:14 UTC>"
 
 
 def test_escape() -> None:
