@@ -7,44 +7,45 @@ import re
 from bot.diagnosis.extract import Signals
 from bot.diagnosis.match import Ranked
 
-MIN_SCORE = 55
+MIN_SCORE = 50
 NAMED_SCORE = 80
+TOPIC_CONFIDENT = 60  # a topic-only match this good needs no further word that access was refused
+TOPIC_WITH_STATUS = 55  # a topic-only match this good, with a status its cause lists, is enough
 QUOTED_MESSAGE = 95  # a knowledge-base error message quoted this closely shows something failed
 DISTINCTIVE_MESSAGE = 35  # an APS message this long, matched closely, is APS context by itself
 
+# Every pattern below except the _CASED ones runs over the lower-cased text (faster than IGNORECASE).
 _APS_WORDS = re.compile(
-    r"\b(?:Autodesk|APS|BIM ?360|BIM360DM|ACC|Autodesk Construction Cloud|Forma|Model Derivative|"
-    r"Data Management API|Design Automation|Custom Integrations?|Developer Hub|developerMessage|"
-    r"Account Admin|Hub Admin|x-ads-[\w-]+|urn:adsk\.[\w.:-]+)\b",
-    re.IGNORECASE,
+    r"\b(?:autodesk|bim ?360|bim360dm|forma|model derivative|data management api|design automation|"
+    r"custom integrations?|developer hub|developermessage|account admin|hub admin|x-ads-[\w-]+|urn:adsk\.)\b"
 )
-_NAMED = re.compile(
-    r"\b(?:Autodesk|BIM ?360|Autodesk Construction Cloud|Autodesk Platform Services|Model Derivative|"
-    r"developer\.api\.autodesk\.com)\b",
-    re.IGNORECASE,
-)
-_CASE_SENSITIVE_WORDS = re.compile(r"\b(?:APS|ACC)\b")
+_NAMED = re.compile(r"\b(?:autodesk|bim ?360|model derivative)\b")
+_CASED_WORDS = re.compile(r"\b(?:APS|ACC)\b")
 _FORGE_WITH_APS = re.compile(
     r"\bforge\b.{0,120}(?:\w*bucket|\b(?:viewer|hubs?|derivatives?|oss|data management|two[- ]legged|"
     r"three[- ]legged|2[- ]legged|3[- ]legged|client[_ ]?id|access[_ ]token|bim ?360|revit|urn))\b|"
     r"(?:\w*bucket|\b(?:viewer|hubs?|derivatives?|oss|data management|bim ?360|revit|urn))\b"
     r".{0,120}\bforge\b",
-    re.IGNORECASE | re.DOTALL,
+    re.DOTALL,
 )
 # APS terms that other systems do not use: sample env vars, OSS keys, the two OAuth "legs" Autodesk names.
-_APS_TERMS = re.compile(
-    r"(?-i:(?<![A-Za-z0-9])(?:APS|FORGE)_[A-Z_]*(?:CLIENT|SECRET|CALLBACK|BUCKET|SCOPE)|"
-    r"(?<![A-Za-z0-9])APS(?![a-z0-9]))|\b(?:bucketKey|objectKey|signeds3(?:upload|download)|"
-    r"(?:2|3|two|three)[- ]legged)\b",
-    re.IGNORECASE,
+_CASED_TERMS = re.compile(
+    r"(?<![A-Za-z0-9])(?:APS|FORGE)_[A-Z_]*(?:CLIENT|SECRET|CALLBACK|BUCKET|SCOPE)|(?<![A-Za-z0-9])APS(?![a-z0-9])"
 )
-_OTHER_SYSTEMS = re.compile(
-    r"api\.github\.com|github\.com|\bgithub\b|npm err!|\bnpm error\b|registry\.npmjs|yarnpkg|amazonaws\.com|"
-    r"<code>accessdenied|\baadsts\d+|microsoftonline|googleapis\.com|accounts\.google\.com|\bnginx\b|"
-    r"\bdocker\b|registry-1|atlassian|\bjira\b|confluence|minecraft|curseforge|modrinth|\bfabric\b|"
-    r"sourceforge|cloudflare|heroku|vercel|stripe|twilio|salesforce|\bokta\b|auth0|firebase|"
-    r"\bgitlab\b|bitbucket|\bpypi\b|\bapache\b|\biis\b|kubernetes|kubectl|puppet|laravel|mojang|twitter"
-)  # matched against the lower-cased text
+_APS_TERMS = re.compile(
+    r"\b(?:bucketkey|objectkey|signeds3(?:upload|download)|(?:2|3|two|three)[- ]legged)\b"
+)
+# Other products whose 401/403s people paste: substrings, and names that count only as whole words.
+_OTHER_SYSTEMS = (
+    "github.com", "npm err!", "registry.npmjs", "yarnpkg", "amazonaws.com", "<code>accessdenied", "aadsts",
+    "microsoftonline", "googleapis.com", "accounts.google.com", "registry-1", "atlassian", "confluence",
+    "minecraft", "curseforge", "modrinth", "sourceforge", "cloudflare", "heroku", "vercel", "stripe",
+    "twilio", "salesforce", "auth0", "firebase", "bitbucket", "kubernetes", "kubectl", "puppet", "laravel",
+    "mojang", "twitter",
+)  # fmt: skip
+_OTHER_SYSTEM_WORDS = ("github", "npm error", "nginx", "docker", "jira", "fabric", "okta", "gitlab", "pypi",
+                       "apache", "iis")  # fmt: skip
+_OTHER_SYSTEM_WORD = re.compile(r"\b(?:" + "|".join(map(re.escape, _OTHER_SYSTEM_WORDS)) + r")\b")
 # Something failed: without one of these (or an APS code or quoted message) a paste is a question or chatter.
 _PROBLEM = re.compile(
     r"error|fail|denied|forbidden|unauthori[sz]ed|not authori[sz]ed|permission|privilege|refus|reject|"
@@ -53,13 +54,27 @@ _PROBLEM = re.compile(
     r"not (?:working|allowed|visible|showing|listed|accepted|supported|enabled|provisioned|added))\b|"
     r"\bempty\b|\bmissing\b|\bno access\b|\bstill\b|\b(?:4\d\d)\b|too many|quota|archived|"
     r"\bnot (?:see|get|list|find|access)|\bonly (?:works|accepts)|\bgets? (?:nothing|no )"
-)  # matched against the lower-cased text
+)
+# A paste ranked by topic alone must name an access failure, not merely any failure.
+_ACCESS_PROBLEM = re.compile(
+    r"\b(?:401|403|429)\b|denied|forbidden|unauthori[sz]ed|not authori[sz]ed|permission|privilege|no access|"
+    r"refus|reject|not allowed|expired|invalid|quota|exceeded|too many|trial|credits|ran out|lapsed|"
+    r"\bempty\b|\bmissing\b|not (?:visible|listed|showing|accepted)|(?:don'?t|doesn'?t|does not|do not) "
+    r"(?:show|see|list|appear|return)"
+)
 _ACCESS_STATUSES = frozenset({400, 401, 403, 404, 406, 409, 410, 429})
 
 
-def named_aps(text: str) -> bool:
+def named_aps(text: str, lower: str) -> bool:
     """APS named outright (not only "Forge" or "hub", which other systems use too)."""
-    return bool(_NAMED.search(text) or _CASE_SENSITIVE_WORDS.search(text))
+    return bool(_NAMED.search(lower) or _CASED_WORDS.search(text))
+
+
+def other_system(lower: str) -> bool:
+    """Another product's error (GitHub, npm, AWS, Azure AD, Minecraft Forge, …) is named in the paste."""
+    if any(name in lower for name in _OTHER_SYSTEMS):
+        return True
+    return any(word in lower for word in _OTHER_SYSTEM_WORDS) and bool(_OTHER_SYSTEM_WORD.search(lower))
 
 
 def _distinctive_message(ranked: list[Ranked]) -> bool:
@@ -69,20 +84,21 @@ def _distinctive_message(ranked: list[Ranked]) -> bool:
     )
 
 
-def aps_context(text: str, signals: Signals) -> tuple[bool, bool]:
+def aps_context(text: str, lower: str, signals: Signals) -> tuple[bool, bool]:
     """(the paste is about APS at all, the paste carries hard APS evidence: host, endpoint or APS code)."""
     strong = (
         signals.aps_host
         or bool(signals.endpoints)
         or any(re.fullmatch(r"AUTH-\d{3}|BIM360DM_ERROR", c, re.IGNORECASE) for c in signals.codes)
-        or "developermessage" in text.lower()
+        or "developermessage" in lower
         or any(w.code.upper() == "BIM360DM_ERROR" for w in signals.warnings)
     )
     words = bool(
-        _CASE_SENSITIVE_WORDS.search(text)
-        or any(m.group(0).upper() not in {"APS", "ACC"} for m in _APS_WORDS.finditer(text))
-        or ("forge" in text.lower() and _FORGE_WITH_APS.search(text))
-        or _APS_TERMS.search(text)
+        _CASED_WORDS.search(text)
+        or _APS_WORDS.search(lower)
+        or ("forge" in lower and _FORGE_WITH_APS.search(lower))
+        or _CASED_TERMS.search(text)
+        or _APS_TERMS.search(lower)
     )
     return strong or words, strong
 
@@ -91,20 +107,23 @@ def is_aps_access_error(text: str, signals: Signals, ranked: list[Ranked]) -> bo
     """True only for an APS access problem a cause explains."""
     if not ranked or ranked[0].score < MIN_SCORE:
         return False
-    about_aps, strong = aps_context(text, signals)
+    lower = text.lower()
+    about_aps, strong = aps_context(text, lower, signals)
     strong = strong or _distinctive_message(ranked)
     if not (about_aps or strong):
         return False
-    if (
-        _OTHER_SYSTEMS.search(text.lower())
-        and not strong
-        and not (named_aps(text) and ranked[0].score >= NAMED_SCORE)
-    ):
+    if other_system(lower) and not strong and not (named_aps(text, lower) and ranked[0].score >= NAMED_SCORE):
         return False  # another system's error, unless APS is named and a cause fits well
     hard_evidence = any(h.kind in {"code", "endpoint"} for h in ranked[0].hits)
     quoted = any(h.kind == "message" and h.score >= QUOTED_MESSAGE for h in ranked[0].hits)
-    if not (hard_evidence or quoted or signals.warnings or _PROBLEM.search(text.lower())):
+    if not (hard_evidence or quoted or signals.warnings or _PROBLEM.search(lower)):
         return False  # a question or chatter about APS, not a failure
+    if all(h.kind in {"topic", "status"} for h in ranked[0].hits) and not (
+        _ACCESS_PROBLEM.search(lower)
+        or ranked[0].score >= TOPIC_CONFIDENT
+        or (set(signals.statuses) & set(ranked[0].cause.http_status) and ranked[0].score >= TOPIC_WITH_STATUS)
+    ):
+        return False  # only the subject matches, and neither the words nor the status say access was refused
 
     # 5xx, 200 or 3xx only: not an access problem unless a code or endpoint says so
     return not (signals.statuses and not set(signals.statuses) & _ACCESS_STATUSES and not hard_evidence)

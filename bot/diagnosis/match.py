@@ -17,7 +17,7 @@ from rapidfuzz.utils import default_process
 
 from bot.diagnosis.extract import Signals
 from bot.diagnosis.tokens import tokens
-from bot.diagnosis.topic import TopicIndex
+from bot.diagnosis.topic import TopicIndex, fold_grants
 from bot.knowledge import Cause, KnowledgeBase
 
 CODE_SCORE = 88
@@ -76,11 +76,12 @@ class Matcher:
                 owners[code.lower()].add(index)
             self._endpoints.extend((index, re.compile(p, re.IGNORECASE)) for p in cause.signatures.endpoints)
             for message in cause.signatures.messages:
-                words = frozenset(tokens(message))
+                folded = fold_grants(message)  # "2-legged" and "3-legged" must not look alike
+                words = frozenset(tokens(folded))
                 if words:
                     needed = max(1, math.ceil(len(words) * 0.6))
                     self._signatures.append(
-                        _Signature(index, message, default_process(message), words, needed)
+                        _Signature(index, message, default_process(folded), words, needed)
                     )
         self._code_owners = {code: frozenset(idx) for code, idx in owners.items()}
         status_owners: dict[int, set[int]] = defaultdict(set)
@@ -151,7 +152,7 @@ class Matcher:
                 hits[index].append(Hit("endpoint", ENDPOINT_SCORE, f"endpoint {endpoint}"))
 
     def _message_hits(self, signals: Signals, hits: dict[int, list[Hit]]) -> None:
-        lines = [default_process(line) for line in signals.candidates]
+        lines = [default_process(fold_grants(line)) for line in signals.candidates]
         line_words = [set(tokens(line)) for line in lines]
         present: dict[str, list[int]] = defaultdict(list)
         for line_index, words in enumerate(line_words):

@@ -37,11 +37,16 @@ _FOLDS = (
 )
 
 
-def topic_tokens(text: str) -> list[str]:
-    """Content words of `text` with grant-type spellings folded to `twolegged` / `threelegged`."""
+def fold_grants(text: str) -> str:
+    """`text` with grant-type spellings folded to `twolegged` / `threelegged`."""
     for pattern, word in _FOLDS:
         text = pattern.sub(word, text)
-    return tokens(text)
+    return text
+
+
+def topic_tokens(text: str) -> list[str]:
+    """Content words of `text`, grant types folded."""
+    return tokens(fold_grants(text))
 
 
 @dataclass(frozen=True)
