@@ -13,6 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz
+from rapidfuzz.distance import LCSseq
 from rapidfuzz.utils import default_process
 
 from bot.diagnosis.extract import Signals
@@ -29,12 +30,14 @@ CORROBORATION = 6
 MIN_LISTED = 30
 STATUS_ONLY_SCORES = (62, 45)  # a status listed by one cause, by two
 WORDS_FOR_COVERAGE = 4
+RARE_WORDS_NEEDED = 0.6  # share of a signature's rarity-weighted words a line must hold
 COVERAGE_WEIGHT = 0.92
 MAX_LISTED = 5
 TOPIC_BASE = 40  # a topic hit scores TOPIC_BASE + TOPIC_SCALE * cosine similarity, at most TOPIC_MAX
 TOPIC_SCALE = 70
 TOPIC_MAX = 74
 TOPIC_MIN_SIMILARITY = 0.15
+TOPIC_LIMIT = 3  # causes that get a topic hit
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,9 @@ class _Signature:
     text: str
     processed: str
     words: frozenset[str]
+    sequence: tuple[str, ...]  # the content words in order
     needed: int  # how many of `words` must occur in a candidate line
+    weights: dict[str, float]  # each word's rarity across the causes (IDF), normalised to sum to 1
 
 
 class Matcher:
@@ -71,18 +76,25 @@ class Matcher:
         owners: dict[str, set[int]] = defaultdict(set)
         self._endpoints: list[tuple[int, re.Pattern[str]]] = []
         self._signatures: list[_Signature] = []
+        sequences: list[tuple[int, str, str, tuple[str, ...]]] = []
         for index, cause in enumerate(kb.causes):
             for code in cause.signatures.error_codes:
                 owners[code.lower()].add(index)
             self._endpoints.extend((index, re.compile(p, re.IGNORECASE)) for p in cause.signatures.endpoints)
             for message in cause.signatures.messages:
                 folded = fold_grants(message)  # "2-legged" and "3-legged" must not look alike
-                words = frozenset(tokens(folded))
-                if words:
-                    needed = max(1, math.ceil(len(words) * 0.6))
-                    self._signatures.append(
-                        _Signature(index, message, default_process(folded), words, needed)
-                    )
+                sequences.append((index, message, folded, tuple(tokens(folded))))
+        self._topics = TopicIndex(kb)
+        for index, message, folded, sequence in sequences:
+            words = frozenset(sequence)
+            if words:
+                rarity = {w: self._topics.rarity(w) for w in words}
+                total = sum(rarity.values())
+                weights = {w: r / total for w, r in rarity.items()}
+                needed = max(1, math.ceil(len(words) * 0.6))
+                self._signatures.append(
+                    _Signature(index, message, default_process(folded), words, sequence, needed, weights)
+                )
         self._code_owners = {code: frozenset(idx) for code, idx in owners.items()}
         status_owners: dict[int, set[int]] = defaultdict(set)
         for index, cause in enumerate(kb.causes):
@@ -95,14 +107,13 @@ class Matcher:
             if alternatives
             else None
         )
-        self._topics = TopicIndex(kb)
         self._by_word: dict[str, list[int]] = defaultdict(list)
         for position, signature in enumerate(self._signatures):
             for word in signature.words:
                 self._by_word[word].append(position)
 
     def rank(self, text: str, signals: Signals) -> list[Ranked]:
-        """Causes with their evidence, best first (ties keep knowledge-base order)."""
+        """Causes with their evidence, best first (ties: more evidence, then knowledge-base order)."""
         hits: dict[int, list[Hit]] = defaultdict(list)
         self._status_hits(signals, hits)
         self._code_hits(text, signals, hits)
@@ -114,13 +125,14 @@ class Matcher:
             cause = self.causes[index]
             score = self._combine(cause, cause_hits, signals)
             if score >= MIN_LISTED:
-                ranked.append((score, index, Ranked(cause, score, tuple(cause_hits))))
-        ranked.sort(key=lambda item: (-item[0], item[1]))
-        return [item[2] for item in ranked[:MAX_LISTED]]
+                evidence = sum(h.score for h in cause_hits)  # ties: more evidence first, then KB order
+                ranked.append((score, evidence, index, Ranked(cause, score, tuple(cause_hits))))
+        ranked.sort(key=lambda item: (-item[0], -item[1], item[2]))
+        return [item[3] for item in ranked[:MAX_LISTED]]
 
     def _topic_hits(self, text: str, hits: dict[int, list[Hit]]) -> None:
         """What the paste talks about, for pastes that describe a problem rather than quote it."""
-        for match in self._topics.match(text):
+        for match in self._topics.match(text, TOPIC_LIMIT):
             if match.similarity >= TOPIC_MIN_SIMILARITY:
                 score = min(TOPIC_MAX, TOPIC_BASE + TOPIC_SCALE * match.similarity)
                 words = ", ".join(match.shared)
@@ -153,7 +165,8 @@ class Matcher:
 
     def _message_hits(self, signals: Signals, hits: dict[int, list[Hit]]) -> None:
         lines = [default_process(fold_grants(line)) for line in signals.candidates]
-        line_words = [set(tokens(line)) for line in lines]
+        line_sequences = [tokens(line) for line in lines]
+        line_words = [set(sequence) for sequence in line_sequences]
         present: dict[str, list[int]] = defaultdict(list)
         for line_index, words in enumerate(line_words):
             for word in words:
@@ -167,7 +180,7 @@ class Matcher:
             signature = self._signatures[position]
             if count < signature.needed:
                 continue
-            score = self._best_line_score(signature, lines, line_words)
+            score = self._best_line_score(signature, lines, line_words, line_sequences)
             if score >= MESSAGE_CUTOFF and score > (best.get(signature.cause_index) or Hit("", 0, "")).score:
                 shown = signature.text if len(signature.text) <= 90 else signature.text[:89] + "…"
                 best[signature.cause_index] = Hit(
@@ -177,17 +190,21 @@ class Matcher:
             hits[index].append(hit)
 
     @staticmethod
-    def _best_line_score(signature: _Signature, lines: list[str], line_words: list[set[str]]) -> float:
+    def _best_line_score(
+        signature: _Signature, lines: list[str], line_words: list[set[str]], line_sequences: list[list[str]]
+    ) -> float:
         best = 0.0
-        for line, words in zip(lines, line_words, strict=True):
-            shared = len(signature.words & words)
-            if shared < signature.needed:
-                continue
+        for line, words, sequence in zip(lines, line_words, line_sequences, strict=True):
+            shared = signature.words & words
+            rare_share = sum(signature.weights[w] for w in shared)
+            if len(shared) < signature.needed or rare_share < RARE_WORDS_NEEDED:
+                continue  # too few of its words, or only its common ones ("token", "get")
             score = fuzz.partial_ratio(signature.processed, line, score_cutoff=MESSAGE_CUTOFF)
             if len(line) < len(signature.processed):  # a short line inside a long signature proves less
                 score *= len(line) / len(signature.processed)
-            if len(signature.words) >= WORDS_FOR_COVERAGE:  # a paraphrase: the words are there, reordered
-                score = max(score, COVERAGE_WEIGHT * 100 * shared / len(signature.words))
+            if len(signature.words) >= WORDS_FOR_COVERAGE:  # a paraphrase: the words, in the same order
+                in_order = LCSseq.similarity(signature.sequence, sequence)
+                score = max(score, COVERAGE_WEIGHT * 100 * in_order / len(signature.sequence))
             best = max(best, score)
         return best
 

@@ -73,12 +73,17 @@ class TopicIndex:
         count = len(documents)
         frequency = Counter(word for document in documents for word in document)
         self._idf = {word: math.log((1 + count) / (1 + df)) + 1 for word, df in frequency.items()}
+        self._rarest = math.log(1 + count) + 1
         self._postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
         for index, document in enumerate(documents):
             weights = {w: (1 + math.log(n)) * self._idf[w] for w, n in document.items()}
             norm = math.sqrt(sum(v * v for v in weights.values())) or 1.0
             for word, weight in sorted(weights.items()):
                 self._postings[word].append((index, weight / norm))
+
+    def rarity(self, word: str) -> float:
+        """How telling `word` is across the causes (its IDF; unseen words count as the rarest)."""
+        return self._idf.get(word, self._rarest)
 
     def match(self, text: str, limit: int = 3) -> list[TopicMatch]:
         """The `limit` causes most similar to `text`, best first (ties: knowledge-base order)."""
