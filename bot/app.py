@@ -19,6 +19,7 @@ from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 
 from bot.knowledge import load_kb
+from bot.server import make_wsgi
 from bot.settings import Settings
 from bot.slack.deps import Deps
 from bot.slack.listeners import register_all
@@ -128,8 +129,6 @@ class Runtime:
 
 def build(settings: Settings, *, clock: Callable[[], float] = time.time) -> Runtime:
     """Build the app from settings. Calls Slack's auth.test once (through `settings.slack_api_base`)."""
-    from bot.server import make_wsgi
-
     kb = load_kb(settings.bot_kb_dir)
     db = Database(settings.bot_db_path)
     client = make_client(settings)
@@ -154,4 +153,5 @@ def build(settings: Settings, *, clock: Callable[[], float] = time.time) -> Runt
     )
     _ = deps.diagnoser  # built now: a broken knowledge base fails at start, not on the first message
     register_all(app, deps)
-    return Runtime(app=app, deps=deps, wsgi=make_wsgi(app, db), listener_executor=listener_executor)
+    wsgi = make_wsgi(app, db)
+    return Runtime(app=app, deps=deps, wsgi=wsgi, listener_executor=listener_executor)

@@ -78,7 +78,7 @@ def test_chatter_gets_nothing(bot: BotServer, slack: FakeSlackApi, not_aps: str)
     assert bot.send_event(event).status == 200
     bot.drain()
     assert slack.calls_to("chat.postMessage") == []
-    assert DedupeStore(bot.runtime.deps.db).state(message_key(CHANNEL, event["ts"])) == "done"
+    assert DedupeStore(bot.runtime.deps.db).state(message_key(CHANNEL, event["ts"])) is None  # no write
 
 
 def test_passive_threshold_is_the_setting(

@@ -8,7 +8,9 @@
 - Every delivery claims `event:<event_id>` and `msg:<channel>:<ts>` in the dedupe store before any work, so
   retries, restarts and the app_mention + message.channels pair produce one reply.
 
-Listeners only filter and claim; the diagnosis and the Web API calls run on `deps.executor`.
+Listeners (on Bolt's workers, after the automatic ack) filter, claim, and for passive messages diagnose
+(pure, sub-millisecond, so chatter costs no thread hop and no storage); every Web API call runs on
+`deps.executor`.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.diagnosis import redact
+from bot.diagnosis import Diagnosis, redact
 from bot.slack.blocks import (
     diagnosis_blocks,
     secret_warning_text,
@@ -106,8 +108,11 @@ class DiagnosisResponder:
             self._submit(self._warn_only, client, event)
             return
         keys = [event_key(body.get("event_id", "")), message_key(channel, ts)]
-        if self._claim(keys):
-            self._submit(self._answer, client, event, keys, always=is_dm, in_thread_parent=False)
+        if is_dm:
+            if self._claim(keys):
+                self._submit(self._answer, client, event, keys, in_thread_parent=False)
+        else:
+            self._passive(client, event, keys)
 
     def on_mention(self, body: dict[str, Any], event: dict[str, Any], client: WebClient) -> None:
         if is_from_bot(event, self.deps.bot_user_id):
@@ -119,44 +124,73 @@ class DiagnosisResponder:
         if self._claim(keys):
             thread_ts = event.get("thread_ts")
             in_thread = bool(thread_ts) and thread_ts != event.get("ts")
-            self._submit(self._answer, client, event, keys, always=True, in_thread_parent=in_thread)
+            self._submit(self._answer, client, event, keys, in_thread_parent=in_thread)
 
     def on_ignored(self, event: dict[str, Any]) -> None:
         """Acked (Bolt did it) and dropped: edits, deletions, joins, bot posts and other subtypes."""
         log.debug("ignored message subtype %s", event.get("subtype"))
 
+    def _passive(self, client: WebClient, event: dict[str, Any], keys: list[str]) -> None:
+        """Channel message: diagnose here (pure and sub-millisecond), and only when there is something to
+        post claim the keys and hand the posting to deps.executor. Chatter costs no storage and no thread
+        hop; a retry of chatter is diagnosed the same way and stays silent too."""
+        text = message_text(event)
+        diagnosis = self.deps.diagnoser.diagnose(text)
+        best = diagnosis.best
+        confident = (
+            diagnosis.is_aps_error
+            and best is not None
+            and best.score >= self.deps.settings.bot_passive_min_score
+        )
+        secret = redact(text).found
+        if (confident or secret) and self._claim(keys):
+            self._submit(self._post_passive, client, event, keys, diagnosis if confident else None, secret)
+
     # -- work (runs on deps.executor) ---------------------------------------------------------------------
-    def _answer(
+    def _post_passive(
         self,
         client: WebClient,
         event: dict[str, Any],
         keys: list[str],
-        *,
-        always: bool,
-        in_thread_parent: bool,
+        diagnosis: Diagnosis | None,
+        secret: bool,
     ) -> None:
         channel, ts = event["channel"], event["ts"]
-        thread_ts = event.get("thread_ts") or ts
         try:
-            own_text = message_text(event, drop_mentions=always)
-            self.warn_if_secret(client, event, own_text)
-            text = own_text
-            if in_thread_parent:
-                parent = self._parent(client, channel, thread_ts)
-                text = f"{message_text(parent)}\n{own_text}" if parent else own_text
-            self.reply(client, text, channel=channel, thread_ts=thread_ts, always=always)
+            if secret:
+                self.warn_poster(client, event)
+            if diagnosis is not None:
+                self.post_answer(client, diagnosis, channel=channel, thread_ts=ts)
         except Exception as exc:
             self._finish_failed(keys, exc)
             return
         self.dedupe.done(keys, now=self.deps.clock())
 
-    def reply(self, client: WebClient, text: str, *, channel: str, thread_ts: str, always: bool) -> bool:
-        """Diagnose `text` and post the answer in `thread_ts`; False when passive and not confident enough."""
-        diagnosis = self.deps.diagnoser.diagnose(text)
+    def _answer(
+        self, client: WebClient, event: dict[str, Any], keys: list[str], *, in_thread_parent: bool
+    ) -> None:
+        """Mention or DM (already claimed): always answer, in the thread."""
+        channel, ts = event["channel"], event["ts"]
+        thread_ts = event.get("thread_ts") or ts
+        try:
+            text = message_text(event, drop_mentions=True)
+            self.warn_if_secret(client, event, text)
+            if in_thread_parent:
+                parent = self._parent(client, channel, thread_ts)
+                text = f"{message_text(parent)}\n{text}" if parent else text
+            self.reply(client, text, channel=channel, thread_ts=thread_ts)
+        except Exception as exc:
+            self._finish_failed(keys, exc)
+            return
+        self.dedupe.done(keys, now=self.deps.clock())
+
+    def reply(self, client: WebClient, text: str, *, channel: str, thread_ts: str) -> None:
+        """Diagnose `text` and post the answer (or "I don't recognise this") in `thread_ts`."""
+        self.post_answer(client, self.deps.diagnoser.diagnose(text), channel=channel, thread_ts=thread_ts)
+
+    def post_answer(self, client: WebClient, diagnosis: Diagnosis, *, channel: str, thread_ts: str) -> None:
         best = diagnosis.best
         recognised = diagnosis.is_aps_error and best is not None
-        if not always and not (recognised and best.score >= self.deps.settings.bot_passive_min_score):
-            return False
         if recognised:
             fallback, blocks = diagnosis_blocks(diagnosis, self.deps.kb, channel=channel, ts=thread_ts)
         else:
@@ -166,7 +200,6 @@ class DiagnosisResponder:
         )
         if recognised:
             self.feedback.record_diagnosis(channel, thread_ts, best.id, self.deps.clock())
-        return True
 
     def _warn_only(self, client: WebClient, event: dict[str, Any]) -> None:
         try:
@@ -175,8 +208,11 @@ class DiagnosisResponder:
             log_slack_error("chat.postEphemeral", exc)
 
     def warn_if_secret(self, client: WebClient, event: dict[str, Any], text: str) -> None:
-        if not redact(text).found:
-            return
+        if redact(text).found:
+            self.warn_poster(client, event)
+
+    def warn_poster(self, client: WebClient, event: dict[str, Any]) -> None:
+        """Ephemeral "rotate it" to whoever posted `event` (the secret itself is never repeated)."""
         thread_ts = event.get("thread_ts")
         extra = {"thread_ts": thread_ts} if thread_ts else {}
         client.chat_postEphemeral(

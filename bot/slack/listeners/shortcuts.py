@@ -41,7 +41,7 @@ def _diagnose(
         text = message_text(message)
         if not is_from_bot(message, responder.deps.bot_user_id):
             responder.warn_if_secret(client, {**message, "channel": channel}, text)
-        responder.reply(client, text, channel=channel, thread_ts=thread_ts, always=True)
+        responder.reply(client, text, channel=channel, thread_ts=thread_ts)
     except SlackApiError as exc:
         log_slack_error("diagnose_message shortcut", exc)
         if exc.response.get("error") in ("not_in_channel", "channel_not_found"):
