@@ -28,12 +28,13 @@ _FORGE_WITH_APS = re.compile(
     r".{0,120}\bforge\b",
     re.DOTALL,
 )
-# APS terms that other systems do not use: sample env vars, OSS keys, the two OAuth "legs" Autodesk names.
+# APS terms other systems do not use: sample env vars, OSS keys, APS scopes, the OAuth "legs" Autodesk names.
 _CASED_TERMS = re.compile(
     r"(?<![A-Za-z0-9])(?:APS|FORGE)_[A-Z_]*(?:CLIENT|SECRET|CALLBACK|BUCKET|SCOPE)|(?<![A-Za-z0-9])APS(?![a-z0-9])"
 )
 _APS_TERMS = re.compile(
-    r"\b(?:bucketkey|objectkey|signeds3(?:upload|download)|(?:2|3|two|three)[- ]legged)\b"
+    r"\b(?:bucketkey|objectkey|signeds3(?:upload|download)|(?:2|3|two|three)[- ]legged|"
+    r"(?:data|bucket|viewables|account|code|user-profile):(?:read|write|create|update|delete|all|search))\b"
 )
 # Other products whose 401/403s people paste: substrings, and names that count only as whole words.
 _OTHER_SYSTEMS = (
