@@ -103,7 +103,7 @@ class Matcher:
         self._status_owners = {status: frozenset(idx) for status, idx in status_owners.items()}
         alternatives = sorted(self._code_owners, key=len, reverse=True)
         self._code_re = (
-            re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, alternatives)) + r")(?![\w-])", re.IGNORECASE)
+            re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, alternatives)) + r")(?![\w-])")
             if alternatives
             else None
         )
@@ -149,8 +149,11 @@ class Matcher:
     def _code_hits(self, text: str, signals: Signals, hits: dict[int, list[Hit]]) -> None:
         found = {code.lower(): code for code in signals.codes}
         if self._code_re is not None:
-            for match in self._code_re.finditer(text):
-                found.setdefault(match.group(1).lower(), match.group(1))
+            lower = text.lower()  # codes are kept lower-case; show them as pasted when offsets agree
+            same_offsets = len(lower) == len(text)
+            for match in self._code_re.finditer(lower):
+                shown = text[match.start(1) : match.end(1)] if same_offsets else match.group(1)
+                found.setdefault(match.group(1), shown)
         for key, shown in found.items():
             owners = self._code_owners.get(key, frozenset())
             for index in owners:

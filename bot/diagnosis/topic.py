@@ -18,8 +18,11 @@ from bot.knowledge import KnowledgeBase
 
 MAX_TOKENS = 3_000  # of a paste; the head of a long paste carries its topic
 
+# (literals one of which must occur in the lower-cased text, pattern, replacement)
 _FOLDS = (
     (
+        ("legged", "client_credentials", "client credentials", "2lo", "app-only", "app only",
+         "application-only", "application only", "app token", "application token"),
         re.compile(
             r"\b(?:2|two)[- ]?legged\b|client[_ ]credentials|\bapp(?:lication)?[- ]only\b|\b2lo\b|"
             r"\bapp(?:lication)? token\b",
@@ -28,19 +31,23 @@ _FOLDS = (
         " twolegged ",
     ),
     (
+        ("legged", "3lo", "authorization_code", "authorization code", "user token", "user's token",
+         "user access token", "user's access token"),
         re.compile(
             r"\b(?:3|three)[- ]?legged\b|\b3lo\b|authorization[_ ]code|\buser(?:'s)? (?:access )?token\b",
             re.IGNORECASE,
         ),
         " threelegged ",
     ),
-)
+)  # fmt: skip
 
 
 def fold_grants(text: str) -> str:
     """`text` with grant-type spellings folded to `twolegged` / `threelegged`."""
-    for pattern, word in _FOLDS:
-        text = pattern.sub(word, text)
+    lower = text.lower()
+    for literals, pattern, word in _FOLDS:
+        if any(literal in lower for literal in literals):
+            text = pattern.sub(word, text)
     return text
 
 
