@@ -100,6 +100,11 @@ _THREE_LEGGED = re.compile(
     r"authorization_code|\b(?:3|three)[- ]?legged\b|\b3lo\b|/authorize\?|\bx-user-id\b|redirect_uri|"
     r"\bpkce\b|getthreelegged"
 )
+# Literals one of which each grant pattern needs: a cheap `in` test before the regular expression.
+_TWO_LEGGED_WORDS = ("client_credentials", "legged", "2lo", "only token")
+_THREE_LEGGED_WORDS = (
+    "authorization_code", "legged", "3lo", "/authorize?", "x-user-id", "redirect_uri", "pkce",
+)  # fmt: skip
 _ERRORISH = re.compile(  # matched against lower-cased lines
     r"error|denied|forbidden|unauthori[sz]ed|permission|privilege|token|scope|client|access|invalid|"
     r"expired|quota|limit|region|integration|hub|project|legacy|deprecated|redirect|admin|account|"
@@ -152,6 +157,10 @@ class Signals:
             "regions": list(self.regions),
             "grant_hints": list(self.grant_hints),
         }
+
+
+def _found(lower: str, literals: tuple[str, ...], pattern: re.Pattern[str]) -> bool:
+    return any(literal in lower for literal in literals) and pattern.search(lower) is not None
 
 
 def _unique(values: list[str]) -> tuple[str, ...]:
@@ -304,7 +313,7 @@ def extract(text: str) -> Signals:
 
     endpoints: list[str] = []
     aps_host = False
-    for match in _URL.finditer(text):
+    for match in _URL.finditer(text) if "autodesk" in lower else ():  # every APS host names autodesk
         host, path = match.group(1), match.group(2) or ""
         if APS_DOCS_HOSTS.fullmatch(host):
             aps_host = True
@@ -318,8 +327,8 @@ def extract(text: str) -> Signals:
     prefixed = _unique([m.group(1).lower() for m in _PREFIXED_ID.finditer(text)])
     bare = _unique([g.lower() for g in _BARE_GUID.findall(text) if g.lower() not in prefixed])
     regions = [r.upper() for r in _REGION.findall(text)] + [r.upper() for r in _REGION_PATH.findall(text)]
-    hints = (["2-legged"] if _TWO_LEGGED.search(lower) else []) + (
-        ["3-legged"] if _THREE_LEGGED.search(lower) else []
+    hints = (["2-legged"] if _found(lower, _TWO_LEGGED_WORDS, _TWO_LEGGED) else []) + (
+        ["3-legged"] if _found(lower, _THREE_LEGGED_WORDS, _THREE_LEGGED) else []
     )
     unique_messages = _unique(messages)
     return Signals(
