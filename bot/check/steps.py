@@ -190,7 +190,8 @@ def _hub_absent(ctx: Context, filtered: ApsResponse, hub_id: str) -> Outcome:
                 status,
                 "BIM360DM_ERROR",
                 f"hub {hub_id} not reachable: the app is provisioned only in {', '.join(reached)} "
-                f"accounts ({names}), not{region_text}",
+                f"accounts ({names}), not{region_text}: add the custom integration in the account of "
+                "the project's region",
             ),
             C.REGION_MISMATCH,
         )
