@@ -85,7 +85,8 @@ def looks_secret(text: str, words: list[str], client_ids: Iterable[str] = ()) ->
     if SECRET_WORDS.search(text):
         return True
     known = set(client_ids)
-    for word in words[1:]:
+    first_arg = 2 if words and words[0].lower() == "checklist" else 1  # skip the client id itself
+    for word in words[first_arg:]:
         bare = word.split("=", 1)[1] if word.lower().startswith(("user=", "account=", "region=")) else word
         if SECRETISH.match(bare) and not GUID_LIKE.match(bare) and bare not in known:
             return True
