@@ -69,3 +69,11 @@ def test_redactor_verdict_is_used_without_registered_client_ids(monkeypatch: pyt
     assert not looks_secret(f"{CLIENT_ID} {PROJECT_ID}", [CLIENT_ID, PROJECT_ID], [CLIENT_ID])
     assert CLIENT_ID not in seen[-1]
     assert looks_secret(f"{CLIENT_ID} xoxb-123", [CLIENT_ID, "xoxb-123"], [CLIENT_ID])
+
+
+def test_registered_client_ids_may_come_as_a_generator() -> None:
+    """The listener passes a generator; both the scrub and the later word check must see the ids."""
+    text = f"checklist {PROJECT_ID} {CLIENT_ID}"
+    words = split_words(text)
+    assert not looks_secret(text, words, (client_id for client_id in [CLIENT_ID]))
+    assert looks_secret(text, words, ())  # unregistered, the same 32-character word looks like a secret

@@ -72,6 +72,7 @@ def looks_secret(text: str, words: list[str], client_ids: Iterable[str] = ()) ->
     """A secret in the command text: the diagnosis redactor's verdict, `secret=`, or a long opaque token.
 
     Registered client ids (public, and as long as a secret) are blanked before the redactor looks."""
+    client_ids = list(client_ids)  # read twice below; a generator would be used up by the first loop
     scrubbed = text
     for client_id in client_ids:
         scrubbed = scrubbed.replace(client_id, " ")
