@@ -17,8 +17,22 @@ DISTINCTIVE_MESSAGE = 35  # an APS message this long, matched closely, is APS co
 # Every pattern below except the _CASED ones runs over the lower-cased text (faster than IGNORECASE).
 _APS_WORDS = re.compile(
     r"\b(?:autodesk|bim ?360|bim360dm|forma|model derivative|data management api|design automation|"
-    r"custom integrations?|developer hub|developermessage|account admin|hub admin|x-ads-[\w-]+|urn:adsk\.)\b"
+    r"custom integrations?|developer hub|developermessage|account admin|hub admin|x-ads-[\w-]+|urn:adsk\.|"
+    r"construction cloud|fusion team|docs projects?|project files|workitems?|appbundles?|viewingservice|"
+    r"derivativeservice|learnforge|forge (?:app|apps|client|credentials|viewer|account|sdk|api|apis|sample)|"
+    r"(?:get|search)folder\w*|gettwolegged\w*|getthreelegged\w*|authclient(?:two|three)legged|"
+    r"modelderivativeapierror|jsonapi)\b"
 )
+# Autodesk SDK and package names, and the exact wording of Autodesk errors no other system prints.
+_APS_SDK = re.compile(
+    r"autodesk\.(?:forge|authentication|oss|modelderivative|datamanagement|construction|sdkmanager|adn|viewing)|"
+    r"autodesk-forge|forge-apis|forgesdk|forge-model-derivative|aps-sdk|@aps_sdk|aps_sdk|"
+    r"token does not have the privilege|client_id specified does not have access|"
+    r"cannot access a resource owned by|must be assigned to a developer hub|unable to get hubs from|"
+    r"input urn is not authorized|invalid redirect[_ ]?ur[il]|\bno (?:read|write) access\b|"
+    r"\"token does \"|unexpected token t in json"
+)
+_BASE64_URN = "dXJuOmFkc2s"  # "urn:adsk" base64-encoded, as in model URNs
 _NAMED = re.compile(r"\b(?:autodesk|bim ?360|model derivative)\b")
 _CASED_WORDS = re.compile(r"\b(?:APS|ACC)\b")
 _FORGE_WITH_APS = re.compile(
@@ -29,11 +43,9 @@ _FORGE_WITH_APS = re.compile(
     re.DOTALL,
 )
 # APS terms other systems do not use: sample env vars, OSS keys, APS scopes, the OAuth "legs" Autodesk names.
-_CASED_TERMS = re.compile(
-    r"(?<![A-Za-z0-9])(?:APS|FORGE)_[A-Z_]*(?:CLIENT|SECRET|CALLBACK|BUCKET|SCOPE)|(?<![A-Za-z0-9])APS(?![a-z0-9])"
-)
+_CASED_TERMS = re.compile(r"(?<![A-Za-z0-9])(?:(?:APS|FORGE)_[A-Z][A-Z_]*|APS(?![a-z0-9]))")
 _APS_TERMS = re.compile(
-    r"\b(?:bucketkey|objectkey|signeds3(?:upload|download)|(?:2|3|two|three)[- ]legged|"
+    r"\b(?:bucketkey|objectkey|signeds3(?:upload|download)|(?:2|3|two|three)[- ]legged|[23]lo|"
     r"(?:data|bucket|viewables|account|code|user-profile):(?:read|write|create|update|delete|all|search))\b"
 )
 # Other products whose 401/403s people paste: substrings, and names that count only as whole words.
@@ -53,14 +65,16 @@ _PROBLEM = re.compile(
     r"invalid|expired|exceeded|mismatch|deprecated|retired|not found|doesn'?t exist|does not exist|"
     r"\b(?:can ?not|can'?t|unable|couldn'?t|could not|won'?t|doesn'?t|does not|isn'?t|is not|no longer|"
     r"not (?:working|allowed|visible|showing|listed|accepted|supported|enabled|provisioned|added))\b|"
-    r"\bempty\b|\bmissing\b|\bno access\b|\bstill\b|\b(?:4\d\d)\b|too many|quota|archived|"
+    r"\bempty\b|\bmissing\b|\bno access\b|\bstill\b|\bdata\"?\s*:\s*\[\s*\]|\bundefined\b|"
+    r"\b(?:4\d\d)\b|too many|quota|archived|"
     r"\bnot (?:see|get|list|find|access)|\bonly (?:works|accepts)|\bgets? (?:nothing|no )"
 )
 # A paste ranked by topic alone must name an access failure, not merely any failure.
 _ACCESS_PROBLEM = re.compile(
     r"\b(?:401|403|429)\b|denied|forbidden|unauthori[sz]ed|not authori[sz]ed|permission|privilege|no access|"
     r"refus|reject|not allowed|expired|invalid|quota|exceeded|too many|trial|credits|ran out|lapsed|"
-    r"\bempty\b|\bmissing\b|not (?:visible|listed|showing|accepted)|(?:don'?t|doesn'?t|does not|do not) "
+    r"\bempty\b|\bmissing\b|\bdata\"?\s*:\s*\[\s*\]|not (?:visible|listed|showing|accepted)|"
+    r"(?:don'?t|doesn'?t|does not|do not) "
     r"(?:show|see|list|appear|return)"
 )
 _ACCESS_STATUSES = frozenset({400, 401, 403, 404, 406, 409, 410, 429})
@@ -100,6 +114,8 @@ def aps_context(text: str, lower: str, signals: Signals) -> tuple[bool, bool]:
         or ("forge" in lower and _FORGE_WITH_APS.search(lower))
         or _CASED_TERMS.search(text)
         or _APS_TERMS.search(lower)
+        or _APS_SDK.search(lower)
+        or _BASE64_URN in text
     )
     return strong or words, strong
 

@@ -38,6 +38,25 @@ TOPIC_SCALE = 70
 TOPIC_MAX = 74
 TOPIC_MIN_SIMILARITY = 0.15
 TOPIC_LIMIT = 3  # causes that get a topic hit
+GRANT_DIRECTION_SCORE = 84  # "fails with the 3-legged token, works with the app token" names the cause
+GRANT_CONTRARY = 18  # and rules out its mirror image
+TOKEN_ENDPOINT_SCORE = 86  # a 401 from the token endpoint itself: the credentials, not a token
+
+GRANT_HINT_SCORE = 58  # only one side said: a hint, not a verdict
+
+_FAILS = re.compile(
+    r"\b(?:fail\w*|40[13]|denied|forbidden|unauthori[sz]ed|reject\w*|refus\w*|errors?|not work\w*|"
+    r"doesn'?t work|does not work|isn'?t accepted|not accepted|not allowed|gets? nothing|empty)\b"
+)
+_WORKS = re.compile(r"\b(?:works?|working|worked|succeed\w*|fine|ok|200|is accepted|goes through)\b")
+_CLAUSE = re.compile(r"\bbut\b|\bwhile\b|\bwhereas\b|\bhowever\b|\bthough\b|[.;,!?\n]")
+_GRANTS = ("twolegged", "threelegged")
+# Asking for a token, not using one: the token endpoints and SDK token calls.
+_TOKEN_REQUEST = re.compile(
+    r"/authentication/v[12]/(?:token|authenticate|gettoken)\b|get(?:two|three)leggedtoken|"
+    r"authclienttwolegged|grant_type=client_credentials|gettoken(?:async)?\("
+)
+_DIRECTION_CAUSES = {"threelegged": "three-legged-not-accepted", "twolegged": "two-legged-needs-user-context"}
 
 
 @dataclass(frozen=True)
@@ -120,15 +139,67 @@ class Matcher:
         self._endpoint_hits(signals, hits)
         self._message_hits(signals, hits)
         self._topic_hits(text, hits)
+        penalties = self._grant_direction_hits(text, hits)
+        self._token_endpoint_hits(text, signals, hits, penalties)
         ranked = []
         for index, cause_hits in hits.items():
             cause = self.causes[index]
-            score = self._combine(cause, cause_hits, signals)
+            score = self._combine(cause, cause_hits, signals) - penalties.get(cause.id, 0)
             if score >= MIN_LISTED:
                 evidence = sum(h.score for h in cause_hits)  # ties: more evidence first, then KB order
                 ranked.append((score, evidence, index, Ranked(cause, score, tuple(cause_hits))))
         ranked.sort(key=lambda item: (-item[0], -item[1], item[2]))
         return [item[3] for item in ranked[:MAX_LISTED]]
+
+    def _index_of(self, cause_id: str) -> int | None:
+        return next((i for i, c in enumerate(self.causes) if c.id == cause_id), None)
+
+    def _grant_direction_hits(self, text: str, hits: dict[int, list[Hit]]) -> dict[str, int]:
+        """One grant type fails where the other works: that direction names the cause, not its mirror."""
+        lower = text.lower()
+        if not any(word in lower for word in ("legged", "2lo", "3lo", "token", "client_credentials")):
+            return {}
+        failing: set[str] = set()
+        working: set[str] = set()
+        for clause in _CLAUSE.split(fold_grants(lower)):
+            grants = [g for g in _GRANTS if g in clause]
+            if len(grants) != 1:
+                continue
+            fails, works = _FAILS.search(clause) is not None, _WORKS.search(clause) is not None
+            if fails != works:
+                (failing if fails else working).add(grants[0])
+        if len(failing) != 1:
+            return {}
+        grant = next(iter(failing))
+        other = "twolegged" if grant == "threelegged" else "threelegged"
+        index = self._index_of(_DIRECTION_CAUSES[grant])
+        if index is None:
+            return {}
+        spelled = "3-legged" if grant == "threelegged" else "2-legged"
+        if other in working:
+            hits[index].append(
+                Hit("grant", GRANT_DIRECTION_SCORE, f"the {spelled} token fails where the other grant works")
+            )
+            return {_DIRECTION_CAUSES[other]: GRANT_CONTRARY}
+        hits[index].append(Hit("topic", GRANT_HINT_SCORE, f"the {spelled} token fails"))
+        return {}
+
+    def _token_endpoint_hits(
+        self, text: str, signals: Signals, hits: dict[int, list[Hit]], penalties: dict[str, int]
+    ) -> None:
+        """A 401 on the token request itself says the client id/secret are wrong, not that a token expired."""
+        if 401 not in signals.statuses:
+            return
+        lower = text.lower()
+        if not any(e for e in signals.endpoints if _TOKEN_REQUEST.search(e.lower())) and not (
+            "token" in lower and _TOKEN_REQUEST.search(lower)
+        ):
+            return
+        index = self._index_of("invalid-client-credentials")
+        if index is not None:
+            hits[index].append(Hit("endpoint", TOKEN_ENDPOINT_SCORE, "HTTP 401 from the token request"))
+            expired = "expired-or-invalid-token"
+            penalties[expired] = penalties.get(expired, 0) + GRANT_CONTRARY
 
     def _topic_hits(self, text: str, hits: dict[int, list[Hit]]) -> None:
         """What the paste talks about, for pastes that describe a problem rather than quote it."""
