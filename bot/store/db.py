@@ -29,6 +29,9 @@ class Database:
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA journal_mode=WAL")
+            # WAL + NORMAL: a crash of the bot loses nothing committed; only a power cut can lose the
+            # last commits, and it never corrupts the file. FULL would fsync every dedupe claim.
+            conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=30000")
             conn.execute("PRAGMA foreign_keys=ON")
             self._local.conn = conn
