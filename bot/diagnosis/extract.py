@@ -40,7 +40,9 @@ _API_ROOTS = (
     "issues|userprofile|userinfo|viewingservice|acc|cost|dataexchange|aec|reality|fusiondata|tokenflex|"
     "parameters|designautomation|flow|insights"
 )
-_BARE_PATH = re.compile(rf"(?<![\w/.:-])(/(?:{_API_ROOTS})/[\w.:%{{}}\-/]*)")
+_BARE_PATH = re.compile(rf"(?<![\w/.:-])(/(?:{_API_ROOTS})/(?:[\w.:%{{}}\-/]|<\w+>)*)")
+# Written without the leading slash ("construction/admin/v1/…"): only with a version segment, to stay an API.
+_SLASHLESS_PATH = re.compile(rf"(?<![\w/.:@-])((?:{_API_ROOTS})/(?:[\w-]+/)?v\d+(?:/[\w.:%{{}}\-/]*)?)")
 
 # key: value pairs in JSON, Python reprs, logs; value quoted (single or double) or bare.
 _KV = re.compile(  # case-sensitive on purpose: these spellings are what APS and SDKs print, and it is fast
@@ -322,6 +324,10 @@ def extract(text: str) -> Signals:
             if path:
                 endpoints.append(path.split("?")[0].split("#")[0].rstrip(".,:;"))
     endpoints.extend(m.group(1).split("?")[0].rstrip(".,:;") for m in _BARE_PATH.finditer(text))
+    if "/v" in lower:
+        endpoints.extend(
+            "/" + m.group(1).split("?")[0].rstrip(".,:;") for m in _SLASHLESS_PATH.finditer(text)
+        )
     endpoints = list(_unique(endpoints))
 
     prefixed = _unique([m.group(1).lower() for m in _PREFIXED_ID.finditer(text)])

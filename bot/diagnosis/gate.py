@@ -19,7 +19,7 @@ _APS_WORDS = re.compile(
     r"\b(?:autodesk|bim ?360|bim360dm|forma|model derivative|data management api|design automation|"
     r"custom integrations?|developer hub|developermessage|account admin|hub admin|x-ads-[\w-]+|urn:adsk\.|"
     r"construction cloud|fusion team|docs projects?|project files|workitems?|appbundles?|viewingservice|"
-    r"derivativeservice|learnforge|forge (?:app|apps|client|credentials|viewer|account|sdk|api|apis|sample)|"
+    r"derivativeservice|learnforge|data connector|forge ?apps?|forge (?:client id|credentials|viewer)|"
     r"(?:get|search)folder\w*|gettwolegged\w*|getthreelegged\w*|authclient(?:two|three)legged|"
     r"modelderivativeapierror|jsonapi)\b"
 )
@@ -67,7 +67,9 @@ _PROBLEM = re.compile(
     r"not (?:working|allowed|visible|showing|listed|accepted|supported|enabled|provisioned|added))\b|"
     r"\bempty\b|\bmissing\b|\bno access\b|\bstill\b|\bdata\"?\s*:\s*\[\s*\]|\bundefined\b|"
     r"\b(?:4\d\d)\b|too many|quota|archived|"
-    r"\bnot (?:see|get|list|find|access)|\bonly (?:works|accepts)|\bgets? (?:nothing|no )"
+    r"\bnot (?:see|get|list|find|access|available)|\bonly (?:works|accepts)|\bgets? (?:nothing|no )|"
+    r"\bstops? working|\bstopped working|\bbut not\b|\bnothing happens\b|"
+    r"\b(?:don'?t|do not|never) show(?:s|ing)? up"
 )
 # A paste ranked by topic alone must name an access failure, not merely any failure.
 _ACCESS_PROBLEM = re.compile(
@@ -75,9 +77,17 @@ _ACCESS_PROBLEM = re.compile(
     r"refus|reject|not allowed|expired|invalid|quota|exceeded|too many|trial|credits|ran out|lapsed|"
     r"\bempty\b|\bmissing\b|\bdata\"?\s*:\s*\[\s*\]|not (?:visible|listed|showing|accepted)|"
     r"(?:don'?t|doesn'?t|does not|do not) "
-    r"(?:show|see|list|appear|return)"
+    r"(?:show|see|list|appear|return)|not available|can'?t see|cannot see"
 )
 _ACCESS_STATUSES = frozenset({400, 401, 403, 404, 406, 409, 410, 429})
+
+
+# The paste is about the user's own webhook receiver rejecting APS callbacks, not about calling APS.
+_OWN_RECEIVER = re.compile(
+    r"x-adsk-signature|\bwebhook\b.{0,80}\b(?:receiver|our (?:endpoint|server|api|gateway)|callback url)\b|"
+    r"\b(?:our|my) (?:webhook )?(?:receiver|endpoint|server|gateway)\b.{0,80}\b(?:webhook|callback)s?\b",
+    re.DOTALL,
+)
 
 
 def named_aps(text: str, lower: str) -> bool:
@@ -131,6 +141,8 @@ def is_aps_access_error(text: str, signals: Signals, ranked: list[Ranked]) -> bo
         return False
     if other_system(lower) and not strong and not (named_aps(text, lower) and ranked[0].score >= NAMED_SCORE):
         return False  # another system's error, unless APS is named and a cause fits well
+    if not signals.endpoints and not signals.aps_host and _OWN_RECEIVER.search(lower):
+        return False  # our own webhook endpoint answering APS, not APS refusing us
     hard_evidence = any(h.kind in {"code", "endpoint"} for h in ranked[0].hits)
     quoted = any(h.kind == "message" and h.score >= QUOTED_MESSAGE for h in ranked[0].hits)
     if not (hard_evidence or quoted or signals.warnings or _PROBLEM.search(lower)):

@@ -56,6 +56,14 @@ _TOKEN_REQUEST = re.compile(
     r"/authentication/v[12]/(?:token|authenticate|gettoken)\b|get(?:two|three)leggedtoken|"
     r"authclienttwolegged|grant_type=client_credentials|gettoken(?:async)?\("
 )
+# The app's credentials never reached the code: env vars unset, undefined, empty.
+_CREDENTIALS_UNSET = re.compile(
+    r"\b(?:(?:aps|forge)_(?:dev_)?client_(?:id|secret)|client[ _](?:id|secret))\b[^.\n]{0,60}?"
+    r"\b(?:not (?:set|defined|found|loaded)|undefined|unset|empty|missing|null)\b|"
+    r"\b(?:without|not|never) (?:setting|defining|exporting|loading)\b[^.\n]{0,40}?"
+    r"\b(?:aps|forge)_(?:dev_)?client_(?:id|secret)\b"
+)
+CREDENTIALS_UNSET_SCORE = 92
 _DIRECTION_CAUSES = {"threelegged": "three-legged-not-accepted", "twolegged": "two-legged-needs-user-context"}
 
 
@@ -141,6 +149,7 @@ class Matcher:
         self._topic_hits(text, hits)
         penalties = self._grant_direction_hits(text, hits)
         self._token_endpoint_hits(text, signals, hits, penalties)
+        self._credentials_unset_hits(text, hits)
         ranked = []
         for index, cause_hits in hits.items():
             cause = self.causes[index]
@@ -200,6 +209,17 @@ class Matcher:
             hits[index].append(Hit("endpoint", TOKEN_ENDPOINT_SCORE, "HTTP 401 from the token request"))
             expired = "expired-or-invalid-token"
             penalties[expired] = penalties.get(expired, 0) + GRANT_CONTRARY
+
+    def _credentials_unset_hits(self, text: str, hits: dict[int, list[Hit]]) -> None:
+        """Client id/secret env vars not set or undefined: whatever APS answers, the credentials are wrong."""
+        lower = text.lower()
+        if "client" not in lower:
+            return
+        match = _CREDENTIALS_UNSET.search(lower)
+        index = self._index_of("invalid-client-credentials")
+        if match is not None and index is not None:
+            evidence = f'credentials not set: "{match.group(0)}"'
+            hits[index].append(Hit("config", CREDENTIALS_UNSET_SCORE, evidence))
 
     def _topic_hits(self, text: str, hits: dict[int, list[Hit]]) -> None:
         """What the paste talks about, for pastes that describe a problem rather than quote it."""
