@@ -51,6 +51,11 @@ _FAILS = re.compile(
 _WORKS = re.compile(r"\b(?:works?|working|worked|succeed\w*|fine|ok|200|is accepted|goes through)\b")
 _CLAUSE = re.compile(r"\bbut\b|\bwhile\b|\bwhereas\b|\bhowever\b|\bthough\b|[.;,!?\n]")
 _GRANTS = ("twolegged", "threelegged")
+_GRANT_WORDS = (  # literals one of which any grant spelling that fold_grants knows contains
+    "legged", "2lo", "3lo", "client_credentials", "client credentials", "app-only", "app only",
+    "application-only", "application only", "app token", "application token", "user token", "user's token",
+    "user access token", "user's access token", "authorization_code", "authorization code",
+)  # fmt: skip
 # Asking for a token, not using one: the token endpoints and SDK token calls.
 _TOKEN_REQUEST = re.compile(
     r"/authentication/v[12]/(?:token|authenticate|gettoken)\b|get(?:two|three)leggedtoken|"
@@ -166,7 +171,7 @@ class Matcher:
     def _grant_direction_hits(self, text: str, hits: dict[int, list[Hit]]) -> dict[str, int]:
         """One grant type fails where the other works: that direction names the cause, not its mirror."""
         lower = text.lower()
-        if not any(word in lower for word in ("legged", "2lo", "3lo", "token", "client_credentials")):
+        if not any(word in lower for word in _GRANT_WORDS):
             return {}
         failing: set[str] = set()
         working: set[str] = set()
