@@ -30,7 +30,7 @@ _APS_SDK = re.compile(
     r"token does not have the privilege|client_id specified does not have access|"
     r"cannot access a resource owned by|must be assigned to a developer hub|unable to get hubs from|"
     r"input urn is not authorized|invalid redirect[_ ]?ur[il]|\bno (?:read|write) access\b|"
-    r"\"token does \"|unexpected token t in json"
+    r"\"token does \"|unexpected token t in json|\bquota limit\b"
 )
 _BASE64_URN = "dXJuOmFkc2s"  # "urn:adsk" base64-encoded, as in model URNs
 _NAMED = re.compile(r"\b(?:autodesk|bim ?360|model derivative)\b")
