@@ -51,6 +51,7 @@ _FAILS = re.compile(
 _WORKS = re.compile(r"\b(?:works?|working|worked|succeed\w*|fine|ok|200|is accepted|goes through)\b")
 _CLAUSE = re.compile(r"\bbut\b|\bwhile\b|\bwhereas\b|\bhowever\b|\bthough\b|[.;,!?\n]")
 _GRANTS = ("twolegged", "threelegged")
+_STATUS_WORD = re.compile(r"[45]\d\d")
 _GRANT_WORDS = (  # literals one of which any grant spelling that fold_grants knows contains
     "legged", "2lo", "3lo", "client_credentials", "client credentials", "app-only", "app only",
     "application-only", "application only", "app token", "application token", "user token", "user's token",
@@ -98,6 +99,7 @@ class _Signature:
     sequence: tuple[str, ...]  # the content words in order
     needed: int  # how many of `words` must occur in a candidate line
     weights: dict[str, float]  # each word's rarity across the causes (IDF), normalised to sum to 1
+    statuses: frozenset[str] = frozenset()  # HTTP statuses the signature names: a line must name them too
 
 
 class Matcher:
@@ -124,8 +126,10 @@ class Matcher:
                 total = sum(rarity.values())
                 weights = {w: r / total for w, r in rarity.items()}
                 needed = max(1, math.ceil(len(words) * 0.6))
+                statuses = frozenset(w for w in words if _STATUS_WORD.fullmatch(w))
+                processed = default_process(folded)
                 self._signatures.append(
-                    _Signature(index, message, default_process(folded), words, sequence, needed, weights)
+                    _Signature(index, message, processed, words, sequence, needed, weights, statuses)
                 )
         self._code_owners = {code: frozenset(idx) for code, idx in owners.items()}
         status_owners: dict[int, set[int]] = defaultdict(set)
@@ -298,6 +302,8 @@ class Matcher:
             rare_share = sum(signature.weights[w] for w in shared)
             if len(shared) < signature.needed or rare_share < RARE_WORDS_NEEDED:
                 continue  # too few of its words, or only its common ones ("token", "get")
+            if signature.statuses - words:
+                continue  # "returns 401 with …" is not a line without that 401
             score = fuzz.partial_ratio(signature.processed, line, score_cutoff=MESSAGE_CUTOFF)
             if len(line) < len(signature.processed):  # a short line inside a long signature proves less
                 score *= len(line) / len(signature.processed)
