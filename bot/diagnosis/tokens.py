@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 from rapidfuzz.utils import default_process
+
+# Pieces of GUIDs, hashes and long numbers ("9d8c7b6a", "2026", "8b2a"): they name one resource, not a topic.
+_ID_PIECE = re.compile(r"^(?=[0-9a-f]*[0-9])[0-9a-f]{4,}$")
 
 _STOPWORDS = frozenset((
     "the", "a", "an", "to", "of", "for", "this", "is", "not", "you", "your", "does", "do", "be", "in", "on",
@@ -17,4 +22,8 @@ def _stem(word: str) -> str:
 
 def tokens(text: str) -> list[str]:
     """Lower-case, crudely singular content words of `text`."""
-    return [_stem(t) for t in default_process(text).split() if len(t) > 2 and t not in _STOPWORDS]
+    return [
+        _stem(t)
+        for t in default_process(text).split()
+        if len(t) > 2 and t not in _STOPWORDS and not _ID_PIECE.match(t)
+    ]
