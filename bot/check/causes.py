@@ -17,7 +17,7 @@ MISSING_SCOPE = "missing-scope"
 INTEGRATION_MISSING = "integration-not-provisioned"
 REGION_MISMATCH = "region-mismatch"
 ACCOUNT_ADMIN_REQUIRED = "account-admin-required"
-WRONG_ACCOUNT = "wrong-user-or-account"
+PROJECT_NOT_FOUND = "project-not-found"
 PROJECT_NOT_ACTIVATED = "project-service-not-activated"
 USER_NO_ACCESS = "user-lacks-project-access"
 FOLDER_DENIED = "folder-permission-denied"
@@ -72,7 +72,7 @@ FALLBACK: dict[str, CauseText] = {
         "Ask an account admin to do this step.",
         "admin-rights",
     ),
-    WRONG_ACCOUNT: CauseText(
+    PROJECT_NOT_FOUND: CauseText(
         "Project not in this account (wrong id, archived, or another account)",
         "Check the project id and account id (copy them from the ACC project URL); archived projects are "
         "not served.",

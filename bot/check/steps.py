@@ -179,7 +179,7 @@ def _hub_absent(ctx: Context, filtered: ApsResponse, hub_id: str) -> Outcome:
                 f"hub {hub_id} not reachable, but the project is in account {home.name!r} "
                 f"({home.id.removeprefix('b.')}), which the app reaches: wrong account id",
             ),
-            C.WRONG_ACCOUNT,
+            C.PROJECT_NOT_FOUND,
         )
     if reachable and regions:
         names = ", ".join(f"{h.name} ({h.region})" for h in reachable[:5])
@@ -246,7 +246,7 @@ def step_hub(ctx: Context) -> Outcome:
             f"the project is in none of the {len(accounts)} account hubs the app reaches; "
             "pass the account id",
         ),
-        C.WRONG_ACCOUNT,
+        C.PROJECT_NOT_FOUND,
     )
 
 
@@ -312,11 +312,11 @@ def step_account_admin(ctx: Context) -> Outcome:
             observed(
                 response, f"project {project.get('name')!r} belongs to account {owner}, not {account_guid}"
             ),
-            C.WRONG_ACCOUNT,
+            C.PROJECT_NOT_FOUND,
         )
     if status and status != "active":
         return Outcome(
-            "fail", observed(response, f"project {project.get('name')!r} is {status}"), C.WRONG_ACCOUNT
+            "fail", observed(response, f"project {project.get('name')!r} is {status}"), C.PROJECT_NOT_FOUND
         )
     return Outcome("pass", observed(response, f"project {project.get('name')!r} is {status or 'known'}"))
 
@@ -360,8 +360,9 @@ def _project_missing(ctx: Context, response: ApsResponse) -> Outcome:
     admin = ctx.result("account_admin")
     admin_project = ctx.get("admin_project")
     what = req.project_name or req.project_guid
-    if admin is not None and admin.status == "fail" and admin.cause_id in (C.WRONG_ACCOUNT,):
-        return Outcome("fail", observed(response, f"not in Docs: {admin.observed.message}"), C.WRONG_ACCOUNT)
+    if admin is not None and admin.status == "fail" and admin.cause_id == C.PROJECT_NOT_FOUND:
+        reason = observed(response, f"not in Docs: {admin.observed.message}")
+        return Outcome("fail", reason, C.PROJECT_NOT_FOUND)
     if admin_project is not None:
         return Outcome(
             "fail",
@@ -381,7 +382,7 @@ def _project_missing(ctx: Context, response: ApsResponse) -> Outcome:
         observed(
             response, f"project {what!r} not found in hub {hub.id}: wrong id, archived, or in another account"
         ),
-        C.WRONG_ACCOUNT,
+        C.PROJECT_NOT_FOUND,
     )
 
 

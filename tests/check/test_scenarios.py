@@ -33,8 +33,8 @@ FAILURES: dict[str, tuple[str, str | None]] = {
     "other_region": ("hub", "region-mismatch"),
     "missing_scope": ("scopes", "missing-scope"),
     "acc_api_not_enabled": ("account_admin", "app-api-access-missing"),
-    "project_not_found": ("project", "wrong-user-or-account"),
-    "project_archived": ("account_admin", "wrong-user-or-account"),
+    "project_not_found": ("project", "project-not-found"),
+    "project_archived": ("account_admin", "project-not-found"),
     "project_not_in_docs": ("project", "project-service-not-activated"),
     "rate_limited": ("hub", "rate-limited"),
     "html_502": ("hub", None),
@@ -258,7 +258,7 @@ def test_wrong_account_id_when_the_project_is_in_another_reachable_account(
 ) -> None:
     report = check(settings, account=OTHER_ACCOUNT_ID)
     failed = report.failed_step
-    assert (failed.name, failed.cause_id) == ("hub", "wrong-user-or-account")
+    assert (failed.name, failed.cause_id) == ("hub", "project-not-found")
     assert ACCOUNT_ID in failed.observed.message
 
 
@@ -266,6 +266,6 @@ def test_project_of_another_account_the_app_also_reaches(aps: FakeAps, settings:
     aps.scenario = "two_accounts"
     report = check(settings, account=OTHER_ACCOUNT_ID)
     failed = report.failed_step
-    assert (failed.name, failed.cause_id) == ("account_admin", "wrong-user-or-account")
+    assert (failed.name, failed.cause_id) == ("account_admin", "project-not-found")
     assert f"belongs to account {ACCOUNT_ID}" in failed.observed.message
-    assert report.step("project").cause_id == "wrong-user-or-account"
+    assert report.step("project").cause_id == "project-not-found"
