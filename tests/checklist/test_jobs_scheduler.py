@@ -15,21 +15,13 @@ from bot.slack.deps import Deps
 from bot.store.db import Database
 from bot.store.jobs import CANCELLED, DONE, FAILED, PENDING, Job, JobStore
 from tests.checklist.conftest import make_template
+from tests.fakes.polling import wait_until
 
 
 def make_deps(path: Path, *, poll: float = 15.0, clock=time.time) -> Deps:
     settings = Settings(bot_db_path=path, bot_scheduler_poll_seconds=poll)
     kb = KnowledgeBase(causes=(), checklist=make_template())
     return Deps(settings=settings, kb=kb, db=Database(path), executor=ThreadPoolExecutor(2), clock=clock)
-
-
-def wait_until(condition, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        threading.Event().wait(0.01)
-    return condition()
 
 
 def test_job_survives_a_new_database_instance(tmp_path: Path) -> None:

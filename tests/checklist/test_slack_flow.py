@@ -7,7 +7,7 @@ import json
 import multiprocessing
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from bot.store.feedback import FeedbackStore
 from tests.checklist.conftest import make_template
 from tests.fakes.aps_server import APP_NAME, CLIENT_ID, CLIENT_SECRET, PROJECT_ID, FakeAps
 from tests.fakes.bolt_server import BOT_TOKEN, block_action_payload, make_settings, running_bot
+from tests.fakes.polling import wait_until
 from tests.fakes.slack_api import FakeSlackApi
 
 CHANNEL = "C0CHECK01"
@@ -61,15 +62,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-def wait_until(condition: Callable[[], Any], timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := condition():
-            return value
-        threading.Event().wait(0.02)
-    raise AssertionError(f"condition not met within {timeout}s")
 
 
 @pytest.fixture
