@@ -2,10 +2,11 @@
 
 Fires N signed `message` events (default 500: APS pastes from the knowledge base alternating with chatter,
 every 10th delivery a retry with X-Slack-Retry-Num) with M requests in flight (default 50) at the app served
-by waitress on loopback, the fake Slack Web API behind it. The app under test, the fake Slack and the load
-generator each run in their own process, so none of them competes for another's interpreter lock. Prints ack
-latency p50/p99, replies posted, duplicate replies (must be 0) and throughput, for aps-bot and for the bare
-Bolt app (the framework's own ceiling).
+by waitress on loopback, the fake Slack Web API behind it. The app under test (with its reply worker
+process, as `aps-bot serve` runs it), the fake Slack and the load generator each run in their own process.
+Prints ack latency p50/p99, throughput (events acked per second while firing), replies posted, duplicate
+replies (must be 0) and when the last reply landed, for aps-bot and for the bare Bolt app (the framework's
+own ceiling).
 
     .venv/bin/python benchmarks/bench_slack.py [--events 500] [--in-flight 50] [--rounds 5]
 """
@@ -101,6 +102,7 @@ def serve(kind: str, slack_url: str, db_path: str) -> None:
             bot_kb_dir=ROOT / "knowledge",
         )
         runtime = build(settings)
+        runtime.start_worker()  # the reply worker process, as `aps-bot serve` starts it
         wsgi, close = runtime.wsgi, runtime.close
     server = create_http_server(wsgi, host="127.0.0.1", port=0, threads=HTTP_THREADS)
     stop = run_in_thread(server)
@@ -133,15 +135,19 @@ def post_event(port: int, event: dict[str, Any], event_id: str, retry_num: int |
 
 
 def fake_slack() -> None:
-    """Serve the fake Slack Web API, print its URL; on stdin EOF print {"replies", "duplicates"} as JSON."""
+    """Serve the fake Slack Web API, print its URL; on stdin EOF print {"replies", "duplicates",
+    "last_reply_at" (time.monotonic(), the same clock in every process of this machine)} as JSON."""
     with FakeSlackApi() as slack:
         print(slack.url, flush=True)
         sys.stdin.read()
         posts = slack.calls_to("chat.postMessage")
     per_thread = Counter((c.params["channel"], c.params["thread_ts"]) for c in posts)
-    print(
-        json.dumps({"replies": len(posts), "duplicates": sum(n - 1 for n in per_thread.values())}), flush=True
-    )
+    report = {
+        "replies": len(posts),
+        "duplicates": sum(n - 1 for n in per_thread.values()),
+        "last_reply_at": max((c.at for c in posts), default=None),
+    }
+    print(json.dumps(report), flush=True)
 
 
 def spawn(*args: str) -> tuple[subprocess.Popen[str], str]:
@@ -160,17 +166,20 @@ def run(kind: str, deliveries: list[Delivery], in_flight: int) -> dict[str, floa
         app, port = spawn("--serve", kind, "--slack-url", slack_url, "--db", f"{tmp}/bench.sqlite3")
         warm_up = message_event(CHATTER, ts="1749999999.000001")  # first-use setup is not what we measure
         post_event(int(port), warm_up, "EvBENCHWARMUP", None)
+        started_at = time.monotonic()
         started = time.perf_counter()
         with ThreadPoolExecutor(in_flight) as pool:
             latencies = sorted(pool.map(lambda d: post_event(int(port), *d), deliveries))
         elapsed = time.perf_counter() - started
         app.communicate("", timeout=300)  # stdin EOF: the app stops after finishing its queued replies
-        report, _ = slack.communicate("", timeout=60)
+        report = json.loads(slack.communicate("", timeout=60)[0])
+    last = report.pop("last_reply_at")
     return {
         "p50_ms": statistics.median(latencies) * 1000,
         "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
         "throughput": len(latencies) / elapsed,
-        **json.loads(report),
+        "last_reply_s": (last - started_at) if last is not None else float("nan"),
+        **report,
     }
 
 
@@ -206,12 +215,15 @@ def main() -> int:
         f"{len(deliveries) - len(distinct)} retried deliveries), {args.in_flight} in flight, "
         f"median of {args.rounds} rounds"
     )
-    print(f"{'':<10}{'ack p50 ms':>12}{'ack p99 ms':>12}{'events/s':>10}{'replies':>9}{'duplicates':>12}")
+    print(
+        f"{'':<10}{'ack p50 ms':>12}{'ack p99 ms':>12}{'events/s':>10}{'replies':>9}{'duplicates':>12}"
+        f"{'last reply s':>14}"
+    )
     for kind, label in (("aps-bot", "aps-bot"), ("bare", "bare Bolt")):
         print(
             f"{label:<10}{median(kind, 'p50_ms'):>12.1f}{median(kind, 'p99_ms'):>12.1f}"
             f"{median(kind, 'throughput'):>10.0f}{int(median(kind, 'replies')):>9}"
-            f"{max(r['duplicates'] for r in results[kind]):>12.0f}"
+            f"{max(r['duplicates'] for r in results[kind]):>12.0f}{median(kind, 'last_reply_s'):>14.2f}"
         )
     # each round runs both apps back to back: the median of per-round ratios cancels slow drifts of the machine
     ratio = statistics.median(

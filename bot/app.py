@@ -24,6 +24,7 @@ from bot.settings import Settings
 from bot.slack.deps import Deps
 from bot.slack.listeners import register_all
 from bot.store.db import Database
+from bot.worker import ReplyWorker, WorkerProcess, start_thread
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +108,20 @@ class Runtime:
     wsgi: Callable[..., Any]
     listener_executor: ThreadPoolExecutor
     _stop_background: Callable[[], None] | None = field(default=None, repr=False)
+    _stop_worker: Callable[[], None] | None = field(default=None, repr=False)
+    reply_worker: ReplyWorker | None = None  # set when the worker runs on a thread of this process
+
+    def start_worker(self, *, in_process: bool = False) -> None:
+        """Start the reply worker: a child process at lower CPU priority (production), or a thread of this
+        process (tests, which inject a clock). Idempotent. Until it runs, messages queue up durably."""
+        if self._stop_worker is not None:
+            return
+        if in_process:
+            self.reply_worker = ReplyWorker(self.deps, self.app.client)
+            self.deps.wake_worker, self._stop_worker = start_thread(self.reply_worker)
+        else:
+            process = WorkerProcess(self.deps.settings)
+            self.deps.wake_worker, self._stop_worker = process.wake, process.stop
 
     def start_background(self) -> None:
         """Start the scheduler (automatic re-checks, reminders); idempotent."""
@@ -116,11 +131,15 @@ class Runtime:
             self._stop_background = start_scheduler(self.deps)
 
     def close(self) -> None:
-        """Stop the scheduler, let queued work finish, close this thread's database connection."""
+        """Stop the scheduler, let queued work finish (replies included), close this thread's database
+        connection."""
         if self._stop_background is not None:
             self._stop_background()
             self._stop_background = None
         self.listener_executor.shutdown(wait=True)
+        if self._stop_worker is not None:
+            self._stop_worker()
+            self._stop_worker = None
         executor = self.deps.executor
         if isinstance(executor, ThreadPoolExecutor):
             executor.shutdown(wait=True)

@@ -6,6 +6,7 @@ Values come from environment variables or a `.env` file in the working directory
 
 from __future__ import annotations
 
+import json
 from functools import cached_property
 from pathlib import Path
 
@@ -74,7 +75,7 @@ class Settings(BaseSettings):
         60, ge=0, le=100, description="Lowest score for an unprompted reply in a channel."
     )
     bot_worker_threads: int = Field(
-        8, ge=1, description="Threads for slow work (diagnosis replies, live checks)."
+        8, ge=1, description="Threads for slow interactive work (live checks, checklists, the shortcut)."
     )
     bot_recheck_delay_seconds: int = Field(
         600,
@@ -95,6 +96,26 @@ class Settings(BaseSettings):
         if not value.strip():
             raise ValueError("must not be empty")
         return value.strip()
+
+    def as_environment(self) -> dict[str, str]:
+        """These settings as environment variables, secrets included, for a child process (the reply
+        worker) to read back exactly; never log the result."""
+        env = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            elif name == "aps_apps":
+                value = json.dumps(
+                    [
+                        {**app.model_dump(mode="json"), "client_secret": app.client_secret.get_secret_value()}
+                        for app in value
+                    ]
+                )
+            env[name.upper()] = str(value)
+        return env
 
     @cached_property
     def slack_api_base(self) -> str:

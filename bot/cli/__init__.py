@@ -6,9 +6,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from bot.cli import check, diagnose, kb, serve, stats
+from bot.cli import check, diagnose, kb, serve, stats, worker
 
-COMMANDS = (diagnose, kb, check, stats, serve)
+COMMANDS = (diagnose, kb, check, stats, serve, worker)
 
 
 def build_parser() -> argparse.ArgumentParser:

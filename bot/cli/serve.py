@@ -80,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
         return _fail(f"cannot reach Slack at SLACK_API_URL or open BOT_DB_PATH: {type(exc).__name__}", 1)
     runtime.start_background()
     try:
+        runtime.start_worker()
         if settings.slack_app_token is not None:
             serve_socket_mode(runtime.app, settings.slack_app_token.get_secret_value().strip())
         else:

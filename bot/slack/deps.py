@@ -25,6 +25,7 @@ class Deps:
     clock: Callable[[], float] = time.time
     client: WebClient | None = None  # the app's Web API client, for work that runs outside a listener
     bot_user_id: str = ""  # the bot's own user id (U…), from auth.test
+    wake_worker: Callable[[], None] = lambda: None  # tell the reply worker a job is queued (bot/worker.py)
 
     @cached_property
     def diagnoser(self) -> Diagnoser:

@@ -1,14 +1,15 @@
-"""Durable "have we handled this already?" for Slack deliveries: claim → process → done (or release).
+"""Durable "have we seen this delivery already?" for Slack events.
 
 Slack retries an event when it thinks the first delivery failed, and a message that mentions the bot comes
-twice (app_mention + message.channels, different event ids). Every delivery claims all its keys at once
-(`event:<event_id>`, `msg:<channel>:<ts>`); only the first claim wins. A claim is a lease: if the process
-that took it dies before `done`, the claim expires after `lease_seconds` and a later retry is processed. A
-failure that should be retried calls `release`, so Slack's next retry is processed at once.
+twice (app_mention + message.channels, different event ids). Every delivery records all its keys at once
+(`event:<event_id>`, `msg:<channel>:<ts>`) in the same transaction that queues its work
+(`bot/store/jobs.py`): the first delivery wins for good, and the queued job, not Slack's retries, carries
+the work through failures and restarts.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 
 from bot.store.db import Database
@@ -26,6 +27,7 @@ MIGRATION = (
         "CREATE INDEX dedupe_claimed_at ON dedupe (claimed_at)",
     ],
 )
+OWNER = "aps-bot"
 
 
 def event_key(event_id: str) -> str:
@@ -37,56 +39,42 @@ def message_key(channel: str, ts: str) -> str:
 
 
 class DedupeStore:
-    """SQLite-backed claims; every method is one short transaction, safe across threads and processes."""
+    """SQLite-backed delivery keys, safe across threads and processes."""
 
-    def __init__(self, db: Database, *, lease_seconds: float = 120.0) -> None:
+    def __init__(self, db: Database) -> None:
         self.db = db
-        self.lease_seconds = lease_seconds
         db.migrate(*MIGRATION)
 
-    def claim(self, keys: Sequence[str], *, owner: str, now: float) -> bool:
-        """Claim every key, or none: False when any key is done or claimed by a live lease."""
+    @staticmethod
+    def first_seen(conn: sqlite3.Connection, keys: Sequence[str], *, now: float) -> bool:
+        """Inside the caller's transaction: record every key and return True, or return False (recording
+        nothing) when any key was seen before."""
         keys = [k for k in dict.fromkeys(keys) if k]
         if not keys:
             return True
-        expired = now - self.lease_seconds
-        with self.db.transaction() as conn:
-            marks = ",".join("?" * len(keys))
-            blocking = conn.execute(
-                f"SELECT 1 FROM dedupe WHERE key IN ({marks}) "  # noqa: S608 - only placeholders
-                "AND (state = 'done' OR claimed_at > ?) LIMIT 1",
-                (*keys, expired),
-            ).fetchone()
-            if blocking:
-                return False
-            conn.executemany(
-                "INSERT INTO dedupe (key, state, owner, claimed_at) VALUES (?, 'claimed', ?, ?) "
-                "ON CONFLICT (key) DO UPDATE SET state = 'claimed', owner = excluded.owner, "
-                "claimed_at = excluded.claimed_at, done_at = NULL",
-                [(key, owner, now) for key in keys],
-            )
+        marks = ",".join("?" * len(keys))
+        seen = conn.execute(
+            f"SELECT 1 FROM dedupe WHERE key IN ({marks}) LIMIT 1",  # noqa: S608 - only placeholders
+            keys,
+        ).fetchone()
+        if seen:
+            return False
+        conn.executemany(
+            "INSERT INTO dedupe (key, state, owner, claimed_at, done_at) VALUES (?, 'done', ?, ?, ?)",
+            [(key, OWNER, now, now) for key in keys],
+        )
         return True
 
-    def done(self, keys: Sequence[str], *, now: float) -> None:
-        """Mark keys handled for good: later deliveries with any of them are dropped."""
+    def record(self, keys: Sequence[str], *, now: float) -> bool:
+        """`first_seen` in a transaction of its own."""
         with self.db.transaction() as conn:
-            conn.executemany(
-                "UPDATE dedupe SET state = 'done', done_at = ? WHERE key = ?", [(now, k) for k in keys if k]
-            )
-
-    def release(self, keys: Sequence[str], *, owner: str) -> None:
-        """Give up our claim after a failure that Slack's next retry should get another go at."""
-        with self.db.transaction() as conn:
-            conn.executemany(
-                "DELETE FROM dedupe WHERE key = ? AND owner = ? AND state = 'claimed'",
-                [(k, owner) for k in keys if k],
-            )
+            return self.first_seen(conn, keys, now=now)
 
     def state(self, key: str) -> str | None:
         row = self.db.connection().execute("SELECT state FROM dedupe WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row["state"])
 
     def purge(self, *, before: float) -> int:
-        """Forget keys claimed before `before` (Slack stops retrying after minutes); return how many."""
+        """Forget keys recorded before `before` (Slack stops retrying after minutes); return how many."""
         with self.db.transaction() as conn:
             return conn.execute("DELETE FROM dedupe WHERE claimed_at < ?", (before,)).rowcount

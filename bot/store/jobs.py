@@ -8,6 +8,8 @@ whose runner died is claimable again once its lease has expired.
 from __future__ import annotations
 
 import json
+import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,10 +70,18 @@ class JobStore:
                         (kind, run_at, body, row["id"]),
                     )
                     return int(row["id"])
-            cursor = conn.execute(
-                "INSERT INTO jobs (kind, key, run_at, payload) VALUES (?, ?, ?, ?)", (kind, key, run_at, body)
-            )
-            return int(cursor.lastrowid or 0)
+            return self.insert(conn, kind, run_at, payload, key=key)
+
+    @staticmethod
+    def insert(
+        conn: sqlite3.Connection, kind: str, run_at: float, payload: dict[str, Any], *, key: str | None = None
+    ) -> int:
+        """Store a job inside the caller's transaction (so it lands together with the caller's writes)."""
+        cursor = conn.execute(
+            "INSERT INTO jobs (kind, key, run_at, payload) VALUES (?, ?, ?, ?)",
+            (kind, key, run_at, json.dumps(payload, sort_keys=True)),
+        )
+        return int(cursor.lastrowid or 0)
 
     def cancel(self, key: str) -> int:
         """Cancel the pending jobs of `key`; return how many."""
@@ -81,14 +91,23 @@ class JobStore:
             ).rowcount
 
     def claim_due(
-        self, now: float, worker: str, *, limit: int = 10, lease_seconds: float = DEFAULT_LEASE_SECONDS
+        self,
+        now: float,
+        worker: str,
+        *,
+        kinds: Sequence[str],
+        limit: int = 10,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
     ) -> list[Job]:
-        """Atomically take up to `limit` due jobs (pending, or running with an expired lease)."""
+        """Atomically take up to `limit` due jobs of `kinds` (pending, or running with an expired lease)."""
+        if not kinds:
+            return []
+        marks = ",".join("?" * len(kinds))
         with self.db.transaction() as conn:
             rows = conn.execute(
-                "SELECT * FROM jobs WHERE run_at <= ? AND (status = ? OR (status = ? AND claimed_at <= ?)) "
-                "ORDER BY run_at, id LIMIT ?",
-                (now, PENDING, RUNNING, now - lease_seconds, limit),
+                f"SELECT * FROM jobs WHERE kind IN ({marks}) AND run_at <= ? "  # noqa: S608 - placeholders
+                "AND (status = ? OR (status = ? AND claimed_at <= ?)) ORDER BY run_at, id LIMIT ?",
+                (*kinds, now, PENDING, RUNNING, now - lease_seconds, limit),
             ).fetchall()
             for row in rows:
                 conn.execute(
@@ -114,6 +133,33 @@ class JobStore:
 
     def fail(self, job_id: int, at: float, error: str) -> None:
         self._set(job_id, FAILED, at, error[:500])
+
+    def retry(self, job_id: int, run_at: float, error: str) -> None:
+        """Put a claimed job back in the queue, due at `run_at`."""
+        with self.db.transaction() as conn:
+            conn.execute(
+                "UPDATE jobs SET status = ?, run_at = ?, claimed_by = NULL, last_error = ? WHERE id = ?",
+                (PENDING, run_at, error[:500], job_id),
+            )
+
+    def delete(self, job_id: int) -> None:
+        """Forget a job and its payload (work whose payload should not outlive it, e.g. pasted text)."""
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+
+    def due_count(self, kinds: Sequence[str], now: float) -> int:
+        """Jobs of `kinds` that are due or being run at `now`."""
+        marks = ",".join("?" * len(kinds))
+        row = (
+            self.db.connection()
+            .execute(
+                f"SELECT COUNT(*) FROM jobs WHERE kind IN ({marks}) "  # noqa: S608 - placeholders
+                "AND ((status = ? AND run_at <= ?) OR status = ?)",
+                (*kinds, PENDING, now, RUNNING),
+            )
+            .fetchone()
+        )
+        return int(row[0])
 
     def get(self, job_id: int) -> Job | None:
         row = self.db.connection().execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()

@@ -38,23 +38,36 @@ def test_keyed_schedule_moves_the_pending_job(tmp_path: Path) -> None:
     assert [(j.run_at, j.payload) for j in jobs.by_key("r:c1")] == [(900.0, {"n": 2})]
     assert jobs.cancel("r:c1") == 1
     assert jobs.get(first).status == CANCELLED
-    assert jobs.claim_due(10_000.0, "w") == []
+    assert jobs.claim_due(10_000.0, "w", kinds=("k",)) == []
 
 
 def test_claim_only_due_jobs_and_only_once(tmp_path: Path) -> None:
     jobs = JobStore(Database(tmp_path / "db"))
     due = jobs.schedule("k", 100.0, {})
     jobs.schedule("k", 200.0, {})
-    assert [j.id for j in jobs.claim_due(150.0, "w1")] == [due]
-    assert jobs.claim_due(150.0, "w2") == []
+    assert [j.id for j in jobs.claim_due(150.0, "w1", kinds=("k",))] == [due]
+    assert jobs.claim_due(150.0, "w2", kinds=("k",)) == []
+
+
+def test_claim_takes_only_the_kinds_asked_for(tmp_path: Path) -> None:
+    jobs = JobStore(Database(tmp_path / "db"))
+    recheck = jobs.schedule("recheck", 100.0, {})
+    reply = jobs.schedule("reply", 100.0, {})
+    assert [j.id for j in jobs.claim_due(100.0, "w", kinds=("reply",))] == [reply]
+    assert jobs.due_count(("recheck",), 100.0) == 1 and jobs.due_count(("reply",), 100.0) == 1  # running
+    jobs.retry(reply, 300.0, "HTTP 500")
+    assert jobs.due_count(("reply",), 100.0) == 0  # back in the queue, due later
+    assert [j.id for j in jobs.claim_due(300.0, "w", kinds=("reply", "recheck"))] == [recheck, reply]
+    jobs.delete(reply)
+    assert jobs.get(reply) is None
 
 
 def test_expired_lease_is_claimable_again(tmp_path: Path) -> None:
     jobs = JobStore(Database(tmp_path / "db"))
     job_id = jobs.schedule("k", 100.0, {})
-    assert jobs.claim_due(100.0, "dead-worker", lease_seconds=60)[0].attempts == 1
-    assert jobs.claim_due(150.0, "w2", lease_seconds=60) == []
-    again = jobs.claim_due(161.0, "w2", lease_seconds=60)
+    assert jobs.claim_due(100.0, "dead-worker", kinds=("k",), lease_seconds=60)[0].attempts == 1
+    assert jobs.claim_due(150.0, "w2", kinds=("k",), lease_seconds=60) == []
+    again = jobs.claim_due(161.0, "w2", kinds=("k",), lease_seconds=60)
     assert [(j.id, j.attempts) for j in again] == [(job_id, 2)]
 
 
@@ -68,7 +81,7 @@ def test_threads_claim_each_job_exactly_once(tmp_path: Path) -> None:
 
     def worker(n: int) -> None:
         barrier.wait(timeout=10)
-        while batch := jobs.claim_due(100.0, f"w{n}", limit=3):
+        while batch := jobs.claim_due(100.0, f"w{n}", kinds=("k",), limit=3):
             with lock:
                 claimed.extend(j.id for j in batch)
 
@@ -84,7 +97,7 @@ def _process_claim(db_path: str, barrier, queue) -> None:
     jobs = JobStore(Database(db_path))
     barrier.wait(timeout=30)
     mine = []
-    while batch := jobs.claim_due(100.0, "p", limit=2):
+    while batch := jobs.claim_due(100.0, "p", kinds=("k",), limit=2):
         mine.extend(j.id for j in batch)
     queue.put(mine)
 
@@ -117,7 +130,7 @@ def test_run_due_runs_a_job_only_once_its_time_has_come(tmp_path: Path) -> None:
     assert scheduler.run_due(5000.0) == 0
 
 
-def test_failing_and_unknown_jobs_are_marked_failed(tmp_path: Path) -> None:
+def test_a_failing_job_is_marked_failed_and_other_kinds_are_left_alone(tmp_path: Path) -> None:
     deps = make_deps(tmp_path / "db")
 
     def boom(job: Job, now: float) -> None:
@@ -125,10 +138,10 @@ def test_failing_and_unknown_jobs_are_marked_failed(tmp_path: Path) -> None:
 
     scheduler = Scheduler(deps, handlers={"boom": boom}, sweeps=[])
     failing = scheduler.jobs.schedule("boom", 1.0, {})
-    unknown = scheduler.jobs.schedule("mystery", 1.0, {})
-    assert scheduler.run_due(2.0) == 2
+    reply = scheduler.jobs.schedule("reply", 1.0, {})  # the reply worker's, not the scheduler's
+    assert scheduler.run_due(2.0) == 1
     assert scheduler.jobs.get(failing).status == FAILED
-    assert scheduler.jobs.get(unknown).status == FAILED
+    assert scheduler.jobs.get(reply).status == PENDING
 
 
 def test_a_restarted_scheduler_runs_the_stored_job(tmp_path: Path) -> None:

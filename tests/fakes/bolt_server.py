@@ -13,9 +13,10 @@ Typical test::
 - `make_settings(tmp_path, slack, **overrides)`: a `Settings` with fake tokens (`BOT_TOKEN`,
   `SIGNING_SECRET`), `slack_api_url=slack.url`, a temp database `tmp_path/aps-bot.sqlite3` and the shipped
   `knowledge/`; any field can be overridden by name. No environment variable or `.env` is read.
-- `running_bot(settings, *, clock=None, background=False)`: `bot.app.build(settings, clock=...)` served by
-  waitress (as in production) on 127.0.0.1:<free port>; yields a `BotServer`. `background=True` also starts
-  the scheduler. On exit the server stops and `runtime.close()` waits for queued work.
+- `running_bot(settings, *, clock=None, background=False, worker=True)`: `bot.app.build(settings, clock=...)`
+  served by waitress (as in production) on 127.0.0.1:<free port>, the reply worker on a thread; yields a
+  `BotServer`. `background=True` also starts the scheduler. On exit the server stops and `runtime.close()`
+  waits for queued work.
 - `BotServer.send_event(event, *, event_id=None, retry_num=None)` wraps `event` in an `event_callback`
   envelope (JSON, like the Events API; `retry_num` adds `X-Slack-Retry-Num`/`-Reason`);
   `send_command(text, *, user_id, channel_id, command="/aps-check")` posts a form like a slash command;
@@ -50,6 +51,7 @@ from slack_sdk.signature import SignatureVerifier
 from bot.app import Runtime, build
 from bot.server import EVENTS_PATH, create_http_server, run_in_thread
 from bot.settings import Settings
+from tests.fakes.polling import wait_until
 from tests.fakes.slack_api import APP_ID, BOT_USER_ID, TEAM_ID, FakeSlackApi
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -109,10 +111,14 @@ class BotServer:
     team_id: str = TEAM_ID
 
     def drain(self, timeout: float = 10) -> None:
-        """Wait until the work of every request answered so far has finished (listeners, then the slow work
-        they queued). Use it before asserting that something did NOT happen."""
+        """Wait until the work of every request answered so far has finished (listeners, the slow work they
+        handed to the executor, the reply jobs they queued that are due). Use it before asserting that
+        something did NOT happen."""
         for executor in (self.runtime.listener_executor, self.runtime.deps.executor):
             _drain(executor, timeout)
+        worker = self.runtime.reply_worker
+        if worker is not None:
+            wait_until(worker.idle, timeout)
 
     def post_raw(self, path: str, body: bytes, headers: dict[str, str]) -> HttpResponse:
         parsed = urlparse(self.url)
@@ -221,10 +227,17 @@ def _drain(executor: Any, timeout: float) -> None:
 
 @contextmanager
 def running_bot(
-    settings: Settings, *, clock: Callable[[], float] | None = None, background: bool = False
+    settings: Settings,
+    *,
+    clock: Callable[[], float] | None = None,
+    background: bool = False,
+    worker: bool = True,
 ) -> Iterator[BotServer]:
-    """Build the app from `settings` and serve it with waitress on 127.0.0.1:<free port>."""
+    """Build the app from `settings` and serve it with waitress on 127.0.0.1:<free port>; the reply worker
+    runs on a thread (`worker=False`: messages stay queued, as while the worker process is down)."""
     runtime = build(settings, clock=clock or time.time)
+    if worker:
+        runtime.start_worker(in_process=True)
     # a short loop timeout only makes shutdown quick
     server = create_http_server(
         runtime.wsgi, host="127.0.0.1", port=0, threads=16, asyncore_loop_timeout=0.05

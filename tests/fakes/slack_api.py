@@ -29,6 +29,7 @@ Steering answers:
 - `thread(channel, thread_ts)`: the stored messages of a thread, e.g. to click a button on the bot's reply.
 - `usergroups[group_id] = [user ids]`, `members[channel_id] = [user ids]`: data for those methods.
 - `latency`: seconds to wait before answering each request (for slow-API tests).
+- `hold`: an unset `threading.Event` here makes every request wait (after being recorded) until it is set.
 
 Waiting: `wait_for(method, count=1, timeout=10, predicate=None)` blocks on a Condition until `count` matching
 calls arrived (or raises AssertionError listing what did arrive); `calls_to(method)` reads without waiting.
@@ -96,6 +97,7 @@ class FakeSlackApi:
         self.team_id = team_id
         self.calls: list[Call] = []
         self.latency = 0.0
+        self.hold: threading.Event | None = None
         self.usergroups: dict[str, list[str]] = {}
         self.members: dict[str, list[str]] = {}
         self._cond = threading.Condition()
@@ -421,6 +423,8 @@ class _Handler(BaseHTTPRequestHandler):
         fault = self.api._record(Call(method, params, headers, path))
         if self.api.latency:
             time.sleep(self.api.latency)  # a slow Slack, on purpose
+        if self.api.hold is not None:
+            self.api.hold.wait(timeout=60)
         if fault is not None:
             status = fault.status or 200
             body = {"ok": False, "error": fault.error or ("ratelimited" if status == 429 else "fatal_error")}

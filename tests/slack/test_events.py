@@ -11,7 +11,10 @@ import pytest
 
 from bot.diagnosis.result import Diagnosis
 from bot.knowledge import KnowledgeBase
+from bot.slack.replies import REPLY_JOB
 from bot.store.dedupe import DedupeStore, event_key, message_key
+from bot.store.jobs import JobStore
+from bot.worker import LEASE_SECONDS
 from tests.fakes.bolt_server import (
     BOT_TOKEN,
     CHANNEL,
@@ -78,7 +81,9 @@ def test_chatter_gets_nothing(bot: BotServer, slack: FakeSlackApi, not_aps: str)
     assert bot.send_event(event).status == 200
     bot.drain()
     assert slack.calls_to("chat.postMessage") == []
-    assert DedupeStore(bot.runtime.deps.db).state(message_key(CHANNEL, event["ts"])) is None  # no write
+    assert DedupeStore(bot.runtime.deps.db).state(message_key(CHANNEL, event["ts"])) == "done"
+    # its reply job is gone once handled: nothing of the message stays on disk but its keys
+    assert bot.runtime.deps.db.connection().execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 0
 
 
 def test_passive_threshold_is_the_setting(
@@ -256,35 +261,78 @@ def test_restart_over_the_same_database_does_not_double_reply(
     assert len(slack.calls_to("chat.postMessage")) == 1
 
 
-def test_retry_after_a_failed_first_attempt_is_processed(
-    bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
-) -> None:
-    slack.fail_next("chat.postMessage", status=500)
-    event = message_event(aps_paste[0])
-    bot.send_event(event, event_id="EvFAIL0001")
-    bot.drain()
-    assert len(slack.calls_to("chat.postMessage")) == 1
-    bot.send_event(event, event_id="EvFAIL0001", retry_num=1)
-    slack.wait_for("chat.postMessage", count=2)
-    bot.drain()
-    assert len(slack.calls_to("chat.postMessage")) == 2
-
-
-def test_claim_left_by_a_dead_process_expires(
+def test_a_failed_post_is_retried_by_the_worker_and_slacks_retry_adds_nothing(
     settings, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
 ) -> None:
-    event = message_event(aps_paste[0])
-    keys = [event_key("EvCRASH001"), message_key(CHANNEL, event["ts"])]
     now = [1_800_000_000.0]
+    slack.fail_next("chat.postMessage", status=500)
+    event = message_event(aps_paste[0])
     with running_bot(settings, clock=lambda: now[0]) as bot:
-        dedupe = DedupeStore(bot.runtime.deps.db)
-        assert dedupe.claim(keys, owner="crashed-process", now=now[0])
-        bot.send_event(event, event_id="EvCRASH001", retry_num=1)
+        bot.send_event(event, event_id="EvFAIL0001")
         bot.drain()
-        assert slack.calls_to("chat.postMessage") == []  # the lease is still live
-        now[0] += dedupe.lease_seconds + 1
-        bot.send_event(event, event_id="EvCRASH001", retry_num=2)
+        assert len(slack.calls_to("chat.postMessage")) == 1  # failed; the job waits for its retry time
+        assert bot.send_event(event, event_id="EvFAIL0001", retry_num=1).status == 200
+        bot.drain()
+        assert len(slack.calls_to("chat.postMessage")) == 1  # Slack's retry is a duplicate
+        now[0] += 2  # the first retry falls due
+        bot.runtime.deps.wake_worker()
+        slack.wait_for("chat.postMessage", count=2)
+        bot.drain()
+    posts = slack.calls_to("chat.postMessage")
+    assert len(posts) == 2 and posts[0].params == posts[1].params
+
+
+def test_a_permanent_failure_is_not_retried(
+    settings, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
+) -> None:
+    now = [1_800_000_000.0]
+    slack.fail_next("chat.postMessage", error="channel_not_found")
+    with running_bot(settings, clock=lambda: now[0]) as bot:
+        bot.send_event(message_event(aps_paste[0]))
         slack.wait_for("chat.postMessage")
+        bot.drain()
+        now[0] += 3600
+        bot.runtime.deps.wake_worker()
+        bot.drain()
+        assert bot.runtime.deps.db.connection().execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 0
+    assert len(slack.calls_to("chat.postMessage")) == 1
+
+
+def test_a_reply_job_left_by_a_dead_worker_is_run_after_its_lease(
+    settings, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
+) -> None:
+    now = [1_800_000_000.0]
+    with running_bot(settings, clock=lambda: now[0], worker=False) as bot:
+        bot.send_event(message_event(aps_paste[0]), event_id="EvCRASH001")
+        bot.drain()
+        jobs = JobStore(bot.runtime.deps.db)
+        [taken] = jobs.claim_due(now[0], "worker-that-died", kinds=(REPLY_JOB,), lease_seconds=LEASE_SECONDS)
+        bot.runtime.start_worker(in_process=True)
+        assert bot.runtime.reply_worker is not None
+        assert bot.runtime.reply_worker.drain() == 0  # the lease is still live
+        now[0] += LEASE_SECONDS + 1
+        bot.runtime.deps.wake_worker()
+        slack.wait_for("chat.postMessage")
+        bot.drain()
+        assert jobs.get(taken.id) is None
+    assert len(slack.calls_to("chat.postMessage")) == 1
+
+
+def test_messages_acked_while_the_worker_is_down_are_answered_once_it_runs(
+    settings, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
+) -> None:
+    events = [message_event(aps_paste[0]) for _ in range(5)]
+    with running_bot(settings, worker=False) as bot:  # e.g. the worker process crashed, or is restarting
+        responses = [bot.send_event(event) for event in events]
+        assert [r.status for r in responses] == [200] * 5
+        bot.drain()
+        assert slack.calls_to("chat.postMessage") == []
+    with running_bot(settings) as bot:  # a restart: the stored jobs are still there
+        slack.wait_for("chat.postMessage", count=5)
+        bot.send_event(events[0], retry_num=1)
+        bot.drain()
+    posts = slack.calls_to("chat.postMessage")
+    assert sorted(p.params["thread_ts"] for p in posts) == sorted(e["ts"] for e in events)
 
 
 def test_rate_limited_post_is_retried(
@@ -388,17 +436,16 @@ def test_every_button_on_a_reply_has_a_listener(
         ), f"no listener for {action_id}"
 
 
-def test_ack_does_not_wait_for_slow_work(
-    bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
+def test_ack_does_not_wait_for_the_reply(
+    bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis], not_aps: str
 ) -> None:
-    executor = bot.runtime.deps.executor
-    release = threading.Event()
-    busy = [executor.submit(release.wait) for _ in range(bot.runtime.deps.settings.bot_worker_threads)]
+    bot.send_event(message_event(not_aps))  # Bolt checks its token (auth.test) on the first request
+    slack.hold = threading.Event()  # from now on Slack answers nothing until released
     try:
-        responses = [bot.send_event(message_event(aps_paste[0])) for _ in range(5)]
-        assert [r.status for r in responses] == [200] * 5  # acked while every worker is still busy
-        assert slack.calls_to("chat.postMessage") == []
-        assert not any(f.done() for f in busy)
+        assert bot.send_event(message_event(aps_paste[0])).status == 200
+        slack.wait_for("chat.postMessage")  # the worker is stuck in its first post
+        responses = [bot.send_event(message_event(aps_paste[0])) for _ in range(3)]
+        assert [r.status for r in responses] == [200] * 3  # acked while the reply is still in flight
     finally:
-        release.set()
-    slack.wait_for("chat.postMessage", count=5)
+        slack.hold.set()
+    slack.wait_for("chat.postMessage", count=4)

@@ -5,34 +5,37 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import pytest
+
 from bot.store.db import Database
 from bot.store.dedupe import DedupeStore, event_key, message_key
 from bot.store.feedback import FeedbackStore
+from bot.store.jobs import JobStore
 
 
-def test_claim_is_all_or_nothing_and_done_is_final(tmp_path: Path) -> None:
-    store = DedupeStore(Database(tmp_path / "d.sqlite3"), lease_seconds=60)
+def test_first_delivery_wins_for_good_and_a_losing_one_records_nothing(tmp_path: Path) -> None:
+    store = DedupeStore(Database(tmp_path / "d.sqlite3"))
     first = [event_key("E1"), message_key("C1", "1.0")]
-    assert store.claim(first, owner="a", now=100)
-    assert not store.claim([event_key("E2"), message_key("C1", "1.0")], owner="b", now=101)
-    assert store.state(event_key("E2")) is None  # the losing claim took nothing
-    store.done(first, now=102)
-    assert not store.claim(first, owner="b", now=10_000)  # done never expires
+    assert store.record(first, now=100)
+    assert not store.record([event_key("E2"), message_key("C1", "1.0")], now=101)  # same message, new id
+    assert store.state(event_key("E2")) is None  # the losing delivery took nothing
+    assert not store.record([event_key("E1")], now=10_000)  # a retry, however late
+    assert store.record([event_key("E3"), message_key("C1", "2.0")], now=102)
 
 
-def test_release_lets_the_next_delivery_in_and_lease_expiry_too(tmp_path: Path) -> None:
-    store = DedupeStore(Database(tmp_path / "d.sqlite3"), lease_seconds=60)
-    keys = [event_key("E1")]
-    assert store.claim(keys, owner="a", now=100)
-    store.release(keys, owner="someone-else")
-    assert not store.claim(keys, owner="b", now=110)
-    store.release(keys, owner="a")
-    assert store.claim(keys, owner="b", now=111)
-    assert not store.claim(keys, owner="c", now=170)
-    assert store.claim(keys, owner="c", now=172)
+def test_keys_and_job_land_together_or_not_at_all(tmp_path: Path) -> None:
+    db = Database(tmp_path / "d.sqlite3")
+    store, jobs = DedupeStore(db), JobStore(db)
+    keys = [event_key("E1"), message_key("C1", "1.0")]
+    with pytest.raises(RuntimeError), db.transaction() as conn:
+        assert store.first_seen(conn, keys, now=1)
+        jobs.insert(conn, "reply", 1, {"text": "x"})
+        raise RuntimeError("crash before commit")
+    assert store.state(keys[0]) is None and jobs.due_count(("reply",), 1) == 0
+    assert store.record(keys, now=2)  # the redelivery is not mistaken for a duplicate
 
 
-def test_concurrent_claims_have_one_winner(tmp_path: Path) -> None:
+def test_concurrent_deliveries_have_one_winner(tmp_path: Path) -> None:
     db = Database(tmp_path / "d.sqlite3")
     store = DedupeStore(db)
     wins: list[str] = []
@@ -40,7 +43,7 @@ def test_concurrent_claims_have_one_winner(tmp_path: Path) -> None:
 
     def contend(owner: str) -> None:
         barrier.wait()
-        if store.claim([event_key("E1"), message_key("C1", "9.9")], owner=owner, now=1):
+        if store.record([event_key(owner), message_key("C1", "9.9")], now=1):
             wins.append(owner)
 
     threads = [threading.Thread(target=contend, args=(f"o{i}",)) for i in range(8)]
@@ -81,9 +84,8 @@ def test_one_vote_per_user_and_the_counts(tmp_path: Path) -> None:
 
 def test_purge_forgets_only_old_keys(tmp_path: Path) -> None:
     store = DedupeStore(Database(tmp_path / "d.sqlite3"))
-    store.claim([event_key("OLD")], owner="a", now=100)
-    store.done([event_key("OLD")], now=101)
-    store.claim([event_key("NEW")], owner="a", now=5000)
+    store.record([event_key("OLD")], now=100)
+    store.record([event_key("NEW")], now=5000)
     assert store.purge(before=1000) == 1
     assert store.state(event_key("OLD")) is None
-    assert store.state(event_key("NEW")) == "claimed"
+    assert store.state(event_key("NEW")) == "done"

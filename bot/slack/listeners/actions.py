@@ -13,7 +13,7 @@ from slack_sdk import WebClient
 
 from bot.slack.blocks import CHECK_HINT, FIXED, NOT_IT, with_feedback_note
 from bot.slack.deps import Deps
-from bot.slack.listeners.messages import log_slack_error
+from bot.slack.replies import log_slack_error
 from bot.store.feedback import FeedbackStore
 
 log = logging.getLogger(__name__)

@@ -9,8 +9,10 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.diagnosis import redact
 from bot.slack.deps import Deps
-from bot.slack.listeners.messages import DiagnosisResponder, is_from_bot, log_slack_error, message_text
+from bot.slack.listeners.messages import is_from_bot
+from bot.slack.replies import Replier, log_slack_error, message_text
 
 log = logging.getLogger(__name__)
 
@@ -22,26 +24,26 @@ NOT_IN_CHANNEL = (
 
 
 def register(app: App, deps: Deps) -> None:
-    responder = DiagnosisResponder(deps)
+    replier = Replier(deps)
 
     def diagnose_message(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
         ack()
-        deps.executor.submit(_diagnose, responder, body, client, respond)
+        deps.executor.submit(_diagnose, replier, body, client, respond)
 
     app.shortcut(DIAGNOSE_MESSAGE)(diagnose_message)
 
 
-def _diagnose(
-    responder: DiagnosisResponder, body: dict[str, Any], client: WebClient, respond: Respond
-) -> None:
+def _diagnose(replier: Replier, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
     message = body.get("message") or {}
     channel = (body.get("channel") or {}).get("id", "")
     thread_ts = message.get("thread_ts") or message.get("ts", "")
     try:
         text = message_text(message)
-        if not is_from_bot(message, responder.deps.bot_user_id):
-            responder.warn_if_secret(client, {**message, "channel": channel}, text)
-        responder.reply(client, text, channel=channel, thread_ts=thread_ts)
+        if not is_from_bot(message, replier.deps.bot_user_id) and redact(text).found:
+            replier.warn_poster(
+                client, channel=channel, user=message.get("user", ""), thread_ts=message.get("thread_ts")
+            )
+        replier.reply(client, text, channel=channel, thread_ts=thread_ts)
     except SlackApiError as exc:
         log_slack_error("diagnose_message shortcut", exc)
         if exc.response.get("error") in ("not_in_channel", "channel_not_found"):

@@ -1,0 +1,64 @@
+"""`aps-bot worker`: run the queued replies (diagnose, post). `aps-bot serve` starts one by itself."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from pydantic import ValidationError
+
+from bot.logsetup import configure_logging
+from bot.settings import Settings
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "worker",
+        help="run the reply worker on its own (serve already starts one)",
+        description="Diagnose queued Slack messages and post the replies, from the database in "
+        "BOT_DB_PATH. `aps-bot serve` starts one worker by itself; run more only to add capacity.",
+    )
+    parser.add_argument("--wake-stdin", action="store_true", help=argparse.SUPPRESS)  # serve's pipe
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from bot.app import make_client
+    from bot.knowledge import KnowledgeError, load_kb
+    from bot.slack.deps import Deps
+    from bot.store.db import Database
+    from bot.worker import NICENESS, ReplyWorker, event_wait, stdin_wait
+
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        print(f"aps-bot worker: {str(error['loc'][0]).upper()}: {error['msg']}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    if settings.slack_bot_token is None:
+        print("aps-bot worker: SLACK_BOT_TOKEN is not set", file=sys.stderr)
+        return 2
+    try:
+        kb = load_kb(settings.bot_kb_dir)
+    except KnowledgeError as exc:
+        print(f"aps-bot worker: knowledge base: {exc}", file=sys.stderr)
+        return 2
+    os.nice(NICENESS)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    if args.wake_stdin:  # Ctrl-C reaches the whole process group: serve closes the pipe, we finish the queue
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    else:
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+    db = Database(settings.bot_db_path)
+    with ThreadPoolExecutor(1) as executor:
+        deps = Deps(settings=settings, kb=kb, db=db, executor=executor)
+        worker = ReplyWorker(deps, make_client(settings))
+        worker.run(stdin_wait(stop) if args.wake_stdin else event_wait(stop))
+    db.close()
+    return 0

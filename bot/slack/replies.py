@@ -1,0 +1,128 @@
+"""The work behind a message: diagnose it and post the answer in its thread, warn a poster who pasted a
+secret, record what was diagnosed. Runs in the reply worker (`bot/worker.py`) for messages and on
+`deps.executor` for the message shortcut; never inside a listener that Slack waits on.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.diagnosis import Diagnosis, redact
+from bot.slack.blocks import diagnosis_blocks, secret_warning_text, slack_to_plain, unrecognised_blocks
+from bot.slack.deps import Deps
+from bot.store.feedback import FeedbackStore
+
+log = logging.getLogger(__name__)
+
+_MENTION = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^>]*)?>")
+
+REPLY_JOB = "reply"  # the kind of the stored job (bot/store/jobs.py) that carries one message's reply
+# what a queued reply job asks for (payload["action"])
+PASSIVE = "passive"  # channel message: answer only when confident, warn about a pasted secret
+ANSWER = "answer"  # mention or DM: always answer
+WARN = "warn"  # thread reply holding a secret: only the ephemeral warning
+
+
+def is_retriable(exc: BaseException) -> bool:
+    """A failure worth another attempt: 5xx, rate limit left after the client's retries, network error."""
+    if isinstance(exc, SlackApiError):
+        status = getattr(exc.response, "status_code", 200)
+        return status >= 500 or status == 429
+    return isinstance(exc, OSError)
+
+
+def log_slack_error(what: str, exc: BaseException) -> None:
+    """Log a failure by its Slack error code or exception type only: never a token, never the paste."""
+    if isinstance(exc, SlackApiError):
+        response = exc.response
+        log.warning(
+            "%s: Slack answered %s %s", what, getattr(response, "status_code", "?"), response.get("error")
+        )
+    else:
+        log.error("%s failed: %s", what, type(exc).__name__, exc_info=not isinstance(exc, OSError))
+
+
+def message_text(message: dict[str, Any], *, drop_mentions: bool = False) -> str:
+    """The text worth diagnosing: the message (without user mentions if asked), its code blocks, and the
+    preview of attached snippets, as plain text."""
+    text = message.get("text") or ""
+    parts = [_MENTION.sub(" ", text).strip() if drop_mentions else text]
+    for file in message.get("files") or []:
+        snippet = file.get("preview") or file.get("plain_text") or ""
+        if snippet:
+            parts.append(snippet)
+    text = slack_to_plain("\n".join(p for p in parts if p))
+    return text.replace("```", "\n")
+
+
+def reply_job(action: str, event: dict[str, Any], text: str, *, parent: bool = False) -> dict[str, Any]:
+    """The payload of a queued reply: where to answer and the text with every secret already redacted
+    (the queue is stored on disk; the paste's secrets never are)."""
+    redaction = redact(text)
+    return {
+        "action": action,
+        "channel": event.get("channel", ""),
+        "ts": event.get("ts", ""),
+        "thread_ts": event.get("thread_ts"),
+        "user": event.get("user", ""),
+        "text": redaction.text,
+        "secret": redaction.found,
+        "parent": parent,
+    }
+
+
+class Replier:
+    """Diagnoses and posts; every method may raise the Web API's errors for its caller to handle."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+        self.feedback = FeedbackStore(deps.db)
+
+    def handle(self, client: WebClient, job: dict[str, Any]) -> None:
+        """Carry out one queued reply (see `reply_job`)."""
+        channel, ts = job["channel"], job["ts"]
+        if job["secret"]:
+            self.warn_poster(client, channel=channel, user=job["user"], thread_ts=job.get("thread_ts"))
+        if job["action"] == PASSIVE:
+            diagnosis = self.deps.diagnoser.diagnose(job["text"])
+            best = diagnosis.best
+            if diagnosis.is_aps_error and best and best.score >= self.deps.settings.bot_passive_min_score:
+                self.post_answer(client, diagnosis, channel=channel, thread_ts=ts)
+        elif job["action"] == ANSWER:
+            thread_ts = job.get("thread_ts") or ts
+            text = job["text"]
+            if job["parent"] and (parent := self._parent(client, channel, thread_ts)):
+                text = f"{message_text(parent)}\n{text}"
+            self.reply(client, text, channel=channel, thread_ts=thread_ts)
+
+    def reply(self, client: WebClient, text: str, *, channel: str, thread_ts: str) -> None:
+        """Diagnose `text` and post the answer (or "I don't recognise this") in `thread_ts`."""
+        self.post_answer(client, self.deps.diagnoser.diagnose(text), channel=channel, thread_ts=thread_ts)
+
+    def post_answer(self, client: WebClient, diagnosis: Diagnosis, *, channel: str, thread_ts: str) -> None:
+        best = diagnosis.best
+        recognised = diagnosis.is_aps_error and best is not None
+        if recognised:
+            fallback, blocks = diagnosis_blocks(diagnosis, self.deps.kb, channel=channel, ts=thread_ts)
+        else:
+            fallback, blocks = unrecognised_blocks(self.deps.kb, channel=channel, ts=thread_ts)
+        client.chat_postMessage(
+            channel=channel, thread_ts=thread_ts, text=fallback, blocks=blocks, unfurl_links=False
+        )
+        if recognised:
+            self.feedback.record_diagnosis(channel, thread_ts, best.id, self.deps.clock())
+
+    def warn_poster(self, client: WebClient, *, channel: str, user: str, thread_ts: str | None) -> None:
+        """Ephemeral "rotate it" to whoever posted the secret (the secret itself is never repeated)."""
+        extra = {"thread_ts": thread_ts} if thread_ts else {}
+        client.chat_postEphemeral(channel=channel, user=user, text=secret_warning_text(), **extra)
+
+    def _parent(self, client: WebClient, channel: str, thread_ts: str) -> dict[str, Any] | None:
+        response = client.conversations_replies(channel=channel, ts=thread_ts, limit=1)
+        messages = response.get("messages") or []
+        return messages[0] if messages else None

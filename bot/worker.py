@@ -1,0 +1,172 @@
+"""The reply worker: runs queued reply jobs (diagnose a message, post the answer) away from the acks.
+
+`aps-bot serve` starts it as a child process (`aps-bot worker --wake-stdin`) at a lower CPU priority and
+wakes it through the pipe each time a message is queued, so a burst of Slack events never slows the acks
+down; tests run the same `ReplyWorker` on a thread. Jobs are stored, so a crash of either process loses no
+message: a job whose worker died is claimed again once its lease has expired.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import select
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+
+from slack_sdk import WebClient
+
+from bot.settings import Settings
+from bot.slack.deps import Deps
+from bot.slack.replies import REPLY_JOB, Replier, is_retriable, log_slack_error
+from bot.store.jobs import Job, JobStore
+
+log = logging.getLogger(__name__)
+
+LEASE_SECONDS = 60.0  # a reply takes a second or two; a job held longer than this has lost its worker
+MAX_ATTEMPTS = 5  # retriable failures (5xx, 429, network) are tried again after 2, 4, 8 and 16 s
+POLL_SECONDS = 1.0  # also look without a wake-up: retries falling due, jobs of a worker that died
+BATCH = 20
+NICENESS = 10  # below the acking process: replies wait a moment during a burst, acks never do
+RESTART_DELAY_SECONDS = 1.0
+
+Wait = Callable[[float], bool]  # wait up to n seconds for a wake-up; False means stop
+
+
+class ReplyWorker:
+    def __init__(self, deps: Deps, client: WebClient, *, name: str | None = None) -> None:
+        self.deps = deps
+        self.client = client
+        self.jobs = JobStore(deps.db)
+        self.replier = Replier(deps)
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+
+    def drain(self) -> int:
+        """Run every reply job due now; return how many ran."""
+        ran = 0
+        while batch := self.jobs.claim_due(
+            self.deps.clock(), self.name, kinds=(REPLY_JOB,), limit=BATCH, lease_seconds=LEASE_SECONDS
+        ):
+            for job in batch:
+                self._run(job)
+            ran += len(batch)
+        return ran
+
+    def idle(self) -> bool:
+        """No reply job is due or being run (jobs waiting for a later retry don't count)."""
+        return self.jobs.due_count((REPLY_JOB,), self.deps.clock()) == 0
+
+    def run(self, wait: Wait) -> None:
+        """Drain, wait for a wake-up (or POLL_SECONDS), repeat; drain once more when told to stop."""
+        while True:
+            try:
+                self.drain()
+            except Exception:  # the database was busy or gone: log, look again at the next wake-up
+                log.exception("reply worker pass failed")
+            if not wait(POLL_SECONDS):
+                break
+        self.drain()
+
+    def _run(self, job: Job) -> None:
+        try:
+            self.replier.handle(self.client, job.payload)
+        except Exception as exc:
+            log_slack_error("reply", exc)
+            if is_retriable(exc) and job.attempts < MAX_ATTEMPTS:
+                self.jobs.retry(job.id, self.deps.clock() + 2**job.attempts, type(exc).__name__)
+                return
+            log.warning("reply job %s dropped after %s attempt(s)", job.id, job.attempts)
+        self.jobs.delete(job.id)  # done or given up: the (redacted) paste is not kept
+
+
+def start_thread(worker: ReplyWorker) -> tuple[Callable[[], None], Callable[[], None]]:
+    """Run `worker` on a daemon thread; return (wake, stop). `stop` lets it finish the queued jobs."""
+    woken, stopping = threading.Event(), threading.Event()
+
+    def wait(timeout: float) -> bool:
+        woken.wait(timeout)
+        woken.clear()
+        return not stopping.is_set()
+
+    thread = threading.Thread(target=worker.run, args=(wait,), name="aps-bot-replies", daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        stopping.set()
+        woken.set()
+        thread.join(timeout=60)
+
+    return woken.set, stop
+
+
+class WorkerProcess:
+    """`aps-bot worker --wake-stdin` as a child process with `settings` in its environment, restarted if it
+    dies. `wake()` never blocks: a full pipe already holds a wake-up."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.env = {**os.environ, **settings.as_environment()}
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._process = self._spawn()
+        self._monitor = threading.Thread(target=self._watch, name="aps-bot-worker-monitor", daemon=True)
+        self._monitor.start()
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "worker", "--wake-stdin"], stdin=subprocess.PIPE, env=self.env
+        )
+        assert process.stdin is not None
+        os.set_blocking(process.stdin.fileno(), False)
+        return process
+
+    def wake(self) -> None:
+        stdin = self._process.stdin
+        try:
+            if stdin is not None:
+                os.write(stdin.fileno(), b".")
+        except (BlockingIOError, BrokenPipeError, ValueError, OSError):
+            pass  # a wake-up is pending already, or the worker is being restarted (it drains on start)
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(RESTART_DELAY_SECONDS):
+            with self._lock:
+                code = self._process.poll()
+                if code is not None and not self._stopping.is_set():
+                    log.error("reply worker exited with code %s; restarting it", code)
+                    self._process = self._spawn()
+
+    def stop(self, timeout: float = 60) -> None:
+        """Close the pipe: the worker finishes the queued jobs and exits."""
+        self._stopping.set()
+        self._monitor.join(timeout=RESTART_DELAY_SECONDS * 2)
+        with self._lock:
+            process = self._process
+            if process.stdin is not None:
+                process.stdin.close()
+            try:
+                process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                log.error("reply worker did not finish within %s s; stopping it", timeout)
+                process.kill()
+                process.wait()
+
+
+def stdin_wait(stop: threading.Event) -> Wait:
+    """Wake-ups are bytes on stdin; end of file (the parent closed the pipe or died) means stop."""
+    fd = sys.stdin.fileno()
+
+    def wait(timeout: float) -> bool:
+        ready, _, _ = select.select([fd], [], [], timeout)
+        if ready and os.read(fd, 65536) == b"":
+            return False
+        return not stop.is_set()
+
+    return wait
+
+
+def event_wait(stop: threading.Event) -> Wait:
+    """No wake-ups (a worker started on its own): poll until `stop` is set."""
+    return lambda timeout: not stop.wait(timeout)
