@@ -137,6 +137,8 @@ class Runtime:
             self._stop_background()
             self._stop_background = None
         self.listener_executor.shutdown(wait=True)
+        if "inbox" in vars(self.deps):  # created on the first message
+            self.deps.inbox.close()
         if self._stop_worker is not None:
             self._stop_worker()
             self._stop_worker = None

@@ -30,8 +30,10 @@ LEASE_SECONDS = 60.0  # a reply takes a second or two; a job held longer than th
 MAX_ATTEMPTS = 5  # retriable failures (5xx, 429, network) are tried again after 2, 4, 8 and 16 s
 POLL_SECONDS = 1.0  # also look without a wake-up: retries falling due, jobs of a worker that died
 BATCH = 20
-NICENESS = 10  # below the acking process: replies wait a moment during a burst, acks never do
+NICENESS = 19  # below the acking process: replies wait a moment during a burst, acks never do
 RESTART_DELAY_SECONDS = 1.0
+START_TIMEOUT_SECONDS = 60.0
+READY = "ready"  # the worker's one line on stdout once it can take jobs
 
 Wait = Callable[[float], bool]  # wait up to n seconds for a wake-up; False means stop
 
@@ -102,6 +104,10 @@ def start_thread(worker: ReplyWorker) -> tuple[Callable[[], None], Callable[[], 
     return woken.set, stop
 
 
+class WorkerStartError(RuntimeError):
+    """The worker process exited or stayed silent instead of saying it was ready."""
+
+
 class WorkerProcess:
     """`aps-bot worker --wake-stdin` as a child process with `settings` in its environment, restarted if it
     dies. `wake()` never blocks: a full pipe already holds a wake-up."""
@@ -115,10 +121,21 @@ class WorkerProcess:
         self._monitor.start()
 
     def _spawn(self) -> subprocess.Popen[bytes]:
+        """Start the worker and wait until it says it is ready; raise WorkerStartError if it doesn't."""
         process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "worker", "--wake-stdin"], stdin=subprocess.PIPE, env=self.env
+            [sys.executable, "-m", "bot", "worker", "--wake-stdin"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=self.env,
         )
-        assert process.stdin is not None
+        assert process.stdin is not None and process.stdout is not None
+        ready, _, _ = select.select([process.stdout], [], [], START_TIMEOUT_SECONDS)
+        line = process.stdout.readline().decode(errors="replace").strip() if ready else ""
+        process.stdout.close()
+        if line != READY:
+            process.kill()
+            process.wait()
+            raise WorkerStartError(f"the reply worker did not start (exit code {process.returncode})")
         os.set_blocking(process.stdin.fileno(), False)
         return process
 
@@ -136,7 +153,10 @@ class WorkerProcess:
                 code = self._process.poll()
                 if code is not None and not self._stopping.is_set():
                     log.error("reply worker exited with code %s; restarting it", code)
-                    self._process = self._spawn()
+                    try:
+                        self._process = self._spawn()
+                    except WorkerStartError as exc:
+                        log.error("%s; trying again", exc)
 
     def stop(self, timeout: float = 60) -> None:
         """Close the pipe: the worker finishes the queued jobs and exits."""

@@ -61,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
     from bot.app import build
     from bot.knowledge import KnowledgeError
     from bot.server import serve_http, serve_socket_mode
+    from bot.worker import WorkerStartError
 
     try:
         settings = Settings()
@@ -87,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
             serve_http(runtime.wsgi, host=args.host, port=args.port)
     except SlackApiError as exc:
         return _fail(f"Slack refused the connection ({exc.response.get('error')}); check SLACK_APP_TOKEN", 1)
+    except WorkerStartError as exc:
+        return _fail(f"{exc}; its error is above", 1)
     finally:
         runtime.close()
     return 0

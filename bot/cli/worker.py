@@ -31,8 +31,9 @@ def run(args: argparse.Namespace) -> int:
     from bot.knowledge import KnowledgeError, load_kb
     from bot.slack.deps import Deps
     from bot.store.db import Database
-    from bot.worker import NICENESS, ReplyWorker, event_wait, stdin_wait
+    from bot.worker import NICENESS, READY, ReplyWorker, event_wait, stdin_wait
 
+    os.nice(NICENESS)  # start-up (loading the knowledge base) included
     try:
         settings = Settings()
     except ValidationError as exc:
@@ -48,7 +49,6 @@ def run(args: argparse.Namespace) -> int:
     except KnowledgeError as exc:
         print(f"aps-bot worker: knowledge base: {exc}", file=sys.stderr)
         return 2
-    os.nice(NICENESS)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     if args.wake_stdin:  # Ctrl-C reaches the whole process group: serve closes the pipe, we finish the queue
@@ -59,6 +59,9 @@ def run(args: argparse.Namespace) -> int:
     with ThreadPoolExecutor(1) as executor:
         deps = Deps(settings=settings, kb=kb, db=db, executor=executor)
         worker = ReplyWorker(deps, make_client(settings))
+        _ = deps.diagnoser  # built before saying ready, not on the first message
+        if args.wake_stdin:
+            print(READY, flush=True)  # the only thing written to stdout: serve waits for it
         worker.run(stdin_wait(stop) if args.wake_stdin else event_wait(stop))
     db.close()
     return 0

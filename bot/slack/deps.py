@@ -14,6 +14,7 @@ from bot.diagnosis import Diagnoser
 from bot.knowledge import KnowledgeBase
 from bot.settings import Settings
 from bot.store.db import Database
+from bot.store.inbox import Inbox
 
 
 @dataclass
@@ -31,3 +32,8 @@ class Deps:
     def diagnoser(self) -> Diagnoser:
         """One Diagnoser over `kb`, built on first use and shared by every listener."""
         return Diagnoser(self.kb)
+
+    @cached_property
+    def inbox(self) -> Inbox:
+        """Where message listeners leave their deliveries; stored ones wake the reply worker."""
+        return Inbox(self.db, clock=self.clock, on_stored=lambda: self.wake_worker())

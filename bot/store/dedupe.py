@@ -28,6 +28,7 @@ MIGRATION = (
     ],
 )
 OWNER = "aps-bot"
+MAX_VARIABLES = 500  # per statement; SQLite allows at least 999
 
 
 def event_key(event_id: str) -> str:
@@ -46,29 +47,37 @@ class DedupeStore:
         db.migrate(*MIGRATION)
 
     @staticmethod
-    def first_seen(conn: sqlite3.Connection, keys: Sequence[str], *, now: float) -> bool:
-        """Inside the caller's transaction: record every key and return True, or return False (recording
-        nothing) when any key was seen before."""
-        keys = [k for k in dict.fromkeys(keys) if k]
-        if not keys:
-            return True
-        marks = ",".join("?" * len(keys))
-        seen = conn.execute(
-            f"SELECT 1 FROM dedupe WHERE key IN ({marks}) LIMIT 1",  # noqa: S608 - only placeholders
-            keys,
-        ).fetchone()
-        if seen:
-            return False
+    def first_seen(
+        conn: sqlite3.Connection, deliveries: Sequence[Sequence[str]], *, now: float
+    ) -> list[bool]:
+        """Inside the caller's transaction, for each delivery (its keys) in order: True when none of its
+        keys was seen before (by the database or an earlier delivery of the list), and its keys are then
+        recorded; False otherwise, and nothing of it is recorded."""
+        wanted = list(dict.fromkeys(k for keys in deliveries for k in keys if k))
+        seen: set[str] = set()
+        for start in range(0, len(wanted), MAX_VARIABLES):
+            chunk = wanted[start : start + MAX_VARIABLES]
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT key FROM dedupe WHERE key IN ({marks})"  # noqa: S608 - only placeholders
+            seen.update(row[0] for row in conn.execute(query, chunk))
+        firsts, new = [], []
+        for keys in deliveries:
+            keys = [k for k in dict.fromkeys(keys) if k]
+            first = not seen.intersection(keys)
+            firsts.append(first)
+            if first:
+                seen.update(keys)
+                new.extend(keys)
         conn.executemany(
             "INSERT INTO dedupe (key, state, owner, claimed_at, done_at) VALUES (?, 'done', ?, ?, ?)",
-            [(key, OWNER, now, now) for key in keys],
+            [(key, OWNER, now, now) for key in new],
         )
-        return True
+        return firsts
 
     def record(self, keys: Sequence[str], *, now: float) -> bool:
-        """`first_seen` in a transaction of its own."""
+        """`first_seen` of one delivery, in a transaction of its own."""
         with self.db.transaction() as conn:
-            return self.first_seen(conn, keys, now=now)
+            return self.first_seen(conn, [keys], now=now)[0]
 
     def state(self, key: str) -> str | None:
         row = self.db.connection().execute("SELECT state FROM dedupe WHERE key = ?", (key,)).fetchone()

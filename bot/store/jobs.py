@@ -83,6 +83,14 @@ class JobStore:
         )
         return int(cursor.lastrowid or 0)
 
+    @staticmethod
+    def insert_many(conn: sqlite3.Connection, jobs: Sequence[tuple[str, float, dict[str, Any]]]) -> None:
+        """Store (kind, run_at, payload) jobs inside the caller's transaction."""
+        conn.executemany(
+            "INSERT INTO jobs (kind, run_at, payload) VALUES (?, ?, ?)",
+            [(kind, run_at, json.dumps(payload, sort_keys=True)) for kind, run_at, payload in jobs],
+        )
+
     def cancel(self, key: str) -> int:
         """Cancel the pending jobs of `key`; return how many."""
         with self.db.transaction() as conn:

@@ -116,6 +116,7 @@ class BotServer:
         something did NOT happen."""
         for executor in (self.runtime.listener_executor, self.runtime.deps.executor):
             _drain(executor, timeout)
+        assert self.runtime.deps.inbox.flush(timeout), "deliveries not stored in time"
         worker = self.runtime.reply_worker
         if worker is not None:
             wait_until(worker.idle, timeout)

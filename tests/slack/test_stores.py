@@ -10,6 +10,7 @@ import pytest
 from bot.store.db import Database
 from bot.store.dedupe import DedupeStore, event_key, message_key
 from bot.store.feedback import FeedbackStore
+from bot.store.inbox import Inbox
 from bot.store.jobs import JobStore
 
 
@@ -28,11 +29,33 @@ def test_keys_and_job_land_together_or_not_at_all(tmp_path: Path) -> None:
     store, jobs = DedupeStore(db), JobStore(db)
     keys = [event_key("E1"), message_key("C1", "1.0")]
     with pytest.raises(RuntimeError), db.transaction() as conn:
-        assert store.first_seen(conn, keys, now=1)
-        jobs.insert(conn, "reply", 1, {"text": "x"})
+        assert store.first_seen(conn, [keys], now=1) == [True]
+        jobs.insert_many(conn, [("reply", 1, {"text": "x"})])
         raise RuntimeError("crash before commit")
     assert store.state(keys[0]) is None and jobs.due_count(("reply",), 1) == 0
     assert store.record(keys, now=2)  # the redelivery is not mistaken for a duplicate
+
+
+def test_inbox_stores_each_first_delivery_with_its_job_and_drops_duplicates(tmp_path: Path) -> None:
+    db = Database(tmp_path / "d.sqlite3")
+    stored: list[int] = []
+    inbox = Inbox(db, clock=lambda: 50.0, on_stored=lambda: stored.append(1))
+    DedupeStore(db).record([event_key("E0")], now=1)  # seen before the inbox started
+    deliveries = [
+        ([event_key("E0"), message_key("C1", "0.0")], {"n": 0}),  # a retry of an old delivery
+        ([event_key("E1"), message_key("C1", "1.0")], {"n": 1}),
+        ([event_key("E1"), message_key("C1", "1.0")], {"n": 2}),  # Slack's retry of E1
+        ([event_key("E2"), message_key("C1", "1.0")], {"n": 3}),  # app_mention twin of E1
+        ([event_key("E3"), message_key("C1", "3.0")], {"n": 4}),
+    ]
+    for keys, payload in deliveries:
+        inbox.put(keys, "reply", payload)
+    assert inbox.flush(timeout=10)
+    inbox.close()
+    jobs = JobStore(db).claim_due(50.0, "w", kinds=("reply",), limit=100)
+    assert sorted(j.payload["n"] for j in jobs) == [1, 4]
+    assert stored  # the worker was woken
+    assert DedupeStore(db).state(message_key("C1", "0.0")) is None  # the dropped delivery wrote nothing
 
 
 def test_concurrent_deliveries_have_one_winner(tmp_path: Path) -> None:

@@ -1,0 +1,90 @@
+"""Accepted Slack deliveries, written in batches: a delivery's dedupe keys and its job land together.
+
+Listeners hand deliveries over and return at once; one writer thread stores everything waiting in a single
+transaction (first delivery of its keys wins; a duplicate stores nothing), then calls `on_stored` once. Under
+a burst this makes one commit per batch instead of one per event.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from bot.store.db import Database
+from bot.store.dedupe import DedupeStore
+from bot.store.jobs import JobStore
+
+log = logging.getLogger(__name__)
+
+BATCH = 100
+_STOP = object()
+
+
+class Inbox:
+    def __init__(
+        self, db: Database, *, clock: Callable[[], float], on_stored: Callable[[], None] = lambda: None
+    ) -> None:
+        self.db = db
+        self.dedupe = DedupeStore(db)
+        self.jobs = JobStore(db)
+        self.clock = clock
+        self.on_stored = on_stored
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._pending = 0
+        self._idle = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="aps-bot-inbox", daemon=True)
+        self._thread.start()
+
+    def put(self, keys: Sequence[str], kind: str, payload: dict[str, Any]) -> None:
+        """Queue a delivery: stored with its job unless one of `keys` was seen before."""
+        with self._idle:
+            self._pending += 1
+        self._queue.put((list(keys), kind, payload))
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until everything put so far is stored; False on timeout."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout)
+
+    def close(self) -> None:
+        """Store what is queued, then stop the writer."""
+        self._queue.put(_STOP)
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < BATCH:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            items = [item for item in batch if item is not _STOP]
+            stored = self._store(items) if items else 0
+            with self._idle:
+                self._pending -= len(items)
+                self._idle.notify_all()
+            if stored:
+                self.on_stored()
+            if len(items) < len(batch):
+                return
+
+    def _store(self, items: list[tuple[list[str], str, dict[str, Any]]]) -> int:
+        """One transaction for the whole batch: a few statements, however many deliveries."""
+        try:
+            now = self.clock()
+            with self.db.transaction() as conn:
+                firsts = self.dedupe.first_seen(conn, [keys for keys, _, _ in items], now=now)
+                accepted = [item for item, first in zip(items, firsts, strict=True) if first]
+                jobs = [(kind, now, payload) for _, kind, payload in accepted]
+                self.jobs.insert_many(conn, jobs)
+        except Exception:
+            log.exception("could not store %d deliveries", len(items))
+            return 0
+        for (keys, _, _), first in zip(items, firsts, strict=True):
+            if not first:
+                log.info("duplicate delivery dropped (%s)", keys[0])
+        return len(jobs)
