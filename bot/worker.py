@@ -139,6 +139,14 @@ class WorkerProcess:
         os.set_blocking(process.stdin.fileno(), False)
         return process
 
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self._process.returncode
+
     def wake(self) -> None:
         stdin = self._process.stdin
         try:

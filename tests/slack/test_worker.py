@@ -1,0 +1,67 @@
+"""The reply worker as `aps-bot serve` runs it: a child process fed by the inbox, restarted if it dies."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from bot.diagnosis.result import Diagnosis
+from bot.settings import ApsApp, Settings
+from bot.slack.replies import PASSIVE, REPLY_JOB, reply_job
+from bot.store.db import Database
+from bot.store.dedupe import event_key
+from bot.store.inbox import Inbox
+from bot.worker import WorkerProcess, WorkerStartError
+from tests.fakes.bolt_server import make_settings, message_event
+from tests.fakes.polling import wait_until
+from tests.fakes.slack_api import FakeSlackApi
+
+
+def test_settings_reach_the_child_process_exactly(
+    tmp_path: Path, slack: FakeSlackApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = ApsApp(name="prod", client_id="cid", client_secret="s3cr3t", allowed_channels=["C1"])
+    settings = make_settings(tmp_path, slack, aps_apps=[app], bot_passive_min_score=42)
+    for name, value in settings.as_environment().items():
+        monkeypatch.setenv(name, value)
+    again = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert again.model_dump() == settings.model_dump()
+    assert again.aps_apps[0].client_secret.get_secret_value() == "s3cr3t"
+    assert again.slack_bot_token == settings.slack_bot_token
+
+
+def test_worker_process_answers_queued_messages_and_is_restarted_when_it_dies(
+    tmp_path: Path, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
+) -> None:
+    settings = make_settings(tmp_path, slack)
+    db = Database(settings.bot_db_path)
+    worker = WorkerProcess(settings)
+    inbox = Inbox(db, clock=lambda: 0.0, on_stored=lambda: worker.wake())  # due at once
+    try:
+        first = message_event(aps_paste[0])
+        inbox.put([event_key("EvW1")], REPLY_JOB, reply_job(PASSIVE, first, aps_paste[0]))
+        [post] = slack.wait_for("chat.postMessage", timeout=30)
+        assert post.params["thread_ts"] == first["ts"]
+
+        dead = worker.pid
+        os.kill(dead, 9)
+        wait_until(lambda: worker.pid != dead, timeout=30)
+
+        second = message_event(aps_paste[0])
+        inbox.put([event_key("EvW2")], REPLY_JOB, reply_job(PASSIVE, second, aps_paste[0]))
+        posts = slack.wait_for("chat.postMessage", count=2, timeout=30)
+        assert posts[1].params["thread_ts"] == second["ts"]
+    finally:
+        inbox.close()
+        worker.stop()
+    assert worker.returncode == 0  # closing the pipe is a clean stop
+
+
+def test_a_worker_that_cannot_start_is_reported(tmp_path: Path, slack: FakeSlackApi) -> None:
+    broken = tmp_path / "kb"
+    broken.mkdir()
+    (broken / "bad.yml").write_text("id: [unclosed\n")
+    with pytest.raises(WorkerStartError, match="did not start"):
+        WorkerProcess(make_settings(tmp_path, slack, bot_kb_dir=broken))
