@@ -20,6 +20,8 @@ from bot.store.jobs import JobStore
 log = logging.getLogger(__name__)
 
 BATCH = 100
+PURGE_EVERY = 1000  # stored deliveries between two purges of old dedupe keys
+DEDUPE_MEMORY_SECONDS = 86_400  # Slack stops retrying within minutes; a day is plenty
 _STOP = object()
 
 
@@ -34,6 +36,7 @@ class Inbox:
         self.on_stored = on_stored
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._pending = 0
+        self._stored = 0
         self._idle = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="aps-bot-inbox", daemon=True)
         self._thread.start()
@@ -64,6 +67,7 @@ class Inbox:
                     break
             items = [item for item in batch if item is not _STOP]
             stored = self._store(items) if items else 0
+            self._purge_now_and_then(stored)
             with self._idle:
                 self._pending -= len(items)
                 self._idle.notify_all()
@@ -71,6 +75,14 @@ class Inbox:
                 self.on_stored()
             if len(items) < len(batch):
                 return
+
+    def _purge_now_and_then(self, stored: int) -> None:
+        before, self._stored = self._stored, self._stored + stored
+        if before // PURGE_EVERY != self._stored // PURGE_EVERY:
+            try:
+                self.dedupe.purge(before=self.clock() - DEDUPE_MEMORY_SECONDS)
+            except Exception:
+                log.exception("could not purge old dedupe keys")
 
     def _store(self, items: list[tuple[list[str], str, dict[str, Any]]]) -> int:
         """One transaction for the whole batch: a few statements, however many deliveries."""

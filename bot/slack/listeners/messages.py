@@ -23,14 +23,11 @@ from slack_bolt import App
 from bot.diagnosis import redact
 from bot.slack.deps import Deps
 from bot.slack.replies import ANSWER, PASSIVE, REPLY_JOB, WARN, message_text, reply_job
-from bot.store.dedupe import DedupeStore, event_key, message_key
-from bot.store.jobs import JobStore
+from bot.store.dedupe import event_key, message_key
 
 log = logging.getLogger(__name__)
 
 HANDLED_SUBTYPES = (None, "file_share", "thread_broadcast")
-PURGE_EVERY = 1000
-DEDUPE_MEMORY_SECONDS = 86_400  # Slack stops retrying within minutes; a day is plenty
 
 
 def is_from_bot(event: dict[str, Any], bot_user_id: str) -> bool:
@@ -48,9 +45,7 @@ class MessageIntake:
 
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
-        self.dedupe = DedupeStore(deps.db)
-        self.jobs = JobStore(deps.db)
-        self._accepted = 0
+        self.inbox = deps.inbox  # created here, once, before any delivery arrives
 
     def on_message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
         if is_from_bot(event, self.deps.bot_user_id) or event.get("subtype") not in HANDLED_SUBTYPES:
@@ -81,7 +76,7 @@ class MessageIntake:
     def _accept(self, body: dict[str, Any], event: dict[str, Any], job: dict[str, Any]) -> None:
         """Hand the delivery's keys and job to the inbox (stored together, in the next batch)."""
         channel, ts = event.get("channel", ""), event.get("ts", "")
-        self.deps.inbox.put([event_key(body.get("event_id", "")), message_key(channel, ts)], REPLY_JOB, job)
+        self.inbox.put([event_key(body.get("event_id", "")), message_key(channel, ts)], REPLY_JOB, job)
 
 
 def register(app: App, deps: Deps) -> None:
