@@ -8,6 +8,7 @@ from bot.diagnosis.extract import Signals
 from bot.diagnosis.match import Ranked
 
 MIN_SCORE = 50
+MIN_SCORE_HARD = 35  # enough when hard APS evidence (host, endpoint, code) meets a refused request
 NAMED_SCORE = 80
 TOPIC_CONFIDENT = 60  # a topic-only match this good needs no further word that access was refused
 TOPIC_WITH_STATUS = 55  # a topic-only match this good, with a status its cause lists, is enough
@@ -17,7 +18,7 @@ DISTINCTIVE_MESSAGE = 35  # an APS message this long, matched closely, is APS co
 # Every pattern below except the _CASED ones runs over the lower-cased text (faster than IGNORECASE).
 _APS_WORDS = re.compile(
     r"\b(?:autodesk|bim ?360|bim360dm|forma|model derivative|data management api|design automation|"
-    r"custom integrations?|developer hub|developermessage|account admin|hub admin|x-ads-[\w-]+|urn:adsk\.|"
+    r"custom integrations?|developer hub|developermessage|hub admin|x-ads-[\w-]+|urn:adsk\.|"
     r"construction cloud|fusion team|docs projects?|project files|workitems?|appbundles?|viewingservice|"
     r"derivativeservice|learnforge|data connector|forge ?apps?|forge (?:client id|credentials|viewer)|"
     r"(?:get|search)folder\w*|gettwolegged\w*|getthreelegged\w*|authclient(?:two|three)legged|"
@@ -46,18 +47,38 @@ _FORGE_WITH_APS = re.compile(
 _CASED_TERMS = re.compile(r"(?<![A-Za-z0-9])(?:(?:APS|FORGE)_[A-Z][A-Z_]*|APS(?![a-z0-9]))")
 _APS_TERMS = re.compile(
     r"\b(?:bucketkey|objectkey|signeds3(?:upload|download)|(?:2|3|two|three)[- ]legged|[23]lo|"
-    r"(?:data|bucket|viewables|account|code|user-profile):(?:read|write|create|update|delete|all|search))\b"
+    r"(?:data|bucket|viewables|account|code|user-profile):(?:read|write|create|update|delete|all|search)|"
+    r"x-user-id|auth-?0\d\d)\b"
 )
+# Class names of the APS SDKs (.NET, Node, Java, Python) that no other SDK uses.
+_SDK_CLASSES = re.compile(
+    r"\b(?:Hubs|Buckets|Derivatives|TwoLegged|ThreeLegged|WorkItems|AppBundles|Engines)Api\b|"
+    r"\b(?:DataManagement|Oss|ModelDerivative|DesignAutomation|Webhooks|AccountAdmin)Client\b|"
+    r"\bSdkManager(?:Builder)?\b|\bAuthClient(?:Two|Three)Legged\b"
+)
+# APS vocabulary for pastes that name no APS product: Autodesk desktop products and file types, and the
+# resources APS APIs serve. Other systems share single words ("project", "bucket"): resources count together.
+_AUTODESK_PRODUCTS = re.compile(r"\b(?:revit|navisworks|autocad|fusion ?360|civil ?3d|inventor api)\b")
+_AUTODESK_FILES = re.compile(r"\w\.(?:rvt|rfa|rte|nwd|nwc|dwg|dwfx?|f3d|ipt|iam)\b")
+_APS_RESOURCES = re.compile(
+    r"\b(?:hubs?|buckets?|derivatives?|manifests?|urns?|viewables?|svf2?|workitems?|appbundles?|"
+    r"folders?|items?|versions?|projects?|objects?|viewer|models?|scopes?|translations?)\b"
+)
+_TELLING_RESOURCES = frozenset({"hub", "bucket", "derivative", "manifest", "urn", "viewable", "svf", "svf2",
+                                "workitem", "appbundle", "translation"})  # fmt: skip
+RESOURCES_NEEDED = 2
+# Another storage or cloud named beside those resources: its buckets and objects, not OSS.
+_FOREIGN_STORAGE = re.compile(r"\b(?:s3|aws|r2|gcs|azure|blob storage|backblaze|b2|minio|cloudinary)\b")
 # Other products whose 401/403s people paste: substrings, and names that count only as whole words.
 _OTHER_SYSTEMS = (
     "github.com", "npm err!", "registry.npmjs", "yarnpkg", "amazonaws.com", "<code>accessdenied", "aadsts",
     "microsoftonline", "googleapis.com", "accounts.google.com", "registry-1", "atlassian", "confluence",
     "minecraft", "curseforge", "modrinth", "sourceforge", "cloudflare", "heroku", "vercel", "stripe",
-    "twilio", "salesforce", "auth0", "firebase", "bitbucket", "kubernetes", "kubectl", "puppet", "laravel",
-    "mojang", "twitter",
+    "twilio", "salesforce", "firebase", "bitbucket", "kubernetes", "kubectl", "puppet", "laravel",
+    "mojang", "twitter", "signaturedoesnotmatch", "awsaccesskeyid", "x-amz-",
 )  # fmt: skip
 _OTHER_SYSTEM_WORDS = ("github", "npm error", "nginx", "docker", "jira", "fabric", "okta", "gitlab", "pypi",
-                       "apache", "iis")  # fmt: skip
+                       "apache", "iis", "auth0")  # fmt: skip
 _OTHER_SYSTEM_WORD = re.compile(r"\b(?:" + "|".join(map(re.escape, _OTHER_SYSTEM_WORDS)) + r")\b")
 # Something failed: without one of these (or an APS code or quoted message) a paste is a question or chatter.
 _PROBLEM = re.compile(
@@ -79,6 +100,7 @@ _ACCESS_PROBLEM = re.compile(
     r"(?:don'?t|doesn'?t|does not|do not) "
     r"(?:show|see|list|appear|return)|not available|can'?t see|cannot see"
 )
+_REFUSED = frozenset({401, 403, 429})
 _ACCESS_STATUSES = frozenset({400, 401, 403, 404, 406, 409, 410, 429})
 
 
@@ -109,12 +131,22 @@ def _distinctive_message(ranked: list[Ranked]) -> bool:
     )
 
 
+def _vocabulary(text: str, lower: str) -> bool:
+    """APS vocabulary without any APS name: an Autodesk file type or product, or APS resources together."""
+    if _FOREIGN_STORAGE.search(lower):
+        return False
+    if _AUTODESK_PRODUCTS.search(lower) or _AUTODESK_FILES.search(lower):
+        return True
+    resources = {m.group(0).rstrip("s") for m in _APS_RESOURCES.finditer(lower)}
+    return bool(resources & _TELLING_RESOURCES) and len(resources) >= RESOURCES_NEEDED
+
+
 def aps_context(text: str, lower: str, signals: Signals) -> tuple[bool, bool]:
     """(the paste is about APS at all, the paste carries hard APS evidence: host, endpoint or APS code)."""
     strong = (
         signals.aps_host
         or bool(signals.endpoints)
-        or any(re.fullmatch(r"AUTH-\d{3}|BIM360DM_ERROR", c, re.IGNORECASE) for c in signals.codes)
+        or any(re.fullmatch(r"AUTH-?\d{3}|BIM360DM_ERROR", c, re.IGNORECASE) for c in signals.codes)
         or "developermessage" in lower
         or any(w.code.upper() == "BIM360DM_ERROR" for w in signals.warnings)
     )
@@ -125,6 +157,7 @@ def aps_context(text: str, lower: str, signals: Signals) -> tuple[bool, bool]:
         or _CASED_TERMS.search(text)
         or _APS_TERMS.search(lower)
         or _APS_SDK.search(lower)
+        or _SDK_CLASSES.search(text)
         or _BASE64_URN in text
     )
     return strong or words, strong
@@ -132,12 +165,15 @@ def aps_context(text: str, lower: str, signals: Signals) -> tuple[bool, bool]:
 
 def is_aps_access_error(text: str, signals: Signals, ranked: list[Ranked]) -> bool:
     """True only for an APS access problem a cause explains."""
-    if not ranked or ranked[0].score < MIN_SCORE:
+    if not ranked:
         return False
     lower = text.lower()
     about_aps, strong = aps_context(text, lower, signals)
     strong = strong or _distinctive_message(ranked)
-    if not (about_aps or strong):
+    refused = bool(set(signals.statuses) & _REFUSED) or bool(_ACCESS_PROBLEM.search(lower))
+    if ranked[0].score < (MIN_SCORE_HARD if strong and refused else MIN_SCORE):
+        return False
+    if not (about_aps or strong or (refused and _vocabulary(text, lower))):
         return False
     if other_system(lower) and not strong and not (named_aps(text, lower) and ranked[0].score >= NAMED_SCORE):
         return False  # another system's error, unless APS is named and a cause fits well
