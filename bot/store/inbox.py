@@ -20,6 +20,7 @@ from bot.store.jobs import JobStore
 log = logging.getLogger(__name__)
 
 BATCH = 100
+LINGER_SECONDS = 0.002  # a burst's deliveries share one commit
 PURGE_EVERY = 1000  # stored deliveries between two purges of old dedupe keys
 DEDUPE_MEMORY_SECONDS = 86_400  # Slack stops retrying within minutes; a day is plenty
 _STOP = object()
@@ -62,7 +63,7 @@ class Inbox:
             batch = [self._queue.get()]
             while len(batch) < BATCH:
                 try:
-                    batch.append(self._queue.get_nowait())
+                    batch.append(self._queue.get(timeout=LINGER_SECONDS))
                 except queue.Empty:
                     break
             items = [item for item in batch if item is not _STOP]
