@@ -66,11 +66,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _batch(diagnoser: Diagnoser, lines: list[str], out: TextIO) -> int:
-    """One output line per input line, in order; a bad line gives an error object, never a crash."""
+    """One output line per input line, in order; a bad line gives a result that is no APS error and says
+    why in `error` (so a reader of the contract fields never trips on it), never a crash."""
     for number, line in enumerate(lines, start=1):
         item, error = _parse_line(line)
         if error is not None:
-            out.write(json.dumps({"id": item.get("id"), "line": number, "error": error}) + "\n")
+            nothing = {"is_aps_error": False, "causes": [], "signals": {}, "secrets_found": False}
+            out.write(json.dumps({"id": item.get("id"), **nothing, "line": number, "error": error}) + "\n")
             continue
         diagnosis = diagnoser.diagnose(item["text"])
         out.write(json.dumps(diagnosis.to_json(id=item.get("id")), ensure_ascii=False) + "\n")

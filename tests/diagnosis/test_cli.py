@@ -79,6 +79,7 @@ def test_jsonl_batch_one_line_out_per_line_in_in_order(kb: KnowledgeBase, diagno
     out = [json.loads(line) for line in run.stdout.splitlines()]
     assert len(out) == len(lines)
     assert out[3]["error"].startswith("not JSON")
+    assert out[3]["is_aps_error"] is False and out[3]["causes"] == []  # contract fields even on a bad line
     rows = [row for row in out if "error" not in row]
     assert [row["id"] for row in rows[:12]] == [f"row-{i}" for i in range(12)]
     for row, text in zip(rows, texts, strict=False):
