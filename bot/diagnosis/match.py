@@ -122,7 +122,7 @@ class Matcher:
         for index, message, folded, sequence in sequences:
             words = frozenset(sequence)
             if words:
-                rarity = {w: self._topics.rarity(w) for w in words}
+                rarity = {w: self._topics.rarity(w) for w in dict.fromkeys(sequence)}  # fixed order
                 total = sum(rarity.values())
                 weights = {w: r / total for w, r in rarity.items()}
                 needed = max(1, math.ceil(len(words) * 0.6))
@@ -279,7 +279,7 @@ class Matcher:
             for position in self._by_word.get(word, ()):
                 counts[position] += 1
         best: dict[int, Hit] = {}
-        for position, count in counts.items():
+        for position, count in sorted(counts.items()):  # equal scores: the first signature in KB order
             signature = self._signatures[position]
             if count < signature.needed:
                 continue
@@ -299,7 +299,7 @@ class Matcher:
         best = 0.0
         for line, words, sequence in zip(lines, line_words, line_sequences, strict=True):
             shared = signature.words & words
-            rare_share = sum(signature.weights[w] for w in shared)
+            rare_share = sum(weight for w, weight in signature.weights.items() if w in shared)
             if len(shared) < signature.needed or rare_share < RARE_WORDS_NEEDED:
                 continue  # too few of its words, or only its common ones ("token", "get")
             if signature.statuses - words:
