@@ -9,6 +9,7 @@ from bot.diagnosis.match import Ranked
 
 MIN_SCORE = 50
 MIN_SCORE_HARD = 35  # enough when hard APS evidence (host, endpoint, code) meets a refused request
+MIN_SCORE_REFUSED = 45  # enough when the paste says access was refused (401/403/429, denied, invalid_token…)
 NAMED_SCORE = 80
 TOPIC_CONFIDENT = 60  # a topic-only match this good needs no further word that access was refused
 TOPIC_WITH_STATUS = 55  # a topic-only match this good, with a status its cause lists, is enough
@@ -68,7 +69,10 @@ _TELLING_RESOURCES = frozenset({"hub", "bucket", "derivative", "manifest", "urn"
                                 "workitem", "appbundle", "translation"})  # fmt: skip
 RESOURCES_NEEDED = 2
 # Another storage or cloud named beside those resources: its buckets and objects, not OSS.
-_FOREIGN_STORAGE = re.compile(r"\b(?:s3|aws|r2|gcs|azure|blob storage|backblaze|b2|minio|cloudinary)\b")
+_FOREIGN_STORAGE = re.compile(
+    r"\b(?:s3|aws|r2|gcs|azure|blob storage|backblaze|b2|minio|cloudinary|accessdenied|bucket policy|"
+    r"presigned)\b"
+)
 # Other products whose 401/403s people paste: substrings, and names that count only as whole words.
 _OTHER_SYSTEMS = (
     "github.com", "npm err!", "registry.npmjs", "yarnpkg", "amazonaws.com", "<code>accessdenied", "aadsts",
@@ -95,12 +99,20 @@ _PROBLEM = re.compile(
 # A paste ranked by topic alone must name an access failure, not merely any failure.
 _ACCESS_PROBLEM = re.compile(
     r"\b(?:401|403|429)\b|denied|forbidden|unauthori[sz]ed|not authori[sz]ed|permission|privilege|no access|"
-    r"refus|reject|not allowed|expired|invalid|quota|exceeded|too many|trial|credits|ran out|lapsed|"
+    r"refus|reject|not allowed|expired|\binvalid(?![a-z])|quota|exceeded|too many|trial|credits|ran out|"
+    r"lapsed|"
     r"\bempty\b|\bmissing\b|\bdata\"?\s*:\s*\[\s*\]|not (?:visible|listed|showing|accepted)|"
     r"(?:don'?t|doesn'?t|does not|do not) "
     r"(?:show|see|list|appear|return)|not available|can'?t see|cannot see"
 )
 _REFUSED = frozenset({401, 403, 429})
+# Words that say a request was refused for access (stricter than _ACCESS_PROBLEM: no "empty", "not showing").
+_REFUSED_WORDS = re.compile(
+    r"\b(?:401|403|429)\b|denied|forbidden|unauthori[sz]ed|not authori[sz]ed|permission|privilege|no access|"
+    r"not allowed|expired|quota|too many requests|"
+    r"\binvalid[_ ](?:client|grant|scope|token|credentials)|"
+    r"\b(?:scope|token|credentials)s? (?:is |are )?invalid\b"
+)
 _ACCESS_STATUSES = frozenset({400, 401, 403, 404, 406, 409, 410, 429})
 
 
@@ -170,8 +182,9 @@ def is_aps_access_error(text: str, signals: Signals, ranked: list[Ranked]) -> bo
     lower = text.lower()
     about_aps, strong = aps_context(text, lower, signals)
     strong = strong or _distinctive_message(ranked)
-    refused = bool(set(signals.statuses) & _REFUSED) or bool(_ACCESS_PROBLEM.search(lower))
-    if ranked[0].score < (MIN_SCORE_HARD if strong and refused else MIN_SCORE):
+    refused = bool(set(signals.statuses) & _REFUSED) or bool(_REFUSED_WORDS.search(lower))
+    floor = MIN_SCORE_HARD if strong and refused else MIN_SCORE_REFUSED if refused else MIN_SCORE
+    if ranked[0].score < floor:
         return False
     if not (about_aps or strong or (refused and _vocabulary(text, lower))):
         return False
