@@ -66,3 +66,34 @@ def test_a_described_problem_ranks_by_topic(diagnoser: Diagnoser) -> None:
 )
 def test_grant_type_spellings_fold_to_one_word(text: str, word: str) -> None:
     assert word in topic_tokens(text)
+
+
+# APS access errors that name no APS product: the vocabulary (files, resources, SDK classes, headers) is enough.
+APS_VOCABULARY_ONLY = [
+    "403 Forbidden on the manifest of a .rvt that was uploaded to the bucket of our other app",
+    "HubsApi.GetHubsAsync throws 401 Unauthorized since this morning",
+    "passing the x-user-id header of a project member still gives 403 on the folder contents",
+    "getting auth010 when listing buckets from our nightly job",
+    "GET /modelderivative/v2/designdata/{urn}/metadata answers 401 Unauthorized",
+]
+
+
+@pytest.mark.parametrize("text", APS_VOCABULARY_ONLY)
+def test_aps_vocabulary_without_a_product_name_gets_a_reply(diagnoser: Diagnoser, text: str) -> None:
+    assert diagnoser.diagnose(text).is_aps_error
+
+
+# Other storage and other systems share the words "bucket", "objects", "work items", "scope", "token".
+SHARED_WORDS_ELSEWHERE = [
+    "Upload error: AccessDenied: Access Denied - the bucket policy allows PutObject for the role, objects fail",
+    "PUT to the presigned R2 URL returns 403 SignatureDoesNotMatch for the bucket objects",
+    "Work items and pipelines are showing unauthorized, commits and repo code are visible",
+    "Signed in as an Account Admin user, a project someone else created says: Permission denied: You do not "
+    "have permissions to view this page",
+    "Design Automation workitem failedInstructions: Autodesk.Revit.Exceptions.InvalidOperationException",
+]
+
+
+@pytest.mark.parametrize("text", SHARED_WORDS_ELSEWHERE)
+def test_words_other_systems_share_get_no_reply(diagnoser: Diagnoser, text: str) -> None:
+    assert not diagnoser.diagnose(text).is_aps_error
