@@ -11,17 +11,26 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from slack_sdk.errors import SlackApiError
 
 from bot.knowledge import KnowledgeBase
 from bot.scheduler import Scheduler
 from bot.settings import Settings
-from bot.slack.checklist_blocks import ASSIGN, RECHECK, action_id, step_block_id
+from bot.slack.checklist_blocks import ASSIGN, RECHECK, action_id, step_block_id, step_text
 from bot.slack.deps import Deps
-from bot.slack.listeners.checklist import RECHECK_JOB, ChecklistThreads, CheckOutcome, recheck_key
+from bot.slack.listeners.checklist import (
+    POST_STEPS_JOB,
+    POST_STEPS_RETRY_SECONDS,
+    RECHECK_JOB,
+    ChecklistThreads,
+    CheckOutcome,
+    post_steps_key,
+    recheck_key,
+)
 from bot.store.db import Database
 from bot.store.jobs import CANCELLED, DONE, PENDING
 from tests.checklist.conftest import make_template
-from tests.checklist.stub_slack import StubSlack, click
+from tests.checklist.stub_slack import StubSlack, _response, click
 
 DAY = 86_400.0
 
@@ -89,6 +98,52 @@ def test_start_posts_parent_and_one_message_per_step(deps, slack) -> None:
     stored = threads.store.get(state.id)
     assert set(stored.step_ts) == {s.id for s in stored.template.steps}
     assert "0/5 steps · 0/11 items" in json.dumps(posts[0]["blocks"], ensure_ascii=False)
+
+
+class FlakySlack(StubSlack):
+    """chat.postMessage calls number `failing` (counting from 1) fail with Slack's `fatal_error`."""
+
+    def __init__(self, failing: set[int]) -> None:
+        super().__init__()
+        self.failing = failing
+        self.posts = 0
+
+    def chat_postMessage(self, **kw: Any):
+        self.posts += 1
+        if self.posts in self.failing:
+            self.calls.append(("chat.postMessage", kw))
+            raise SlackApiError("fatal_error", _response("chat.postMessage", {"ok": False, "error": "fatal"}))
+        return super().chat_postMessage(**kw)
+
+
+def test_step_messages_cut_off_by_a_failure_are_posted_later_in_order(deps, clock) -> None:
+    slack = FlakySlack(failing={4, 5})  # parent, steps 1-2 go out; step 3 fails, and its first retry too
+    threads = ChecklistThreads(deps, live_check=FakeCheck(True))
+    state = threads.start(slack, channel="C1", user="U1")
+    steps = [s.id for s in state.template.steps]
+    assert set(threads.store.get(state.id).step_ts) == set(steps[:2])  # what was posted is recorded at once
+
+    def run_jobs(now: float) -> int:
+        handlers = {POST_STEPS_JOB: lambda job, at: threads.run_post_steps_job(slack, job)}
+        return Scheduler(deps, handlers=handlers, sweeps=[]).run_due(now)
+
+    assert run_jobs(clock.now + POST_STEPS_RETRY_SECONDS - 1) == 0
+    assert run_jobs(clock.now + POST_STEPS_RETRY_SECONDS) == 1  # fails again: tries again later
+    assert set(threads.store.get(state.id).step_ts) == set(steps[:2])
+    clock.now += POST_STEPS_RETRY_SECONDS
+    assert run_jobs(clock.now + POST_STEPS_RETRY_SECONDS) == 1
+    stored = threads.store.get(state.id)
+    assert set(stored.step_ts) == set(steps)
+    posted = [p["text"] for p in slack.of("chat.postMessage")[1:] if p["thread_ts"] == state.parent_ts]
+    assert [t for i, t in enumerate(posted) if i not in (2, 3)] == [step_text(stored, s) for s in steps]
+    assert run_jobs(clock.now + DAY) == 0  # nothing left to do
+    tick(threads, slack, stored, steps[2], "U2", items(stored, steps[2])[:1])  # the late step works
+    assert threads.store.get(state.id).ticked_items(steps[2]) == set(items(stored, steps[2])[:1])
+
+
+def test_a_completed_start_leaves_no_job_behind(deps, slack) -> None:
+    threads, state = started(deps, slack)
+    assert [j.status for j in threads.jobs.by_key(post_steps_key(state.id))] == [CANCELLED]
 
 
 def test_tick_records_who_and_when_and_rerenders_step_and_parent(deps, slack, clock) -> None:

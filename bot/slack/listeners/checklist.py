@@ -59,6 +59,9 @@ from bot.store.jobs import PENDING, Job, JobStore
 log = logging.getLogger(__name__)
 
 RECHECK_JOB = "checklist.recheck"
+POST_STEPS_JOB = "checklist.post_steps"
+POST_STEPS_RETRY_SECONDS = 60.0
+POST_STEPS_ATTEMPTS = 5
 ARG_RE = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 TS_RE = re.compile(r"^\d{9,11}\.\d{6}$")
 USER_RE = re.compile(r"^[UW][A-Z0-9]{1,20}$")
@@ -97,6 +100,10 @@ def recheck_key(checklist_id: str) -> str:
     return f"recheck:{checklist_id}"
 
 
+def post_steps_key(checklist_id: str) -> str:
+    return f"post-steps:{checklist_id}"
+
+
 class ChecklistThreads:
     """The Slack side of checklists: posts threads, applies clicks, runs re-checks and reminders."""
 
@@ -133,19 +140,64 @@ class ChecklistThreads:
             channel=channel, text=parent_text(state), blocks=self._parent_blocks(state)
         )
         state = self.store.create(state.with_messages(parent["ts"], {}))
-        step_ts: dict[str, str] = {}
+        # a safety net stored before the step messages: if posting them stops half-way (Slack down, a
+        # crash), the scheduler posts the missing ones later; it is cancelled once they are all posted
+        self.jobs.schedule(
+            POST_STEPS_JOB,
+            self.deps.clock() + POST_STEPS_RETRY_SECONDS,
+            {"checklist": state.id, "attempt": 1},
+            key=post_steps_key(state.id),
+        )
+        try:
+            state = self.post_missing_steps(client, state.id) or state
+        except Exception as exc:
+            log.warning("checklist %s: step messages failed (%s); finished later", state.id, _why(exc))
+            return self.store.get(state.id) or state
+        self.jobs.cancel(post_steps_key(state.id))
+        return state
+
+    def post_missing_steps(self, client: WebClient, checklist_id: str) -> ChecklistState | None:
+        """Post, in order, the step messages not posted yet, storing each one's ts as soon as it is posted;
+        a failure stops here and raises (what was posted stays recorded)."""
+        state = self.store.get(checklist_id)
+        if state is None or not state.parent_ts:
+            return state
         for step in state.template.steps:
+            if step.id in state.step_ts:
+                continue
             posted = client.chat_postMessage(
                 channel=state.channel,
                 thread_ts=state.parent_ts,
                 text=step_text(state, step.id),
                 blocks=step_blocks(state, step.id),
             )
-            step_ts[step.id] = posted["ts"]
-        result = self.store.update(
-            state.id, lambda s: Transition(s.with_messages(s.parent_ts or parent["ts"], step_ts))
-        )
-        return result[0].state if result else state
+            ts = posted["ts"]
+            result = self.store.update(
+                checklist_id,
+                lambda s, step_id=step.id, ts=ts: Transition(
+                    s.with_messages(s.parent_ts or "", {**s.step_ts, step_id: ts})
+                ),
+            )
+            state = result[0].state if result else state
+        return state
+
+    def run_post_steps_job(self, client: WebClient, job: Job) -> None:
+        """The safety net: post what is missing; after a failure try again later, a few times."""
+        checklist_id = str(job.payload.get("checklist", ""))
+        attempt = int(job.payload.get("attempt", 1))
+        try:
+            self.post_missing_steps(client, checklist_id)
+        except Exception as exc:
+            if attempt >= POST_STEPS_ATTEMPTS:
+                log.error("checklist %s: step messages missing after %s attempts", checklist_id, attempt)
+                raise
+            log.warning("checklist %s: step messages failed (%s); will retry", checklist_id, _why(exc))
+            self.jobs.schedule(
+                POST_STEPS_JOB,
+                self.deps.clock() + POST_STEPS_RETRY_SECONDS,
+                {"checklist": checklist_id, "attempt": attempt + 1},
+                key=post_steps_key(checklist_id),
+            )
 
     # --- clicks --------------------------------------------------------------------------------------
 
@@ -543,7 +595,10 @@ def start_and_report(
         except SlackApiError as exc:
             error = exc.response.get("error")
             log.warning("could not post a checklist in %s: %s", channel, error)
-            text = f":warning: I couldn't post the checklist in <#{channel}> ({error}). Invite me first."
+            if error in ("not_in_channel", "channel_not_found"):
+                text = f":warning: I couldn't post the checklist in <#{channel}> ({error}). Invite me first."
+            else:
+                text = f":warning: Slack refused the checklist in <#{channel}> ({error}). Please try again."
             if respond is not None:
                 respond(response_type="ephemeral", text=text)
             else:
@@ -570,10 +625,13 @@ def scheduled_work(
     def recheck(job: Job, now: float) -> None:
         threads.run_recheck_job(client, job)
 
+    def post_steps(job: Job, now: float) -> None:
+        threads.run_post_steps_job(client, job)
+
     def remind(now: float) -> None:
         threads.remind_stale(client, now)
 
-    return {RECHECK_JOB: recheck}, [remind]
+    return {RECHECK_JOB: recheck, POST_STEPS_JOB: post_steps}, [remind]
 
 
 def register(app: App, deps: Deps) -> None:
@@ -597,6 +655,13 @@ def register(app: App, deps: Deps) -> None:
         cause = value.get("cause") if isinstance(value.get("cause"), str) else None
         ts = value.get("ts") if isinstance(value.get("ts"), str) and TS_RE.fullmatch(value["ts"]) else None
         start_and_report(deps, client, respond, channel=channel, user=user, cause=cause, diagnosis_ts=ts)
+
+
+def _why(exc: Exception) -> str:
+    """A failure named by Slack's error code or the exception type: never a token or a message text."""
+    if isinstance(exc, SlackApiError):
+        return str(exc.response.get("error") or getattr(exc.response, "status_code", "?"))
+    return type(exc).__name__
 
 
 def _button_value(body: dict[str, Any]) -> dict[str, Any] | None:
