@@ -23,7 +23,6 @@ Steering answers:
   `{"ok": false, "error": "channel_not_found"}`;
   `fail_next(method, status=429, retry_after=1)`: HTTP 429 with `Retry-After: 1` (error "ratelimited");
   `fail_next(method, status=500)`: HTTP 500. Faults queue up per method (`times=` repeats one).
-  `after=N` lets the next N calls through first.
 - `set_response(method, payload)`: answer with `payload` (a dict, or a function `params -> dict`) from now on.
 - `add_message(channel, ts, text, ...)`: seed a message that conversations.replies returns (messages posted
   with chat.postMessage are added too, so threads read back what the bot wrote).
@@ -85,9 +84,6 @@ class _Fault:
     error: str | None
     status: int | None
     retry_after: float | None
-
-
-_PASS = _Fault(None, None, None)  # a queued "answer this one normally"
 
 
 class FakeSlackApi:
@@ -155,15 +151,13 @@ class FakeSlackApi:
         status: int | None = None,
         retry_after: float | None = None,
         times: int = 1,
-        after: int = 0,
     ) -> None:
-        """Queue a fault for the next `times` calls of `method`, after letting `after` calls through."""
+        """Queue a fault for the next `times` calls of `method` (see the module docstring)."""
         if error is None and status is None:
             status = 429 if retry_after is not None else None
             if status is None:
                 raise ValueError("fail_next needs error=, status= or retry_after=")
         with self._cond:
-            self._faults[method].extend([_PASS] * after)
             for _ in range(times):
                 self._faults[method].append(_Fault(error, status, retry_after))
 
@@ -235,7 +229,7 @@ class FakeSlackApi:
             self.calls.append(call)
             fault = self._faults[call.method].popleft() if self._faults[call.method] else None
             self._cond.notify_all()
-            return None if fault is _PASS else fault
+            return fault
 
     def _next_ts(self) -> str:
         n = next(self._ts)
