@@ -129,8 +129,19 @@ def named_aps(text: str, lower: str) -> bool:
     return bool(_NAMED.search(lower) or _CASED_WORDS.search(text))
 
 
+# Where APS code lives is not another system's error: links to Autodesk's and APS samples' GitHub repos,
+# and "the GitHub sample/repo" the user followed.
+_APS_CODE_LINKS = re.compile(
+    r"github\.com/(?:autodesk[\w-]*|developer-autodesk|adn-devtech|autodesk-adn)/[\w.-]*|"
+    r"github\.com/[\w-]+/(?:aps|forge)[\w.-]*|"
+    r"\bgithub (?:sample|repo(?:sitory)?|readme|example|project|code)s?\b"
+)
+
+
 def other_system(lower: str) -> bool:
     """Another product's error (GitHub, npm, AWS, Azure AD, Minecraft Forge, …) is named in the paste."""
+    if "github" in lower:
+        lower = _APS_CODE_LINKS.sub(" ", lower)
     if any(name in lower for name in _OTHER_SYSTEMS):
         return True
     return any(word in lower for word in _OTHER_SYSTEM_WORDS) and bool(_OTHER_SYSTEM_WORD.search(lower))

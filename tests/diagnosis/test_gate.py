@@ -97,3 +97,23 @@ SHARED_WORDS_ELSEWHERE = [
 @pytest.mark.parametrize("text", SHARED_WORDS_ELSEWHERE)
 def test_words_other_systems_share_get_no_reply(diagnoser: Diagnoser, text: str) -> None:
     assert not diagnoser.diagnose(text).is_aps_error
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I cloned https://github.com/autodesk-platform-services/aps-hubs-browser-nodejs and after login the hubs "
+        "tree is empty, the console shows 403 Forbidden",
+        "followed the github sample for the viewer, my bucket upload fails with 403 Forbidden",
+    ],
+)
+def test_links_to_aps_sample_repositories_are_not_another_system(diagnoser: Diagnoser, text: str) -> None:
+    assert diagnoser.diagnose(text).is_aps_error
+
+
+def test_githubs_own_errors_stay_silent_beside_an_aps_sample_link(diagnoser: Diagnoser) -> None:
+    text = (
+        "git push to github.com/acme/our-fork fails: remote: Permission to acme/our-fork.git denied to bob. "
+        "fatal: unable to access: The requested URL returned error: 403 (forked from the github sample)"
+    )
+    assert not diagnoser.diagnose(text).is_aps_error
