@@ -138,10 +138,20 @@ _APS_CODE_LINKS = re.compile(
 )
 
 
-def other_system(lower: str) -> bool:
-    """Another product's error (GitHub, npm, AWS, Azure AD, Minecraft Forge, …) is named in the paste."""
+# Where an app runs (a host, a container, a web server) rather than whose error it is.
+_HOSTING = re.compile(r"\b(?:heroku(?:app)?|docker|kubernetes|kubectl|nginx|apache|iis|vercel|netlify)\b")
+
+
+def other_system(lower: str, about_aps: bool = False) -> bool:
+    """Another product's error (GitHub, npm, AWS, Azure AD, Minecraft Forge, …) is named in the paste.
+
+    When the paste is about APS, the platform the user's app runs on (Heroku, Docker, nginx, IIS…) is not
+    another system's error.
+    """
     if "github" in lower:
         lower = _APS_CODE_LINKS.sub(" ", lower)
+    if about_aps:
+        lower = _HOSTING.sub(" ", lower)
     if any(name in lower for name in _OTHER_SYSTEMS):
         return True
     return any(word in lower for word in _OTHER_SYSTEM_WORDS) and bool(_OTHER_SYSTEM_WORD.search(lower))
@@ -199,7 +209,8 @@ def is_aps_access_error(text: str, signals: Signals, ranked: list[Ranked]) -> bo
         return False
     if not (about_aps or strong or (refused and _vocabulary(text, lower))):
         return False
-    if other_system(lower) and not strong and not (named_aps(text, lower) and ranked[0].score >= NAMED_SCORE):
+    named_and_fits = named_aps(text, lower) and ranked[0].score >= NAMED_SCORE
+    if other_system(lower, about_aps) and not strong and not named_and_fits:
         return False  # another system's error, unless APS is named and a cause fits well
     if not signals.endpoints and not signals.aps_host and _OWN_RECEIVER.search(lower):
         return False  # our own webhook endpoint answering APS, not APS refusing us

@@ -117,3 +117,16 @@ def test_githubs_own_errors_stay_silent_beside_an_aps_sample_link(diagnoser: Dia
         "fatal: unable to access: The requested URL returned error: 403 (forked from the github sample)"
     )
     assert not diagnoser.diagnose(text).is_aps_error
+
+
+def test_where_the_app_runs_is_not_another_systems_error(diagnoser: Diagnoser) -> None:
+    text = "APS sample deployed on Heroku: the hubs list is empty after login, 403 in the console"
+    assert diagnoser.diagnose(text).is_aps_error
+
+
+def test_the_web_servers_own_403_stays_silent(diagnoser: Diagnoser) -> None:
+    text = (
+        "nginx returns 403 Forbidden for /viewer/index.html of our APS viewer app after deploy, "
+        "directory index of /var/www is forbidden"
+    )
+    assert not diagnoser.diagnose(text).is_aps_error
