@@ -38,9 +38,9 @@ _BASE64_URN = "dXJuOmFkc2s"  # "urn:adsk" base64-encoded, as in model URNs
 _NAMED = re.compile(r"\b(?:autodesk|bim ?360|model derivative)\b")
 _CASED_WORDS = re.compile(r"\b(?:APS|ACC)\b")
 _FORGE_WITH_APS = re.compile(
-    r"\bforge\b.{0,120}(?:\w*bucket|\b(?:viewer|hubs?|derivatives?|oss|data management|two[- ]legged|"
+    r"\bforge\b.{0,120}(?:\w*buckets?|\b(?:viewer|hubs?|derivatives?|oss|data management|two[- ]legged|"
     r"three[- ]legged|2[- ]legged|3[- ]legged|client[_ ]?id|access[_ ]token|bim ?360|revit|urn))\b|"
-    r"(?:\w*bucket|\b(?:viewer|hubs?|derivatives?|oss|data management|bim ?360|revit|urn))\b"
+    r"(?:\w*buckets?|\b(?:viewer|hubs?|derivatives?|oss|data management|bim ?360|revit|urn))\b"
     r".{0,120}\bforge\b",
     re.DOTALL,
 )
@@ -94,7 +94,9 @@ _PROBLEM = re.compile(
     r"\b(?:4\d\d)\b|too many|quota|archived|"
     r"\bnot (?:see|get|list|find|access|available)|\bonly (?:works|accepts)|\bgets? (?:nothing|no )|"
     r"\bstops? working|\bstopped working|\bbut not\b|\bnothing happens\b|"
-    r"\b(?:don'?t|do not|never) show(?:s|ing)? up"
+    r"\b(?:don'?t|do not|never) show(?:s|ing)? up|"
+    r"\b(?:returns?|returning|shows?|showing|lists?|listing|gets?|getting)\b[^.\n]{0,40}\b(?:only|just)\b|"
+    r"(?:don'?t|doesn'?t|does not|do not) have (?:access|permission)"
 )
 # A paste ranked by topic alone must name an access failure, not merely any failure.
 _ACCESS_PROBLEM = re.compile(
@@ -103,13 +105,15 @@ _ACCESS_PROBLEM = re.compile(
     r"lapsed|"
     r"\bempty\b|\bmissing\b|\bdata\"?\s*:\s*\[\s*\]|not (?:visible|listed|showing|accepted)|"
     r"(?:don'?t|doesn'?t|does not|do not) "
-    r"(?:show|see|list|appear|return)|not available|can'?t see|cannot see"
+    r"(?:show|see|list|appear|return)|not available|can'?t see|cannot see|"
+    r"(?:don'?t|doesn'?t|does not|do not) have (?:access|permission)|"
+    r"\b(?:returns?|returning|shows?|showing|lists?|listing|gets?|getting)\b[^.\n]{0,40}\b(?:only|just)\b"
 )
 _REFUSED = frozenset({401, 403, 429})
 # Words that say a request was refused for access (stricter than _ACCESS_PROBLEM: no "empty", "not showing").
 _REFUSED_WORDS = re.compile(
     r"\b(?:401|403|429)\b|denied|forbidden|unauthori[sz]ed|not authori[sz]ed|permission|privilege|no access|"
-    r"not allowed|expired|quota|too many requests|"
+    r"not allowed|expired|quota|too many requests|(?:don'?t|doesn'?t|does not|do not) have access|"
     r"\binvalid[_ ](?:client|grant|scope|token|credentials)|"
     r"\b(?:scope|token|credentials)s? (?:is |are )?invalid\b"
 )
@@ -192,6 +196,7 @@ def aps_context(text: str, lower: str, signals: Signals) -> tuple[bool, bool]:
         or _APS_SDK.search(lower)
         or _SDK_CLASSES.search(text)
         or _BASE64_URN in text
+        or bool(signals.prefixed_ids)  # b.<GUID>: the Data Management id of an ACC/BIM 360 hub or project
     )
     return strong or words, strong
 

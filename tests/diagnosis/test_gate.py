@@ -75,6 +75,10 @@ APS_VOCABULARY_ONLY = [
     "passing the x-user-id header of a project member still gives 403 on the folder contents",
     "getting auth010 when listing buckets from our nightly job",
     "GET /modelderivative/v2/designdata/{urn}/metadata answers 401 Unauthorized",
+    "Forge API returns 401 when I call GET buckets with my token",
+    "listing the projects of b.3f2a9c1e-5b7d-4e8f-9a0b-1c2d3e4f5a6b gives 403 Forbidden",
+    'The viewer shows "You don\'t have access to this file" when loading a BIM 360 model',
+    "The hubs endpoint returns my personal hub only, not the company's BIM 360 account",
 ]
 
 
