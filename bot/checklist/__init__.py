@@ -10,6 +10,7 @@ from bot.checklist.events import (
     StepAssigned,
     StepCompleted,
     StepReopened,
+    StepUnassigned,
 )
 from bot.checklist.state import (
     INTEGRATION_STEP,
@@ -38,6 +39,7 @@ __all__ = [
     "StepAssigned",
     "StepCompleted",
     "StepReopened",
+    "StepUnassigned",
     "TickRecord",
     "Transition",
 ]

@@ -61,6 +61,14 @@ class StepAssigned:
     at: float
 
 
+@dataclass(frozen=True)
+class StepUnassigned:
+    step_id: str
+    assignee: str  # who was assigned until now
+    by: str
+    at: float
+
+
 Event = (
     ItemTicked
     | ItemUnticked
@@ -70,4 +78,5 @@ Event = (
     | ChecklistCompleted
     | ChecklistReopened
     | StepAssigned
+    | StepUnassigned
 )

@@ -17,6 +17,7 @@ from bot.checklist.events import (
     StepAssigned,
     StepCompleted,
     StepReopened,
+    StepUnassigned,
 )
 from bot.knowledge import Checklist, ChecklistStep
 
@@ -234,6 +235,15 @@ class ChecklistState:
         assignments = {**self.assignments, step_id: Assignment(assignee, by, at)}
         new = dataclasses.replace(self, assignments=assignments, last_activity=max(self.last_activity, at))
         return Transition(new, (StepAssigned(step_id, assignee, by, at),))
+
+    def unassign(self, step_id: str, by: str, at: float) -> Transition:
+        self.step(step_id)
+        current = self.assignments.get(step_id)
+        if current is None:
+            return Transition(self)
+        assignments = {k: v for k, v in self.assignments.items() if k != step_id}
+        new = dataclasses.replace(self, assignments=assignments, last_activity=max(self.last_activity, at))
+        return Transition(new, (StepUnassigned(step_id, current.assignee, by, at),))
 
     def with_messages(self, parent_ts: str, step_ts: Mapping[str, str]) -> ChecklistState:
         """Record where the thread was posted (not an activity)."""

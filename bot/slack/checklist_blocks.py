@@ -14,7 +14,7 @@ from typing import Any
 from bot.checklist import INTEGRATION_STEP, ChecklistState, TickRecord
 from bot.knowledge import ChecklistStep
 
-TICK, ASSIGN, RECHECK = "cl_tick", "cl_assign", "cl_recheck"
+TICK, ASSIGN, UNASSIGN, RECHECK = "cl_tick", "cl_assign", "cl_unassign", "cl_recheck"
 HOME_START = "cl_home_start"
 START_MODAL = "cl_start_modal"
 STEP_BLOCK = "cl_step"
@@ -23,7 +23,7 @@ BAR_WIDTH = 10
 BOT_ACTOR = "aps-bot"
 
 _ACTION_RE = re.compile(
-    r"^(?P<kind>cl_tick|cl_assign|cl_step):(?P<checklist>[0-9a-f]{16}):(?P<step>[a-z0-9]+(?:-[a-z0-9]+)*)$"
+    r"^(?P<kind>cl_tick|cl_assign|cl_unassign|cl_step):(?P<checklist>[0-9a-f]{16}):(?P<step>[a-z0-9]+(?:-[a-z0-9]+)*)$"
 )
 _RECHECK_RE = re.compile(r"^cl_recheck:(?P<checklist>[0-9a-f]{16})$")
 
@@ -204,9 +204,17 @@ def step_blocks(state: ChecklistState, step_id: str) -> list[Block]:
         "action_id": action_id(ASSIGN, state.id, step_id),
         "placeholder": {"type": "plain_text", "text": "Assign to…"},
     }
+    elements = [checkboxes, assign]
     if assignment := state.assignments.get(step_id):
         assign["initial_user"] = assignment.assignee
-    elements = [checkboxes, assign]
+        elements.append(
+            {
+                "type": "button",
+                "action_id": action_id(UNASSIGN, state.id, step_id),
+                "text": {"type": "plain_text", "text": "Unassign"},
+                "value": step_id,
+            }
+        )
     if step_id == state.template.steps[-1].id:
         elements.append(
             {

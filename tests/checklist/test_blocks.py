@@ -13,6 +13,7 @@ from bot.slack.checklist_blocks import (
     ASSIGN,
     RECHECK,
     TICK,
+    UNASSIGN,
     HomeEntry,
     action_id,
     duration,
@@ -113,7 +114,10 @@ def test_step_message_has_checkboxes_assign_and_ticks(template: Checklist) -> No
     text = json.dumps(blocks, ensure_ascii=False)
     assert "Gotcha of add-integration" in text and "Why add-integration matters." in text
     assert "<@U7>" in text and "<!date^1500^" in text and "https://aps.autodesk.com/" in text
-    assert not any(e["type"] == "button" for e in actions["elements"])
+    buttons = [e["action_id"] for e in actions["elements"] if e["type"] == "button"]
+    assert buttons == [
+        action_id(UNASSIGN, CID, "add-integration")
+    ]  # assigned: it can be cleared; no re-check
 
 
 def test_integration_step_shows_the_exact_client_id_to_paste(template: Checklist) -> None:

@@ -17,6 +17,7 @@ from bot.checklist import (
     StepAssigned,
     StepCompleted,
     StepReopened,
+    StepUnassigned,
 )
 from tests.checklist.conftest import make_template
 
@@ -162,6 +163,17 @@ def test_assign_emits_event_and_is_idempotent(template) -> None:
     assert result.state.assign("add-integration", "U9", "U2", 1600.0).events == ()
     with pytest.raises(ChecklistError):
         state.assign("nope", "U9", "U1", 1500.0)
+
+
+def test_unassign_emits_event_only_when_assigned(template) -> None:
+    state = start(template).assign("add-integration", "U9", "U1", 1500.0).state
+    result = state.unassign("add-integration", "U2", 1600.0)
+    assert result.events == (StepUnassigned("add-integration", "U9", "U2", 1600.0),)
+    assert "add-integration" not in result.state.assignments
+    assert result.state.last_activity == 1600.0
+    assert result.state.unassign("add-integration", "U2", 1700.0).events == ()
+    with pytest.raises(ChecklistError):
+        state.unassign("nope", "U2", 1600.0)
 
 
 def test_staleness_counts_from_last_activity(template) -> None:

@@ -16,7 +16,7 @@ from slack_sdk.errors import SlackApiError
 from bot.knowledge import KnowledgeBase
 from bot.scheduler import Scheduler
 from bot.settings import Settings
-from bot.slack.checklist_blocks import ASSIGN, RECHECK, action_id, step_block_id, step_text
+from bot.slack.checklist_blocks import ASSIGN, RECHECK, UNASSIGN, action_id, step_block_id, step_text
 from bot.slack.deps import Deps
 from bot.slack.listeners.checklist import (
     POST_STEPS_JOB,
@@ -280,6 +280,35 @@ def test_assignment_dms_the_assignee_with_a_permalink(deps, slack, clock) -> Non
 def complete_integration(threads, slack, state) -> None:
     tick(threads, slack, state, "add-integration", "U2", ["add-integration-1"])
     tick(threads, slack, state, "add-integration", "U2", ["add-integration-1", "add-integration-2"])
+
+
+def test_unassign_button_clears_the_assignment_everywhere(deps, slack) -> None:
+    threads, state = started(deps, slack)
+    step_ts = state.step_ts["create-app"]
+
+    def press(kind: str, **extra: str) -> None:
+        payload = click(slack, state.id, "C1", step_ts, "create-app", "U2", [])
+        element = "users_select" if kind == ASSIGN else "button"
+        payload["actions"][0] = {
+            "type": element,
+            "action_id": action_id(kind, state.id, "create-app"),
+            "block_id": step_block_id(state.id, "create-app"),
+            **extra,
+        }
+        threads.click(payload, slack)
+
+    def buttons() -> list[str]:
+        blocks = slack.messages[("C1", step_ts)]["blocks"]
+        return [e["action_id"] for b in blocks if b["type"] == "actions" for e in b["elements"]]
+
+    assert action_id(UNASSIGN, state.id, "create-app") not in buttons()
+    press(ASSIGN, selected_user="U3")
+    assert action_id(UNASSIGN, state.id, "create-app") in buttons()
+    press(UNASSIGN, value="create-app")
+    stored = ChecklistThreads(deps).store.get(state.id)  # a fresh reader: it is in the database
+    assert stored.assignments == {}
+    assert action_id(UNASSIGN, state.id, "create-app") not in buttons()
+    assert "Assigned to" not in json.dumps(slack.messages[("C1", step_ts)]["blocks"])
 
 
 def test_integration_step_schedules_a_durable_recheck(deps, slack, clock) -> None:

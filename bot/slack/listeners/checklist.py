@@ -39,6 +39,7 @@ from bot.slack.checklist_blocks import (
     BOT_ACTOR,
     RECHECK,
     TICK,
+    UNASSIGN,
     ActionRef,
     actor,
     duration,
@@ -214,6 +215,9 @@ class ChecklistThreads:
                 self._tick(client, state, ref, action, body, user)
             elif ref.kind == ASSIGN:
                 self._assign(client, state, ref, action, user)
+            elif ref.kind == UNASSIGN:
+                step_id, now = str(ref.step_id), self.deps.clock()
+                self._apply(client, state.id, lambda s: s.unassign(step_id, user, now), steps=[step_id])
             else:
                 self.recheck(client, state.id, requested_by=user)
         except Rejected as exc:
@@ -638,7 +642,7 @@ def register(app: App, deps: Deps) -> None:
     """Register this module's listeners on `app`."""
     threads = ChecklistThreads(deps)
 
-    @app.action(re.compile(rf"^({TICK}|{ASSIGN}|{RECHECK}):"))
+    @app.action(re.compile(rf"^({TICK}|{ASSIGN}|{UNASSIGN}|{RECHECK}):"))
     def on_checklist_action(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
         _submit(deps, threads.click, body, client)
