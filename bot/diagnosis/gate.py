@@ -57,9 +57,9 @@ _SDK_CLASSES = re.compile(
     r"\b(?:DataManagement|Oss|ModelDerivative|DesignAutomation|Webhooks|AccountAdmin)Client\b|"
     r"\bSdkManager(?:Builder)?\b|\bAuthClient(?:Two|Three)Legged\b"
 )
-# APS vocabulary for pastes that name no APS product: Autodesk desktop products and file types, and the
+# APS vocabulary for pastes that name no APS product: Autodesk file types (desktop product names alone are
+# desktop sign-in and licence errors more often than API ones), and the
 # resources APS APIs serve. Other systems share single words ("project", "bucket"): resources count together.
-_AUTODESK_PRODUCTS = re.compile(r"\b(?:revit|navisworks|autocad|fusion ?360|civil ?3d|inventor api)\b")
 _AUTODESK_FILES = re.compile(r"\w\.(?:rvt|rfa|rte|nwd|nwc|dwg|dwfx?|f3d|ipt|iam)\b")
 _APS_RESOURCES = re.compile(
     r"\b(?:hubs?|buckets?|derivatives?|manifests?|urns?|viewables?|svf2?|workitems?|appbundles?|"
@@ -79,7 +79,8 @@ _OTHER_SYSTEMS = (
     "microsoftonline", "googleapis.com", "accounts.google.com", "registry-1", "atlassian", "confluence",
     "minecraft", "curseforge", "modrinth", "sourceforge", "cloudflare", "heroku", "vercel", "stripe",
     "twilio", "salesforce", "firebase", "bitbucket", "kubernetes", "kubectl", "puppet", "laravel",
-    "mojang", "twitter", "signaturedoesnotmatch", "awsaccesskeyid", "x-amz-",
+    "mojang", "twitter", "signaturedoesnotmatch", "awsaccesskeyid", "x-amz-", "bentley", "itwin", "procore",
+    "trimble", "plangrid", "onshape", "speckle", "matterport", "bluebeam", "dropbox", "hubspot",
 )  # fmt: skip
 _OTHER_SYSTEM_WORDS = ("github", "npm error", "nginx", "docker", "jira", "fabric", "okta", "gitlab", "pypi",
                        "apache", "iis", "auth0")  # fmt: skip
@@ -169,10 +170,10 @@ def _distinctive_message(ranked: list[Ranked]) -> bool:
 
 
 def _vocabulary(text: str, lower: str) -> bool:
-    """APS vocabulary without any APS name: an Autodesk file type or product, or APS resources together."""
+    """APS vocabulary without any APS name: an Autodesk file, or APS resources together."""
     if _FOREIGN_STORAGE.search(lower):
         return False
-    if _AUTODESK_PRODUCTS.search(lower) or _AUTODESK_FILES.search(lower):
+    if _AUTODESK_FILES.search(lower):
         return True
     resources = {m.group(0).rstrip("s") for m in _APS_RESOURCES.finditer(lower)}
     return bool(resources & _TELLING_RESOURCES) and len(resources) >= RESOURCES_NEEDED
@@ -207,7 +208,9 @@ def is_aps_access_error(text: str, signals: Signals, ranked: list[Ranked]) -> bo
         return False
     lower = text.lower()
     about_aps, strong = aps_context(text, lower, signals)
-    strong = strong or _distinctive_message(ranked)
+    about_aps = about_aps or _distinctive_message(
+        ranked
+    )  # APS wording, but generic enough to be quoted elsewhere
     refused = bool(set(signals.statuses) & _REFUSED) or bool(_REFUSED_WORDS.search(lower))
     floor = MIN_SCORE_HARD if strong and refused else MIN_SCORE_REFUSED if refused else MIN_SCORE
     if ranked[0].score < floor:

@@ -95,6 +95,9 @@ SHARED_WORDS_ELSEWHERE = [
     "Signed in as an Account Admin user, a project someone else created says: Permission denied: You do not "
     "have permissions to view this page",
     "Design Automation workitem failedInstructions: Autodesk.Revit.Exceptions.InvalidOperationException",
+    "iTwin platform: GET https://api.bentley.com/imodels returns 403, the user is not a member of this project",
+    "Navisworks: 403 Forbidden when downloading the NWD from our intranet",
+    "Procore API returns 403 Forbidden when listing projects of company 12345",
 ]
 
 
