@@ -20,7 +20,7 @@ DISTINCTIVE_MESSAGE = 35  # an APS message this long, matched closely, is APS co
 _APS_WORDS = re.compile(
     r"\b(?:autodesk|bim ?360|bim360dm|forma|model derivative|data management api|design automation|"
     r"custom integrations?|developer hub|developermessage|hub admin|x-ads-[\w-]+|urn:adsk\.|"
-    r"construction cloud|fusion team|docs projects?|project files|workitems?|appbundles?|viewingservice|"
+    r"construction cloud|fusion team|docs projects?|workitems?|appbundles?|viewingservice|"
     r"derivativeservice|learnforge|data connector|forge ?apps?|forge (?:client id|credentials|viewer)|"
     r"(?:get|search)folder\w*|gettwolegged\w*|getthreelegged\w*|authclient(?:two|three)legged|"
     r"modelderivativeapierror|jsonapi)\b"
@@ -37,6 +37,7 @@ _APS_SDK = re.compile(
 _BASE64_URN = "dXJuOmFkc2s"  # "urn:adsk" base64-encoded, as in model URNs
 _NAMED = re.compile(r"\b(?:autodesk|bim ?360|model derivative)\b")
 _CASED_WORDS = re.compile(r"\b(?:APS|ACC)\b")
+_DOCS_FOLDER = re.compile(r"\bProject Files\b")  # the top folder of ACC/BIM 360 Docs, as the UI spells it
 _FORGE_WITH_APS = re.compile(
     r"\bforge\b.{0,120}(?:\w*buckets?|\b(?:viewer|hubs?|derivatives?|oss|data management|two[- ]legged|"
     r"three[- ]legged|2[- ]legged|3[- ]legged|client[_ ]?id|access[_ ]token|bim ?360|revit|urn))\b|"
@@ -190,6 +191,7 @@ def aps_context(text: str, lower: str, signals: Signals) -> tuple[bool, bool]:
     )
     words = bool(
         _CASED_WORDS.search(text)
+        or _DOCS_FOLDER.search(text)
         or _APS_WORDS.search(lower)
         or ("forge" in lower and _FORGE_WITH_APS.search(lower))
         or _CASED_TERMS.search(text)

@@ -98,6 +98,7 @@ SHARED_WORDS_ELSEWHERE = [
     "iTwin platform: GET https://api.bentley.com/imodels returns 403, the user is not a member of this project",
     "Navisworks: 403 Forbidden when downloading the NWD from our intranet",
     "Procore API returns 403 Forbidden when listing projects of company 12345",
+    'Client can\'t download project files: { "message": "This action is unauthorized." }',
 ]
 
 
