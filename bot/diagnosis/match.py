@@ -17,8 +17,8 @@ from rapidfuzz.distance import LCSseq
 from rapidfuzz.utils import default_process
 
 from bot.diagnosis.extract import Signals
-from bot.diagnosis.tokens import tokens
-from bot.diagnosis.topic import TopicIndex, fold_grants
+from bot.diagnosis.tokens import processed_tokens, tokens
+from bot.diagnosis.topic import TopicIndex, fold_grants, may_fold
 from bot.knowledge import Cause, KnowledgeBase
 
 CODE_SCORE = 88
@@ -267,16 +267,18 @@ class Matcher:
                 hits[index].append(Hit("endpoint", ENDPOINT_SCORE, f"endpoint {endpoint}"))
 
     def _message_hits(self, signals: Signals, hits: dict[int, list[Hit]]) -> None:
-        lines = [default_process(fold_grants(line)) for line in signals.candidates]
-        line_sequences = [tokens(line) for line in lines]
+        candidates = signals.candidates
+        joined = "\n".join(candidates).lower()  # no grant spelling in any line: no line needs folding
+        if may_fold(joined):
+            candidates = tuple(fold_grants(line) for line in candidates)
+        lines = [default_process(line) for line in candidates]
+        line_sequences = [processed_tokens(line) for line in lines]
         line_words = [set(sequence) for sequence in line_sequences]
-        present: dict[str, list[int]] = defaultdict(list)
-        for line_index, words in enumerate(line_words):
-            for word in words:
-                present[word].append(line_index)
+        present = set().union(*line_words)
         counts: dict[int, int] = defaultdict(int)
+        by_word = self._by_word
         for word in present:
-            for position in self._by_word.get(word, ()):
+            for position in by_word.get(word, ()):
                 counts[position] += 1
         best: dict[int, Hit] = {}
         for position, count in sorted(counts.items()):  # equal scores: the first signature in KB order
@@ -297,11 +299,13 @@ class Matcher:
         signature: _Signature, lines: list[str], line_words: list[set[str]], line_sequences: list[list[str]]
     ) -> float:
         best = 0.0
+        needed, words_of_signature = signature.needed, signature.words
         for line, words, sequence in zip(lines, line_words, line_sequences, strict=True):
-            shared = signature.words & words
-            rare_share = sum(weight for w, weight in signature.weights.items() if w in shared)
-            if len(shared) < signature.needed or rare_share < RARE_WORDS_NEEDED:
-                continue  # too few of its words, or only its common ones ("token", "get")
+            shared = words_of_signature & words
+            if len(shared) < needed:
+                continue  # too few of its words
+            if sum(weight for w, weight in signature.weights.items() if w in shared) < RARE_WORDS_NEEDED:
+                continue  # or only its common ones ("token", "get")
             if signature.statuses - words:
                 continue  # "returns 401 with …" is not a line without that 401
             score = fuzz.partial_ratio(signature.processed, line, score_cutoff=MESSAGE_CUTOFF)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from rapidfuzz.utils import default_process
 
@@ -20,10 +21,19 @@ def _stem(word: str) -> str:
     return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
 
 
+@lru_cache(maxsize=1 << 16)  # a pure function of one word; pastes repeat their words
+def content_word(word: str) -> str:
+    """`word` (already processed) crudely singular, or "" when it is no content word."""
+    if len(word) <= 2 or word in _STOPWORDS or _ID_PIECE.match(word):
+        return ""
+    return _stem(word)
+
+
+def processed_tokens(processed: str) -> list[str]:
+    """Content words of a text already run through rapidfuzz's `default_process` (idempotent, so equal)."""
+    return [word for word in map(content_word, processed.split()) if word]
+
+
 def tokens(text: str) -> list[str]:
     """Lower-case, crudely singular content words of `text`."""
-    return [
-        _stem(t)
-        for t in default_process(text).split()
-        if len(t) > 2 and t not in _STOPWORDS and not _ID_PIECE.match(t)
-    ]
+    return processed_tokens(default_process(text))

@@ -51,6 +51,11 @@ def fold_grants(text: str) -> str:
     return text
 
 
+def may_fold(lower: str) -> bool:
+    """Whether `fold_grants` can change a text whose lower-cased form is `lower` (False: it cannot)."""
+    return any(literal in lower for literals, _, _ in _FOLDS for literal in literals)
+
+
 def topic_tokens(text: str) -> list[str]:
     """Content words of `text`, grant types folded."""
     return tokens(fold_grants(text))
@@ -82,11 +87,15 @@ class TopicIndex:
         self._idf = {word: math.log((1 + count) / (1 + df)) + 1 for word, df in frequency.items()}
         self._rarest = math.log(1 + count) + 1
         self._postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        self._document_weights: list[dict[str, float]] = []  # per cause: word -> normalised weight
         for index, document in enumerate(documents):
             weights = {w: (1 + math.log(n)) * self._idf[w] for w, n in document.items()}
             norm = math.sqrt(sum(v * v for v in weights.values())) or 1.0
-            for word, weight in sorted(weights.items()):
-                self._postings[word].append((index, weight / norm))
+            normalised = {word: weight / norm for word, weight in sorted(weights.items())}
+            self._document_weights.append(normalised)
+            for word, weight in normalised.items():
+                self._postings[word].append((index, weight))
+        self._postings = dict(self._postings)
 
     def rarity(self, word: str) -> float:
         """How telling `word` is across the causes (its IDF; unseen words count as the rarest)."""
@@ -100,14 +109,18 @@ class TopicIndex:
         weights = {w: (1 + math.log(n)) * self._idf[w] for w, n in counts.items()}
         norm = math.sqrt(sum(v * v for v in weights.values()))
         scores: dict[int, float] = defaultdict(float)
-        contributions: dict[int, list[tuple[float, str]]] = defaultdict(list)
-        for word, weight in weights.items():
-            for index, cause_weight in self._postings[word]:
-                part = weight / norm * cause_weight
-                scores[index] += part
-                contributions[index].append((part, word))
+        postings = self._postings
+        for word, weight in weights.items():  # sparse: only the paste's words, only the causes holding them
+            scale = weight / norm
+            for index, cause_weight in postings[word]:
+                scores[index] += scale * cause_weight
         best = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:limit]
-        return [
-            TopicMatch(index, score, tuple(w for _, w in sorted(contributions[index], reverse=True)[:4]))
-            for index, score in best
+        return [TopicMatch(index, score, self._shared(index, weights, norm)) for index, score in best]
+
+    def _shared(self, index: int, weights: dict[str, float], norm: float) -> tuple[str, ...]:
+        """The four words that add most to cause `index`'s similarity (ties: the later word first)."""
+        document = self._document_weights[index]
+        parts = [
+            (weight / norm * document[word], word) for word, weight in weights.items() if word in document
         ]
+        return tuple(word for _, word in sorted(parts, reverse=True)[:4])
