@@ -18,10 +18,10 @@ DISTINCTIVE_MESSAGE = 35  # an APS message this long, matched closely, is APS co
 
 # Every pattern below except the _CASED ones runs over the lower-cased text (faster than IGNORECASE).
 _APS_WORDS = re.compile(
-    r"\b(?:autodesk|bim ?360|bim360dm|forma|model derivative|data management api|design automation|"
-    r"custom integrations?|developer hub|developermessage|hub admin|x-ads-[\w-]+|urn:adsk\.|"
+    r"\b(?:autodesk|bim ?360|bim360dm|model derivative|data management api|design automation|"
+    r"developermessage|hub admin|x-ads-[\w-]+|urn:adsk\.|"
     r"construction cloud|fusion team|docs projects?|workitems?|appbundles?|viewingservice|"
-    r"derivativeservice|learnforge|data connector|forge ?apps?|forge (?:client id|credentials|viewer)|"
+    r"derivativeservice|learnforge|forge ?apps?|forge (?:client id|credentials|viewer)|"
     r"(?:get|search)folder\w*|gettwolegged\w*|getthreelegged\w*|authclient(?:two|three)legged|"
     r"modelderivativeapierror|jsonapi)\b"
 )
@@ -36,7 +36,7 @@ _APS_SDK = re.compile(
 )
 _BASE64_URN = "dXJuOmFkc2s"  # "urn:adsk" base64-encoded, as in model URNs
 _NAMED = re.compile(r"\b(?:autodesk|bim ?360|model derivative)\b")
-_CASED_WORDS = re.compile(r"\b(?:APS|ACC)\b")
+_CASED_WORDS = re.compile(r"\b(?:APS|ACC|Forma|Data Connector)\b")
 _DOCS_FOLDER = re.compile(r"\bProject Files\b")  # the top folder of ACC/BIM 360 Docs, as the UI spells it
 _FORGE_WITH_APS = re.compile(
     r"\bforge\b.{0,120}(?:\w*buckets?|\b(?:viewer|hubs?|derivatives?|oss|data management|two[- ]legged|"
@@ -82,6 +82,8 @@ _OTHER_SYSTEMS = (
     "twilio", "salesforce", "firebase", "bitbucket", "kubernetes", "kubectl", "puppet", "laravel",
     "mojang", "twitter", "signaturedoesnotmatch", "awsaccesskeyid", "x-amz-", "bentley", "itwin", "procore",
     "trimble", "plangrid", "onshape", "speckle", "matterport", "bluebeam", "dropbox", "hubspot",
+    "dev.azure.com", "visualstudio.com", "_apis/wit", "azure devops", "shopify", "zendesk", "drupal",
+    "backstage",
 )  # fmt: skip
 _OTHER_SYSTEM_WORDS = ("github", "npm error", "nginx", "docker", "jira", "fabric", "okta", "gitlab", "pypi",
                        "apache", "iis", "auth0")  # fmt: skip

@@ -138,3 +138,24 @@ def test_the_web_servers_own_403_stays_silent(diagnoser: Diagnoser) -> None:
         "directory index of /var/www is forbidden"
     )
     assert not diagnoser.diagnose(text).is_aps_error
+
+
+# Words APS shares with other products and with ordinary English: alone they do not make a paste about APS.
+GENERIC_WORDS = [
+    "GET https://dev.azure.com/myorg/_apis/wit/workitems/42 returns 401 Unauthorized with my PAT",
+    "Power BI custom data connector: 401 when refreshing, the credentials expired",
+    "Error al obtener el token: 401 Unauthorized, ocurre de forma intermitente en producción",
+    "Shopify custom integration returns 403 for the orders endpoint, missing read_orders scope",
+    "Backstage developer hub plugin: 403 permission denied when reading the catalog",
+    "Zendesk custom integrations: 401 invalid token after rotating the API key",
+]
+
+
+@pytest.mark.parametrize("text", GENERIC_WORDS)
+def test_generic_words_alone_get_no_reply(diagnoser: Diagnoser, text: str) -> None:
+    assert not diagnoser.diagnose(text).is_aps_error
+
+
+def test_the_products_as_the_ui_spells_them_are_aps(diagnoser: Diagnoser) -> None:
+    text = "Data Connector POST .../requests keeps returning 429 although we send one request a minute"
+    assert diagnoser.diagnose(text).is_aps_error
