@@ -66,8 +66,8 @@ _APS_RESOURCES = re.compile(
     r"\b(?:hubs?|buckets?|derivatives?|manifests?|urns?|viewables?|svf2?|workitems?|appbundles?|"
     r"folders?|items?|versions?|projects?|objects?|viewer|models?|scopes?|translations?)\b"
 )
-_TELLING_RESOURCES = frozenset({"hub", "bucket", "derivative", "manifest", "urn", "viewable", "svf", "svf2",
-                                "workitem", "appbundle", "translation"})  # fmt: skip
+_TELLING_RESOURCES = frozenset({"hub", "bucket", "derivative", "manifest", "urn", "viewable", "svf",
+                                "svf2", "workitem", "appbundle", "translation"})  # fmt: skip
 RESOURCES_NEEDED = 2
 # Another storage or cloud named beside those resources: its buckets and objects, not OSS.
 _FOREIGN_STORAGE = re.compile(
@@ -83,7 +83,8 @@ _OTHER_SYSTEMS = (
     "mojang", "twitter", "signaturedoesnotmatch", "awsaccesskeyid", "x-amz-", "bentley", "itwin", "procore",
     "trimble", "plangrid", "onshape", "speckle", "matterport", "bluebeam", "dropbox", "hubspot",
     "dev.azure.com", "visualstudio.com", "_apis/wit", "azure devops", "shopify", "zendesk", "drupal",
-    "backstage",
+    "backstage", "xero", "docusign", "quickbooks", "intuit", "netsuite", "keycloak", "google ads",
+    "google api", "google oauth", "youtube", "gmail",
 )  # fmt: skip
 _OTHER_SYSTEM_WORDS = ("github", "npm error", "nginx", "docker", "jira", "fabric", "okta", "gitlab", "pypi",
                        "apache", "iis", "auth0")  # fmt: skip
@@ -117,7 +118,8 @@ _REFUSED = frozenset({401, 403, 429})
 # Words that say a request was refused for access (stricter than _ACCESS_PROBLEM: no "empty", "not showing").
 _REFUSED_WORDS = re.compile(
     r"\b(?:401|403|429)\b|denied|forbidden|unauthori[sz]ed|not authori[sz]ed|permission|privilege|no access|"
-    r"not allowed|expired|quota|too many requests|(?:don'?t|doesn'?t|does not|do not) have access|"
+    r"not allowed|not accepted|(?:does not|doesn'?t|do not|don'?t|won'?t) accept|only accepts?|"
+    r"expired|quota|too many requests|(?:don'?t|doesn'?t|does not|do not) have access|"
     r"\binvalid[_ ](?:client|grant|scope|token|credentials)|"
     r"\b(?:scope|token|credentials)s? (?:is |are )?invalid\b"
 )

@@ -148,6 +148,8 @@ GENERIC_WORDS = [
     "Shopify custom integration returns 403 for the orders endpoint, missing read_orders scope",
     "Backstage developer hub plugin: 403 permission denied when reading the catalog",
     "Zendesk custom integrations: 401 invalid token after rotating the API key",
+    "Google Ads API three-legged OAuth returns 401 invalid_grant after the refresh token was revoked",
+    "Xero OAuth2 two-legged flow gives 403 AuthorizationUnsuccessful for the tenant",
 ]
 
 
