@@ -8,6 +8,8 @@ so a cut-off or Python-repr body yields the same signals as clean JSON.
 from __future__ import annotations
 
 import re
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,17 +42,26 @@ _API_ROOTS = (
     "issues|userprofile|userinfo|viewingservice|acc|cost|dataexchange|aec|reality|fusiondata|tokenflex|"
     "parameters|designautomation|flow|insights"
 )
-_BARE_PATH = re.compile(rf"(?<![\w/.:-])(/(?:{_API_ROOTS})/(?:[\w.:%{{}}\-/]|<\w+>)*)")
+# The lookbehind sits after the leading "/" (it then looks at the character before it): same matches, but
+# the pattern starts with a literal, so the regex engine jumps from slash to slash.
+_BARE_PATH = re.compile(rf"(/(?<![\w/.:-]/)(?:{_API_ROOTS})/(?:[\w.:%{{}}\-/]|<\w+>)*)")
 # Written without the leading slash ("construction/admin/v1/…"): only with a version segment, to stay an API.
 _SLASHLESS_PATH = re.compile(rf"(?<![\w/.:@-])((?:{_API_ROOTS})/(?:[\w-]+/)?v\d+(?:/[\w.:%{{}}\-/]*)?)")
 
 # key: value pairs in JSON, Python reprs, logs; value quoted (single or double) or bare.
-_KV = re.compile(  # case-sensitive on purpose: these spellings are what APS and SDKs print, and it is fast
-    r"""(?P<key>errorCode|ErrorCode|errorcode|error_code|developerMessage|error_description|errorDescription|"""
-    r"""errorMessage|error|Error|Detail|detail|Title|title|message|Message|code|Code|reason|Reason|"""
-    r"""HttpStatusCode|statusCode|status|Status|userMessage|diagnostic)["']?\s*[:=]\s*"""
+_KV_KEYS = (  # case-sensitive on purpose: these spellings are what APS and SDKs print, and it is fast
+    "errorCode", "ErrorCode", "errorcode", "error_code", "developerMessage", "error_description",
+    "errorDescription", "errorMessage", "error", "Error", "Detail", "detail", "Title", "title", "message",
+    "Message", "code", "Code", "reason", "Reason", "HttpStatusCode", "statusCode", "status", "Status",
+    "userMessage", "diagnostic",
+)  # fmt: skip
+_KV_KEY = "|".join(_KV_KEYS)
+_KV = re.compile(
+    rf"""(?P<key>{_KV_KEY})["']?\s*[:=]\s*"""
     r"""(?:"(?P<dq>(?:[^"\\\n]|\\.){0,600})"?|'(?P<sq>[^'\n]{0,600})'?|(?P<bare>[^\s,;}\]\n][^,;}\]\n]{0,300}))"""
 )
+# Every key holds one of these; a key/value match can only start that far before one of them.
+_KV_ANCHORS = ("rror", "essage", "etail", "itle", "ode", "eason", "tatus", "iagnostic")
 _XML_CODE = re.compile(r"<(Code|Message)>([^<]{1,300})</\1>")
 _MESSAGE_KEYS = {
     "developermessage",
@@ -69,7 +80,8 @@ _STATUS_KEYS = {"httpstatuscode", "statuscode", "status"}
 _CODE_LIKE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{1,60}$")
 
 STATUS_CONTEXT = 40
-_THREE_DIGITS = re.compile(r"(?<!\d)[1-5]\d\d(?!\d)")
+# "(?<!\d)[1-5]…" with the lookbehind after the first digit: same matches, found by a character-set scan.
+_THREE_DIGITS = re.compile(r"[1-5](?<!\d[1-5])\d\d(?!\d)")
 _STATUS_PATTERNS = (  # matched against the lower-cased text
     re.compile(r"\bhttp/\d(?:\.\d)?\s+([1-5]\d\d)\b"),
     re.compile(
@@ -93,6 +105,9 @@ _GUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F
 _PREFIXED_ID = re.compile(rf"(?<![\w.])b\.({_GUID})\b")
 _BARE_GUID = re.compile(rf"(?<![\w.-])({_GUID})\b")
 _URN = re.compile(r"\burn:adsk\.[\w.:%-]+", re.IGNORECASE)
+_AUTH_CODE = re.compile(r"\bAUTH-\d{3}\b")
+_REGION_WORDS = re.compile("US|EMEA|EU|AUS|CAN|DEU|IND|JPN|GBR|APAC")  # where a _REGION match can start
+_GUID_MIDDLE = re.compile(r"-(?=[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-)")  # 8 characters into a GUID
 _REGION = re.compile(r"\b(US|EMEA|EU|AUS|CAN|DEU|IND|JPN|GBR|APAC)\b")
 _REGION_PATH = re.compile(r"/regions/(eu|emea|aus|us)/", re.IGNORECASE)
 _TWO_LEGGED = re.compile(
@@ -169,6 +184,62 @@ def _unique(values: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(v for v in values if v))
 
 
+def _anchor_offsets(words: Iterable[str], anchors: Iterable[str]) -> dict[str, tuple[int, ...]]:
+    """For each anchor, how far into the words holding it it sits (each word must hold one)."""
+    offsets: dict[str, set[int]] = defaultdict(set)
+    for word in words:
+        anchor = next((a for a in anchors if a in word), None)
+        if anchor is None:
+            raise ValueError(f"{word!r} holds no anchor")
+        offsets[anchor].add(word.index(anchor))
+    return {anchor: tuple(sorted(found)) for anchor, found in offsets.items()}
+
+
+_KV_STARTS = _anchor_offsets(_KV_KEYS, _KV_ANCHORS)
+
+
+def _positions(text: str, literal: str, back: int = 0) -> Iterator[int]:
+    """`back` characters before each (possibly overlapping) occurrence of `literal` in `text`."""
+    at = text.find(literal)
+    while at != -1:
+        if at >= back:
+            yield at - back
+        at = text.find(literal, at + 1)
+
+
+def _anchored(text: str, offsets: dict[str, tuple[int, ...]]) -> Iterator[int]:
+    for anchor, backs in offsets.items():
+        for at in _positions(text, anchor):
+            yield from (at - back for back in backs)
+
+
+def _matches_at(pattern: re.Pattern[str], text: str, starts: Iterable[int]) -> list[re.Match[str]]:
+    """Exactly what `pattern.finditer(text)` finds, trying only `starts`, which hold every position where
+    a match can start. Faster when those are few: the regex engine need not try every position. The
+    pattern must not match the empty string (then each scan resumes at the previous match's end)."""
+    found: list[re.Match[str]] = []
+    end = 0
+    for start in sorted(set(starts)):
+        if start >= end:
+            match = pattern.match(text, start)  # lookbehinds and \b still see the text before `start`
+            if match is not None:
+                found.append(match)
+                end = match.end()
+    return found
+
+
+def _lines_with(text: str, needle: str) -> Iterator[tuple[int, int]]:
+    """(start, end) of each line of `text` holding `needle` (lines split at "\n" only), in order."""
+    at = text.find(needle)
+    while at != -1:
+        start, end = text.rfind("\n", 0, at) + 1, text.find("\n", at)
+        if end == -1:
+            yield start, len(text)
+            return
+        yield start, end
+        at = text.find(needle, end)
+
+
 def _unescape(text: str) -> str:
     """Turn JSON escaped inside a string (`{\\"errorCode\\": …}`) back into plain JSON."""
     if '\\"' not in text and "\\n" not in text:
@@ -177,12 +248,13 @@ def _unescape(text: str) -> str:
 
 
 def _clean(value: str) -> str:
-    return re.sub(r"\s+", " ", value.replace('\\"', '"')).strip().strip("\"'").strip()[:MAX_LINE]
+    # str.split() splits on exactly the characters `\s` matches, so this is re.sub(r"\s+", " ", …).strip()
+    return " ".join(value.replace('\\"', '"').split()).strip("\"'").strip()[:MAX_LINE]
 
 
 def _key_values(text: str) -> list[tuple[str, str]]:
     pairs = []
-    for match in _KV.finditer(text):
+    for match in _matches_at(_KV, text, _anchored(text, _KV_STARTS)):
         value = match.group("dq")
         if value is None:
             value = match.group("sq")
@@ -249,6 +321,12 @@ def _statuses(lower: str) -> tuple[int, ...]:
     return tuple(dict.fromkeys(code for _, code in sorted(hits) if 100 <= code <= 599))
 
 
+def _urns(text: str, lower: str, ascii_only: bool) -> list[str]:
+    if not ascii_only:
+        return _URN.findall(text)
+    return [m.group(0) for m in _matches_at(_URN, text, _positions(lower, "urn:adsk."))]
+
+
 def _candidates(text: str, messages: tuple[str, ...]) -> tuple[str, ...]:
     """The lines worth fuzzy matching: extracted messages first, then short error-looking lines."""
     lines = list(messages)
@@ -311,11 +389,20 @@ def extract(text: str) -> Signals:
             messages.append(value)
         elif key in _STATUS_KEYS and value.isdigit() and 100 <= int(value) <= 599:
             statuses.append(int(value))
-    codes.extend(re.findall(r"\bAUTH-\d{3}\b", text))
+    codes.extend(m.group(0) for m in _matches_at(_AUTH_CODE, text, _positions(text, "AUTH-")))
+    # ASCII text: the lower-cased text has the same offsets, and IGNORECASE means ASCII case only, so a
+    # case-insensitive pattern can only match where its lower-case literal occurs in `lower`.
+    ascii_only = text.isascii()
 
     endpoints: list[str] = []
     aps_host = False
-    for match in _URL.finditer(text) if "autodesk" in lower else ():  # every APS host names autodesk
+    # Every APS host names autodesk, and no URL match spans a line: only lines naming autodesk matter.
+    if "autodesk" not in lower:
+        url_lines: Iterable[tuple[int, int]] = ()
+    else:
+        url_lines = _lines_with(lower, "autodesk") if ascii_only else ((0, len(text)),)
+    urls = (match for start, end in url_lines for match in _URL.finditer(text, start, end))
+    for match in urls:
         host, path = match.group(1), match.group(2) or ""
         if APS_DOCS_HOSTS.fullmatch(host):
             aps_host = True
@@ -324,15 +411,20 @@ def extract(text: str) -> Signals:
             if path:
                 endpoints.append(path.split("?")[0].split("#")[0].rstrip(".,:;"))
     endpoints.extend(m.group(1).split("?")[0].rstrip(".,:;") for m in _BARE_PATH.finditer(text))
-    if "/v" in lower:
+    for start, end in _lines_with(text, "/v"):  # each match holds "/v" and stays on its line
         endpoints.extend(
-            "/" + m.group(1).split("?")[0].rstrip(".,:;") for m in _SLASHLESS_PATH.finditer(text)
+            "/" + m.group(1).split("?")[0].rstrip(".,:;") for m in _SLASHLESS_PATH.finditer(text, start, end)
         )
     endpoints = list(_unique(endpoints))
 
-    prefixed = _unique([m.group(1).lower() for m in _PREFIXED_ID.finditer(text)])
-    bare = _unique([g.lower() for g in _BARE_GUID.findall(text) if g.lower() not in prefixed])
-    regions = [r.upper() for r in _REGION.findall(text)] + [r.upper() for r in _REGION_PATH.findall(text)]
+    prefixed = _unique([m.group(1).lower() for m in _matches_at(_PREFIXED_ID, text, _positions(text, "b."))])
+    guid_starts = (m.start() - 8 for m in _GUID_MIDDLE.finditer(text))
+    guids = [m.group(1).lower() for m in _matches_at(_BARE_GUID, text, guid_starts)]
+    bare = _unique([g for g in guids if g not in prefixed])
+    region_starts = (m.start() for m in _REGION_WORDS.finditer(text))  # none starts inside another: \b
+    regions = [m.group(1).upper() for m in _matches_at(_REGION, text, region_starts)]
+    if not ascii_only or "/regions/" in lower:
+        regions += [r.upper() for r in _REGION_PATH.findall(text)]
     hints = (["2-legged"] if _found(lower, _TWO_LEGGED_WORDS, _TWO_LEGGED) else []) + (
         ["3-legged"] if _found(lower, _THREE_LEGGED_WORDS, _THREE_LEGGED) else []
     )
@@ -347,7 +439,7 @@ def extract(text: str) -> Signals:
         aps_host=aps_host,
         prefixed_ids=prefixed,
         bare_ids=bare,
-        urns=_unique(_URN.findall(text)),
+        urns=_unique(_urns(text, lower, ascii_only)),
         regions=_unique(regions),
         grant_hints=tuple(hints),
         candidates=_candidates(text, unique_messages),
