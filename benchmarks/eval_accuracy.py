@@ -35,17 +35,26 @@ def main() -> None:
     aps = load("eval_aps.jsonl")
     results = run_batch(aps)
     top1 = top3 = 0
+    by_origin: dict[str, list[int]] = {"real thread": [0, 0, 0], "paraphrase": [0, 0, 0]}
     for row, result in zip(aps, results, strict=True):
         ranked = [c["id"] for c in result["causes"]] if result["is_aps_error"] else []
-        top1 += ranked[:1] == [row["expected"]]
-        top3 += row["expected"] in ranked[:3]
-        if ranked[:1] != [row["expected"]]:
+        hit1, hit3 = ranked[:1] == [row["expected"]], row["expected"] in ranked[:3]
+        top1 += hit1
+        top3 += hit3
+        origin = by_origin["paraphrase" if row.get("source", "paraphrase") == "paraphrase" else "real thread"]
+        origin[0] += 1
+        origin[1] += hit1
+        origin[2] += hit3
+        if not hit1:
             print(f"  miss {row['id']}: expected {row['expected']}, got {ranked[:3]}")
     other = load("eval_not_aps.jsonl")
     replies = [r["id"] for r in run_batch(other) if r["is_aps_error"]]
     for row_id in replies:
         print(f"  false reply {row_id}")
     print(f"APS errors: {len(aps)}  top-1 {top1 / len(aps):.1%}  top-3 {top3 / len(aps):.1%}")
+    for name, (rows, hit1, hit3) in by_origin.items():
+        if rows:
+            print(f"  of which {name}: {rows}  top-1 {hit1 / rows:.1%}  top-3 {hit3 / rows:.1%}")
     print(f"other messages: {len(other)}  false replies {len(replies)} ({len(replies) / len(other):.1%})")
 
 
