@@ -8,10 +8,11 @@ so a cut-off or Python-repr body yields the same signals as clean JSON.
 from __future__ import annotations
 
 import re
-from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+from bot.diagnosis.scan import anchor_offsets, anchored, lines_with, matches_at, positions
 
 MAX_CANDIDATES = 60
 MAX_LINE = 300
@@ -184,60 +185,7 @@ def _unique(values: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(v for v in values if v))
 
 
-def _anchor_offsets(words: Iterable[str], anchors: Iterable[str]) -> dict[str, tuple[int, ...]]:
-    """For each anchor, how far into the words holding it it sits (each word must hold one)."""
-    offsets: dict[str, set[int]] = defaultdict(set)
-    for word in words:
-        anchor = next((a for a in anchors if a in word), None)
-        if anchor is None:
-            raise ValueError(f"{word!r} holds no anchor")
-        offsets[anchor].add(word.index(anchor))
-    return {anchor: tuple(sorted(found)) for anchor, found in offsets.items()}
-
-
-_KV_STARTS = _anchor_offsets(_KV_KEYS, _KV_ANCHORS)
-
-
-def _positions(text: str, literal: str, back: int = 0) -> Iterator[int]:
-    """`back` characters before each (possibly overlapping) occurrence of `literal` in `text`."""
-    at = text.find(literal)
-    while at != -1:
-        if at >= back:
-            yield at - back
-        at = text.find(literal, at + 1)
-
-
-def _anchored(text: str, offsets: dict[str, tuple[int, ...]]) -> Iterator[int]:
-    for anchor, backs in offsets.items():
-        for at in _positions(text, anchor):
-            yield from (at - back for back in backs)
-
-
-def _matches_at(pattern: re.Pattern[str], text: str, starts: Iterable[int]) -> list[re.Match[str]]:
-    """Exactly what `pattern.finditer(text)` finds, trying only `starts`, which hold every position where
-    a match can start. Faster when those are few: the regex engine need not try every position. The
-    pattern must not match the empty string (then each scan resumes at the previous match's end)."""
-    found: list[re.Match[str]] = []
-    end = 0
-    for start in sorted(set(starts)):
-        if start >= end:
-            match = pattern.match(text, start)  # lookbehinds and \b still see the text before `start`
-            if match is not None:
-                found.append(match)
-                end = match.end()
-    return found
-
-
-def _lines_with(text: str, needle: str) -> Iterator[tuple[int, int]]:
-    """(start, end) of each line of `text` holding `needle` (lines split at "\n" only), in order."""
-    at = text.find(needle)
-    while at != -1:
-        start, end = text.rfind("\n", 0, at) + 1, text.find("\n", at)
-        if end == -1:
-            yield start, len(text)
-            return
-        yield start, end
-        at = text.find(needle, end)
+_KV_STARTS = anchor_offsets(_KV_KEYS, _KV_ANCHORS)
 
 
 def _unescape(text: str) -> str:
@@ -254,7 +202,7 @@ def _clean(value: str) -> str:
 
 def _key_values(text: str) -> list[tuple[str, str]]:
     pairs = []
-    for match in _matches_at(_KV, text, _anchored(text, _KV_STARTS)):
+    for match in matches_at(_KV, text, anchored(text, _KV_STARTS)):
         value = match.group("dq")
         if value is None:
             value = match.group("sq")
@@ -324,7 +272,7 @@ def _statuses(lower: str) -> tuple[int, ...]:
 def _urns(text: str, lower: str, ascii_only: bool) -> list[str]:
     if not ascii_only:
         return _URN.findall(text)
-    return [m.group(0) for m in _matches_at(_URN, text, _positions(lower, "urn:adsk."))]
+    return [m.group(0) for m in matches_at(_URN, text, positions(lower, "urn:adsk."))]
 
 
 def _candidates(text: str, messages: tuple[str, ...]) -> tuple[str, ...]:
@@ -389,7 +337,7 @@ def extract(text: str) -> Signals:
             messages.append(value)
         elif key in _STATUS_KEYS and value.isdigit() and 100 <= int(value) <= 599:
             statuses.append(int(value))
-    codes.extend(m.group(0) for m in _matches_at(_AUTH_CODE, text, _positions(text, "AUTH-")))
+    codes.extend(m.group(0) for m in matches_at(_AUTH_CODE, text, positions(text, "AUTH-")))
     # ASCII text: the lower-cased text has the same offsets, and IGNORECASE means ASCII case only, so a
     # case-insensitive pattern can only match where its lower-case literal occurs in `lower`.
     ascii_only = text.isascii()
@@ -400,7 +348,7 @@ def extract(text: str) -> Signals:
     if "autodesk" not in lower:
         url_lines: Iterable[tuple[int, int]] = ()
     else:
-        url_lines = _lines_with(lower, "autodesk") if ascii_only else ((0, len(text)),)
+        url_lines = lines_with(lower, "autodesk") if ascii_only else ((0, len(text)),)
     urls = (match for start, end in url_lines for match in _URL.finditer(text, start, end))
     for match in urls:
         host, path = match.group(1), match.group(2) or ""
@@ -411,18 +359,18 @@ def extract(text: str) -> Signals:
             if path:
                 endpoints.append(path.split("?")[0].split("#")[0].rstrip(".,:;"))
     endpoints.extend(m.group(1).split("?")[0].rstrip(".,:;") for m in _BARE_PATH.finditer(text))
-    for start, end in _lines_with(text, "/v"):  # each match holds "/v" and stays on its line
+    for start, end in lines_with(text, "/v"):  # each match holds "/v" and stays on its line
         endpoints.extend(
             "/" + m.group(1).split("?")[0].rstrip(".,:;") for m in _SLASHLESS_PATH.finditer(text, start, end)
         )
     endpoints = list(_unique(endpoints))
 
-    prefixed = _unique([m.group(1).lower() for m in _matches_at(_PREFIXED_ID, text, _positions(text, "b."))])
+    prefixed = _unique([m.group(1).lower() for m in matches_at(_PREFIXED_ID, text, positions(text, "b."))])
     guid_starts = (m.start() - 8 for m in _GUID_MIDDLE.finditer(text))
-    guids = [m.group(1).lower() for m in _matches_at(_BARE_GUID, text, guid_starts)]
+    guids = [m.group(1).lower() for m in matches_at(_BARE_GUID, text, guid_starts)]
     bare = _unique([g for g in guids if g not in prefixed])
     region_starts = (m.start() for m in _REGION_WORDS.finditer(text))  # none starts inside another: \b
-    regions = [m.group(1).upper() for m in _matches_at(_REGION, text, region_starts)]
+    regions = [m.group(1).upper() for m in matches_at(_REGION, text, region_starts)]
     if not ascii_only or "/regions/" in lower:
         regions += [r.upper() for r in _REGION_PATH.findall(text)]
     hints = (["2-legged"] if _found(lower, _TWO_LEGGED_WORDS, _TWO_LEGGED) else []) + (

@@ -17,6 +17,7 @@ from rapidfuzz.distance import LCSseq
 from rapidfuzz.utils import default_process
 
 from bot.diagnosis.extract import Signals
+from bot.diagnosis.scan import matches_at, positions
 from bot.diagnosis.tokens import processed_tokens, tokens
 from bot.diagnosis.topic import TopicIndex, fold_grants, may_fold
 from bot.knowledge import Cause, KnowledgeBase
@@ -69,6 +70,10 @@ _CREDENTIALS_UNSET = re.compile(
     r"\b(?:without|not|never) (?:setting|defining|exporting|loading)\b[^.\n]{0,40}?"
     r"\b(?:aps|forge)_(?:dev_)?client_(?:id|secret)\b"
 )
+# Where a _CREDENTIALS_UNSET match can start: that far before "client id" (any spelling), or before the verb.
+_UNSET_STARTS = tuple((word, (0, 4, 6, 8, 10)) for word in ("client_id", "client_secret", "client id",
+                      "client secret")) + tuple((verb, (3, 5, 7)) for verb in (" setting", " defining",
+                      " exporting", " loading"))  # fmt: skip
 CREDENTIALS_UNSET_SCORE = 92
 _DIRECTION_CAUSES = {"threelegged": "three-legged-not-accepted", "twolegged": "two-legged-needs-user-context"}
 
@@ -143,6 +148,8 @@ class Matcher:
             if alternatives
             else None
         )
+        # Where a code match can start: at the first four letters of a code (all codes, grouped).
+        self._code_prefixes = tuple(sorted({code[:4] for code in self._code_owners}))
         self._by_word: dict[str, list[int]] = defaultdict(list)
         for position, signature in enumerate(self._signatures):
             for word in signature.words:
@@ -224,7 +231,10 @@ class Matcher:
         lower = text.lower()
         if "client" not in lower:
             return
-        match = _CREDENTIALS_UNSET.search(lower)
+        starts = (
+            at - back for word, backs in _UNSET_STARTS for at in positions(lower, word) for back in backs
+        )
+        match = next(iter(matches_at(_CREDENTIALS_UNSET, lower, starts)), None)  # the leftmost, as search()
         index = self._index_of("invalid-client-credentials")
         if match is not None and index is not None:
             evidence = f'credentials not set: "{match.group(0)}"'
@@ -251,7 +261,8 @@ class Matcher:
         if self._code_re is not None:
             lower = text.lower()  # codes are kept lower-case; show them as pasted when offsets agree
             same_offsets = len(lower) == len(text)
-            for match in self._code_re.finditer(lower):
+            starts = (at for prefix in self._code_prefixes for at in positions(lower, prefix))
+            for match in matches_at(self._code_re, lower, starts):
                 shown = text[match.start(1) : match.end(1)] if same_offsets else match.group(1)
                 found.setdefault(match.group(1), shown)
         for key, shown in found.items():
