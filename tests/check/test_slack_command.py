@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from bot.settings import Settings
+from bot.slack.listeners.check_command import REPORT_TTL
 from tests.check.conftest import ALLOWED_CHANNEL, ALLOWED_GROUP, ALLOWED_USER, app_entry
 from tests.check.test_scenarios import FAILURES
 from tests.fakes.aps_server import ACCOUNT_ID, APP_NAME, CLIENT_ID, CLIENT_SECRET, PROJECT_ID, FakeAps
@@ -232,6 +233,40 @@ def test_share_posts_the_report_in_the_channel(bot: BotServer, slack: FakeSlackA
     slack.wait_for(
         "response_url", predicate=lambda c: "Shared in the channel" in json.dumps(c.params.get("blocks"))
     )
+
+
+def share_button(slack: FakeSlackApi) -> dict[str, Any]:
+    final = final_report(slack)
+    [button] = [e for b in final.json("blocks") if b["type"] == "actions" for e in b["elements"]]
+    return block_action_payload(
+        "share_check_report", button["value"], user=ALLOWED_USER, channel=OTHER_CHANNEL
+    )
+
+
+def test_share_still_works_after_a_restart(bot_settings: Settings, slack: FakeSlackApi, aps: FakeAps) -> None:
+    aps.scenario = "integration_missing_403"
+    with running_bot(bot_settings) as bot:
+        command(bot, f"{CLIENT_ID} {PROJECT_ID} {ACCOUNT_ID}")
+        payload = share_button(slack)
+    with running_bot(bot_settings) as bot:
+        assert bot.send_action(payload).status == 200
+        [post] = slack.wait_for("chat.postMessage")
+    assert "integration-not-provisioned" in json.dumps(post.json("blocks"))
+
+
+def test_share_after_the_response_url_expired_is_refused(
+    bot_settings: Settings, slack: FakeSlackApi, aps: FakeAps
+) -> None:
+    aps.scenario = "integration_missing_403"
+    now = [1_800_000_000.0]
+    with running_bot(bot_settings, clock=lambda: now[0]) as bot:
+        command(bot, f"{CLIENT_ID} {PROJECT_ID} {ACCOUNT_ID}")
+        payload = share_button(slack)
+        now[0] += REPORT_TTL + 1
+        bot.send_action(payload)
+        slack.wait_for("response_url", predicate=lambda c: "expired" in str(c.params.get("text")))
+        bot.drain()
+    assert slack.calls_to("chat.postMessage") == []
 
 
 def test_share_by_someone_else_or_stale_is_refused(bot: BotServer, slack: FakeSlackApi) -> None:

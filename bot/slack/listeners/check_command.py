@@ -18,7 +18,6 @@ import re
 import shlex
 import threading
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -33,6 +32,7 @@ from bot.check.service import run_live_check
 from bot.settings import ApsApp
 from bot.slack.check_blocks import SHARE_ACTION, escape, progress_blocks, report_blocks, report_text
 from bot.slack.deps import Deps
+from bot.store.shared_reports import KeptReport, SharedReports
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,6 @@ MAX_PROGRESS_UPDATES = 3  # response_url: 5 uses = 1 "checking…" + 3 progress 
 PROGRESS_MIN_INTERVAL = 0.3
 USERGROUP_TTL = 60.0
 REPORT_TTL = 30 * 60.0  # as long as a response_url lives
-MAX_REPORTS = 200
 
 
 class UsageError(ValueError):
@@ -177,7 +176,7 @@ class CheckCommand:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
         self._groups: dict[str, tuple[float, frozenset[str]]] = {}
-        self._reports: OrderedDict[str, tuple[float, CheckReport, str]] = OrderedDict()
+        self.reports = SharedReports(deps.db)
         self._lock = threading.Lock()
 
     # --- /aps-check --------------------------------------------------------------------------------
@@ -300,12 +299,15 @@ class CheckCommand:
     # --- share -------------------------------------------------------------------------------------
 
     def _keep(self, report: CheckReport, user: str) -> str:
-        share_id = uuid.uuid4().hex
-        now = self.deps.clock()
-        with self._lock:
-            self._reports[share_id] = (now + REPORT_TTL, report, user)
-            while len(self._reports) > MAX_REPORTS:
-                self._reports.popitem(last=False)
+        share_id, now, text = uuid.uuid4().hex, self.deps.clock(), report_text(report)
+        self.reports.keep(
+            share_id,
+            user=user,
+            now=now,
+            expires_at=now + REPORT_TTL,
+            post={"text": text, "blocks": report_blocks(report, note=f"Shared by <@{user}>.")},
+            shared={"text": text, "blocks": report_blocks(report, note="Shared in the channel.")},
+        )
         return share_id
 
     def on_share(self, ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
@@ -319,30 +321,21 @@ class CheckCommand:
             share_id = str(value.get("report", ""))
         except (ValueError, AttributeError, IndexError):
             share_id = ""
-        with self._lock:
-            kept = self._reports.get(share_id)
-        if kept is None or kept[0] < self.deps.clock() or kept[2] != user:
+        kept = self.reports.get(share_id, user=user, now=self.deps.clock())
+        if kept is None:
             respond(
                 response_type="ephemeral",
                 replace_original=False,
                 text="That report expired: run `/aps-check` again.",
             )
             return
-        report = kept[1]
-        self.deps.executor.submit(
-            self._guarded, self._share, client, respond, report, user, channel, share_id
-        )
+        self.deps.executor.submit(self._guarded, self._share, client, respond, kept, channel, share_id)
 
     def _share(
-        self, client: WebClient, respond: Respond, report: CheckReport, user: str, channel: str, share_id: str
+        self, client: WebClient, respond: Respond, kept: KeptReport, channel: str, share_id: str
     ) -> None:
         try:
-            client.chat_postMessage(
-                channel=channel,
-                text=report_text(report),
-                blocks=report_blocks(report, note=f"Shared by <@{user}>."),
-                unfurl_links=False,
-            )
+            client.chat_postMessage(channel=channel, **kept.post, unfurl_links=False)
         except SlackApiError as exc:
             error = exc.response.get("error")
             respond(
@@ -351,13 +344,8 @@ class CheckCommand:
                 text=f":warning: I couldn't post in this channel ({error}). Invite me first.",
             )
             return
-        with self._lock:
-            self._reports.pop(share_id, None)
-        respond(
-            replace_original=True,
-            text=report_text(report),
-            blocks=report_blocks(report, note="Shared in the channel."),
-        )
+        self.reports.forget(share_id)
+        respond(replace_original=True, **kept.shared)
 
     # --- "Run live check" button on diagnosis replies --------------------------------------------------
 
