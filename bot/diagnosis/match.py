@@ -242,7 +242,7 @@ class Matcher:
 
     def _topic_hits(self, text: str, hits: dict[int, list[Hit]]) -> None:
         """What the paste talks about, for pastes that describe a problem rather than quote it."""
-        for match in self._topics.match(text, TOPIC_LIMIT):
+        for match in self._topics.match(text, TOPIC_LIMIT, TOPIC_MIN_SIMILARITY):
             if match.similarity >= TOPIC_MIN_SIMILARITY:
                 score = min(TOPIC_MAX, TOPIC_BASE + TOPIC_SCALE * match.similarity)
                 words = ", ".join(match.shared)

@@ -13,7 +13,9 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
-from bot.diagnosis.tokens import tokens
+from rapidfuzz.utils import default_process
+
+from bot.diagnosis.tokens import content_word, tokens
 from bot.knowledge import KnowledgeBase
 
 MAX_TOKENS = 3_000  # of a paste; the head of a long paste carries its topic
@@ -101,9 +103,26 @@ class TopicIndex:
         """How telling `word` is across the causes (its IDF; unseen words count as the rarest)."""
         return self._idf.get(word, self._rarest)
 
-    def match(self, text: str, limit: int = 3) -> list[TopicMatch]:
-        """The `limit` causes most similar to `text`, best first (ties: knowledge-base order)."""
-        counts = Counter(w for w in topic_tokens(text)[:MAX_TOKENS] if w in self._idf)
+    def _counts(self, text: str) -> Counter[str]:
+        """How often each known content word occurs in the first MAX_TOKENS content words of `text`, in
+        order of first occurrence (what Counter(topic_tokens(text)[:MAX_TOKENS]) gives, without stemming
+        every occurrence: each distinct word is looked at once)."""
+        processed = default_process(fold_grants(text))
+        words = processed.split()
+        idf = self._idf
+        if len(words) > MAX_TOKENS:  # the cut may fall inside: count the content words themselves
+            return Counter(w for w in tokens(processed)[:MAX_TOKENS] if w in idf)
+        counts: Counter[str] = Counter()
+        for word, n in Counter(words).items():  # first occurrences in order, so merged words keep it too
+            content = content_word(word)
+            if content in idf:
+                counts[content] += n
+        return counts
+
+    def match(self, text: str, limit: int = 3, min_similarity: float = 0.0) -> list[TopicMatch]:
+        """The `limit` causes most similar to `text` (at least `min_similarity`), best first (ties:
+        knowledge-base order)."""
+        counts = self._counts(text)
         if not counts:
             return []
         weights = {w: (1 + math.log(n)) * self._idf[w] for w, n in counts.items()}
@@ -115,7 +134,11 @@ class TopicIndex:
             for index, cause_weight in postings[word]:
                 scores[index] += scale * cause_weight
         best = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:limit]
-        return [TopicMatch(index, score, self._shared(index, weights, norm)) for index, score in best]
+        return [
+            TopicMatch(index, score, self._shared(index, weights, norm))
+            for index, score in best
+            if score >= min_similarity
+        ]
 
     def _shared(self, index: int, weights: dict[str, float], norm: float) -> tuple[str, ...]:
         """The four words that add most to cause `index`'s similarity (ties: the later word first)."""
