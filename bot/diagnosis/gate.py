@@ -58,9 +58,9 @@ _SDK_CLASSES = re.compile(
     r"\b(?:DataManagement|Oss|ModelDerivative|DesignAutomation|Webhooks|AccountAdmin)Client\b|"
     r"\bSdkManager(?:Builder)?\b|\bAuthClient(?:Two|Three)Legged\b"
 )
-# APS vocabulary for pastes that name no APS product: Autodesk file types (desktop product names alone are
-# desktop sign-in and licence errors more often than API ones), and the
-# resources APS APIs serve. Other systems share single words ("project", "bucket"): resources count together.
+# APS vocabulary for pastes that name no APS product: Autodesk file types, and the resources APS APIs serve.
+# Other systems share single words ("project", "bucket"), so resources count only together. Desktop product
+# names (Revit, Navisworks) are left out: alone they mean sign-in and licence errors more often than API ones.
 _AUTODESK_FILES = re.compile(r"\w\.(?:rvt|rfa|rte|nwd|nwc|dwg|dwfx?|f3d|ipt|iam)\b")
 _APS_RESOURCES = re.compile(
     r"\b(?:hubs?|buckets?|derivatives?|manifests?|urns?|viewables?|svf2?|workitems?|appbundles?|"
@@ -174,7 +174,7 @@ def _distinctive_message(ranked: list[Ranked]) -> bool:
     )
 
 
-def _vocabulary(text: str, lower: str) -> bool:
+def _vocabulary(lower: str) -> bool:
     """APS vocabulary without any APS name: an Autodesk file, or APS resources together."""
     if _FOREIGN_STORAGE.search(lower):
         return False
@@ -214,14 +214,13 @@ def is_aps_access_error(text: str, signals: Signals, ranked: list[Ranked]) -> bo
         return False
     lower = text.lower()
     about_aps, strong = aps_context(text, lower, signals)
-    about_aps = about_aps or _distinctive_message(
-        ranked
-    )  # APS wording, but generic enough to be quoted elsewhere
+    # A long KB message quoted closely is APS wording, but generic enough that another system may print it.
+    about_aps = about_aps or _distinctive_message(ranked)
     refused = bool(set(signals.statuses) & _REFUSED) or bool(_REFUSED_WORDS.search(lower))
     floor = MIN_SCORE_HARD if strong and refused else MIN_SCORE_REFUSED if refused else MIN_SCORE
     if ranked[0].score < floor:
         return False
-    if not (about_aps or strong or (refused and _vocabulary(text, lower))):
+    if not (about_aps or strong or (refused and _vocabulary(lower))):
         return False
     named_and_fits = named_aps(text, lower) and ranked[0].score >= NAMED_SCORE
     if other_system(lower, about_aps) and not strong and not named_and_fits:
