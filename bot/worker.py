@@ -26,10 +26,10 @@ from bot.store.jobs import Job, JobStore
 
 log = logging.getLogger(__name__)
 
-LEASE_SECONDS = 60.0  # a reply takes a second or two; a job held longer than this has lost its worker
+LEASE_SECONDS = 120.0  # a batch of replies takes seconds; held longer, its worker has died
 MAX_ATTEMPTS = 5  # retriable failures (5xx, 429, network) are tried again after 2, 4, 8 and 16 s
 POLL_SECONDS = 1.0  # also look without a wake-up: retries falling due, jobs of a worker that died
-BATCH = 20
+BATCH = 5  # claimed together: one transaction, and well within one lease even when Slack is slow
 NICENESS = 19  # below the acking process: replies wait a moment during a burst, acks never do
 RESTART_DELAY_SECONDS = 1.0
 START_TIMEOUT_SECONDS = 60.0
