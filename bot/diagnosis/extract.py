@@ -8,7 +8,6 @@ so a cut-off or Python-repr body yields the same signals as clean JSON.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -269,10 +268,61 @@ def _statuses(lower: str) -> tuple[int, ...]:
     return tuple(dict.fromkeys(code for _, code in sorted(hits) if 100 <= code <= 599))
 
 
-def _urns(text: str, lower: str, ascii_only: bool) -> list[str]:
-    if not ascii_only:
-        return _URN.findall(text)
-    return [m.group(0) for m in matches_at(_URN, text, positions(lower, "urn:adsk."))]
+# Exact equivalents of `pattern.finditer(text)` that try only where a match can start (see scan.py). In ASCII
+# text the lower-cased text keeps every offset and IGNORECASE means ASCII case only, so a case-insensitive
+# pattern can only match where its lower-case literal occurs in `lower`; other text takes the plain scan.
+
+
+def _auth_codes(text: str) -> list[re.Match[str]]:
+    return matches_at(_AUTH_CODE, text, positions(text, "AUTH-"))
+
+
+def _prefixed_ids(text: str) -> list[re.Match[str]]:
+    return matches_at(_PREFIXED_ID, text, positions(text, "b."))
+
+
+def _bare_guids(text: str) -> list[re.Match[str]]:
+    return matches_at(_BARE_GUID, text, (m.start() - 8 for m in _GUID_MIDDLE.finditer(text)))
+
+
+def _regions(text: str) -> list[re.Match[str]]:
+    # A _REGION match is a whole word (\b), so none starts inside a _REGION_WORDS match the scan skips.
+    return matches_at(_REGION, text, (m.start() for m in _REGION_WORDS.finditer(text)))
+
+
+def _region_paths(text: str, lower: str) -> list[str]:
+    return _REGION_PATH.findall(text) if not text.isascii() or "/regions/" in lower else []
+
+
+def _urns(text: str, lower: str) -> list[re.Match[str]]:
+    if not text.isascii():
+        return list(_URN.finditer(text))
+    return matches_at(_URN, text, positions(lower, "urn:adsk."))
+
+
+def _autodesk_urls(text: str, lower: str) -> list[re.Match[str]]:
+    """The _URL matches that can name an APS host: every APS host names autodesk, and no URL match spans a
+    line, so only the lines naming autodesk are scanned (each whole, so matches stay the same)."""
+    if "autodesk" not in lower:
+        return []
+    if not text.isascii():
+        return list(_URL.finditer(text))
+    return [m for start, end in lines_with(lower, "autodesk") for m in _URL.finditer(text, start, end)]
+
+
+def _slashless_paths(text: str) -> list[re.Match[str]]:
+    # Each match holds "/v" and stays on its line; lookbehinds still see the text before a line.
+    return [m for start, end in lines_with(text, "/v") for m in _SLASHLESS_PATH.finditer(text, start, end)]
+
+
+def _has_letters(value: str, needed: int = 3) -> bool:
+    """`sum(c.isalpha() for c in value) >= needed`, stopping at the `needed`th letter."""
+    for char in value:
+        if char.isalpha():
+            needed -= 1
+            if needed <= 0:
+                return True
+    return needed <= 0
 
 
 def _candidates(text: str, messages: tuple[str, ...]) -> tuple[str, ...]:
@@ -331,26 +381,17 @@ def extract(text: str) -> Signals:
         elif key == "error":
             if _CODE_LIKE.match(value):
                 codes.append(value)
-            elif sum(c.isalpha() for c in value) >= 3:
+            elif _has_letters(value):
                 messages.append(value)
-        elif key in _MESSAGE_KEYS and sum(c.isalpha() for c in value) >= 3:
+        elif key in _MESSAGE_KEYS and _has_letters(value):
             messages.append(value)
         elif key in _STATUS_KEYS and value.isdigit() and 100 <= int(value) <= 599:
             statuses.append(int(value))
-    codes.extend(m.group(0) for m in matches_at(_AUTH_CODE, text, positions(text, "AUTH-")))
-    # ASCII text: the lower-cased text has the same offsets, and IGNORECASE means ASCII case only, so a
-    # case-insensitive pattern can only match where its lower-case literal occurs in `lower`.
-    ascii_only = text.isascii()
+    codes.extend(m.group(0) for m in _auth_codes(text))
 
     endpoints: list[str] = []
     aps_host = False
-    # Every APS host names autodesk, and no URL match spans a line: only lines naming autodesk matter.
-    if "autodesk" not in lower:
-        url_lines: Iterable[tuple[int, int]] = ()
-    else:
-        url_lines = lines_with(lower, "autodesk") if ascii_only else ((0, len(text)),)
-    urls = (match for start, end in url_lines for match in _URL.finditer(text, start, end))
-    for match in urls:
+    for match in _autodesk_urls(text, lower):
         host, path = match.group(1), match.group(2) or ""
         if APS_DOCS_HOSTS.fullmatch(host):
             aps_host = True
@@ -359,20 +400,12 @@ def extract(text: str) -> Signals:
             if path:
                 endpoints.append(path.split("?")[0].split("#")[0].rstrip(".,:;"))
     endpoints.extend(m.group(1).split("?")[0].rstrip(".,:;") for m in _BARE_PATH.finditer(text))
-    for start, end in lines_with(text, "/v"):  # each match holds "/v" and stays on its line
-        endpoints.extend(
-            "/" + m.group(1).split("?")[0].rstrip(".,:;") for m in _SLASHLESS_PATH.finditer(text, start, end)
-        )
+    endpoints.extend("/" + m.group(1).split("?")[0].rstrip(".,:;") for m in _slashless_paths(text))
     endpoints = list(_unique(endpoints))
 
-    prefixed = _unique([m.group(1).lower() for m in matches_at(_PREFIXED_ID, text, positions(text, "b."))])
-    guid_starts = (m.start() - 8 for m in _GUID_MIDDLE.finditer(text))
-    guids = [m.group(1).lower() for m in matches_at(_BARE_GUID, text, guid_starts)]
-    bare = _unique([g for g in guids if g not in prefixed])
-    region_starts = (m.start() for m in _REGION_WORDS.finditer(text))  # none starts inside another: \b
-    regions = [m.group(1).upper() for m in matches_at(_REGION, text, region_starts)]
-    if not ascii_only or "/regions/" in lower:
-        regions += [r.upper() for r in _REGION_PATH.findall(text)]
+    prefixed = _unique([m.group(1).lower() for m in _prefixed_ids(text)])
+    bare = _unique([g for g in (m.group(1).lower() for m in _bare_guids(text)) if g not in prefixed])
+    regions = [m.group(1).upper() for m in _regions(text)] + [r.upper() for r in _region_paths(text, lower)]
     hints = (["2-legged"] if _found(lower, _TWO_LEGGED_WORDS, _TWO_LEGGED) else []) + (
         ["3-legged"] if _found(lower, _THREE_LEGGED_WORDS, _THREE_LEGGED) else []
     )
@@ -387,7 +420,7 @@ def extract(text: str) -> Signals:
         aps_host=aps_host,
         prefixed_ids=prefixed,
         bare_ids=bare,
-        urns=_unique(_urns(text, lower, ascii_only)),
+        urns=_unique([m.group(0) for m in _urns(text, lower)]),
         regions=_unique(regions),
         grant_hints=tuple(hints),
         candidates=_candidates(text, unique_messages),

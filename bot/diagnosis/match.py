@@ -78,6 +78,12 @@ CREDENTIALS_UNSET_SCORE = 92
 _DIRECTION_CAUSES = {"threelegged": "three-legged-not-accepted", "twolegged": "two-legged-needs-user-context"}
 
 
+def credentials_unset(lower: str) -> re.Match[str] | None:
+    """`_CREDENTIALS_UNSET.search(lower)`, tried only where a match can start."""
+    starts = (at - back for word, backs in _UNSET_STARTS for at in positions(lower, word) for back in backs)
+    return next(iter(matches_at(_CREDENTIALS_UNSET, lower, starts)), None)  # the leftmost, as search()
+
+
 @dataclass(frozen=True)
 class Hit:
     """One piece of evidence for a cause."""
@@ -155,6 +161,13 @@ class Matcher:
             for word in signature.words:
                 self._by_word[word].append(position)
 
+    def code_matches(self, lower: str) -> list[re.Match[str]]:
+        """`self._code_re.finditer(lower)`, tried only at the codes' first four letters."""
+        if self._code_re is None:
+            return []
+        starts = (at for prefix in self._code_prefixes for at in positions(lower, prefix))
+        return matches_at(self._code_re, lower, starts)
+
     def rank(self, text: str, signals: Signals) -> list[Ranked]:
         """Causes with their evidence, best first (ties: more evidence, then knowledge-base order)."""
         hits: dict[int, list[Hit]] = defaultdict(list)
@@ -231,10 +244,7 @@ class Matcher:
         lower = text.lower()
         if "client" not in lower:
             return
-        starts = (
-            at - back for word, backs in _UNSET_STARTS for at in positions(lower, word) for back in backs
-        )
-        match = next(iter(matches_at(_CREDENTIALS_UNSET, lower, starts)), None)  # the leftmost, as search()
+        match = credentials_unset(lower)
         index = self._index_of("invalid-client-credentials")
         if match is not None and index is not None:
             evidence = f'credentials not set: "{match.group(0)}"'
@@ -261,8 +271,7 @@ class Matcher:
         if self._code_re is not None:
             lower = text.lower()  # codes are kept lower-case; show them as pasted when offsets agree
             same_offsets = len(lower) == len(text)
-            starts = (at for prefix in self._code_prefixes for at in positions(lower, prefix))
-            for match in matches_at(self._code_re, lower, starts):
+            for match in self.code_matches(lower):
                 shown = text[match.start(1) : match.end(1)] if same_offsets else match.group(1)
                 found.setdefault(match.group(1), shown)
         for key, shown in found.items():

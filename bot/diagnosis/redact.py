@@ -7,7 +7,10 @@ Diagnosis runs on the redacted text, so no evidence, signal or reply can carry a
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+
+from bot.diagnosis.scan import anchor_offsets, anchored, matches_at
 
 MASK = "[REDACTED]"
 
@@ -46,6 +49,24 @@ _PATTERNS: tuple[tuple[str, tuple[str, ...], re.Pattern[str], int], ...] = (
     ),
 )
 
+# Where each pattern's match can start: (anchor, how far before it) pairs, and whether the anchors are
+# sought in the lower-cased text (for IGNORECASE patterns; then only ASCII text takes this fast path).
+_FIELD_SPELLINGS = {
+    field.lower().replace("_?", underscore): None
+    for field in _CREDENTIAL_FIELDS.split("|")
+    for underscore in ("_", "")  # api_?key
+}
+_FIELD_STARTS = anchor_offsets(_FIELD_SPELLINGS, ("token", "secret", "passw", "api_key", "apikey"))
+_STARTS: dict[str, tuple[dict[str, tuple[int, ...]], bool]] = {
+    "bearer": ({"bearer": (0,)}, True),
+    "basic": ({"Basic": (0,)}, False),
+    "jwt": ({"eyJ": (0,)}, False),
+    "slack-token": ({"xox": (0,), "xapp-": (0,)}, False),
+    "curl-user": ({"-u": (0, 1, 2)}, False),  # "-u", " -u", " --user" (its "-u" 2 in)
+    "url-credentials": ({"http": (0,)}, False),
+    "key-value": ({a: tuple(sorted({*b, *(n + 1 for n in b)})) for a, b in _FIELD_STARTS.items()}, True),
+}
+
 _PLACEHOLDER = re.compile(
     r"^(?:\[REDACTED\]|<[^>]*>?|\$\{?[\w.]*\}?|%\w+%|\{\{?[\w.]*\}?\}?|\*+|x+|\.{2,}|null|none|true|false|"
     r"undefined|string|bearer|basic|(?:your|my)[\w-]*|[A-Z0-9]*_(?:SECRET|TOKEN|KEY|PASSWORD)[A-Z0-9_]*)$",
@@ -66,10 +87,23 @@ def _is_placeholder(value: str) -> bool:
     return len(value) < 6 or bool(_PLACEHOLDER.match(value))
 
 
+def _substitute(matches: list[re.Match[str]], mask: Callable[[re.Match[str]], str], text: str) -> str:
+    """`pattern.sub(mask, text)`, given the pattern's matches in `text` (in order, none empty)."""
+    if not matches:
+        return text
+    parts, last = [], 0
+    for match in matches:
+        parts += (text[last : match.start()], mask(match))
+        last = match.end()
+    parts.append(text[last:])
+    return "".join(parts)
+
+
 def redact(text: str) -> Redaction:
     """Blank every secret in `text`; placeholders are kept as they are."""
     kinds: list[str] = []
     lower = text.lower()
+    ascii_only = text.isascii()  # then lower-casing keeps every offset, and IGNORECASE means ASCII case
     for kind, words, pattern, group in _PATTERNS:
         if not any(word in lower for word in words):
             continue
@@ -85,5 +119,10 @@ def redact(text: str) -> Redaction:
             whole = match.group(0)
             return whole[: start - base] + MASK + whole[end - base :]
 
-        text = pattern.sub(_mask, text)
+        anchors, in_lower = _STARTS[kind]
+        if in_lower and not ascii_only:
+            text = pattern.sub(_mask, text)
+            continue
+        starts = anchored(text.lower() if in_lower else text, anchors)
+        text = _substitute(matches_at(pattern, text, starts), _mask, text)
     return Redaction(text=text, found=bool(kinds), kinds=tuple(kinds))

@@ -1,11 +1,20 @@
-"""Any text up to Slack's 40,000-character limit: diagnosis never raises and is deterministic."""
+"""Any text up to Slack's 40,000-character limit: diagnosis never raises and is deterministic; the fast
+scans find exactly what the plain regular expressions find."""
 
 from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Iterable
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.diagnosis import Diagnoser
+from bot.diagnosis import Diagnoser, scan
+from bot.diagnosis import extract as E
+from bot.diagnosis.match import _CREDENTIALS_UNSET, credentials_unset
+
+R = importlib.import_module("bot.diagnosis.redact")  # the package exports redact(), the function
 
 FRAGMENTS = [
     '{"developerMessage":"',
@@ -37,3 +46,89 @@ def test_diagnose_never_raises_and_is_deterministic(diagnoser: Diagnoser, text: 
     assert all(0 <= c.score <= 100 for c in first.causes)
     assert [c.score for c in first.causes] == sorted((c.score for c in first.causes), reverse=True)
     assert not first.is_aps_error or first.causes
+
+
+# The fast scans (bot/diagnosis/scan.py) must find exactly what the plain regular expressions find.
+SCAN_FRAGMENTS = [
+    "errorCode", "developerMessage", "HttpStatusCode", "statusCode", "Detail", "title", "reason", "code",
+    '"', "'", ": ", "=", " ", "\n", "\t", "-", "_", ".", "/", "x", "AUTH-0", "AUTH-", "12", "403", "4031",
+    "b.", "0f1c2d3e-1111-2222-3333-444455556666", "aaaa-", "US", "EMEA", "AUS", "DEU", "APAC", "USA",
+    "urn:adsk.wipprod:fs.file:vf.", "URN:ADSK.", "https://", "developer.api.autodesk.com", "Autodesk.com",
+    "aps.autodesk.com", "/project/v1/hubs/", "construction/admin/v1/", "/v", "da/v2/", "/regions/eu/",
+    "/REGIONS/EMEA/", "\u0130", "\u017f", "\u212a", "Bearer ", "bearer\t", "Basic ", "eyJabcdef.ghijkl.mn",
+    "xoxb-12345678", "xapp-1-2345678", " -u ", "--user ", "user:pa55word@", "access_token", "Client_Secret",
+    "api_key", "APIKEY", '"token" = ', "passwd:", "aps_client_id not set", "client secret is undefined",
+    "without setting ", "APS_CLIENT_ID", "FORGE_DEV_CLIENT_SECRET", "auth-001", "invalid_client",
+    "BIM360DM_ERROR", "redirect_uri_mismatch",
+]  # fmt: skip
+scan_texts = st.lists(st.one_of(st.sampled_from(SCAN_FRAGMENTS), st.text(max_size=6)), max_size=40).map(
+    "".join
+)
+
+
+def _same(fast: list[re.Match[str]], plain: Iterable[re.Match[str]]) -> bool:
+    return [(m.span(), m.groups()) for m in fast] == [(m.span(), m.groups()) for m in plain]
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=scan_texts)
+def test_extraction_scans_find_what_the_plain_patterns_find(text: str) -> None:
+    lower = text.lower()
+    assert _same(scan.matches_at(E._KV, text, scan.anchored(text, E._KV_STARTS)), E._KV.finditer(text))
+    assert _same(E._auth_codes(text), re.finditer(r"\bAUTH-\d{3}\b", text))
+    assert _same(E._prefixed_ids(text), E._PREFIXED_ID.finditer(text))
+    assert _same(E._bare_guids(text), E._BARE_GUID.finditer(text))
+    assert _same(E._regions(text), E._REGION.finditer(text))
+    assert E._region_paths(text, lower) == E._REGION_PATH.findall(text)
+    assert _same(E._urns(text, lower), E._URN.finditer(text))
+    assert _same(E._slashless_paths(text), E._SLASHLESS_PATH.finditer(text))
+    assert _same(list(E._THREE_DIGITS.finditer(lower)), re.finditer(r"(?<!\d)[1-5]\d\d(?!\d)", lower))
+    bare_path = rf"(?<![\w/.:-])(/(?:{E._API_ROOTS})/(?:[\w.:%{{}}\-/]|<\w+>)*)"
+    assert _same(list(E._BARE_PATH.finditer(text)), re.finditer(bare_path, text))
+
+    def aps(matches: Iterable[re.Match[str]]) -> list[re.Match[str]]:
+        hosts = (E.APS_DOCS_HOSTS, E.APS_API_HOSTS)
+        return [m for m in matches if any(h.fullmatch(m.group(1)) for h in hosts)]
+
+    plain_urls = E._URL.finditer(text) if "autodesk" in lower else ()
+    assert _same(aps(E._autodesk_urls(text, lower)), aps(plain_urls))
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=scan_texts)
+def test_code_and_unset_credential_scans_find_what_the_plain_patterns_find(
+    diagnoser: Diagnoser, text: str
+) -> None:
+    lower = text.lower()
+    matcher = diagnoser._matcher
+    assert matcher._code_re is not None
+    assert _same(matcher.code_matches(lower), matcher._code_re.finditer(lower))
+    fast, plain = credentials_unset(lower), _CREDENTIALS_UNSET.search(lower)
+    assert (fast and (fast.span(), fast.groups())) == (plain and (plain.span(), plain.groups()))
+
+
+def _plain_redact(text: str) -> tuple[str, tuple[str, ...]]:
+    """redact() as plain `pattern.sub` calls: what the anchored scans must reproduce."""
+    kinds: list[str] = []
+    lower = text.lower()
+    for kind, words, pattern, group in R._PATTERNS:
+        if any(word in lower for word in words):
+
+            def mask(match: re.Match[str], kind: str = kind, group: int = group) -> str:
+                secret = match.group(group)
+                if R._is_placeholder(secret) or R.MASK in secret:
+                    return match.group(0)
+                if kind not in kinds:
+                    kinds.append(kind)
+                start, end, base = match.start(group), match.end(group), match.start(0)
+                return match.group(0)[: start - base] + R.MASK + match.group(0)[end - base :]
+
+            text = pattern.sub(mask, text)
+    return text, tuple(kinds)
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=scan_texts)
+def test_redaction_equals_plain_substitution(text: str) -> None:
+    result = R.redact(text)
+    assert (result.text, result.kinds) == _plain_redact(text)
