@@ -7,10 +7,10 @@
 - A thread reply holding a secret gets only the ephemeral "rotate it" warning.
 - Bots (this one included), edits, deletions and every other subtype are acked and ignored.
 
-A listener does one short write: the delivery's keys (`event:<event_id>`, `msg:<channel>:<ts>`) and the
-job, in one transaction, so retries, restarts and the app_mention + message.channels pair produce one
-reply, and a crash after the ack loses nothing. Diagnosing and posting happen in the worker, away from the
-process that acks Slack.
+A listener only hands the delivery to the inbox (`bot/store/inbox.py`), which stores its keys
+(`event:<event_id>`, `msg:<channel>:<ts>`) together with the job within milliseconds of the ack, so retries,
+restarts and the app_mention + message.channels pair produce one reply, and a stored delivery survives a
+crash. Diagnosing and posting happen in the worker, away from the process that acks Slack.
 """
 
 from __future__ import annotations
