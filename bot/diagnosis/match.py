@@ -53,11 +53,6 @@ _WORKS = re.compile(r"\b(?:works?|working|worked|succeed\w*|fine|ok|200|is accep
 _CLAUSE = re.compile(r"\bbut\b|\bwhile\b|\bwhereas\b|\bhowever\b|\bthough\b|[.;,!?\n]")
 _GRANTS = ("twolegged", "threelegged")
 _STATUS_WORD = re.compile(r"[45]\d\d")
-_GRANT_WORDS = (  # literals one of which any grant spelling that fold_grants knows contains
-    "legged", "2lo", "3lo", "client_credentials", "client credentials", "app-only", "app only",
-    "application-only", "application only", "app token", "application token", "user token", "user's token",
-    "user access token", "user's access token", "authorization_code", "authorization code",
-)  # fmt: skip
 # Asking for a token, not using one: the token endpoints and SDK token calls.
 _TOKEN_REQUEST = re.compile(
     r"/authentication/v[12]/(?:token|authenticate|gettoken)\b|get(?:two|three)leggedtoken|"
@@ -118,6 +113,9 @@ class Matcher:
 
     def __init__(self, kb: KnowledgeBase) -> None:
         self.causes = kb.causes
+        self._indexes: dict[str, int] = {}
+        for index, cause in enumerate(kb.causes):
+            self._indexes.setdefault(cause.id, index)
         owners: dict[str, set[int]] = defaultdict(set)
         self._endpoints: list[tuple[int, re.Pattern[str]]] = []
         self._signatures: list[_Signature] = []
@@ -171,14 +169,16 @@ class Matcher:
     def rank(self, text: str, signals: Signals) -> list[Ranked]:
         """Causes with their evidence, best first (ties: more evidence, then knowledge-base order)."""
         hits: dict[int, list[Hit]] = defaultdict(list)
+        lower = text.lower()
+        grants_spelled = may_fold(lower)  # some grant-type spelling occurs (else nothing folds)
         self._status_hits(signals, hits)
-        self._code_hits(text, signals, hits)
+        self._code_hits(text, lower, signals, hits)
         self._endpoint_hits(signals, hits)
         self._message_hits(signals, hits)
-        self._topic_hits(text, hits)
-        penalties = self._grant_direction_hits(text, hits)
-        self._token_endpoint_hits(text, signals, hits, penalties)
-        self._credentials_unset_hits(text, hits)
+        self._topic_hits(text, grants_spelled, hits)
+        penalties = self._grant_direction_hits(lower, grants_spelled, hits)
+        self._token_endpoint_hits(lower, signals, hits, penalties)
+        self._credentials_unset_hits(lower, hits)
         ranked = []
         for index, cause_hits in hits.items():
             cause = self.causes[index]
@@ -190,12 +190,13 @@ class Matcher:
         return [item[3] for item in ranked[:MAX_LISTED]]
 
     def _index_of(self, cause_id: str) -> int | None:
-        return next((i for i, c in enumerate(self.causes) if c.id == cause_id), None)
+        return self._indexes.get(cause_id)
 
-    def _grant_direction_hits(self, text: str, hits: dict[int, list[Hit]]) -> dict[str, int]:
+    def _grant_direction_hits(
+        self, lower: str, grants_spelled: bool, hits: dict[int, list[Hit]]
+    ) -> dict[str, int]:
         """One grant type fails where the other works: that direction names the cause, not its mirror."""
-        lower = text.lower()
-        if not any(word in lower for word in _GRANT_WORDS):
+        if not grants_spelled:
             return {}
         failing: set[str] = set()
         working: set[str] = set()
@@ -223,12 +224,11 @@ class Matcher:
         return {}
 
     def _token_endpoint_hits(
-        self, text: str, signals: Signals, hits: dict[int, list[Hit]], penalties: dict[str, int]
+        self, lower: str, signals: Signals, hits: dict[int, list[Hit]], penalties: dict[str, int]
     ) -> None:
         """A 401 on the token request itself says the client id/secret are wrong, not that a token expired."""
         if 401 not in signals.statuses:
             return
-        lower = text.lower()
         if not any(e for e in signals.endpoints if _TOKEN_REQUEST.search(e.lower())) and not (
             "token" in lower and _TOKEN_REQUEST.search(lower)
         ):
@@ -239,9 +239,8 @@ class Matcher:
             expired = "expired-or-invalid-token"
             penalties[expired] = penalties.get(expired, 0) + GRANT_CONTRARY
 
-    def _credentials_unset_hits(self, text: str, hits: dict[int, list[Hit]]) -> None:
+    def _credentials_unset_hits(self, lower: str, hits: dict[int, list[Hit]]) -> None:
         """Client id/secret env vars not set or undefined: whatever APS answers, the credentials are wrong."""
-        lower = text.lower()
         if "client" not in lower:
             return
         match = credentials_unset(lower)
@@ -250,9 +249,9 @@ class Matcher:
             evidence = f'credentials not set: "{match.group(0)}"'
             hits[index].append(Hit("config", CREDENTIALS_UNSET_SCORE, evidence))
 
-    def _topic_hits(self, text: str, hits: dict[int, list[Hit]]) -> None:
+    def _topic_hits(self, text: str, grants_spelled: bool, hits: dict[int, list[Hit]]) -> None:
         """What the paste talks about, for pastes that describe a problem rather than quote it."""
-        for match in self._topics.match(text, TOPIC_LIMIT, TOPIC_MIN_SIMILARITY):
+        for match in self._topics.match(text, TOPIC_LIMIT, TOPIC_MIN_SIMILARITY, grants_spelled):
             if match.similarity >= TOPIC_MIN_SIMILARITY:
                 score = min(TOPIC_MAX, TOPIC_BASE + TOPIC_SCALE * match.similarity)
                 words = ", ".join(match.shared)
@@ -266,10 +265,9 @@ class Matcher:
                 for index in owners:
                     hits[index].append(Hit("status", STATUS_ONLY_SCORES[len(owners) - 1], f"HTTP {status}"))
 
-    def _code_hits(self, text: str, signals: Signals, hits: dict[int, list[Hit]]) -> None:
+    def _code_hits(self, text: str, lower: str, signals: Signals, hits: dict[int, list[Hit]]) -> None:
         found = {code.lower(): code for code in signals.codes}
-        if self._code_re is not None:
-            lower = text.lower()  # codes are kept lower-case; show them as pasted when offsets agree
+        if self._code_re is not None:  # codes are kept lower-case; show them as pasted when offsets agree
             same_offsets = len(lower) == len(text)
             for match in self.code_matches(lower):
                 shown = text[match.start(1) : match.end(1)] if same_offsets else match.group(1)
@@ -281,6 +279,8 @@ class Matcher:
                 hits[index].append(Hit("code", CODE_SCORE * specificity, f"error code {shown}"))
 
     def _endpoint_hits(self, signals: Signals, hits: dict[int, list[Hit]]) -> None:
+        if not signals.endpoints:
+            return
         for index, pattern in self._endpoints:
             endpoint = next((e for e in signals.endpoints if pattern.search(e)), None)
             if endpoint is not None and not any(h.kind == "endpoint" for h in hits[index]):

@@ -103,11 +103,11 @@ class TopicIndex:
         """How telling `word` is across the causes (its IDF; unseen words count as the rarest)."""
         return self._idf.get(word, self._rarest)
 
-    def _counts(self, text: str) -> Counter[str]:
+    def _counts(self, text: str, grants_spelled: bool) -> Counter[str]:
         """How often each known content word occurs in the first MAX_TOKENS content words of `text`, in
         order of first occurrence (what Counter(topic_tokens(text)[:MAX_TOKENS]) gives, without stemming
         every occurrence: each distinct word is looked at once)."""
-        processed = default_process(fold_grants(text))
+        processed = default_process(fold_grants(text) if grants_spelled else text)
         words = processed.split()
         idf = self._idf
         if len(words) > MAX_TOKENS:  # the cut may fall inside: count the content words themselves
@@ -119,10 +119,12 @@ class TopicIndex:
                 counts[content] += n
         return counts
 
-    def match(self, text: str, limit: int = 3, min_similarity: float = 0.0) -> list[TopicMatch]:
+    def match(
+        self, text: str, limit: int = 3, min_similarity: float = 0.0, grants_spelled: bool = True
+    ) -> list[TopicMatch]:
         """The `limit` causes most similar to `text` (at least `min_similarity`), best first (ties:
-        knowledge-base order)."""
-        counts = self._counts(text)
+        knowledge-base order). `grants_spelled=False` (`may_fold` said no) skips folding grant types."""
+        counts = self._counts(text, grants_spelled)
         if not counts:
             return []
         weights = {w: (1 + math.log(n)) * self._idf[w] for w, n in counts.items()}

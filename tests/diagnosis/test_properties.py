@@ -132,3 +132,23 @@ def _plain_redact(text: str) -> tuple[str, tuple[str, ...]]:
 def test_redaction_equals_plain_substitution(text: str) -> None:
     result = R.redact(text)
     assert (result.text, result.kinds) == _plain_redact(text)
+
+
+ERRORISH_WORDS = (
+    "error", "denied", "forbidden", "unauthorized", "unauthorised", "permission", "privilege", "token",
+    "scope", "client", "access", "invalid", "expired", "quota", "limit", "region", "integration", "hub",
+    "project", "legacy", "deprecated", "redirect", "admin", "account", "exception", "fail", "not found",
+    "not allowed", "entitle", "subscription", "trial", "credit", "authoriz", "authoris", "403", "5000", "x",
+)  # fmt: skip
+PLAIN_ERRORISH = re.compile(
+    r"error|denied|forbidden|unauthori[sz]ed|permission|privilege|token|scope|client|access|invalid|"
+    r"expired|quota|limit|region|integration|hub|project|legacy|deprecated|redirect|admin|account|"
+    r"exception|fail|not found|\b[45]\d\d\b|not allowed|entitle|subscription|trial|credit|authori[sz]"
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(words=st.lists(st.one_of(st.sampled_from(ERRORISH_WORDS), st.text(max_size=4)), max_size=12))
+def test_errorish_lines_are_the_plain_patterns_lines(words: list[str]) -> None:
+    line = "".join(words).lower()
+    assert bool(E._ERRORISH.search(line)) == bool(PLAIN_ERRORISH.search(line))
