@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.diagnosis.scan import anchor_offsets, anchored, lines_with, matches_at, positions
+from bot.diagnosis.scan import anchor_offsets, anchored, matches_at, positions, runs_with
 
 MAX_CANDIDATES = 60
 MAX_LINE = 300
@@ -100,6 +100,17 @@ _STATUS_PATTERNS = (  # matched against the lower-cased text
     re.compile(r"(?<![\w.-])([45]\d\d)\s+(?:error|response|status)\b"),
     re.compile(r"(?<![\w.:/-])(401|403|429)(?![\w.:/-])"),
 )
+# For each status pattern, words one of which any match of it holds (none: always tried).
+_STATUS_GUARDS: tuple[tuple[str, ...], ...] = (
+    ("http/",),
+    ("forbidden", "unauthori", "not found", "bad request", "too many requests", "conflict", "not acceptable",
+     "internal server error", "bad gateway", "service unavailable", "gateway time", "gone",
+     "precondition failed", "unprocessable entity"),
+    ("status", "code"),
+    (),
+    ("error", "response", "status"),
+    ("401", "403", "429"),
+)  # fmt: skip
 
 _GUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _PREFIXED_ID = re.compile(rf"(?<![\w.])b\.({_GUID})\b")
@@ -269,7 +280,9 @@ def _windows(lower: str) -> list[tuple[int, str]]:
 def _statuses(lower: str) -> tuple[int, ...]:
     hits: list[tuple[int, int]] = []
     for offset, window in _windows(lower):
-        for pattern in _STATUS_PATTERNS:
+        for pattern, guard in zip(_STATUS_PATTERNS, _STATUS_GUARDS, strict=True):
+            if guard and not any(word in window for word in guard):
+                continue
             hits.extend((offset + m.start(), int(m.group(1))) for m in pattern.finditer(window))
     return tuple(dict.fromkeys(code for _, code in sorted(hits) if 100 <= code <= 599))
 
@@ -307,18 +320,18 @@ def _urns(text: str, lower: str) -> list[re.Match[str]]:
 
 
 def _autodesk_urls(text: str, lower: str) -> list[re.Match[str]]:
-    """The _URL matches that can name an APS host: every APS host names autodesk, and no URL match spans a
-    line, so only the lines naming autodesk are scanned (each whole, so matches stay the same)."""
+    """The _URL matches that can name an APS host: every APS host names autodesk, and no URL match holds
+    white space, so only the runs of non-space naming autodesk are scanned (each whole: same matches)."""
     if "autodesk" not in lower:
         return []
     if not text.isascii():
         return list(_URL.finditer(text))
-    return [m for start, end in lines_with(lower, "autodesk") for m in _URL.finditer(text, start, end)]
+    return [m for start, end in runs_with(text, "autodesk", lower) for m in _URL.finditer(text, start, end)]
 
 
 def _slashless_paths(text: str) -> list[re.Match[str]]:
-    # Each match holds "/v" and stays on its line; lookbehinds still see the text before a line.
-    return [m for start, end in lines_with(text, "/v") for m in _SLASHLESS_PATH.finditer(text, start, end)]
+    # Each match holds "/v" and no white space; lookbehinds still see the text before a run.
+    return [m for start, end in runs_with(text, "/v") for m in _SLASHLESS_PATH.finditer(text, start, end)]
 
 
 def _has_letters(value: str, needed: int = 3) -> bool:

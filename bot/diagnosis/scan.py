@@ -12,6 +12,8 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 
+_NON_SPACE = re.compile(r"\S+")
+
 
 def anchor_offsets(words: Iterable[str], anchors: Iterable[str]) -> dict[str, tuple[int, ...]]:
     """For each anchor, how far into the words holding it it sits (each word must hold one)."""
@@ -65,3 +67,16 @@ def lines_with(text: str, needle: str) -> Iterator[tuple[int, int]]:
             return
         yield start, end
         at = text.find(needle, end)
+
+
+def runs_with(text: str, needle: str, haystack: str | None = None) -> Iterator[tuple[int, int]]:
+    """(start, end) of each run of non-white-space in `text` holding `needle`, in order. `haystack` (same
+    offsets, e.g. the lower-cased ASCII text) is where `needle` is looked for; `text` by default.
+
+    A pattern whose matches never hold white space finds the same matches scanning only these runs,
+    provided its lookbehinds and lookaheads treat the white space around a run like the run's ends."""
+    haystack = text if haystack is None else haystack
+    for start, end in lines_with(haystack, needle):
+        for run in _NON_SPACE.finditer(text, start, end):
+            if haystack.find(needle, run.start(), run.end()) != -1:
+                yield run.span()

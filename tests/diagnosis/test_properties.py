@@ -51,7 +51,8 @@ def test_diagnose_never_raises_and_is_deterministic(diagnoser: Diagnoser, text: 
 # The fast scans (bot/diagnosis/scan.py) must find exactly what the plain regular expressions find.
 SCAN_FRAGMENTS = [
     "errorCode", "developerMessage", "HttpStatusCode", "statusCode", "Detail", "title", "reason", "code",
-    '"', "'", ": ", "=", " ", "\n", "\t", "-", "_", ".", "/", "x", "AUTH-0", "AUTH-", "12", "403", "4031",
+    '"', "'", ": ", "=", " ", "\n", "\t", "\x0b", "\x1c", "\u2028", "\xa0", "-", "_", ".", "/", "x",
+    "AUTH-0", "AUTH-", "12", "403", "4031",
     "b.", "0f1c2d3e-1111-2222-3333-444455556666", "aaaa-", "US", "EMEA", "AUS", "DEU", "APAC", "USA",
     "urn:adsk.wipprod:fs.file:vf.", "URN:ADSK.", "https://", "developer.api.autodesk.com", "Autodesk.com",
     "aps.autodesk.com", "/project/v1/hubs/", "construction/admin/v1/", "/v", "da/v2/", "/regions/eu/",
@@ -152,3 +153,23 @@ PLAIN_ERRORISH = re.compile(
 def test_errorish_lines_are_the_plain_patterns_lines(words: list[str]) -> None:
     line = "".join(words).lower()
     assert bool(E._ERRORISH.search(line)) == bool(PLAIN_ERRORISH.search(line))
+
+
+STATUS_FRAGMENTS = [
+    "http/1.1 ", "HTTP/2 ", "403", "401", "429", "404", "500", "4031", " forbidden", " unauthorised", "status",
+    "code", "statusCode", ": ", "=", '"', " got ", "returned ", "an ", "error", " response", " (", ")", "-",
+    " gateway time-out", "gone", "\n", " ", "x", ".", "/",
+]  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(words=st.lists(st.one_of(st.sampled_from(STATUS_FRAGMENTS), st.text(max_size=3)), max_size=30))
+def test_status_guards_skip_only_patterns_that_cannot_match(words: list[str]) -> None:
+    lower = "".join(words).lower()
+    windows = E._windows(lower)
+    plain = []
+    for offset, window in windows:
+        for pattern in E._STATUS_PATTERNS:
+            plain.extend((offset + m.start(), int(m.group(1))) for m in pattern.finditer(window))
+    expected = tuple(dict.fromkeys(code for _, code in sorted(plain) if 100 <= code <= 599))
+    assert E._statuses(lower) == expected
