@@ -44,11 +44,18 @@ def anchored(text: str, offsets: dict[str, tuple[int, ...]]) -> Iterator[int]:
 
 def matches_at(pattern: re.Pattern[str], text: str, starts: Iterable[int]) -> list[re.Match[str]]:
     """Exactly what `pattern.finditer(text)` finds, trying only `starts`, which hold every position where
-    a match can start. Faster when those are few: the regex engine need not try every position. The
-    pattern must not match the empty string (then each scan resumes at the previous match's end)."""
+    a match can start. Faster when those are few: the regex engine need not try every position (when they
+    are many, as in a paste of one repeated word, it scans plainly). The pattern must not match the empty
+    string (then each scan resumes at the previous match's end)."""
+    limit = len(text) // 16 + 64  # past this many candidates a plain scan is cheaper (and as exact)
+    candidates: set[int] = set()
+    for start in starts:
+        candidates.add(start)
+        if len(candidates) > limit:
+            return list(pattern.finditer(text))
     found: list[re.Match[str]] = []
     end = 0
-    for start in sorted(set(starts)):
+    for start in sorted(candidates):
         if start >= end:
             match = pattern.match(text, start)  # lookbehinds and \b still see the text before `start`
             if match is not None:

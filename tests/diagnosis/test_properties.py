@@ -7,6 +7,7 @@ import importlib
 import re
 from collections.abc import Iterable
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -173,3 +174,16 @@ def test_status_guards_skip_only_patterns_that_cannot_match(words: list[str]) ->
             plain.extend((offset + m.start(), int(m.group(1))) for m in pattern.finditer(window))
     expected = tuple(dict.fromkeys(code for _, code in sorted(plain) if 100 <= code <= 599))
     assert E._statuses(lower) == expected
+
+
+@pytest.mark.parametrize("unit", ["b.", "AUTH-", "token", "-u ", "client_id ", "US ", "-aaaa-bbbb-cccc-"])
+def test_many_candidate_starts_fall_back_to_the_plain_scan_with_the_same_result(unit: str) -> None:
+    text = unit * 3_000 + "b.0f1c2d3e-1111-2222-3333-444455556666 AUTH-001 token=s3cr3tValue1"
+    lower = text.lower()
+    assert _same(E._prefixed_ids(text), E._PREFIXED_ID.finditer(text))
+    assert _same(E._auth_codes(text), re.finditer(r"\bAUTH-\d{3}\b", text))
+    assert _same(E._regions(text), E._REGION.finditer(text))
+    assert _same(E._bare_guids(text), E._BARE_GUID.finditer(text))
+    assert (R.redact(text).text, R.redact(text).kinds) == _plain_redact(text)
+    fast, plain = credentials_unset(lower), _CREDENTIALS_UNSET.search(lower)
+    assert (fast and fast.span()) == (plain and plain.span())
