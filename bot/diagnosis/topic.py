@@ -53,9 +53,26 @@ def fold_grants(text: str) -> str:
     return text
 
 
+# Every fold literal holds one of these roots: a text without the root needs none of its literals looked for.
+_ROOTS = ("legged", "2lo", "3lo", "client", "app", "user", "authorization")
+_LITERALS_BY_ROOT = {
+    root: tuple(
+        dict.fromkeys(
+            lit for lits, _, _ in _FOLDS for lit in lits if next(r for r in _ROOTS if r in lit) == root
+        )
+    )
+    for root in _ROOTS
+}
+
+
 def may_fold(lower: str) -> bool:
     """Whether `fold_grants` can change a text whose lower-cased form is `lower` (False: it cannot)."""
-    return any(literal in lower for literals, _, _ in _FOLDS for literal in literals)
+    return any(
+        literal in lower
+        for root, literals in _LITERALS_BY_ROOT.items()
+        if root in lower
+        for literal in literals
+    )
 
 
 def topic_tokens(text: str) -> list[str]:

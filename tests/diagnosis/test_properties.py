@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.diagnosis import Diagnoser, scan
+from bot.diagnosis import Diagnoser, scan, topic
 from bot.diagnosis import extract as E
 from bot.diagnosis.match import _CREDENTIALS_UNSET, credentials_unset
 
@@ -187,3 +187,15 @@ def test_many_candidate_starts_fall_back_to_the_plain_scan_with_the_same_result(
     assert (R.redact(text).text, R.redact(text).kinds) == _plain_redact(text)
     fast, plain = credentials_unset(lower), _CREDENTIALS_UNSET.search(lower)
     assert (fast and fast.span()) == (plain and plain.span())
+
+
+GRANT_FRAGMENTS = ["legged", "2lo", "client", "_credentials", " credentials", "app", "-only", " only", "lication",
+                   " token", "user", "'s", " access", "authorization", "_code", " code", " ", "x"]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(words=st.lists(st.one_of(st.sampled_from(GRANT_FRAGMENTS), st.text(max_size=3)), max_size=12))
+def test_may_fold_says_whether_any_grant_spelling_occurs(words: list[str]) -> None:
+    lower = "".join(words).lower()
+    literals = {literal for group, _, _ in topic._FOLDS for literal in group}
+    assert topic.may_fold(lower) == any(literal in lower for literal in literals)
