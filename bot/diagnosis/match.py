@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
+from itertools import chain
 
 from rapidfuzz import fuzz
 from rapidfuzz.distance import LCSseq
@@ -158,6 +159,7 @@ class Matcher:
         for position, signature in enumerate(self._signatures):
             for word in signature.words:
                 self._by_word[word].append(position)
+        self._needed = [signature.needed for signature in self._signatures]
 
     def code_matches(self, lower: str) -> list[re.Match[str]]:
         """`self._code_re.finditer(lower)`, tried only at the codes' first four letters."""
@@ -294,17 +296,13 @@ class Matcher:
         lines = [default_process(line) for line in candidates]
         line_sequences = [processed_tokens(line) for line in lines]
         line_words = [set(sequence) for sequence in line_sequences]
-        present = set().union(*line_words)
-        counts: dict[int, int] = defaultdict(int)
-        by_word = self._by_word
-        for word in present:
-            for position in by_word.get(word, ()):
-                counts[position] += 1
+        by_word, needed = self._by_word, self._needed
+        present = [by_word[word] for word in set().union(*line_words) if word in by_word]
+        counts = Counter(chain.from_iterable(present))  # signature -> how many of its words occur
         best: dict[int, Hit] = {}
-        for position, count in sorted(counts.items()):  # equal scores: the first signature in KB order
+        # In signature order, so that of equal scores the first signature in KB order is kept.
+        for position in sorted(p for p, count in counts.items() if count >= needed[p]):
             signature = self._signatures[position]
-            if count < signature.needed:
-                continue
             score = self._best_line_score(signature, lines, line_words, line_sequences)
             if score >= MESSAGE_CUTOFF and score > (best.get(signature.cause_index) or Hit("", 0, "")).score:
                 shown = signature.text if len(signature.text) <= 90 else signature.text[:89] + "…"
