@@ -25,14 +25,17 @@ _APS_WORDS = re.compile(
     r"(?:get|search)folder\w*|gettwolegged\w*|getthreelegged\w*|authclient(?:two|three)legged|"
     r"modelderivativeapierror|jsonapi)\b"
 )
-# Autodesk SDK and package names, and the exact wording of Autodesk errors no other system prints.
+# Autodesk SDK and package names, the exact wording of Autodesk errors no other system prints, and the
+# /api/forge/… and /api/aps/… routes of Autodesk's sample servers that apps are built from.
 _APS_SDK = re.compile(
     r"autodesk\.(?:forge|authentication|oss|modelderivative|datamanagement|construction|sdkmanager|adn|viewing)|"
     r"autodesk-forge|forge-apis|forgesdk|forge-model-derivative|aps-sdk|@aps_sdk|aps_sdk|"
     r"token does not have the privilege|client_id specified does not have access|"
     r"cannot access a resource owned by|must be assigned to a developer hub|unable to get hubs from|"
     r"input urn is not authorized|invalid redirect[_ ]?ur[il]|\bno (?:read|write) access\b|"
-    r"\"token does \"|unexpected token t in json|\bquota limit\b"
+    r"\"token does \"|unexpected token t in json|\bquota limit\b|"
+    r"keymanagement\.service\.developerstatusnotactive|"  # the gateway fault of an inactive APS developer
+    r"/api/(?:forge|aps)/(?:oauth|callback|auth|token|models?|buckets?|hubs?|projects?|design|derivatives?)"
 )
 _BASE64_URN = "dXJuOmFkc2s"  # "urn:adsk" base64-encoded, as in model URNs
 _NAMED = re.compile(r"\b(?:autodesk|bim ?360|model derivative)\b")
