@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -19,8 +20,8 @@ from bot.store.jobs import JobStore
 
 log = logging.getLogger(__name__)
 
-BATCH = 100
-LINGER_SECONDS = 0.002  # a burst's deliveries share one commit
+BATCH = 500
+LINGER_SECONDS = 0.01  # a delivery waits at most this long for others to share its commit
 PURGE_EVERY = 1000  # stored deliveries between two purges of old dedupe keys
 DEDUPE_MEMORY_SECONDS = 86_400  # Slack stops retrying within minutes; a day is plenty
 _STOP = object()
@@ -61,9 +62,10 @@ class Inbox:
     def _run(self) -> None:
         while True:
             batch = [self._queue.get()]
-            while len(batch) < BATCH:
+            deadline = time.monotonic() + LINGER_SECONDS
+            while len(batch) < BATCH and batch[-1] is not _STOP:
                 try:
-                    batch.append(self._queue.get(timeout=LINGER_SECONDS))
+                    batch.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
                 except queue.Empty:
                     break
             items = [item for item in batch if item is not _STOP]
