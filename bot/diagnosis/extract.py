@@ -40,7 +40,7 @@ _URL = re.compile(
 _API_ROOTS = (
     "authentication|project|data|oss|modelderivative|derivativeservice|construction|hq|bim360|da|webhooks|"
     "issues|userprofile|userinfo|viewingservice|acc|cost|dataexchange|aec|reality|fusiondata|tokenflex|"
-    "parameters|designautomation|flow|insights"
+    "parameters|designautomation|flow|insights|data-connector"
 )
 # The lookbehind sits after the leading "/" (it then looks at the character before it): same matches, but
 # the pattern starts with a literal, so the regex engine jumps from slash to slash.

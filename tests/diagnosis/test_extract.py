@@ -112,6 +112,12 @@ def test_endpoints_families_and_ids() -> None:
     assert signals.bare_ids == ()  # the same GUID, once with b. and once without: recorded once, as prefixed
 
 
+def test_host_less_paths_of_every_api_root_are_endpoints() -> None:
+    signals = extract("POST /data-connector/v1/accounts/0f1c2d3e/requests answered 403")
+    assert signals.endpoints == ("/data-connector/v1/accounts/0f1c2d3e/requests",)
+    assert extract("POST /my-connector/v1/requests answered 403").endpoints == ()  # not an APS root
+
+
 def test_grant_hints() -> None:
     assert extract("grant_type=client_credentials").grant_hints == ("2-legged",)
     assert extract("using a 3-legged token with x-user-id").grant_hints == ("3-legged",)
