@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 
 BATCH = 500
 LINGER_SECONDS = 0.01  # a delivery waits at most this long for others to share its commit
+STORE_ATTEMPTS = 3
+STORE_RETRY_SECONDS = 0.5
 PURGE_EVERY = 1000  # stored deliveries between two purges of old dedupe keys
 DEDUPE_MEMORY_SECONDS = 86_400  # Slack stops retrying within minutes; a day is plenty
 _STOP = object()
@@ -88,18 +90,23 @@ class Inbox:
                 log.exception("could not purge old dedupe keys")
 
     def _store(self, items: list[tuple[list[str], str, dict[str, Any]]]) -> int:
-        """One transaction for the whole batch: a few statements, however many deliveries."""
-        try:
-            now = self.clock()
-            with self.db.transaction() as conn:
-                firsts = self.dedupe.first_seen(conn, [keys for keys, _, _ in items], now=now)
-                accepted = [item for item, first in zip(items, firsts, strict=True) if first]
-                jobs = [(kind, now, payload) for _, kind, payload in accepted]
-                self.jobs.insert_many(conn, jobs)
-        except Exception:
-            log.exception("could not store %d deliveries", len(items))
-            return 0
+        """One transaction for the whole batch: a few statements, however many deliveries. A failing
+        database is tried again a few times before the batch is given up (and logged)."""
+        for attempt in range(1, STORE_ATTEMPTS + 1):
+            try:
+                now = self.clock()
+                with self.db.transaction() as conn:
+                    firsts = self.dedupe.first_seen(conn, [keys for keys, _, _ in items], now=now)
+                    accepted = [item for item, first in zip(items, firsts, strict=True) if first]
+                    self.jobs.insert_many(conn, [(kind, now, payload) for _, kind, payload in accepted])
+                break
+            except Exception:
+                if attempt == STORE_ATTEMPTS:
+                    log.exception("could not store %d deliveries; they get no reply", len(items))
+                    return 0
+                log.warning("storing %d deliveries failed (attempt %d); trying again", len(items), attempt)
+                time.sleep(attempt * STORE_RETRY_SECONDS)  # backing off a busy or failing database
         for (keys, _, _), first in zip(items, firsts, strict=True):
             if not first:
                 log.info("duplicate delivery dropped (%s)", keys[0])
-        return len(jobs)
+        return len(accepted)

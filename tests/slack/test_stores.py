@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -56,6 +57,34 @@ def test_inbox_stores_each_first_delivery_with_its_job_and_drops_duplicates(tmp_
     assert sorted(j.payload["n"] for j in jobs) == [1, 4]
     assert stored  # the worker was woken
     assert DedupeStore(db).state(message_key("C1", "0.0")) is None  # the dropped delivery wrote nothing
+
+
+class FlakyDatabase(Database):
+    """Its first `failures` write transactions fail the way a locked or broken SQLite file does."""
+
+    def __init__(self, path: Path) -> None:
+        self.failures = 0
+        super().__init__(path)
+
+    def transaction(self):  # type: ignore[override]
+        if self.failures:
+            self.failures -= 1
+            raise sqlite3.OperationalError("database is locked")
+        return super().transaction()
+
+
+@pytest.mark.parametrize(("failures", "stored"), [(2, 1), (3, 0)])
+def test_inbox_tries_a_failing_database_again_then_gives_up(
+    tmp_path: Path, failures: int, stored: int
+) -> None:
+    db = FlakyDatabase(tmp_path / "d.sqlite3")
+    inbox = Inbox(db, clock=lambda: 5.0)
+    db.failures = failures
+    inbox.put([event_key("E1")], "reply", {"n": 1})
+    assert inbox.flush(timeout=10)
+    inbox.close()
+    assert JobStore(db).due_count(("reply",), 5.0) == stored
+    assert (DedupeStore(db).state(event_key("E1")) == "done") == bool(stored)
 
 
 def test_concurrent_deliveries_have_one_winner(tmp_path: Path) -> None:
