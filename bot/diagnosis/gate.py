@@ -130,6 +130,7 @@ _ACCESS_STATUSES = frozenset({400, 401, 403, 404, 406, 409, 410, 429})
 
 
 # The paste is about the user's own webhook receiver rejecting APS callbacks, not about calling APS.
+_OWN_RECEIVER_WORDS = ("x-adsk-signature", "webhook", "callback")  # every match holds one of these
 _OWN_RECEIVER = re.compile(
     r"x-adsk-signature|\bwebhook\b.{0,80}\b(?:receiver|our (?:endpoint|server|api|gateway)|callback url)\b|"
     r"\b(?:our|my) (?:webhook )?(?:receiver|endpoint|server|gateway)\b.{0,80}\b(?:webhook|callback)s?\b",
@@ -152,6 +153,7 @@ _APS_CODE_LINKS = re.compile(
 
 
 # Where an app runs (a host, a container, a web server) rather than whose error it is.
+_HOSTING_WORDS = ("heroku", "docker", "kubernetes", "kubectl", "nginx", "apache", "iis", "vercel", "netlify")
 _HOSTING = re.compile(r"\b(?:heroku(?:app)?|docker|kubernetes|kubectl|nginx|apache|iis|vercel|netlify)\b")
 
 
@@ -163,7 +165,7 @@ def other_system(lower: str, about_aps: bool = False) -> bool:
     """
     if "github" in lower:
         lower = _APS_CODE_LINKS.sub(" ", lower)
-    if about_aps:
+    if about_aps and any(word in lower for word in _HOSTING_WORDS):
         lower = _HOSTING.sub(" ", lower)
     if any(name in lower for name in _OTHER_SYSTEMS):
         return True
@@ -196,6 +198,8 @@ def aps_context(text: str, lower: str, signals: Signals) -> tuple[bool, bool]:
         or "developermessage" in lower
         or any(w.code.upper() == "BIM360DM_ERROR" for w in signals.warnings)
     )
+    if strong:
+        return True, True
     words = bool(
         _CASED_WORDS.search(text)
         or _DOCS_FOLDER.search(text)
@@ -208,7 +212,7 @@ def aps_context(text: str, lower: str, signals: Signals) -> tuple[bool, bool]:
         or _BASE64_URN in text
         or bool(signals.prefixed_ids)  # b.<GUID>: the Data Management id of an ACC/BIM 360 hub or project
     )
-    return strong or words, strong
+    return words, False
 
 
 def is_aps_access_error(text: str, signals: Signals, ranked: list[Ranked]) -> bool:
@@ -228,7 +232,12 @@ def is_aps_access_error(text: str, signals: Signals, ranked: list[Ranked]) -> bo
     named_and_fits = named_aps(text, lower) and ranked[0].score >= NAMED_SCORE
     if other_system(lower, about_aps) and not strong and not named_and_fits:
         return False  # another system's error, unless APS is named and a cause fits well
-    if not signals.endpoints and not signals.aps_host and _OWN_RECEIVER.search(lower):
+    if (
+        not signals.endpoints
+        and not signals.aps_host
+        and any(word in lower for word in _OWN_RECEIVER_WORDS)
+        and _OWN_RECEIVER.search(lower)
+    ):
         return False  # our own webhook endpoint answering APS, not APS refusing us
     hard_evidence = any(h.kind in {"code", "endpoint"} for h in ranked[0].hits)
     quoted = any(h.kind == "message" and h.score >= QUOTED_MESSAGE for h in ranked[0].hits)
