@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
+from bot.slack.replies import REPLY_JOB
 from bot.store.db import Database
+from bot.store.jobs import JobStore
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +26,8 @@ StartResponse = Callable[..., Any]
 
 
 def make_wsgi(app: App, db: Database) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
-    """`POST /slack/events` → Bolt (signature checked there); `GET /healthz` → 200 if the database answers."""
+    """`POST /slack/events` → Bolt (signature checked there); `GET /healthz` → 200 if the database answers,
+    with the number of replies waiting for the worker (one that keeps growing means the worker is down)."""
     bolt = SlackRequestHandler(app, path=EVENTS_PATH)
 
     def wsgi(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -39,8 +43,8 @@ def _health(environ: dict[str, Any], start_response: StartResponse, db: Database
         start_response("405 Method Not Allowed", [("Allow", "GET, HEAD"), ("Content-Length", "0")])
         return []
     try:
-        db.connection().execute("SELECT 1").fetchone()
-        status, body = "200 OK", {"ok": True}
+        queued = JobStore(db).due_count((REPLY_JOB,), time.time())
+        status, body = "200 OK", {"ok": True, "queued_replies": queued}
     except Exception as exc:  # report, never crash the health check
         log.warning("health check: database unavailable: %s", type(exc).__name__)
         status, body = "503 Service Unavailable", {"ok": False, "error": "database_unavailable"}

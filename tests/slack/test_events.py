@@ -393,10 +393,23 @@ def test_broadcast_and_group_mentions_are_never_echoed(
         assert markup not in sent
 
 
+def test_healthz_counts_the_replies_waiting_for_the_worker(
+    settings, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
+) -> None:
+    with running_bot(settings, worker=False) as bot:
+        bot.send_event(message_event(aps_paste[0]))
+        bot.drain()
+        assert bot.get("/healthz").json() == {"ok": True, "queued_replies": 1}
+    with running_bot(settings) as bot:
+        slack.wait_for("chat.postMessage")
+        bot.drain()
+        assert bot.get("/healthz").json() == {"ok": True, "queued_replies": 0}
+
+
 def test_healthz(bot: BotServer) -> None:
     response = bot.get("/healthz")
     assert response.status == 200
-    assert response.json() == {"ok": True}
+    assert response.json() == {"ok": True, "queued_replies": 0}
 
 
 def test_snippet_and_code_block_pastes_are_diagnosed(
