@@ -29,21 +29,22 @@ def make_wsgi(app: App, db: Database) -> Callable[[dict[str, Any], StartResponse
     """`POST /slack/events` → Bolt (signature checked there); `GET /healthz` → 200 if the database answers,
     with the number of replies waiting for the worker (one that keeps growing means the worker is down)."""
     bolt = SlackRequestHandler(app, path=EVENTS_PATH)
+    jobs = JobStore(db)
 
     def wsgi(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == HEALTH_PATH:
-            return _health(environ, start_response, db)
+            return _health(environ, start_response, jobs)
         return bolt(environ, start_response)
 
     return wsgi
 
 
-def _health(environ: dict[str, Any], start_response: StartResponse, db: Database) -> list[bytes]:
+def _health(environ: dict[str, Any], start_response: StartResponse, jobs: JobStore) -> list[bytes]:
     if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
         start_response("405 Method Not Allowed", [("Allow", "GET, HEAD"), ("Content-Length", "0")])
         return []
     try:
-        queued = JobStore(db).due_count((REPLY_JOB,), time.time())
+        queued = jobs.due_count((REPLY_JOB,), time.time())
         status, body = "200 OK", {"ok": True, "queued_replies": queued}
     except Exception as exc:  # report, never crash the health check
         log.warning("health check: database unavailable: %s", type(exc).__name__)
