@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import signal
 import sys
 
 from pydantic import ValidationError
@@ -55,6 +56,10 @@ def _fail(message: str, code: int = 2) -> int:
     return code
 
 
+def _stop_like_ctrl_c(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # the server stops, queued deliveries are stored, the worker finishes its jobs
+
+
 def run(args: argparse.Namespace) -> int:
     from slack_sdk.errors import SlackApiError
 
@@ -79,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
         return _fail(f"knowledge base: {exc}")
     except OSError as exc:
         return _fail(f"cannot reach Slack at SLACK_API_URL or open BOT_DB_PATH: {type(exc).__name__}", 1)
+    signal.signal(signal.SIGTERM, _stop_like_ctrl_c)  # docker stop / systemd: shut down as cleanly as Ctrl-C
     runtime.start_background()
     try:
         runtime.start_worker()

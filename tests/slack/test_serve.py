@@ -116,8 +116,9 @@ def wait_healthy(url: str, process: subprocess.Popen, timeout: float = 30) -> No
     raise AssertionError("the server did not become healthy")
 
 
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_http_mode_serves_signed_events_with_waitress(
-    tmp_path: Path, aps_paste: tuple[str, Diagnosis]
+    tmp_path: Path, aps_paste: tuple[str, Diagnosis], stop: signal.Signals
 ) -> None:
     port = free_port()
     with FakeSlackApi() as slack:
@@ -155,8 +156,9 @@ def test_http_mode_serves_signed_events_with_waitress(
                 urllib.request.urlopen(forged, timeout=10)
             assert rejected.value.code == 401
         finally:
-            process.send_signal(signal.SIGINT)
+            process.send_signal(stop)
             process.wait(timeout=30)
             stderr = process.stderr.read() if process.stderr else ""
             process.stderr.close() if process.stderr else None
     assert BOT_TOKEN not in stderr
+    assert process.returncode == 0, stderr  # stopped cleanly (server closed, worker drained), not killed
