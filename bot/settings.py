@@ -75,7 +75,10 @@ class Settings(BaseSettings):
         60, ge=0, le=100, description="Lowest score for an unprompted reply in a channel."
     )
     bot_worker_threads: int = Field(
-        8, ge=1, description="Threads for slow interactive work (live checks, checklists, the shortcut)."
+        8,
+        ge=1,
+        description="Threads for slow work: replies posted side by side by the reply worker, and live "
+        "checks, checklists and the shortcut in the serving process.",
     )
     bot_recheck_delay_seconds: int = Field(
         600,

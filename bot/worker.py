@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from slack_sdk import WebClient
 
@@ -26,10 +27,9 @@ from bot.store.jobs import Job, JobStore
 
 log = logging.getLogger(__name__)
 
-LEASE_SECONDS = 120.0  # a batch of replies takes seconds; held longer, its worker has died
+LEASE_SECONDS = 120.0  # a batch of replies (run side by side) takes seconds; held longer, its worker died
 MAX_ATTEMPTS = 5  # retriable failures (5xx, 429, network) are tried again after 2, 4, 8 and 16 s
 POLL_SECONDS = 1.0  # also look without a wake-up: retries falling due, jobs of a worker that died
-BATCH = 5  # claimed together: one transaction, and well within one lease even when Slack is slow
 NICENESS = 19  # below the acking process: replies wait a moment during a burst, acks never do
 RESTART_DELAY_SECONDS = 1.0
 START_TIMEOUT_SECONDS = 60.0
@@ -39,21 +39,25 @@ Wait = Callable[[float], bool]  # wait up to n seconds for a wake-up; False mean
 
 
 class ReplyWorker:
+    """Claims due reply jobs a batch at a time and runs a batch's jobs side by side (`bot_worker_threads`),
+    so one slow Web API call does not hold up the other replies."""
+
     def __init__(self, deps: Deps, client: WebClient, *, name: str | None = None) -> None:
         self.deps = deps
         self.client = client
         self.jobs = JobStore(deps.db)
         self.replier = Replier(deps)
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.batch = deps.settings.bot_worker_threads
+        self._pool = ThreadPoolExecutor(self.batch, thread_name_prefix="aps-bot-reply")
 
     def drain(self) -> int:
         """Run every reply job due now; return how many ran."""
         ran = 0
         while batch := self.jobs.claim_due(
-            self.deps.clock(), self.name, kinds=(REPLY_JOB,), limit=BATCH, lease_seconds=LEASE_SECONDS
+            self.deps.clock(), self.name, kinds=(REPLY_JOB,), limit=self.batch, lease_seconds=LEASE_SECONDS
         ):
-            for job in batch:
-                self._run(job)
+            list(self._pool.map(self._run, batch))
             ran += len(batch)
         return ran
 
@@ -71,6 +75,7 @@ class ReplyWorker:
             if not wait(POLL_SECONDS):
                 break
         self.drain()
+        self._pool.shutdown()
 
     def _run(self, job: Job) -> None:
         try:

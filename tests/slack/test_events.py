@@ -449,6 +449,21 @@ def test_every_button_on_a_reply_has_a_listener(
         ), f"no listener for {action_id}"
 
 
+def test_replies_go_out_side_by_side_so_one_slow_call_does_not_hold_up_the_others(
+    bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis], not_aps: str
+) -> None:
+    bot.send_event(message_event(not_aps))  # Bolt checks its token (auth.test) on the first request
+    slack.hold = threading.Event()  # from now on Slack answers nothing until released
+    try:
+        for _ in range(3):
+            bot.send_event(message_event(aps_paste[0]))
+        slack.wait_for("chat.postMessage", count=3)  # all three in flight at once
+    finally:
+        slack.hold.set()
+    bot.drain()
+    assert len(slack.calls_to("chat.postMessage")) == 3
+
+
 def test_ack_does_not_wait_for_the_reply(
     bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis], not_aps: str
 ) -> None:
