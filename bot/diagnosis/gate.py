@@ -6,6 +6,7 @@ import re
 
 from bot.diagnosis.extract import Signals
 from bot.diagnosis.match import Ranked
+from bot.diagnosis.scan import any_occurs, keyed, word_index
 
 MIN_SCORE = 50
 MIN_SCORE_HARD = 35  # enough when hard APS evidence (host, endpoint, code) meets a refused request
@@ -91,6 +92,8 @@ _OTHER_SYSTEMS = (
 )  # fmt: skip
 _OTHER_SYSTEM_WORDS = ("github", "npm error", "nginx", "docker", "jira", "fabric", "okta", "gitlab", "pypi",
                        "apache", "iis", "auth0")  # fmt: skip
+_OTHER_SYSTEMS_KEYED = keyed(_OTHER_SYSTEMS)
+_OTHER_SYSTEM_WORDS_KEYED = keyed(_OTHER_SYSTEM_WORDS)
 _OTHER_SYSTEM_WORD = re.compile(r"\b(?:" + "|".join(map(re.escape, _OTHER_SYSTEM_WORDS)) + r")\b")
 # Something failed: without one of these (or an APS code or quoted message) a paste is a question or chatter.
 _PROBLEM = re.compile(
@@ -154,6 +157,7 @@ _APS_CODE_LINKS = re.compile(
 
 # Where an app runs (a host, a container, a web server) rather than whose error it is.
 _HOSTING_WORDS = ("heroku", "docker", "kubernetes", "kubectl", "nginx", "apache", "iis", "vercel", "netlify")
+_HOSTING_KEYED = keyed(_HOSTING_WORDS)
 _HOSTING = re.compile(r"\b(?:heroku(?:app)?|docker|kubernetes|kubectl|nginx|apache|iis|vercel|netlify)\b")
 
 
@@ -163,13 +167,14 @@ def other_system(lower: str, about_aps: bool = False) -> bool:
     When the paste is about APS, the platform the user's app runs on (Heroku, Docker, nginx, IIS…) is not
     another system's error.
     """
+    index = word_index(lower)  # blanking links and hosting words below only shortens words: still a guide
     if "github" in lower:
         lower = _APS_CODE_LINKS.sub(" ", lower)
-    if about_aps and any(word in lower for word in _HOSTING_WORDS):
+    if about_aps and any_occurs(_HOSTING_KEYED, lower, index):
         lower = _HOSTING.sub(" ", lower)
-    if any(name in lower for name in _OTHER_SYSTEMS):
+    if any_occurs(_OTHER_SYSTEMS_KEYED, lower, index):
         return True
-    return any(word in lower for word in _OTHER_SYSTEM_WORDS) and bool(_OTHER_SYSTEM_WORD.search(lower))
+    return any_occurs(_OTHER_SYSTEM_WORDS_KEYED, lower, index) and bool(_OTHER_SYSTEM_WORD.search(lower))
 
 
 def _distinctive_message(ranked: list[Ranked]) -> bool:

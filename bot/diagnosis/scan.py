@@ -12,7 +12,10 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 
+from rapidfuzz.utils import default_process
+
 _NON_SPACE = re.compile(r"\S+")
+_PIECE = re.compile(r"[a-z0-9]+")
 
 
 def anchor_offsets(words: Iterable[str], anchors: Iterable[str]) -> dict[str, tuple[int, ...]]:
@@ -87,3 +90,25 @@ def runs_with(text: str, needle: str, haystack: str | None = None) -> Iterator[t
         for run in _NON_SPACE.finditer(text, start, end):
             if haystack.find(needle, run.start(), run.end()) != -1:
                 yield run.span()
+
+
+def word_index(lower: str) -> str | None:
+    """The distinct words of an ASCII lower-cased text, one a line: a much shorter string that holds every
+    run of [a-z0-9] of `lower` (rapidfuzz's `default_process` maps exactly the other ASCII characters to
+    spaces). None for other text, where no such shortcut is taken."""
+    if not lower.isascii():
+        return None
+    return "\n".join(set(default_process(lower).split()))
+
+
+def keyed(literals: Iterable[str]) -> tuple[tuple[str, str], ...]:
+    """(its longest run of [a-z0-9], literal) for each literal: each occurrence of a literal holds its key."""
+    return tuple((max(_PIECE.findall(literal), key=len, default=""), literal) for literal in literals)
+
+
+def any_occurs(keyed_literals: tuple[tuple[str, str], ...], lower: str, index: str | None) -> bool:
+    """Exactly `any(literal in lower for _, literal in keyed_literals)`, given `index = word_index(lower)`
+    (or of a text `lower` was cut from, or None): a literal whose key the short index lacks cannot occur."""
+    if index is None:
+        return any(literal in lower for _, literal in keyed_literals)
+    return any(key in index and literal in lower for key, literal in keyed_literals)

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.diagnosis import Diagnoser, scan, topic
+from bot.diagnosis import Diagnoser, gate, scan, topic
 from bot.diagnosis import extract as E
 from bot.diagnosis.match import _CREDENTIALS_UNSET, credentials_unset
 
@@ -199,3 +199,20 @@ def test_may_fold_says_whether_any_grant_spelling_occurs(words: list[str]) -> No
     lower = "".join(words).lower()
     literals = {literal for group, _, _ in topic._FOLDS for literal in group}
     assert topic.may_fold(lower) == any(literal in lower for literal in literals)
+
+
+OTHER_FRAGMENTS = ["github", ".com", "npm", " err!", "x-amz-", "iis", "docker", "google", " ads", "_apis/wit",
+                   "azure", " devops", "<code>", "accessdenied", "-", " ", "\n", "é", "İ", "x"]  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(words=st.lists(st.one_of(st.sampled_from(OTHER_FRAGMENTS), st.text(max_size=3)), max_size=16))
+def test_keyed_literal_checks_on_the_word_index_are_the_plain_checks(words: list[str]) -> None:
+    lower = "".join(words).lower()
+    literals = [*gate._OTHER_SYSTEMS, *gate._OTHER_SYSTEM_WORDS, *gate._HOSTING_WORDS]
+    for literal in literals:
+        assert scan.any_occurs(scan.keyed([literal]), lower, scan.word_index(lower)) == (literal in lower)
+    # blanking spans (as other_system does) only shortens words: the original text's index still guides
+    blanked = lower.replace("github", " ").replace("docker", " ")
+    for literal in literals:
+        assert scan.any_occurs(scan.keyed([literal]), blanked, scan.word_index(lower)) == (literal in blanked)
