@@ -295,15 +295,18 @@ class Matcher:
             candidates = tuple(fold_grants(line) for line in candidates)
         lines = [default_process(line) for line in candidates]
         line_sequences = [processed_tokens(line) for line in lines]
-        line_words = [set(sequence) for sequence in line_sequences]
+        # Lines with the same content words (frames of one stack trace) pass or fail the word filters alike.
+        groups: dict[frozenset[str], list[int]] = {}
+        for number, sequence in enumerate(line_sequences):
+            groups.setdefault(frozenset(sequence), []).append(number)
         by_word, needed = self._by_word, self._needed
-        present = [by_word[word] for word in set().union(*line_words) if word in by_word]
+        present = [by_word[word] for word in set().union(*groups) if word in by_word]
         counts = Counter(chain.from_iterable(present))  # signature -> how many of its words occur
         best: dict[int, Hit] = {}
         # In signature order, so that of equal scores the first signature in KB order is kept.
         for position in sorted(p for p, count in counts.items() if count >= needed[p]):
             signature = self._signatures[position]
-            score = self._best_line_score(signature, lines, line_words, line_sequences)
+            score = self._best_line_score(signature, lines, groups, line_sequences)
             if score >= MESSAGE_CUTOFF and score > (best.get(signature.cause_index) or Hit("", 0, "")).score:
                 shown = signature.text if len(signature.text) <= 90 else signature.text[:89] + "…"
                 best[signature.cause_index] = Hit(
@@ -314,11 +317,15 @@ class Matcher:
 
     @staticmethod
     def _best_line_score(
-        signature: _Signature, lines: list[str], line_words: list[set[str]], line_sequences: list[list[str]]
+        signature: _Signature,
+        lines: list[str],
+        groups: dict[frozenset[str], list[int]],
+        line_sequences: list[list[str]],
     ) -> float:
+        """The best score of `signature` over the lines (`groups`: line numbers by their content words)."""
         best = 0.0
         needed, words_of_signature = signature.needed, signature.words
-        for line, words, sequence in zip(lines, line_words, line_sequences, strict=True):
+        for words, numbers in groups.items():
             shared = words_of_signature & words
             if len(shared) < needed:
                 continue  # too few of its words
@@ -326,13 +333,15 @@ class Matcher:
                 continue  # or only its common ones ("token", "get")
             if signature.statuses - words:
                 continue  # "returns 401 with …" is not a line without that 401
-            score = fuzz.partial_ratio(signature.processed, line, score_cutoff=MESSAGE_CUTOFF)
-            if len(line) < len(signature.processed):  # a short line inside a long signature proves less
-                score *= len(line) / len(signature.processed)
-            if len(signature.words) >= WORDS_FOR_COVERAGE:  # a paraphrase: the words, in the same order
-                in_order = LCSseq.similarity(signature.sequence, sequence)
-                score = max(score, COVERAGE_WEIGHT * 100 * in_order / len(signature.sequence))
-            best = max(best, score)
+            for number in numbers:
+                line = lines[number]
+                score = fuzz.partial_ratio(signature.processed, line, score_cutoff=MESSAGE_CUTOFF)
+                if len(line) < len(signature.processed):  # a short line inside a long signature proves less
+                    score *= len(line) / len(signature.processed)
+                if len(signature.words) >= WORDS_FOR_COVERAGE:  # a paraphrase: the words, in the same order
+                    in_order = LCSseq.similarity(signature.sequence, line_sequences[number])
+                    score = max(score, COVERAGE_WEIGHT * 100 * in_order / len(signature.sequence))
+                best = max(best, score)
         return best
 
     @staticmethod
