@@ -7,6 +7,7 @@ from bot.diagnosis.gate import is_aps_access_error
 from bot.diagnosis.match import Matcher
 from bot.diagnosis.redact import redact
 from bot.diagnosis.result import CauseMatch, Diagnosis
+from bot.diagnosis.tokens import paste_words
 from bot.knowledge import KnowledgeBase
 
 MAX_TEXT = 100_000  # past Slack's 40,000-character message limit; longer input is cut, never rejected
@@ -24,7 +25,8 @@ class Diagnoser:
         redaction = redact(text[:MAX_TEXT])
         clean = focus(redaction.text)
         signals = extract(clean)
-        ranked = self._matcher.rank(clean, signals)
+        words = paste_words(clean)  # counted once for ranking and the gate
+        ranked = self._matcher.rank(clean, signals, words)
         causes = tuple(
             CauseMatch(
                 id=r.cause.id,
@@ -37,7 +39,7 @@ class Diagnoser:
             for r in ranked
         )
         return Diagnosis(
-            is_aps_error=is_aps_access_error(clean, signals, ranked),
+            is_aps_error=is_aps_access_error(clean, signals, ranked, words),
             causes=causes,
             signals=signals.to_json(),
             secrets_found=redaction.found,

@@ -7,6 +7,7 @@ import re
 from bot.diagnosis.extract import Signals
 from bot.diagnosis.match import Ranked
 from bot.diagnosis.scan import any_occurs, keyed, word_index
+from bot.diagnosis.tokens import PasteWords
 
 MIN_SCORE = 50
 MIN_SCORE_HARD = 35  # enough when hard APS evidence (host, endpoint, code) meets a refused request
@@ -161,13 +162,14 @@ _HOSTING_KEYED = keyed(_HOSTING_WORDS)
 _HOSTING = re.compile(r"\b(?:heroku(?:app)?|docker|kubernetes|kubectl|nginx|apache|iis|vercel|netlify)\b")
 
 
-def other_system(lower: str, about_aps: bool = False) -> bool:
+def other_system(lower: str, about_aps: bool = False, index: str | None = None) -> bool:
     """Another product's error (GitHub, npm, AWS, Azure AD, Minecraft Forge, …) is named in the paste.
 
     When the paste is about APS, the platform the user's app runs on (Heroku, Docker, nginx, IIS…) is not
     another system's error.
     """
-    index = word_index(lower)  # blanking links and hosting words below only shortens words: still a guide
+    if index is None:  # (the index of `lower`; blanking links and hosting words below only shortens words)
+        index = word_index(lower)
     if "github" in lower:
         lower = _APS_CODE_LINKS.sub(" ", lower)
     if about_aps and any_occurs(_HOSTING_KEYED, lower, index):
@@ -220,11 +222,13 @@ def aps_context(text: str, lower: str, signals: Signals) -> tuple[bool, bool]:
     return words, False
 
 
-def is_aps_access_error(text: str, signals: Signals, ranked: list[Ranked]) -> bool:
-    """True only for an APS access problem a cause explains."""
+def is_aps_access_error(
+    text: str, signals: Signals, ranked: list[Ranked], words: PasteWords | None = None
+) -> bool:
+    """True only for an APS access problem a cause explains (`words`: `paste_words(text)`, if known)."""
     if not ranked:
         return False
-    lower = text.lower()
+    lower = text.lower() if words is None else words.lower
     about_aps, strong = aps_context(text, lower, signals)
     # A long KB message quoted closely is APS wording, but generic enough that another system may print it.
     about_aps = about_aps or _distinctive_message(ranked)
@@ -235,7 +239,8 @@ def is_aps_access_error(text: str, signals: Signals, ranked: list[Ranked]) -> bo
     if not (about_aps or strong or (refused and _vocabulary(lower))):
         return False
     named_and_fits = named_aps(text, lower) and ranked[0].score >= NAMED_SCORE
-    if other_system(lower, about_aps) and not strong and not named_and_fits:
+    index = None if words is None else words.index
+    if other_system(lower, about_aps, index) and not strong and not named_and_fits:
         return False  # another system's error, unless APS is named and a cause fits well
     if (
         not signals.endpoints

@@ -18,8 +18,8 @@ from rapidfuzz.distance import LCSseq
 from rapidfuzz.utils import default_process
 
 from bot.diagnosis.extract import Signals
-from bot.diagnosis.scan import matches_at, positions
-from bot.diagnosis.tokens import processed_tokens, tokens
+from bot.diagnosis.scan import keyed, matches_at, positions
+from bot.diagnosis.tokens import PasteWords, paste_words, processed_tokens, tokens
 from bot.diagnosis.topic import TopicIndex, fold_grants, may_fold
 from bot.knowledge import Cause, KnowledgeBase
 
@@ -74,9 +74,19 @@ CREDENTIALS_UNSET_SCORE = 92
 _DIRECTION_CAUSES = {"threelegged": "three-legged-not-accepted", "twolegged": "two-legged-needs-user-context"}
 
 
-def credentials_unset(lower: str) -> re.Match[str] | None:
-    """`_CREDENTIALS_UNSET.search(lower)`, tried only where a match can start."""
-    starts = (at - back for word, backs in _UNSET_STARTS for at in positions(lower, word) for back in backs)
+_UNSET_KEYED = keyed(word for word, _ in _UNSET_STARTS)
+
+
+def credentials_unset(lower: str, index: str | None = None) -> re.Match[str] | None:
+    """`_CREDENTIALS_UNSET.search(lower)`, tried only where a match can start. `index`: `word_index(lower)`,
+    which rules most start words out faster."""
+    starts = (
+        at - back
+        for (key, word), (_, backs) in zip(_UNSET_KEYED, _UNSET_STARTS, strict=True)
+        if index is None or key in index
+        for at in positions(lower, word)
+        for back in backs
+    )
     return next(iter(matches_at(_CREDENTIALS_UNSET, lower, starts)), None)  # the leftmost, as search()
 
 
@@ -168,19 +178,21 @@ class Matcher:
         starts = (at for prefix in self._code_prefixes for at in positions(lower, prefix))
         return matches_at(self._code_re, lower, starts)
 
-    def rank(self, text: str, signals: Signals) -> list[Ranked]:
-        """Causes with their evidence, best first (ties: more evidence, then knowledge-base order)."""
+    def rank(self, text: str, signals: Signals, words: PasteWords | None = None) -> list[Ranked]:
+        """Causes with their evidence, best first (ties: more evidence, then knowledge-base order).
+        `words`: `paste_words(text)`, if the caller has it."""
         hits: dict[int, list[Hit]] = defaultdict(list)
-        lower = text.lower()
-        grants_spelled = may_fold(lower)  # some grant-type spelling occurs (else nothing folds)
+        words = paste_words(text) if words is None else words
+        lower = words.lower
+        grants_spelled = may_fold(lower, words.index)  # some grant-type spelling occurs (else nothing folds)
         self._status_hits(signals, hits)
         self._code_hits(text, lower, signals, hits)
         self._endpoint_hits(signals, hits)
         self._message_hits(signals, hits)
-        self._topic_hits(text, grants_spelled, hits)
+        self._topic_hits(text, grants_spelled, hits, words)
         penalties = self._grant_direction_hits(lower, grants_spelled, hits)
         self._token_endpoint_hits(lower, signals, hits, penalties)
-        self._credentials_unset_hits(lower, hits)
+        self._credentials_unset_hits(lower, hits, words.index)
         ranked = []
         for index, cause_hits in hits.items():
             cause = self.causes[index]
@@ -241,19 +253,21 @@ class Matcher:
             expired = "expired-or-invalid-token"
             penalties[expired] = penalties.get(expired, 0) + GRANT_CONTRARY
 
-    def _credentials_unset_hits(self, lower: str, hits: dict[int, list[Hit]]) -> None:
+    def _credentials_unset_hits(self, lower: str, hits: dict[int, list[Hit]], index: str | None) -> None:
         """Client id/secret env vars not set or undefined: whatever APS answers, the credentials are wrong."""
-        if "client" not in lower:
+        if "client" not in (lower if index is None else index):  # "client" is a whole piece: in the index
             return
-        match = credentials_unset(lower)
+        match = credentials_unset(lower, index)
         index = self._index_of("invalid-client-credentials")
         if match is not None and index is not None:
             evidence = f'credentials not set: "{match.group(0)}"'
             hits[index].append(Hit("config", CREDENTIALS_UNSET_SCORE, evidence))
 
-    def _topic_hits(self, text: str, grants_spelled: bool, hits: dict[int, list[Hit]]) -> None:
+    def _topic_hits(
+        self, text: str, grants_spelled: bool, hits: dict[int, list[Hit]], words: PasteWords | None = None
+    ) -> None:
         """What the paste talks about, for pastes that describe a problem rather than quote it."""
-        for match in self._topics.match(text, TOPIC_LIMIT, TOPIC_MIN_SIMILARITY, grants_spelled):
+        for match in self._topics.match(text, TOPIC_LIMIT, TOPIC_MIN_SIMILARITY, grants_spelled, words):
             if match.similarity >= TOPIC_MIN_SIMILARITY:
                 score = min(TOPIC_MAX, TOPIC_BASE + TOPIC_SCALE * match.similarity)
                 words = ", ".join(match.shared)

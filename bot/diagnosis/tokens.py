@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
+from dataclasses import dataclass
 from functools import lru_cache
 
 from rapidfuzz.utils import default_process
@@ -37,3 +39,21 @@ def processed_tokens(processed: str) -> list[str]:
 def tokens(text: str) -> list[str]:
     """Lower-case, crudely singular content words of `text`."""
     return processed_tokens(default_process(text))
+
+
+@dataclass(frozen=True)
+class PasteWords:
+    """What ranking and the gate read off one paste, computed once."""
+
+    lower: str  # the paste lower-cased
+    counts: Counter[str]  # its `default_process`ed words, counted (first occurrences in order)
+    total: int  # how many words
+    index: str | None  # ASCII paste: its distinct words, one a line (see scan.any_occurs); else None
+
+
+def paste_words(text: str) -> PasteWords:
+    """Count the words of `text` once, for the topic scores and the literal checks of ranking and gate."""
+    words = default_process(text).split()
+    counts = Counter(words)
+    # for ASCII text default_process(text) == default_process(text.lower()): the index scan.word_index gives
+    return PasteWords(text.lower(), counts, len(words), "\n".join(counts) if text.isascii() else None)

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 from rapidfuzz.utils import default_process
 
-from bot.diagnosis.tokens import content_word, tokens
+from bot.diagnosis.scan import any_occurs, keyed
+from bot.diagnosis.tokens import PasteWords, content_word, tokens
 from bot.knowledge import KnowledgeBase
 
 MAX_TOKENS = 3_000  # of a paste; the head of a long paste carries its topic
@@ -65,8 +66,14 @@ _LITERALS_BY_ROOT = {
 }
 
 
-def may_fold(lower: str) -> bool:
-    """Whether `fold_grants` can change a text whose lower-cased form is `lower` (False: it cannot)."""
+_FOLD_KEYED = keyed(dict.fromkeys(literal for literals, _, _ in _FOLDS for literal in literals))
+
+
+def may_fold(lower: str, index: str | None = None) -> bool:
+    """Whether `fold_grants` can change a text whose lower-cased form is `lower` (False: it cannot). `index`:
+    `scan.word_index(lower)` (or one with the same words), which rules most spellings out faster."""
+    if index is not None:
+        return any_occurs(_FOLD_KEYED, lower, index)
     return any(
         literal in lower
         for root, literals in _LITERALS_BY_ROOT.items()
@@ -120,28 +127,38 @@ class TopicIndex:
         """How telling `word` is across the causes (its IDF; unseen words count as the rarest)."""
         return self._idf.get(word, self._rarest)
 
-    def _counts(self, text: str, grants_spelled: bool) -> Counter[str]:
+    def _counts(self, text: str, grants_spelled: bool, words: PasteWords | None) -> Counter[str]:
         """How often each known content word occurs in the first MAX_TOKENS content words of `text`, in
         order of first occurrence (what Counter(topic_tokens(text)[:MAX_TOKENS]) gives, without stemming
-        every occurrence: each distinct word is looked at once)."""
-        processed = default_process(fold_grants(text) if grants_spelled else text)
-        words = processed.split()
+        every occurrence: each distinct word is looked at once). `words`: `paste_words(text)`, if known."""
         idf = self._idf
-        if len(words) > MAX_TOKENS:  # the cut may fall inside: count the content words themselves
-            return Counter(w for w in tokens(processed)[:MAX_TOKENS] if w in idf)
+        if words is not None and not grants_spelled and words.total <= MAX_TOKENS:
+            all_counts = words.counts  # nothing to fold: the paste's own words
+        else:
+            processed = default_process(fold_grants(text) if grants_spelled else text)
+            split = processed.split()
+            if len(split) > MAX_TOKENS:  # the cut may fall inside: count the content words themselves
+                return Counter(w for w in tokens(processed)[:MAX_TOKENS] if w in idf)
+            all_counts = Counter(split)
         counts: Counter[str] = Counter()
-        for word, n in Counter(words).items():  # first occurrences in order, so merged words keep it too
+        for word, n in all_counts.items():  # first occurrences in order, so merged words keep it too
             content = content_word(word)
             if content in idf:
                 counts[content] += n
         return counts
 
     def match(
-        self, text: str, limit: int = 3, min_similarity: float = 0.0, grants_spelled: bool = True
+        self,
+        text: str,
+        limit: int = 3,
+        min_similarity: float = 0.0,
+        grants_spelled: bool = True,
+        words: PasteWords | None = None,
     ) -> list[TopicMatch]:
         """The `limit` causes most similar to `text` (at least `min_similarity`), best first (ties:
-        knowledge-base order). `grants_spelled=False` (`may_fold` said no) skips folding grant types."""
-        counts = self._counts(text, grants_spelled)
+        knowledge-base order). `grants_spelled=False` (`may_fold` said no) skips folding grant types;
+        `words` (`paste_words(text)`) saves counting the words again."""
+        counts = self._counts(text, grants_spelled, words)
         if not counts:
             return []
         weights = {w: (1 + math.log(n)) * self._idf[w] for w, n in counts.items()}

@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterable
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bot.diagnosis import Diagnoser, gate, scan, topic
@@ -105,8 +105,9 @@ def test_code_and_unset_credential_scans_find_what_the_plain_patterns_find(
     matcher = diagnoser._matcher
     assert matcher._code_re is not None
     assert _same(matcher.code_matches(lower), matcher._code_re.finditer(lower))
-    fast, plain = credentials_unset(lower), _CREDENTIALS_UNSET.search(lower)
-    assert (fast and (fast.span(), fast.groups())) == (plain and (plain.span(), plain.groups()))
+    plain = _CREDENTIALS_UNSET.search(lower)
+    for fast in (credentials_unset(lower), credentials_unset(lower, scan.word_index(lower))):
+        assert (fast and (fast.span(), fast.groups())) == (plain and (plain.span(), plain.groups()))
 
 
 def _plain_redact(text: str) -> tuple[str, tuple[str, ...]]:
@@ -195,10 +196,14 @@ GRANT_FRAGMENTS = ["legged", "2lo", "client", "_credentials", " credentials", "a
 
 @settings(max_examples=300, deadline=None)
 @given(words=st.lists(st.one_of(st.sampled_from(GRANT_FRAGMENTS), st.text(max_size=3)), max_size=12))
+@example(words=["App", " token"])
+@example(words=["user", "'s", " access", " token"])
 def test_may_fold_says_whether_any_grant_spelling_occurs(words: list[str]) -> None:
     lower = "".join(words).lower()
     literals = {literal for group, _, _ in topic._FOLDS for literal in group}
-    assert topic.may_fold(lower) == any(literal in lower for literal in literals)
+    plain = any(literal in lower for literal in literals)
+    assert topic.may_fold(lower) == plain
+    assert topic.may_fold(lower, scan.word_index(lower)) == plain
 
 
 OTHER_FRAGMENTS = ["github", ".com", "npm", " err!", "x-amz-", "iis", "docker", "google", " ads", "_apis/wit",
