@@ -8,10 +8,11 @@ so a cut-off or Python-repr body yields the same signals as clean JSON.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.diagnosis.scan import anchor_offsets, anchored, matches_at, positions, runs_with
+from bot.diagnosis.scan import anchor_offsets, anchored, keyed, matches_at, positions, runs_with, word_index
 
 MAX_CANDIDATES = 60
 MAX_LINE = 300
@@ -25,6 +26,8 @@ _HOT_WORDS = (
     "autodesk", "legged", "client_credentials", "x-user-id", "redirect_uri", "scope", "integration",
     "401", "403", "404", "429", "fail", "deprecated", "legacy", "not found", "access", "bearer", "region",
 )  # fmt: skip
+
+_HOT_KEYED = keyed(_HOT_WORDS)
 
 APS_API_HOSTS = re.compile(
     r"(?:[\w-]+\.)*api\.autodesk\.com|cdn\.derivative\.autodesk\.com|[\w-]+\.autodesk360\.com",
@@ -363,9 +366,16 @@ def focus(text: str) -> str:
     """The part of a paste worth reading: all of a short one; the error lines of a long one, bounded."""
     if len(text) <= SMALL_PASTE:
         return text
+    hot_words: Iterable[str] = _HOT_WORDS
+    if text.isascii():
+        # The kept lines are the distinct lines holding a hot word, in order of first occurrence: the same
+        # read off the distinct lines alone. And a hot word whose key the index lacks occurs in none.
+        text = "\n".join(dict.fromkeys(text.split("\n")))
+        index = word_index(text.lower())
+        hot_words = [word for key, word in _HOT_KEYED if index is None or key in index]
     lower = text.lower()
     starts: set[int] = set()
-    for word in _HOT_WORDS:
+    for word in hot_words:
         at = lower.find(word)
         while at != -1:
             starts.add(lower.rfind("\n", 0, at) + 1)

@@ -221,3 +221,35 @@ def test_keyed_literal_checks_on_the_word_index_are_the_plain_checks(words: list
     blanked = lower.replace("github", " ").replace("docker", " ")
     for literal in literals:
         assert scan.any_occurs(scan.keyed([literal]), blanked, scan.word_index(lower)) == (literal in blanked)
+
+
+def _plain_focus(text: str) -> str:
+    """focus() as first written: every hot word looked for in the whole text."""
+    if len(text) <= E.SMALL_PASTE:
+        return text
+    lower = text.lower()
+    starts = {
+        lower.rfind("\n", 0, m.start()) + 1 for w in E._HOT_WORDS for m in re.finditer(re.escape(w), lower)
+    }
+    lines: dict[str, None] = {}
+    for start in sorted(starts):
+        end = text.find("\n", start)
+        lines[text[start : end if end != -1 else len(text)]] = None
+    hot = "\n".join(lines)
+    return (
+        hot if len(hot) <= E.FOCUS_HEAD + E.FOCUS_TAIL else hot[: E.FOCUS_HEAD] + "\n" + hot[-E.FOCUS_TAIL :]
+    )
+
+
+FOCUS_LINES = ["  File \"/srv/app/integrations/aps/client.py\", line 4", "    resp.raise_for_status()", "HTTP/1.1 403",
+               "INFO synced folder", "Error: ACCESS denied", "", "x" * 50, "not found", "İ 401"]  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    lines=st.lists(st.one_of(st.sampled_from(FOCUS_LINES), st.text(max_size=40)), min_size=1, max_size=400)
+)
+def test_focus_keeps_the_lines_the_plain_scan_keeps(lines: list[str]) -> None:
+    text = "\n".join(lines)
+    text = text if len(text) > E.SMALL_PASTE else text + "\n" + "ok\n" * 1_000
+    assert E.focus(text) == _plain_focus(text)
