@@ -242,7 +242,8 @@ def _plain_focus(text: str) -> str:
 
 
 FOCUS_LINES = ["  File \"/srv/app/integrations/aps/client.py\", line 4", "    resp.raise_for_status()", "HTTP/1.1 403",
-               "INFO synced folder", "Error: ACCESS denied", "", "x" * 50, "not found", "İ 401"]  # fmt: skip
+               "INFO synced folder", "Error: ACCESS denied", "", "x" * 50, "not found", "İ 401", "got 403",
+               "see redirect_uri", "X-User-Id: 1", "scope"]  # fmt: skip
 
 
 @settings(max_examples=200, deadline=None)
