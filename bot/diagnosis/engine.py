@@ -24,8 +24,8 @@ class Diagnoser:
         """Rank the causes that explain `text`; say whether it is an APS access error at all."""
         redaction = redact(text[:MAX_TEXT])
         clean = focus(redaction.text)
-        signals = extract(clean)
-        words = paste_words(clean)  # counted once for ranking and the gate
+        words = paste_words(clean)  # counted once for extraction, ranking and the gate
+        signals = extract(clean, words.index)
         ranked = self._matcher.rank(clean, signals, words)
         causes = tuple(
             CauseMatch(

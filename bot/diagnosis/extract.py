@@ -12,7 +12,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.diagnosis.scan import anchor_offsets, anchored, keyed, matches_at, positions, runs_with, word_index
+from bot.diagnosis.scan import (
+    anchor_offsets,
+    anchored,
+    any_occurs,
+    keyed,
+    matches_at,
+    positions,
+    runs_with,
+    word_index,
+)
 
 MAX_CANDIDATES = 60
 MAX_LINE = 300
@@ -136,6 +145,7 @@ _TWO_LEGGED_WORDS = ("client_credentials", "legged", "2lo", "only token")
 _THREE_LEGGED_WORDS = (
     "authorization_code", "legged", "3lo", "/authorize?", "x-user-id", "redirect_uri", "pkce",
 )  # fmt: skip
+_TWO_LEGGED_KEYED, _THREE_LEGGED_KEYED = keyed(_TWO_LEGGED_WORDS), keyed(_THREE_LEGGED_WORDS)
 # Searched in lower-cased lines: error, denied, forbidden, unauthori[sz]ed, permission, privilege, token,
 # scope, client, access, invalid, expired, quota, limit, region, integration, hub, project, legacy,
 # deprecated, redirect, admin, account, exception, fail, not found, a 4xx/5xx, not allowed, entitle,
@@ -196,8 +206,10 @@ class Signals:
         }
 
 
-def _found(lower: str, literals: tuple[str, ...], pattern: re.Pattern[str]) -> bool:
-    return any(literal in lower for literal in literals) and pattern.search(lower) is not None
+def _found(
+    lower: str, literals: tuple[tuple[str, str], ...], pattern: re.Pattern[str], index: str | None
+) -> bool:
+    return any_occurs(literals, lower, index) and pattern.search(lower) is not None
 
 
 def _unique(values: list[str]) -> tuple[str, ...]:
@@ -393,8 +405,9 @@ def focus(text: str) -> str:
     return hot[:FOCUS_HEAD] + "\n" + hot[-FOCUS_TAIL:]
 
 
-def extract(text: str) -> Signals:
-    """Read every signal in `text` (expected already redacted)."""
+def extract(text: str, index: str | None = None) -> Signals:
+    """Read every signal in `text` (expected already redacted). `index`: `word_index(text.lower())`, if known
+    (unescaping below only shortens words, so it still rules literals out)."""
     text = _unescape(text)
     pairs = _key_values(text)
 
@@ -435,8 +448,8 @@ def extract(text: str) -> Signals:
     prefixed = _unique([m.group(1).lower() for m in _prefixed_ids(text)])
     bare = _unique([g for g in (m.group(1).lower() for m in _bare_guids(text)) if g not in prefixed])
     regions = [m.group(1).upper() for m in _regions(text)] + [r.upper() for r in _region_paths(text, lower)]
-    hints = (["2-legged"] if _found(lower, _TWO_LEGGED_WORDS, _TWO_LEGGED) else []) + (
-        ["3-legged"] if _found(lower, _THREE_LEGGED_WORDS, _THREE_LEGGED) else []
+    hints = (["2-legged"] if _found(lower, _TWO_LEGGED_KEYED, _TWO_LEGGED, index) else []) + (
+        ["3-legged"] if _found(lower, _THREE_LEGGED_KEYED, _THREE_LEGGED, index) else []
     )
     unique_messages = _unique(messages)
     return Signals(

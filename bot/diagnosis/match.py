@@ -19,7 +19,7 @@ from rapidfuzz.utils import default_process
 
 from bot.diagnosis.extract import Signals
 from bot.diagnosis.scan import keyed, matches_at, positions
-from bot.diagnosis.tokens import PasteWords, paste_words, processed_tokens, tokens
+from bot.diagnosis.tokens import PasteWords, paste_words, tokens
 from bot.diagnosis.topic import TopicIndex, fold_grants, may_fold
 from bot.knowledge import Cause, KnowledgeBase
 
@@ -188,7 +188,7 @@ class Matcher:
         self._status_hits(signals, hits)
         self._code_hits(text, lower, signals, hits)
         self._endpoint_hits(signals, hits)
-        self._message_hits(signals, hits)
+        self._message_hits(signals, hits, words)
         self._topic_hits(text, grants_spelled, hits, words)
         penalties = self._grant_direction_hits(lower, grants_spelled, hits)
         self._token_endpoint_hits(lower, signals, hits, penalties)
@@ -302,13 +302,16 @@ class Matcher:
             if endpoint is not None and not any(h.kind == "endpoint" for h in hits[index]):
                 hits[index].append(Hit("endpoint", ENDPOINT_SCORE, f"endpoint {endpoint}"))
 
-    def _message_hits(self, signals: Signals, hits: dict[int, list[Hit]]) -> None:
+    def _message_hits(self, signals: Signals, hits: dict[int, list[Hit]], words: PasteWords) -> None:
         candidates = signals.candidates
         joined = "\n".join(candidates).lower()  # no grant spelling in any line: no line needs folding
-        if may_fold(joined):
+        # (the candidates are cut from the paste and their white space squeezed: the paste's index still holds
+        # every word of theirs)
+        if may_fold(joined, words.index):
             candidates = tuple(fold_grants(line) for line in candidates)
         lines = [default_process(line) for line in candidates]
-        line_sequences = [processed_tokens(line) for line in lines]
+        content = words.content.__getitem__  # content_word, mostly already known
+        line_sequences = [list(filter(None, map(content, line.split()))) for line in lines]
         # Lines with the same content words (frames of one stack trace) pass or fail the word filters alike.
         groups: dict[frozenset[str], list[int]] = {}
         for number, sequence in enumerate(line_sequences):

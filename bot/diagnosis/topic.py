@@ -132,8 +132,9 @@ class TopicIndex:
         order of first occurrence (what Counter(topic_tokens(text)[:MAX_TOKENS]) gives, without stemming
         every occurrence: each distinct word is looked at once). `words`: `paste_words(text)`, if known."""
         idf = self._idf
+        contents: dict[str, str] | None = None
         if words is not None and not grants_spelled and words.total <= MAX_TOKENS:
-            all_counts = words.counts  # nothing to fold: the paste's own words
+            all_counts, contents = words.counts, words.content  # nothing to fold: the paste's own words
         else:
             processed = default_process(fold_grants(text) if grants_spelled else text)
             split = processed.split()
@@ -142,7 +143,7 @@ class TopicIndex:
             all_counts = Counter(split)
         counts: Counter[str] = Counter()
         for word, n in all_counts.items():  # first occurrences in order, so merged words keep it too
-            content = content_word(word)
+            content = content_word(word) if contents is None else contents[word]
             if content in idf:
                 counts[content] += n
         return counts

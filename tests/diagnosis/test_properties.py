@@ -11,9 +11,10 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from bot.diagnosis import Diagnoser, gate, scan, topic
+from bot.diagnosis import Diagnoser, gate, scan, tokens, topic
 from bot.diagnosis import extract as E
 from bot.diagnosis.match import _CREDENTIALS_UNSET, credentials_unset
+from bot.diagnosis.tokens import paste_words
 
 R = importlib.import_module("bot.diagnosis.redact")  # the package exports redact(), the function
 
@@ -254,3 +255,19 @@ def test_focus_keeps_the_lines_the_plain_scan_keeps(lines: list[str]) -> None:
     text = "\n".join(lines)
     text = text if len(text) > E.SMALL_PASTE else text + "\n" + "ok\n" * 1_000
     assert E.focus(text) == _plain_focus(text)
+
+
+GRANT_PASTE_FRAGMENTS = ["2-legged", "client_credentials", "App  only", '\\"app\\nonly token\\"', "authorization_code",
+                         "user's access token", "3LO", '{"message": "', '"}', "\n", " "]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.one_of(scan_texts, st.lists(st.sampled_from(GRANT_PASTE_FRAGMENTS), max_size=20).map("".join)))
+def test_the_paste_word_index_changes_no_extraction_and_no_candidate_fold(text: str) -> None:
+    words = paste_words(text)
+    signals = E.extract(text, words.index)
+    assert signals == E.extract(text)
+    joined = "\n".join(signals.candidates).lower()
+    assert topic.may_fold(joined, words.index) == topic.may_fold(joined)
+    for line in signals.candidates:
+        assert [words.content[w] for w in line.split() if words.content[w]] == tokens.processed_tokens(line)
