@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from bot.diagnosis.extract import extract, focus
+from bot.diagnosis.extract import SMALL_PASTE, extract, focus
 from bot.diagnosis.gate import is_aps_access_error
 from bot.diagnosis.match import Matcher
 from bot.diagnosis.redact import redact
 from bot.diagnosis.result import CauseMatch, Diagnosis
+from bot.diagnosis.scan import word_index
 from bot.diagnosis.tokens import paste_words
 from bot.knowledge import KnowledgeBase
 
@@ -22,8 +23,13 @@ class Diagnoser:
 
     def diagnose(self, text: str) -> Diagnosis:
         """Rank the causes that explain `text`; say whether it is an APS access error at all."""
-        redaction = redact(text[:MAX_TEXT])
-        clean = focus(redaction.text)
+        text = text[:MAX_TEXT]
+        index = (
+            word_index(text.lower()) if len(text) > SMALL_PASTE else None
+        )  # (short: plain checks are as fast)
+        redaction = redact(text, index)
+        # Redaction only blanks spans with "[REDACTED]": the paste's words and "redacted" hold all words left.
+        clean = focus(redaction.text, None if index is None else index + "\nredacted")
         words = paste_words(clean)  # counted once for extraction, ranking and the gate
         signals = extract(clean, words.index)
         ranked = self._matcher.rank(clean, signals, words)

@@ -374,8 +374,10 @@ def _candidates(text: str, messages: tuple[str, ...]) -> tuple[str, ...]:
     return _unique(lines)[:MAX_CANDIDATES]
 
 
-def focus(text: str) -> str:
-    """The part of a paste worth reading: all of a short one; the error lines of a long one, bounded."""
+def focus(text: str, index: str | None = None) -> str:
+    """The part of a paste worth reading: all of a short one; the error lines of a long one, bounded.
+    `index`: a `word_index` holding every word of `text` (e.g. of the paste before redaction, with
+    "redacted"), if known."""
     if len(text) <= SMALL_PASTE:
         return text
     hot_words: Iterable[str] = _HOT_WORDS
@@ -383,7 +385,7 @@ def focus(text: str) -> str:
         # The kept lines are the distinct lines holding a hot word, in order of first occurrence: the same
         # read off the distinct lines alone. And a hot word whose key the index lacks occurs in none.
         text = "\n".join(dict.fromkeys(text.split("\n")))
-        index = word_index(text.lower())
+        index = word_index(text.lower()) if index is None else index
         hot_words = [word for key, word in _HOT_KEYED if index is None or key in index]
     lower = text.lower()
     starts: set[int] = set()
