@@ -24,9 +24,8 @@ class Diagnoser:
     def diagnose(self, text: str) -> Diagnosis:
         """Rank the causes that explain `text`; say whether it is an APS access error at all."""
         text = text[:MAX_TEXT]
-        index = (
-            word_index(text.lower()) if len(text) > SMALL_PASTE else None
-        )  # (short: plain checks are as fast)
+        # A long paste's words, for redaction and focus to rule literals out (a short one: plain checks).
+        index = word_index(text.lower()) if len(text) > SMALL_PASTE else None
         redaction = redact(text, index)
         # Redaction only blanks spans with "[REDACTED]": the paste's words and "redacted" hold all words left.
         clean = focus(redaction.text, None if index is None else index + "\nredacted")

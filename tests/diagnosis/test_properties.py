@@ -136,6 +136,7 @@ def _plain_redact(text: str) -> tuple[str, tuple[str, ...]]:
 def test_redaction_equals_plain_substitution(text: str) -> None:
     result = R.redact(text)
     assert (result.text, result.kinds) == _plain_redact(text)
+    assert R.redact(text, scan.word_index(text.lower())) == result
 
 
 ERRORISH_WORDS = (
@@ -244,7 +245,8 @@ def _plain_focus(text: str) -> str:
 
 FOCUS_LINES = ["  File \"/srv/app/integrations/aps/client.py\", line 4", "    resp.raise_for_status()", "HTTP/1.1 403",
                "INFO synced folder", "Error: ACCESS denied", "", "x" * 50, "not found", "İ 401", "got 403",
-               "see redirect_uri", "X-User-Id: 1", "scope"]  # fmt: skip
+               "see redirect_uri", "X-User-Id: 1", "scope", "Authorization: Bearer abcdefgh1234 error",
+               "token=s3cr3tValue1"]  # fmt: skip
 
 
 @settings(max_examples=200, deadline=None)
@@ -255,6 +257,9 @@ def test_focus_keeps_the_lines_the_plain_scan_keeps(lines: list[str]) -> None:
     text = "\n".join(lines)
     text = text if len(text) > E.SMALL_PASTE else text + "\n" + "ok\n" * 1_000
     assert E.focus(text) == _plain_focus(text)
+    redacted = R.redact(text).text  # the engine's index: the paste's words before redaction, and "redacted"
+    index = scan.word_index(text.lower())
+    assert E.focus(redacted, None if index is None else index + "\nredacted") == _plain_focus(redacted)
 
 
 GRANT_PASTE_FRAGMENTS = ["2-legged", "client_credentials", "App  only", '\\"app\\nonly token\\"', "authorization_code",
