@@ -13,12 +13,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.diagnosis.scan import (
+    Keyed,
     anchor_offsets,
     anchored,
     any_occurs,
     keyed,
     matches_at,
     positions,
+    present,
     runs_with,
     word_index,
 )
@@ -206,9 +208,7 @@ class Signals:
         }
 
 
-def _found(
-    lower: str, literals: tuple[tuple[str, str], ...], pattern: re.Pattern[str], index: str | None
-) -> bool:
+def _found(lower: str, literals: Keyed, pattern: re.Pattern[str], index: str | None) -> bool:
     return any_occurs(literals, lower, index) and pattern.search(lower) is not None
 
 
@@ -386,7 +386,7 @@ def focus(text: str, index: str | None = None) -> str:
         # read off the distinct lines alone. And a hot word whose key the index lacks occurs in none.
         text = "\n".join(dict.fromkeys(text.split("\n")))
         index = word_index(text.lower()) if index is None else index
-        hot_words = [word for key, word in _HOT_KEYED if index is None or key in index]
+        hot_words = list(present(_HOT_KEYED, index))
     lower = text.lower()
     starts: set[int] = set()
     for word in hot_words:

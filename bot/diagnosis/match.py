@@ -82,7 +82,7 @@ def credentials_unset(lower: str, index: str | None = None) -> re.Match[str] | N
     which rules most start words out faster."""
     starts = (
         at - back
-        for (key, word), (_, backs) in zip(_UNSET_KEYED, _UNSET_STARTS, strict=True)
+        for key, word, (_, backs) in zip(_UNSET_KEYED.keys, _UNSET_KEYED.literals, _UNSET_STARTS, strict=True)
         if index is None or key in index
         for at in positions(lower, word)
         for back in backs

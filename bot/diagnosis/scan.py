@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from itertools import compress
+from typing import NamedTuple
 
 from rapidfuzz.utils import default_process
 
@@ -101,14 +103,28 @@ def word_index(lower: str) -> str | None:
     return "\n".join(set(default_process(lower).split()))
 
 
-def keyed(literals: Iterable[str]) -> tuple[tuple[str, str], ...]:
-    """(its longest run of [a-z0-9], literal) for each literal: each occurrence of a literal holds its key."""
-    return tuple((max(_PIECE.findall(literal), key=len, default=""), literal) for literal in literals)
+class Keyed(NamedTuple):
+    """Literals, each with its key: its longest run of [a-z0-9], which each occurrence of it holds."""
+
+    keys: tuple[str, ...]
+    literals: tuple[str, ...]
 
 
-def any_occurs(keyed_literals: tuple[tuple[str, str], ...], lower: str, index: str | None) -> bool:
-    """Exactly `any(literal in lower for _, literal in keyed_literals)`, given `index = word_index(lower)`
-    (or of a text `lower` was cut from, or None): a literal whose key the short index lacks cannot occur."""
+def keyed(literals: Iterable[str]) -> Keyed:
+    """The literals with their keys."""
+    literals = tuple(literals)
+    return Keyed(tuple(max(_PIECE.findall(literal), key=len, default="") for literal in literals), literals)
+
+
+def present(keyed_literals: Keyed, index: str | None) -> Iterable[str]:
+    """The literals whose key is in `index = word_index(lower)` (or of a text holding every word of `lower`):
+    the only ones that can occur in `lower` (None: all of them)."""
     if index is None:
-        return any(literal in lower for _, literal in keyed_literals)
-    return any(key in index and literal in lower for key, literal in keyed_literals)
+        return keyed_literals.literals
+    return compress(keyed_literals.literals, map(index.__contains__, keyed_literals.keys))
+
+
+def any_occurs(keyed_literals: Keyed, lower: str, index: str | None) -> bool:
+    """Exactly `any(literal in lower for literal in keyed_literals.literals)`, given `index` as for `present`:
+    a literal whose key the short index lacks cannot occur."""
+    return any(map(lower.__contains__, present(keyed_literals, index)))
