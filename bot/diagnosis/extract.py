@@ -152,12 +152,13 @@ _TWO_LEGGED_KEYED, _THREE_LEGGED_KEYED = keyed(_TWO_LEGGED_WORDS), keyed(_THREE_
 # scope, client, access, invalid, expired, quota, limit, region, integration, hub, project, legacy,
 # deprecated, redirect, admin, account, exception, fail, not found, a 4xx/5xx, not allowed, entitle,
 # subscription, trial, credit, authori[sz]; grouped by first letter, which the regex engine tries faster
-# (a line holds a match of this exactly when it holds one of those words).
+# (a line holds a match of this exactly when it holds one of those words). Every branch starts with a literal
+# (the status's \b written as a lookbehind after its first digit), so the engine skips the other characters.
 _ERRORISH = re.compile(
     r"a(?:ccess|dmin|ccount|uthori[sz])|c(?:lient|redit)|d(?:enied|eprecated)|"
     r"e(?:rror|xpired|xception|ntitle)|f(?:orbidden|ail)|hub|i(?:nvalid|ntegration)|l(?:imit|egacy)|"
     r"not (?:found|allowed)|p(?:ermission|rivilege|roject)|quota|re(?:gion|direct)|s(?:cope|ubscription)|"
-    r"t(?:oken|rial)|\b[45]\d\d\b"
+    r"t(?:oken|rial)|4(?<!\w4)\d\d\b|5(?<!\w5)\d\d\b"
 )
 
 

@@ -143,7 +143,7 @@ ERRORISH_WORDS = (
     "error", "denied", "forbidden", "unauthorized", "unauthorised", "permission", "privilege", "token",
     "scope", "client", "access", "invalid", "expired", "quota", "limit", "region", "integration", "hub",
     "project", "legacy", "deprecated", "redirect", "admin", "account", "exception", "fail", "not found",
-    "not allowed", "entitle", "subscription", "trial", "credit", "authoriz", "authoris", "403", "5000", "x",
+    "not allowed", "entitle", "subscription", "trial", "credit", "authoriz", "authoris", "403", "5000", "x", "_451", "4",
 )  # fmt: skip
 PLAIN_ERRORISH = re.compile(
     r"error|denied|forbidden|unauthori[sz]ed|permission|privilege|token|scope|client|access|invalid|"
