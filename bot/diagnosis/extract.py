@@ -218,6 +218,8 @@ def _unique(values: list[str]) -> tuple[str, ...]:
 
 
 _KV_STARTS = anchor_offsets(_KV_KEYS, _KV_ANCHORS)
+_KV_ANCHORS_KEYED = keyed(_KV_STARTS)
+_REGION_NAMES_KEYED = keyed(_REGION_WORDS.pattern.split("|"))
 
 
 def _unescape(text: str) -> str:
@@ -232,9 +234,10 @@ def _clean(value: str) -> str:
     return " ".join(value.replace('\\"', '"').split()).strip("\"'").strip()[:MAX_LINE]
 
 
-def _key_values(text: str) -> list[tuple[str, str]]:
+def _key_values(text: str, index: str | None = None) -> list[tuple[str, str]]:
     pairs = []
-    for match in matches_at(_KV, text, anchored(text, _KV_STARTS)):
+    offsets = {a: _KV_STARTS[a] for a in present(_KV_ANCHORS_KEYED, index)}  # (anchors not in the text: none)
+    for match in matches_at(_KV, text, anchored(text, offsets)):
         value = match.group("dq")
         if value is None:
             value = match.group("sq")
@@ -320,7 +323,10 @@ def _bare_guids(text: str) -> list[re.Match[str]]:
     return matches_at(_BARE_GUID, text, (m.start() - 8 for m in _GUID_MIDDLE.finditer(text)))
 
 
-def _regions(text: str) -> list[re.Match[str]]:
+def _regions(text: str, index: str | None = None) -> list[re.Match[str]]:
+    if index is not None:  # each match starts at a region name whose lower case the index holds
+        names = present(_REGION_NAMES_KEYED, index)
+        return matches_at(_REGION, text, (at for name in names for at in positions(text, name)))
     # A _REGION match is a whole word (\b), so none starts inside a _REGION_WORDS match the scan skips.
     return matches_at(_REGION, text, (m.start() for m in _REGION_WORDS.finditer(text)))
 
@@ -412,7 +418,7 @@ def extract(text: str, index: str | None = None) -> Signals:
     """Read every signal in `text` (expected already redacted). `index`: `word_index(text.lower())`, if known
     (unescaping below only shortens words, so it still rules literals out)."""
     text = _unescape(text)
-    pairs = _key_values(text)
+    pairs = _key_values(text, index)
 
     codes: list[str] = []
     messages: list[str] = []
@@ -450,7 +456,9 @@ def extract(text: str, index: str | None = None) -> Signals:
 
     prefixed = _unique([m.group(1).lower() for m in _prefixed_ids(text)])
     bare = _unique([g for g in (m.group(1).lower() for m in _bare_guids(text)) if g not in prefixed])
-    regions = [m.group(1).upper() for m in _regions(text)] + [r.upper() for r in _region_paths(text, lower)]
+    regions = [m.group(1).upper() for m in _regions(text, index)] + [
+        r.upper() for r in _region_paths(text, lower)
+    ]
     hints = (["2-legged"] if _found(lower, _TWO_LEGGED_KEYED, _TWO_LEGGED, index) else []) + (
         ["3-legged"] if _found(lower, _THREE_LEGGED_KEYED, _THREE_LEGGED, index) else []
     )

@@ -18,7 +18,7 @@ from rapidfuzz.distance import LCSseq
 from rapidfuzz.utils import default_process
 
 from bot.diagnosis.extract import Signals
-from bot.diagnosis.scan import keyed, matches_at, positions
+from bot.diagnosis.scan import keyed, matches_at, positions, present
 from bot.diagnosis.tokens import PasteWords, paste_words, tokens
 from bot.diagnosis.topic import TopicIndex, fold_grants, may_fold
 from bot.knowledge import Cause, KnowledgeBase
@@ -165,17 +165,20 @@ class Matcher:
         )
         # Where a code match can start: at the first four letters of a code (all codes, grouped).
         self._code_prefixes = tuple(sorted({code[:4] for code in self._code_owners}))
+        self._code_prefixes_keyed = keyed(self._code_prefixes)
         self._by_word: dict[str, list[int]] = defaultdict(list)
         for position, signature in enumerate(self._signatures):
             for word in signature.words:
                 self._by_word[word].append(position)
         self._needed = [signature.needed for signature in self._signatures]
 
-    def code_matches(self, lower: str) -> list[re.Match[str]]:
-        """`self._code_re.finditer(lower)`, tried only at the codes' first four letters."""
+    def code_matches(self, lower: str, index: str | None = None) -> list[re.Match[str]]:
+        """`self._code_re.finditer(lower)`, tried only at the codes' first four letters (`index`:
+        `word_index(lower)`, if known: prefixes it rules out are not looked for)."""
         if self._code_re is None:
             return []
-        starts = (at for prefix in self._code_prefixes for at in positions(lower, prefix))
+        prefixes = present(self._code_prefixes_keyed, index)
+        starts = (at for prefix in prefixes for at in positions(lower, prefix))
         return matches_at(self._code_re, lower, starts)
 
     def rank(self, text: str, signals: Signals, words: PasteWords | None = None) -> list[Ranked]:
@@ -186,7 +189,7 @@ class Matcher:
         lower = words.lower
         grants_spelled = may_fold(lower, words.index)  # some grant-type spelling occurs (else nothing folds)
         self._status_hits(signals, hits)
-        self._code_hits(text, lower, signals, hits)
+        self._code_hits(text, lower, signals, hits, words.index)
         self._endpoint_hits(signals, hits)
         self._message_hits(signals, hits, words)
         self._topic_hits(text, grants_spelled, hits, words)
@@ -281,11 +284,13 @@ class Matcher:
                 for index in owners:
                     hits[index].append(Hit("status", STATUS_ONLY_SCORES[len(owners) - 1], f"HTTP {status}"))
 
-    def _code_hits(self, text: str, lower: str, signals: Signals, hits: dict[int, list[Hit]]) -> None:
+    def _code_hits(
+        self, text: str, lower: str, signals: Signals, hits: dict[int, list[Hit]], index: str | None = None
+    ) -> None:
         found = {code.lower(): code for code in signals.codes}
         if self._code_re is not None:  # codes are kept lower-case; show them as pasted when offsets agree
             same_offsets = len(lower) == len(text)
-            for match in self.code_matches(lower):
+            for match in self.code_matches(lower, index):
                 shown = text[match.start(1) : match.end(1)] if same_offsets else match.group(1)
                 found.setdefault(match.group(1), shown)
         for key, shown in found.items():

@@ -77,7 +77,10 @@ def _same(fast: list[re.Match[str]], plain: Iterable[re.Match[str]]) -> bool:
 @given(text=scan_texts)
 def test_extraction_scans_find_what_the_plain_patterns_find(text: str) -> None:
     lower = text.lower()
+    index = scan.word_index(lower)
     assert _same(scan.matches_at(E._KV, text, scan.anchored(text, E._KV_STARTS)), E._KV.finditer(text))
+    assert E._key_values(text, index) == E._key_values(text)
+    assert _same(E._regions(text, index), E._REGION.finditer(text))
     assert _same(E._auth_codes(text), re.finditer(r"\bAUTH-\d{3}\b", text))
     assert _same(E._prefixed_ids(text), E._PREFIXED_ID.finditer(text))
     assert _same(E._bare_guids(text), E._BARE_GUID.finditer(text))
@@ -106,6 +109,7 @@ def test_code_and_unset_credential_scans_find_what_the_plain_patterns_find(
     matcher = diagnoser._matcher
     assert matcher._code_re is not None
     assert _same(matcher.code_matches(lower), matcher._code_re.finditer(lower))
+    assert _same(matcher.code_matches(lower, scan.word_index(lower)), matcher._code_re.finditer(lower))
     plain = _CREDENTIALS_UNSET.search(lower)
     for fast in (credentials_unset(lower), credentials_unset(lower, scan.word_index(lower))):
         assert (fast and (fast.span(), fast.groups())) == (plain and (plain.span(), plain.groups()))
