@@ -284,10 +284,19 @@ def _family(path: str) -> str:
     return "/".join(parts[:2]) if len(parts) > 1 and parts[1].startswith("v") else parts[0]
 
 
-def _windows(lower: str) -> list[tuple[int, str]]:
+def _three_digits(lower: str, index: str | None) -> list[re.Match[str]]:
+    """`_THREE_DIGITS.finditer(lower)`; with `index = word_index(lower)` (ASCII text), looked for only where
+    one of the numbers in the (much shorter) index occurs: a number in `lower` is one in its word too."""
+    if index is None:
+        return list(_THREE_DIGITS.finditer(lower))
+    numbers = dict.fromkeys(_THREE_DIGITS.findall(index))
+    return matches_at(_THREE_DIGITS, lower, (at for number in numbers for at in positions(lower, number)))
+
+
+def _windows(lower: str, index: str | None = None) -> list[tuple[int, str]]:
     """Merged stretches of text around each three-digit number: the only places a status can be."""
     spans: list[list[int]] = []
-    for match in _THREE_DIGITS.finditer(lower):
+    for match in _three_digits(lower, index):
         start, end = max(0, match.start() - STATUS_CONTEXT), match.end() + STATUS_CONTEXT
         if spans and start <= spans[-1][1]:
             spans[-1][1] = end
@@ -296,9 +305,9 @@ def _windows(lower: str) -> list[tuple[int, str]]:
     return [(start, lower[start:end]) for start, end in spans]
 
 
-def _statuses(lower: str) -> tuple[int, ...]:
+def _statuses(lower: str, index: str | None = None) -> tuple[int, ...]:
     hits: list[tuple[int, int]] = []
-    for offset, window in _windows(lower):
+    for offset, window in _windows(lower, index):
         for pattern, guard in zip(_STATUS_PATTERNS, _STATUS_GUARDS, strict=True):
             if guard and not any(word in window for word in guard):
                 continue
@@ -423,7 +432,7 @@ def extract(text: str, index: str | None = None) -> Signals:
     codes: list[str] = []
     messages: list[str] = []
     lower = text.lower()
-    statuses = list(_statuses(lower))
+    statuses = list(_statuses(lower, index))
     for key, value in pairs:
         if not value:
             continue

@@ -89,6 +89,7 @@ def test_extraction_scans_find_what_the_plain_patterns_find(text: str) -> None:
     assert _same(E._urns(text, lower), E._URN.finditer(text))
     assert _same(E._slashless_paths(text), E._SLASHLESS_PATH.finditer(text))
     assert _same(list(E._THREE_DIGITS.finditer(lower)), re.finditer(r"(?<!\d)[1-5]\d\d(?!\d)", lower))
+    assert _same(E._three_digits(lower, index), E._THREE_DIGITS.finditer(lower))
     bare_path = rf"(?<![\w/.:-])(/(?:{E._API_ROOTS})/(?:[\w.:%{{}}\-/]|<\w+>)*)"
     assert _same(list(E._BARE_PATH.finditer(text)), re.finditer(bare_path, text))
 
@@ -181,6 +182,7 @@ def test_status_guards_skip_only_patterns_that_cannot_match(words: list[str]) ->
             plain.extend((offset + m.start(), int(m.group(1))) for m in pattern.finditer(window))
     expected = tuple(dict.fromkeys(code for _, code in sorted(plain) if 100 <= code <= 599))
     assert E._statuses(lower) == expected
+    assert E._windows(lower, scan.word_index(lower)) == windows
 
 
 @pytest.mark.parametrize("unit", ["b.", "AUTH-", "token", "-u ", "client_id ", "US ", "-aaaa-bbbb-cccc-"])
