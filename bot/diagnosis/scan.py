@@ -104,24 +104,31 @@ def word_index(lower: str) -> str | None:
 
 
 class Keyed(NamedTuple):
-    """Literals, each with its key: its longest run of [a-z0-9], which each occurrence of it holds."""
+    """Literals, each with its key (its longest run of [a-z0-9]) and its other runs: each occurrence of a
+    literal holds them all."""
 
     keys: tuple[str, ...]
     literals: tuple[str, ...]
+    others: tuple[tuple[str, ...], ...]
 
 
 def keyed(literals: Iterable[str]) -> Keyed:
-    """The literals with their keys."""
+    """The literals with their keys and other runs."""
     literals = tuple(literals)
-    return Keyed(tuple(max(_PIECE.findall(literal), key=len, default="") for literal in literals), literals)
+    pieces = [sorted(_PIECE.findall(literal), key=len, reverse=True) or [""] for literal in literals]
+    return Keyed(tuple(p[0] for p in pieces), literals, tuple(tuple(p[1:]) for p in pieces))
 
 
 def present(keyed_literals: Keyed, index: str | None) -> Iterable[str]:
-    """The literals whose key is in `index = word_index(lower)` (or of a text holding every word of `lower`):
-    the only ones that can occur in `lower` (None: all of them)."""
+    """The literals whose runs are all in `index = word_index(lower)` (or of a text holding every word of
+    `lower`): the only ones that can occur in `lower` (None: all of them). Keys first, mapped in C."""
     if index is None:
         return keyed_literals.literals
-    return compress(keyed_literals.literals, map(index.__contains__, keyed_literals.keys))
+    candidates = compress(
+        zip(keyed_literals.literals, keyed_literals.others, strict=True),
+        map(index.__contains__, keyed_literals.keys),
+    )
+    return [literal for literal, others in candidates if all(piece in index for piece in others)]
 
 
 def any_occurs(keyed_literals: Keyed, lower: str, index: str | None) -> bool:
