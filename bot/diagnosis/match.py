@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import chain
 
@@ -316,11 +317,11 @@ class Matcher:
             candidates = tuple(fold_grants(line) for line in candidates)
         lines = [default_process(line) for line in candidates]
         content = words.content.__getitem__  # content_word, mostly already known
-        line_sequences = [list(filter(None, map(content, line.split()))) for line in lines]
         # Lines with the same content words (frames of one stack trace) pass or fail the word filters alike.
+        # (A group's words may hold "", for words that are no content word: no signature word equals it.)
         groups: dict[frozenset[str], list[int]] = {}
-        for number, sequence in enumerate(line_sequences):
-            groups.setdefault(frozenset(sequence), []).append(number)
+        for number, line in enumerate(lines):
+            groups.setdefault(frozenset(map(content, line.split())), []).append(number)
         by_word, needed = self._by_word, self._needed
         present = [by_word[word] for word in set().union(*groups) if word in by_word]
         counts = Counter(chain.from_iterable(present))  # signature -> how many of its words occur
@@ -328,7 +329,7 @@ class Matcher:
         # In signature order, so that of equal scores the first signature in KB order is kept.
         for position in sorted(p for p, count in counts.items() if count >= needed[p]):
             signature = self._signatures[position]
-            score = self._best_line_score(signature, lines, groups, line_sequences)
+            score = self._best_line_score(signature, lines, groups, content)
             if score >= MESSAGE_CUTOFF and score > (best.get(signature.cause_index) or Hit("", 0, "")).score:
                 shown = signature.text if len(signature.text) <= 90 else signature.text[:89] + "…"
                 best[signature.cause_index] = Hit(
@@ -342,9 +343,10 @@ class Matcher:
         signature: _Signature,
         lines: list[str],
         groups: dict[frozenset[str], list[int]],
-        line_sequences: list[list[str]],
+        content: Callable[[str], str],
     ) -> float:
-        """The best score of `signature` over the lines (`groups`: line numbers by their content words)."""
+        """The best score of `signature` over the lines (`groups`: line numbers by their content words;
+        `content`: `content_word`)."""
         best = 0.0
         needed, words_of_signature = signature.needed, signature.words
         for words, numbers in groups.items():
@@ -361,7 +363,8 @@ class Matcher:
                 if len(line) < len(signature.processed):  # a short line inside a long signature proves less
                     score *= len(line) / len(signature.processed)
                 if len(signature.words) >= WORDS_FOR_COVERAGE:  # a paraphrase: the words, in the same order
-                    in_order = LCSseq.similarity(signature.sequence, line_sequences[number])
+                    sequence = list(filter(None, map(content, line.split())))  # its content words in order
+                    in_order = LCSseq.similarity(signature.sequence, sequence)
                     score = max(score, COVERAGE_WEIGHT * 100 * in_order / len(signature.sequence))
                 best = max(best, score)
         return best
