@@ -219,7 +219,7 @@ def _unique(values: list[str]) -> tuple[str, ...]:
 
 _KV_STARTS = anchor_offsets(_KV_KEYS, _KV_ANCHORS)
 _KV_ANCHORS_KEYED = keyed(_KV_STARTS)
-_REGION_NAMES_KEYED = keyed(_REGION_WORDS.pattern.split("|"))
+_REGION_NAME_LINES = tuple((name, f"\n{name.lower()}\n") for name in _REGION_WORDS.pattern.split("|"))
 
 
 def _unescape(text: str) -> str:
@@ -332,9 +332,11 @@ def _bare_guids(text: str) -> list[re.Match[str]]:
     return matches_at(_BARE_GUID, text, (m.start() - 8 for m in _GUID_MIDDLE.finditer(text)))
 
 
-def _regions(text: str, index: str | None = None) -> list[re.Match[str]]:
-    if index is not None:  # each match starts at a region name whose lower case the index holds
-        names = present(_REGION_NAMES_KEYED, index)
+def _regions(text: str, words: str | None = None) -> list[re.Match[str]]:
+    """`_REGION.finditer(text)`. `words`: "\n" + `word_index(text.lower())` + "\n" (ASCII text), if known: a
+    match is a whole word, so its lower case is a whole line there; only such names are looked for."""
+    if words is not None:
+        names = [name for name, line in _REGION_NAME_LINES if line in words]
         return matches_at(_REGION, text, (at for name in names for at in positions(text, name)))
     # A _REGION match is a whole word (\b), so none starts inside a _REGION_WORDS match the scan skips.
     return matches_at(_REGION, text, (m.start() for m in _REGION_WORDS.finditer(text)))
@@ -424,9 +426,10 @@ def focus(text: str, index: str | None = None) -> str:
 
 
 def extract(text: str, index: str | None = None) -> Signals:
-    """Read every signal in `text` (expected already redacted). `index`: `word_index(text.lower())`, if known
-    (unescaping below only shortens words, so it still rules literals out)."""
-    text = _unescape(text)
+    """Read every signal in `text` (expected already redacted). `index`: exactly `word_index(text.lower())`,
+    if known (unescaping below only shortens words, so it still rules literals out)."""
+    original, text = text, _unescape(text)
+    # The index holds the words of `text` exactly unless unescaping changed it.
     pairs = _key_values(text, index)
 
     codes: list[str] = []
@@ -465,7 +468,8 @@ def extract(text: str, index: str | None = None) -> Signals:
 
     prefixed = _unique([m.group(1).lower() for m in _prefixed_ids(text)])
     bare = _unique([g for g in (m.group(1).lower() for m in _bare_guids(text)) if g not in prefixed])
-    regions = [m.group(1).upper() for m in _regions(text, index)] + [
+    whole_words = None if index is None or text is not original else f"\n{index}\n"
+    regions = [m.group(1).upper() for m in _regions(text, whole_words)] + [
         r.upper() for r in _region_paths(text, lower)
     ]
     hints = (["2-legged"] if _found(lower, _TWO_LEGGED_KEYED, _TWO_LEGGED, index) else []) + (
