@@ -236,7 +236,7 @@ def _clean(value: str) -> str:
 
 def _key_values(text: str, index: str | None = None) -> list[tuple[str, str]]:
     pairs = []
-    offsets = {a: _KV_STARTS[a] for a in present(_KV_ANCHORS_KEYED, index)}  # (anchors not in the text: none)
+    offsets = _KV_STARTS if index is None else {a: _KV_STARTS[a] for a in present(_KV_ANCHORS_KEYED, index)}
     for match in matches_at(_KV, text, anchored(text, offsets)):
         value = match.group("dq")
         if value is None:

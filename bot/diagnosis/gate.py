@@ -6,7 +6,7 @@ import re
 
 from bot.diagnosis.extract import Signals
 from bot.diagnosis.match import Ranked
-from bot.diagnosis.scan import any_occurs, keyed, word_index
+from bot.diagnosis.scan import INDEX_MIN, any_occurs, keyed, word_index
 from bot.diagnosis.tokens import PasteWords
 
 MIN_SCORE = 50
@@ -168,7 +168,7 @@ def other_system(lower: str, about_aps: bool = False, index: str | None = None) 
     When the paste is about APS, the platform the user's app runs on (Heroku, Docker, nginx, IIS…) is not
     another system's error.
     """
-    if index is None:  # (the index of `lower`; blanking links and hosting words below only shortens words)
+    if index is None and len(lower) > INDEX_MIN:  # (blanking links and hosting words only shortens words)
         index = word_index(lower)
     if "github" in lower:
         lower = _APS_CODE_LINKS.sub(" ", lower)

@@ -94,6 +94,9 @@ def runs_with(text: str, needle: str, haystack: str | None = None) -> Iterator[t
                 yield run.span()
 
 
+INDEX_MIN = 2_000  # a paste this short is checked plainly: its index would cost more than it saves
+
+
 def word_index(lower: str) -> str | None:
     """The distinct words of an ASCII lower-cased text, one a line: a much shorter string that holds every
     run of [a-z0-9] of `lower` (rapidfuzz's `default_process` maps exactly the other ASCII characters to

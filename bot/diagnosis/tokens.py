@@ -9,6 +9,8 @@ from functools import cached_property, lru_cache
 
 from rapidfuzz.utils import default_process
 
+from bot.diagnosis.scan import INDEX_MIN
+
 # Pieces of GUIDs, hashes and long numbers ("9d8c7b6a", "2026", "8b2a"): they name one resource, not a topic.
 _ID_PIECE = re.compile(r"^(?=[0-9a-f]*[0-9])[0-9a-f]{4,}$")
 
@@ -56,7 +58,7 @@ class PasteWords:
     lower: str  # the paste lower-cased
     counts: Counter[str]  # its `default_process`ed words, counted (first occurrences in order)
     total: int  # how many words
-    index: str | None  # ASCII paste: its distinct words, one a line (see scan.any_occurs); else None
+    index: str | None  # long ASCII paste: its distinct words, one a line (see scan.any_occurs); else None
 
     @cached_property
     def content(self) -> ContentWords:
@@ -69,4 +71,5 @@ def paste_words(text: str) -> PasteWords:
     words = default_process(text).split()
     counts = Counter(words)
     # for ASCII text default_process(text) == default_process(text.lower()): the index scan.word_index gives
-    return PasteWords(text.lower(), counts, len(words), "\n".join(counts) if text.isascii() else None)
+    index = "\n".join(counts) if text.isascii() and len(text) > INDEX_MIN else None
+    return PasteWords(text.lower(), counts, len(words), index)
