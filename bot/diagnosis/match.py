@@ -326,10 +326,11 @@ class Matcher:
         present = [by_word[word] for word in set().union(*groups) if word in by_word]
         counts = Counter(chain.from_iterable(present))  # signature -> how many of its words occur
         best: dict[int, Hit] = {}
+        sequences: dict[int, list[str]] = {}  # line number -> its content words in order, once needed
         # In signature order, so that of equal scores the first signature in KB order is kept.
         for position in sorted(p for p, count in counts.items() if count >= needed[p]):
             signature = self._signatures[position]
-            score = self._best_line_score(signature, lines, groups, content)
+            score = self._best_line_score(signature, lines, groups, content, sequences)
             if score >= MESSAGE_CUTOFF and score > (best.get(signature.cause_index) or Hit("", 0, "")).score:
                 shown = signature.text if len(signature.text) <= 90 else signature.text[:89] + "…"
                 best[signature.cause_index] = Hit(
@@ -344,9 +345,10 @@ class Matcher:
         lines: list[str],
         groups: dict[frozenset[str], list[int]],
         content: Callable[[str], str],
+        sequences: dict[int, list[str]],
     ) -> float:
         """The best score of `signature` over the lines (`groups`: line numbers by their content words;
-        `content`: `content_word`)."""
+        `content`: `content_word`; `sequences`: the lines' content words in order, filled in as needed)."""
         best = 0.0
         needed, words_of_signature = signature.needed, signature.words
         for words, numbers in groups.items():
@@ -363,7 +365,9 @@ class Matcher:
                 if len(line) < len(signature.processed):  # a short line inside a long signature proves less
                     score *= len(line) / len(signature.processed)
                 if len(signature.words) >= WORDS_FOR_COVERAGE:  # a paraphrase: the words, in the same order
-                    sequence = list(filter(None, map(content, line.split())))  # its content words in order
+                    sequence = sequences.get(number)
+                    if sequence is None:
+                        sequence = sequences[number] = list(filter(None, map(content, line.split())))
                     in_order = LCSseq.similarity(signature.sequence, sequence)
                     score = max(score, COVERAGE_WEIGHT * 100 * in_order / len(signature.sequence))
                 best = max(best, score)
