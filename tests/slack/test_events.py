@@ -6,6 +6,8 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -449,17 +451,24 @@ def test_every_button_on_a_reply_has_a_listener(
         ), f"no listener for {action_id}"
 
 
+@contextmanager
+def slack_on_hold(bot: BotServer, slack: FakeSlackApi, chatter: str) -> Iterator[None]:
+    """Inside: the fake Slack records calls but answers none until the block ends."""
+    bot.send_event(message_event(chatter))  # Bolt checks its token (auth.test) on the first request
+    slack.hold = threading.Event()
+    try:
+        yield
+    finally:
+        slack.hold.set()
+
+
 def test_replies_go_out_side_by_side_so_one_slow_call_does_not_hold_up_the_others(
     bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis], not_aps: str
 ) -> None:
-    bot.send_event(message_event(not_aps))  # Bolt checks its token (auth.test) on the first request
-    slack.hold = threading.Event()  # from now on Slack answers nothing until released
-    try:
+    with slack_on_hold(bot, slack, not_aps):
         for _ in range(3):
             bot.send_event(message_event(aps_paste[0]))
         slack.wait_for("chat.postMessage", count=3)  # all three in flight at once
-    finally:
-        slack.hold.set()
     bot.drain()
     assert len(slack.calls_to("chat.postMessage")) == 3
 
@@ -467,13 +476,9 @@ def test_replies_go_out_side_by_side_so_one_slow_call_does_not_hold_up_the_other
 def test_ack_does_not_wait_for_the_reply(
     bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis], not_aps: str
 ) -> None:
-    bot.send_event(message_event(not_aps))  # Bolt checks its token (auth.test) on the first request
-    slack.hold = threading.Event()  # from now on Slack answers nothing until released
-    try:
+    with slack_on_hold(bot, slack, not_aps):
         assert bot.send_event(message_event(aps_paste[0])).status == 200
         slack.wait_for("chat.postMessage")  # the worker is stuck in its first post
         responses = [bot.send_event(message_event(aps_paste[0])) for _ in range(3)]
         assert [r.status for r in responses] == [200] * 3  # acked while the reply is still in flight
-    finally:
-        slack.hold.set()
     slack.wait_for("chat.postMessage", count=4)
