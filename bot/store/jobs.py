@@ -70,18 +70,10 @@ class JobStore:
                         (kind, run_at, body, row["id"]),
                     )
                     return int(row["id"])
-            return self.insert(conn, kind, run_at, payload, key=key)
-
-    @staticmethod
-    def insert(
-        conn: sqlite3.Connection, kind: str, run_at: float, payload: dict[str, Any], *, key: str | None = None
-    ) -> int:
-        """Store a job inside the caller's transaction (so it lands together with the caller's writes)."""
-        cursor = conn.execute(
-            "INSERT INTO jobs (kind, key, run_at, payload) VALUES (?, ?, ?, ?)",
-            (kind, key, run_at, json.dumps(payload, sort_keys=True)),
-        )
-        return int(cursor.lastrowid or 0)
+            cursor = conn.execute(
+                "INSERT INTO jobs (kind, key, run_at, payload) VALUES (?, ?, ?, ?)", (kind, key, run_at, body)
+            )
+            return int(cursor.lastrowid or 0)
 
     @staticmethod
     def insert_many(conn: sqlite3.Connection, jobs: Sequence[tuple[str, float, dict[str, Any]]]) -> None:
