@@ -160,6 +160,9 @@ _ERRORISH = re.compile(
     r"not (?:found|allowed)|p(?:ermission|rivilege|roject)|quota|re(?:gion|direct)|s(?:cope|ubscription)|"
     r"t(?:oken|rial)|4(?<!\w4)\d\d\b|5(?<!\w5)\d\d\b"
 )
+# A stack frame names code, not an error: Python's `File "…", line N, in f`, and the `at …(…)` frames of
+# Java, .NET and Node. Never a candidate line, however error-like its path.
+_FRAME = re.compile(r'File "[^"\n]*", line \d+, in [\w<>.]+$|at [\w$.<>`\[\], ]+\(.*\)(?: in \S+:line \d+)?$')
 
 
 @dataclass(frozen=True)
@@ -387,7 +390,7 @@ def _candidates(text: str, messages: tuple[str, ...]) -> tuple[str, ...]:
         if len(lines) >= MAX_CANDIDATES:
             break
         line = line.strip()
-        if len(line) >= 8 and _ERRORISH.search(line[:MAX_LINE].lower()):
+        if len(line) >= 8 and not _FRAME.match(line) and _ERRORISH.search(line[:MAX_LINE].lower()):
             lines.append(_clean(line))
     return _unique(lines)[:MAX_CANDIDATES]
 

@@ -123,6 +123,25 @@ def test_grant_hints() -> None:
     assert extract("using a 3-legged token with x-user-id").grant_hints == ("3-legged",)
 
 
+@pytest.mark.parametrize(
+    "frame",
+    [
+        '  File "/srv/app/integrations/aps/client.py", line 43, in fetch_projects',
+        "   at Autodesk.Forge.Client.ApiClient.CallApiAsync(String path, Method method) in ApiClient.cs:line 409",
+        "    at IncomingMessage.<anonymous> (/app/node_modules/forge-apis/src/ApiClient.js:409:21)",
+        "\tat com.autodesk.client.auth.OAuth2TwoLegged.authenticate(OAuth2TwoLegged.java:182)",
+    ],
+)
+def test_stack_frames_are_no_candidate_lines(frame: str) -> None:
+    error = "requests.exceptions.HTTPError: 403 Client Error: Forbidden for url: /project/v1/hubs"
+    candidates = extract(
+        f"Traceback (most recent call last):\n{frame}\n    resp.raise_for_status()\n{error}"
+    ).candidates
+    assert error in candidates
+    assert " ".join(frame.split()) not in candidates  # (a short paste is also a candidate as a whole)
+    assert extract(frame.replace(" at ", " failed at ").replace("File ", "Error ")).candidates  # not a frame
+
+
 def test_candidates_are_bounded_for_huge_pastes() -> None:
     text = "\n".join(f"  at frame {i} error in module_{i}.py" for i in range(5000))
     assert len(extract(text).candidates) <= 60
