@@ -131,7 +131,8 @@ def present(keyed_literals: Keyed, index: str | None) -> Iterable[str]:
         zip(keyed_literals.literals, keyed_literals.others, strict=True),
         map(index.__contains__, keyed_literals.keys),
     )
-    return [literal for literal, others in candidates if all(piece in index for piece in others)]
+    contains = index.__contains__
+    return [literal for literal, others in candidates if not others or all(map(contains, others))]
 
 
 def any_occurs(keyed_literals: Keyed, lower: str, index: str | None) -> bool:
