@@ -123,7 +123,12 @@ def timings(call: Callable[[], object], runs: int) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=200, help="runs per size for aps-bot (baseline: runs/2, so its p99 is not just its slowest run)")
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=200,
+        help="runs per size for aps-bot (baseline: runs/2, so its p99 is not just its slowest run)",
+    )
     args = parser.parse_args()
     shipped = load_kb(ROOT / "knowledge")
     kbs = {"shipped": shipped, "synthetic 2,000": synthetic_kb(shipped)}
