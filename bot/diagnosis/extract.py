@@ -402,27 +402,12 @@ def focus(text: str, index: str | None = None) -> str:
     if len(text) <= SMALL_PASTE:
         return text
     hot_words: Iterable[str] = _HOT_WORDS
-    if text.isascii():
-        # The kept lines are the distinct lines holding a hot word, in order of first occurrence: the same
-        # read off the distinct lines alone. And a hot word whose key the index lacks occurs in none.
-        text = "\n".join(dict.fromkeys(text.split("\n")))
-        index = word_index(text.lower()) if index is None else index
-        hot_words = list(present(_HOT_KEYED, index))
-    lower = text.lower()
-    starts: set[int] = set()
-    for word in hot_words:
-        at = lower.find(word)
-        while at != -1:
-            starts.add(lower.rfind("\n", 0, at) + 1)
-            end = lower.find("\n", at)
-            if end == -1:
-                break
-            at = lower.find(word, end)
-    lines: dict[str, None] = {}
-    for start in sorted(starts):
-        end = text.find("\n", start)
-        lines[text[start : end if end != -1 else len(text)]] = None
-    hot = "\n".join(lines)
+    if text.isascii():  # a hot word whose key the index lacks occurs in no line
+        hot_words = list(present(_HOT_KEYED, word_index(text.lower()) if index is None else index))
+    # The distinct lines holding a hot word, in order of first occurrence (a repeated line adds nothing).
+    hot = "\n".join(
+        line for line in dict.fromkeys(text.split("\n")) if any(map(line.lower().__contains__, hot_words))
+    )
     if len(hot) <= FOCUS_HEAD + FOCUS_TAIL:
         return hot
     return hot[:FOCUS_HEAD] + "\n" + hot[-FOCUS_TAIL:]

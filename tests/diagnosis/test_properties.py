@@ -232,18 +232,11 @@ def test_keyed_literal_checks_on_the_word_index_are_the_plain_checks(words: list
 
 
 def _plain_focus(text: str) -> str:
-    """focus() as first written: every hot word looked for in the whole text."""
+    """focus() written plainly: every line tested for every hot word, without the index."""
     if len(text) <= E.SMALL_PASTE:
         return text
-    lower = text.lower()
-    starts = {
-        lower.rfind("\n", 0, m.start()) + 1 for w in E._HOT_WORDS for m in re.finditer(re.escape(w), lower)
-    }
-    lines: dict[str, None] = {}
-    for start in sorted(starts):
-        end = text.find("\n", start)
-        lines[text[start : end if end != -1 else len(text)]] = None
-    hot = "\n".join(lines)
+    lines = [line for line in text.split("\n") if any(w in line.lower() for w in E._HOT_WORDS)]
+    hot = "\n".join(dict.fromkeys(lines))
     return (
         hot if len(hot) <= E.FOCUS_HEAD + E.FOCUS_TAIL else hot[: E.FOCUS_HEAD] + "\n" + hot[-E.FOCUS_TAIL :]
     )
