@@ -238,9 +238,9 @@ def is_aps_access_error(
         return False
     if not (about_aps or strong or (refused and _vocabulary(lower))):
         return False
-    named_and_fits = named_aps(text, lower) and ranked[0].score >= NAMED_SCORE
+    named_and_fits = ranked[0].score >= NAMED_SCORE and named_aps(text, lower)
     index = None if words is None else words.index
-    if other_system(lower, about_aps, index) and not strong and not named_and_fits:
+    if not strong and not named_and_fits and other_system(lower, about_aps, index):
         return False  # another system's error, unless APS is named and a cause fits well
     if (
         not signals.endpoints
