@@ -19,7 +19,7 @@ from rapidfuzz.distance import LCSseq
 from rapidfuzz.utils import default_process
 
 from bot.diagnosis.extract import Signals
-from bot.diagnosis.scan import keyed, matches_at, positions, present
+from bot.diagnosis.scan import any_occurs, keyed, matches_at, positions, present
 from bot.diagnosis.tokens import PasteWords, paste_words, tokens
 from bot.diagnosis.topic import TopicIndex, fold_grants, may_fold
 from bot.knowledge import Cause, KnowledgeBase
@@ -76,11 +76,16 @@ _DIRECTION_CAUSES = {"threelegged": "three-legged-not-accepted", "twolegged": "t
 
 
 _UNSET_KEYED = keyed(word for word, _ in _UNSET_STARTS)
+# Every _CREDENTIALS_UNSET match holds one of these: without any, no start need be tried.
+_UNSET_WORDS = keyed(("not set", "not defined", "not found", "not loaded", "undefined", "unset", "empty",
+                      "missing", "null", "setting", "defining", "exporting", "loading"))  # fmt: skip
 
 
 def credentials_unset(lower: str, index: str | None = None) -> re.Match[str] | None:
     """`_CREDENTIALS_UNSET.search(lower)`, tried only where a match can start. `index`: `word_index(lower)`,
     which rules most start words out faster."""
+    if not any_occurs(_UNSET_WORDS, lower, index):
+        return None
     starts = (
         at - back
         for key, word, (_, backs) in zip(_UNSET_KEYED.keys, _UNSET_KEYED.literals, _UNSET_STARTS, strict=True)
