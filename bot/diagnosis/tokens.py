@@ -63,7 +63,7 @@ class PasteWords:
     @cached_property
     def content(self) -> ContentWords:
         """Each of the paste's words (and any other looked up) -> its content word ("" for none)."""
-        return ContentWords(zip(self.counts, map(content_word, self.counts), strict=True))
+        return ContentWords()
 
 
 def paste_words(text: str) -> PasteWords:

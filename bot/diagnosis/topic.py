@@ -122,6 +122,10 @@ class TopicIndex:
             for word, weight in normalised.items():
                 self._postings[word].append((index, weight))
         self._postings = dict(self._postings)
+        # Each processed word whose content word is known -> that content word (a word or its plural).
+        self._forms = {
+            form: word for word in self._idf for form in (word, word + "s") if content_word(form) == word
+        }
 
     def rarity(self, word: str) -> float:
         """How telling `word` is across the causes (its IDF; unseen words count as the rarest)."""
@@ -131,20 +135,19 @@ class TopicIndex:
         """How often each known content word occurs in the first MAX_TOKENS content words of `text`, in
         order of first occurrence (what Counter(topic_tokens(text)[:MAX_TOKENS]) gives, without stemming
         every occurrence: each distinct word is looked at once). `words`: `paste_words(text)`, if known."""
-        idf = self._idf
-        contents: dict[str, str] | None = None
         if words is not None and not grants_spelled and words.total <= MAX_TOKENS:
-            all_counts, contents = words.counts, words.content  # nothing to fold: the paste's own words
+            all_counts = words.counts  # nothing to fold: the paste's own words
         else:
             processed = default_process(fold_grants(text) if grants_spelled else text)
             split = processed.split()
             if len(split) > MAX_TOKENS:  # the cut may fall inside: count the content words themselves
-                return Counter(w for w in tokens(processed)[:MAX_TOKENS] if w in idf)
+                return Counter(w for w in tokens(processed)[:MAX_TOKENS] if w in self._idf)
             all_counts = Counter(split)
         counts: Counter[str] = Counter()
+        forms = self._forms
         for word, n in all_counts.items():  # first occurrences in order, so merged words keep it too
-            content = content_word(word) if contents is None else contents[word]
-            if content in idf:
+            content = forms.get(word)
+            if content is not None:
                 counts[content] += n
         return counts
 
