@@ -20,7 +20,7 @@ from rapidfuzz.utils import default_process
 
 from bot.diagnosis.extract import Signals
 from bot.diagnosis.scan import any_occurs, keyed, matches_at, positions, present
-from bot.diagnosis.tokens import PasteWords, paste_words, tokens
+from bot.diagnosis.tokens import PasteWords, content_word, paste_words, tokens
 from bot.diagnosis.topic import TopicIndex, fold_grants, may_fold
 from bot.knowledge import Cause, KnowledgeBase
 
@@ -321,7 +321,7 @@ class Matcher:
         if may_fold(joined, words.index):
             candidates = tuple(fold_grants(line) for line in candidates)
         lines = [default_process(line) for line in candidates]
-        content = words.content.__getitem__  # content_word, mostly already known
+        content = content_word
         # Lines with the same content words (frames of one stack trace) pass or fail the word filters alike.
         # (A group's words may hold "", for words that are no content word: no signature word equals it.)
         groups: dict[frozenset[str], list[int]] = {}

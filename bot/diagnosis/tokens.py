@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import lru_cache
 
 from rapidfuzz.utils import default_process
 
@@ -43,14 +43,6 @@ def tokens(text: str) -> list[str]:
     return processed_tokens(default_process(text))
 
 
-class ContentWords(dict[str, str]):
-    """word -> `content_word(word)`, filled in as words are looked up."""
-
-    def __missing__(self, word: str) -> str:
-        content = self[word] = content_word(word)
-        return content
-
-
 @dataclass(frozen=True)
 class PasteWords:
     """What ranking and the gate read off one paste, computed once."""
@@ -59,11 +51,6 @@ class PasteWords:
     counts: Counter[str]  # its `default_process`ed words, counted (first occurrences in order)
     total: int  # how many words
     index: str | None  # long ASCII paste: its distinct words, one a line (see scan.any_occurs); else None
-
-    @cached_property
-    def content(self) -> ContentWords:
-        """Each of the paste's words (and any other looked up) -> its content word ("" for none)."""
-        return ContentWords()
 
 
 def paste_words(text: str) -> PasteWords:

@@ -11,10 +11,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from bot.diagnosis import Diagnoser, gate, scan, tokens, topic
+from bot.diagnosis import Diagnoser, gate, scan, topic
 from bot.diagnosis import extract as E
 from bot.diagnosis.match import _CREDENTIALS_UNSET, credentials_unset
-from bot.diagnosis.tokens import paste_words
 
 R = importlib.import_module("bot.diagnosis.redact")  # the package exports redact(), the function
 
@@ -268,11 +267,8 @@ GRANT_PASTE_FRAGMENTS = ["2-legged", "client_credentials", "App  only", '\\"app\
 @settings(max_examples=300, deadline=None)
 @given(text=st.one_of(scan_texts, st.lists(st.sampled_from(GRANT_PASTE_FRAGMENTS), max_size=20).map("".join)))
 def test_the_paste_word_index_changes_no_extraction_and_no_candidate_fold(text: str) -> None:
-    words = paste_words(text)
     index = scan.word_index(text.lower())  # what paste_words gives a long paste
     signals = E.extract(text, index)
     assert signals == E.extract(text)
     joined = "\n".join(signals.candidates).lower()
     assert topic.may_fold(joined, index) == topic.may_fold(joined)
-    for line in signals.candidates:
-        assert [words.content[w] for w in line.split() if words.content[w]] == tokens.processed_tokens(line)
