@@ -162,6 +162,13 @@ _HOSTING_KEYED = keyed(_HOSTING_WORDS)
 _HOSTING = re.compile(r"\b(?:heroku(?:app)?|docker|kubernetes|kubectl|nginx|apache|iis|vercel|netlify)\b")
 
 
+# Another OAuth server's token endpoint: a public host that is not Autodesk's (the user's own server on
+# localhost may well be proxying APS).
+_FOREIGN_TOKEN_URL = re.compile(
+    r"https?://(?![\w.-]*autodesk\.com\b|localhost\b|127\.0\.0\.1\b)[\w.-]+(?::\d+)?/[\w/.-]*?oauth2?/(?:v\d+/)?token\b"
+)
+
+
 def other_system(lower: str, about_aps: bool = False, index: str | None = None) -> bool:
     """Another product's error (GitHub, npm, AWS, Azure AD, Minecraft Forge, …) is named in the paste.
 
@@ -176,12 +183,21 @@ def other_system(lower: str, about_aps: bool = False, index: str | None = None) 
         lower = _HOSTING.sub(" ", lower)
     if any_occurs(_OTHER_SYSTEMS_KEYED, lower, index):
         return True
+    if "token" in lower and _FOREIGN_TOKEN_URL.search(lower):
+        return True
     return any_occurs(_OTHER_SYSTEM_WORDS_KEYED, lower, index) and bool(_OTHER_SYSTEM_WORD.search(lower))
+
+
+# HTTP's own wording of a status (RFC 6585's for 429), which servers of every kind print: no sign of APS.
+_HTTP_WORDING = frozenset({"user has sent too many requests in a given amount of time."})
 
 
 def _distinctive_message(ranked: list[Ranked]) -> bool:
     return any(
-        hit.kind == "message" and hit.score >= 90 and len(hit.signature) >= DISTINCTIVE_MESSAGE
+        hit.kind == "message"
+        and hit.score >= 90
+        and len(hit.signature) >= DISTINCTIVE_MESSAGE
+        and hit.signature.lower() not in _HTTP_WORDING
         for hit in ranked[0].hits
     )
 
@@ -260,5 +276,7 @@ def is_aps_access_error(
     ):
         return False  # only the subject matches, and neither the words nor the status say access was refused
 
-    # 5xx, 200 or 3xx only: not an access problem unless a code or endpoint says so
-    return not (signals.statuses and not set(signals.statuses) & _ACCESS_STATUSES and not hard_evidence)
+    # 5xx, 200 or 3xx only: not an access problem unless a code, an endpoint or a quoted KB message says so
+    # (apps often wrap the APS error they got in a 500 of their own)
+    says_so = hard_evidence or quoted
+    return not (signals.statuses and not set(signals.statuses) & _ACCESS_STATUSES and not says_so)

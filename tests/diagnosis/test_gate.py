@@ -150,6 +150,11 @@ GENERIC_WORDS = [
     "Zendesk custom integrations: 401 invalid token after rotating the API key",
     "Google Ads API three-legged OAuth returns 401 invalid_grant after the refresh token was revoked",
     "Xero OAuth2 two-legged flow gives 403 AuthorizationUnsuccessful for the tenant",
+    # another OAuth server's token endpoint, however APS-like the grant words
+    "curl -X POST https://auth.example-ehr.com:8443/api/oauth2/token -d grant_type=client_credentials "
+    "(2-legged) answers 400 invalid_grant",
+    # HTTP's own description of 429, which any server prints
+    "Our gateway answers 429: The user has sent too many requests in a given amount of time.",
 ]
 
 
@@ -161,3 +166,19 @@ def test_generic_words_alone_get_no_reply(diagnoser: Diagnoser, text: str) -> No
 def test_the_products_as_the_ui_spells_them_are_aps(diagnoser: Diagnoser) -> None:
     text = "Data Connector POST .../requests keeps returning 429 although we send one request a minute"
     assert diagnoser.diagnose(text).is_aps_error
+
+
+def test_the_grant_words_with_an_autodesk_token_url_are_aps(diagnoser: Diagnoser) -> None:
+    text = (
+        "curl -X POST https://developer.api.autodesk.com/authentication/v2/token -d grant_type=client_credentials"
+        " (2-legged) answers 401 invalid_client"
+    )
+    assert diagnoser.diagnose(text).is_aps_error
+
+
+def test_an_aps_error_wrapped_in_the_apps_own_500_gets_a_reply(diagnoser: Diagnoser) -> None:
+    where = "Upload of house.rvt to our Forge bucket: 500 Internal Server Error"
+    diagnosis = diagnoser.diagnose(where + ' {"error":"Upload failed: Legacy endpoint is deprecated"}')
+    assert diagnosis.is_aps_error
+    assert diagnosis.causes[0].id == "legacy-forge-endpoint"
+    assert not diagnoser.diagnose(where + ": upload failed").is_aps_error  # a 500 that quotes nothing of APS
