@@ -17,7 +17,7 @@ _ID_PIECE = re.compile(r"^(?=[0-9a-f]*[0-9])[0-9a-f]{4,}$")
 _STOPWORDS = frozenset((
     "the", "a", "an", "to", "of", "for", "this", "is", "not", "you", "your", "does", "do", "be", "in", "on",
     "and", "or", "with", "that", "it", "have", "has", "are", "was", "were", "can", "cannot", "i", "we", "my",
-    "our", "at", "by", "from", "as", "but",
+    "our", "at", "by", "from", "as", "but", "been", "could", "would", "should", "will",
 ))  # fmt: skip
 
 

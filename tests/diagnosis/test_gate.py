@@ -182,3 +182,18 @@ def test_an_aps_error_wrapped_in_the_apps_own_500_gets_a_reply(diagnoser: Diagno
     assert diagnosis.is_aps_error
     assert diagnosis.causes[0].id == "legacy-forge-endpoint"
     assert not diagnoser.diagnose(where + ": upload failed").is_aps_error  # a 500 that quotes nothing of APS
+
+
+def test_a_missing_resource_of_another_kind_is_not_a_missing_project(diagnoser: Diagnoser) -> None:
+    # "could" and "be" are function words: "could not be found" alone does not name the project
+    text = (
+        "Design Automation returned 400 (Bad Request): The activity MyApp.Convert+prod could not be found "
+        "(Parameter 'activityId')"
+    )
+    diagnosis = diagnoser.diagnose(text)
+    assert "project-not-found" not in [c.id for c in diagnosis.causes[:1]]
+    assert not diagnosis.is_aps_error
+    project = diagnoser.diagnose(
+        'GET /project/v1/hubs/b.x/projects/b.y -> 404 {"detail": "The project could not be found."}'
+    )
+    assert project.is_aps_error and project.causes[0].id == "project-not-found"
