@@ -99,9 +99,9 @@ _THREE_DIGITS = re.compile(r"[1-5](?<!\d[1-5])\d\d(?!\d)")
 _STATUS_PATTERNS = (  # matched against the lower-cased text
     re.compile(r"\bhttp/\d(?:\.\d)?\s+([1-5]\d\d)\b"),
     re.compile(
-        r"\b([1-5]\d\d)\s*[-:]?\s*\(?(?:forbidden|unauthori[sz]ed|not found|bad request|too many requests|"
-        r"conflict|not acceptable|internal server error|bad gateway|service unavailable|gateway time-?out|"
-        r"gone|precondition failed|unprocessable entity)\b"
+        r"\b([1-5]\d\d)\s*[-:]?\s*[(\"']?(?:forbidden|unauthori[sz]ed|not found|bad request|"
+        r"too many requests|conflict|not acceptable|internal server error|bad gateway|service unavailable|"
+        r"gateway time-?out|gone|precondition failed|unprocessable entity)\b"
     ),
     re.compile(
         r"\b(?:status|http[_ ]?status|response[_ ]?code|status[_ ]?code|statuscode|httpstatuscode)"

@@ -332,11 +332,12 @@ class Matcher:
         counts = Counter(chain.from_iterable(present))  # signature -> how many of its words occur
         best: dict[int, Hit] = {}
         sequences: dict[int, list[str]] = {}  # line number -> its content words in order, once needed
-        # In signature order, so that of equal scores the first signature in KB order is kept.
+        # In signature order: of equal scores the longer (more telling) signature is kept, then the first.
         for position in sorted(p for p, count in counts.items() if count >= needed[p]):
             signature = self._signatures[position]
             score = self._best_line_score(signature, lines, groups, content, sequences)
-            if score >= MESSAGE_CUTOFF and score > (best.get(signature.cause_index) or Hit("", 0, "")).score:
+            kept = best.get(signature.cause_index) or Hit("", 0, "")
+            if score >= MESSAGE_CUTOFF and (score, len(signature.text)) > (kept.score, len(kept.signature)):
                 shown = signature.text if len(signature.text) <= 90 else signature.text[:89] + "…"
                 best[signature.cause_index] = Hit(
                     "message", score, f'message ~ "{shown}" ({round(score)})', signature.text

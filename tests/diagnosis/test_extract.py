@@ -85,6 +85,7 @@ def test_oauth_error_fields() -> None:
         ("The remote server returned an error: (403) Forbidden.", 403),
         ("getting 403 on /project/v1/hubs", 403),
         ("Status Code: 400 Bad Request", 400),
+        ('fails with: 406 "Not Acceptable"', 406),
     ],
 )
 def test_status_spellings(text: str, status: int) -> None:

@@ -197,3 +197,15 @@ def test_a_missing_resource_of_another_kind_is_not_a_missing_project(diagnoser: 
         'GET /project/v1/hubs/b.x/projects/b.y -> 404 {"detail": "The project could not be found."}'
     )
     assert project.is_aps_error and project.causes[0].id == "project-not-found"
+
+
+def test_a_long_aps_message_quoted_whole_is_aps_context(diagnoser: Diagnoser) -> None:
+    # of two signatures matched equally well, the longer one is the evidence: here APS's own long wording
+    text = (
+        'Posting the job again for the EMEA copy fails: 406 "Not Acceptable" / "Can not register the same design '
+        'on different regions,you should delete old registration for registering it to another region."'
+    )
+    diagnosis = diagnoser.diagnose(text)
+    assert diagnosis.is_aps_error
+    assert diagnosis.causes[0].id == "region-mismatch"
+    assert "Can not register" in diagnosis.causes[0].evidence[0]
