@@ -4,8 +4,8 @@ Run: python benchmarks/eval_accuracy.py
 Prints top-1 and top-3 accuracy on eval_aps.jsonl (a row counts only if the bot would reply; the same
 for the causes listed whatever the gate says) and the false-reply rate on eval_not_aps.jsonl,
 going through the CLI's batch mode exactly as the held-out evaluation does. Then the same for
-eval_late_aps.jsonl: real APS pastes collected, in two rounds, by engineers who never saw the knowledge base, scored
-before anything was tuned for them (see the README); reported, not asserted by the tests.
+eval_late_aps.jsonl: real APS pastes collected, in two rounds, by engineers who never saw the knowledge
+base, scored before anything was tuned for them (see the README); reported, not asserted by the tests.
 """
 
 from __future__ import annotations
