@@ -96,6 +96,26 @@ def credentials_unset(lower: str, index: str | None = None) -> re.Match[str] | N
     return next(iter(matches_at(_CREDENTIALS_UNSET, lower, starts)), None)  # the leftmost, as search()
 
 
+_REGEX_SYNTAX = re.compile(r"[\\.^$*+?{}\[\]|()]")
+
+
+def _literal_start(pattern: str) -> str:
+    """What every match of `pattern` starts with, lower-cased, if it is anchored with `^` (else "")."""
+    depth = 0
+    for char in pattern:  # a top-level alternative may start anywhere (an escaped or bracketed "|" too: "")
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == "|" and depth <= 0:
+            return ""
+    if not pattern.startswith("^") or not pattern.isascii():
+        return ""
+    rest = pattern[1:]
+    syntax = _REGEX_SYNTAX.search(rest)
+    literal = rest if syntax is None else rest[: syntax.start()]
+    if syntax is not None and rest[syntax.start()] in "*?{":  # the last character may be optional
+        literal = literal[:-1]
+    return literal.lower()
+
+
 @dataclass(frozen=True)
 class Hit:
     """One piece of evidence for a cause."""
@@ -134,13 +154,15 @@ class Matcher:
         for index, cause in enumerate(kb.causes):
             self._indexes.setdefault(cause.id, index)
         owners: dict[str, set[int]] = defaultdict(set)
-        self._endpoints: list[tuple[int, re.Pattern[str]]] = []
+        self._endpoints: list[tuple[int, str, re.Pattern[str]]] = []  # (cause, literal start, pattern)
         self._signatures: list[_Signature] = []
         sequences: list[tuple[int, str, str, tuple[str, ...]]] = []
         for index, cause in enumerate(kb.causes):
             for code in cause.signatures.error_codes:
                 owners[code.lower()].add(index)
-            self._endpoints.extend((index, re.compile(p, re.IGNORECASE)) for p in cause.signatures.endpoints)
+            self._endpoints.extend(
+                (index, _literal_start(p), re.compile(p, re.IGNORECASE)) for p in cause.signatures.endpoints
+            )
             for message in cause.signatures.messages:
                 folded = fold_grants(message)  # "2-legged" and "3-legged" must not look alike
                 sequences.append((index, message, folded, tuple(tokens(folded))))
@@ -308,10 +330,13 @@ class Matcher:
     def _endpoint_hits(self, signals: Signals, hits: dict[int, list[Hit]]) -> None:
         if not signals.endpoints:
             return
-        for index, pattern in self._endpoints:
-            endpoint = next((e for e in signals.endpoints if pattern.search(e)), None)
-            if endpoint is not None and not any(h.kind == "endpoint" for h in hits[index]):
-                hits[index].append(Hit("endpoint", ENDPOINT_SCORE, f"endpoint {endpoint}"))
+        endpoints = [(e, e.lower()) for e in signals.endpoints]
+        for index, start, pattern in self._endpoints:
+            for endpoint, lower in endpoints:
+                if lower.startswith(start) and pattern.search(endpoint):
+                    if not any(h.kind == "endpoint" for h in hits[index]):
+                        hits[index].append(Hit("endpoint", ENDPOINT_SCORE, f"endpoint {endpoint}"))
+                    break
 
     def _message_hits(self, signals: Signals, hits: dict[int, list[Hit]], words: PasteWords) -> None:
         candidates = signals.candidates

@@ -13,7 +13,10 @@ from hypothesis import strategies as st
 
 from bot.diagnosis import Diagnoser, gate, scan, topic
 from bot.diagnosis import extract as E
+from bot.diagnosis import match as match_module
 from bot.diagnosis.match import _CREDENTIALS_UNSET, credentials_unset
+from bot.knowledge import load_kb
+from tests.conftest import ROOT
 
 R = importlib.import_module("bot.diagnosis.redact")  # the package exports redact(), the function
 
@@ -272,3 +275,33 @@ def test_the_paste_word_index_changes_no_extraction_and_no_candidate_fold(text: 
     assert signals == E.extract(text)
     joined = "\n".join(signals.candidates).lower()
     assert topic.may_fold(joined, index) == topic.may_fold(joined)
+
+
+_ENDPOINT_PATTERNS = [p for c in load_kb(ROOT / "knowledge").causes for p in c.signatures.endpoints]
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    pattern=st.sampled_from(
+        [*_ENDPOINT_PATTERNS, r"^/ab?c", r"^/a|^/b", r"^/x(y|z)+", r"^/A+B", r"^/v\d{0,2}x"]
+    ),
+    data=st.data(),
+)
+def test_endpoint_prefilter_never_hides_a_match(pattern: str, data: st.DataObject) -> None:
+    # paths made of the pattern's own characters, cut anywhere, in any case
+    plain = re.sub(r"[\\^$*+?{}\[\]|()]", "", pattern)
+    alphabet = sorted(set(plain) | set("0123456789abcdef-./bB"))
+    cut = data.draw(st.integers(0, len(plain)))
+    endpoint = plain[:cut] + data.draw(st.text(alphabet, max_size=40))
+    endpoint = endpoint.upper() if data.draw(st.booleans()) else endpoint
+    if re.search(pattern, endpoint, re.IGNORECASE):
+        assert endpoint.lower().startswith(match_module._literal_start(pattern))
+
+
+@pytest.mark.parametrize(
+    ("pattern", "start"),
+    [(r"^/ab?c", "/a"), (r"^/ab*", "/a"), (r"^/ab{0,1}", "/a"), (r"^/A+B", "/a"), (r"^/a|^/b", ""),
+     (r"^/a(b|c)", "/a"), (r"/oss/v1/", ""), (r"^/oss/v2/buckets/[^/]+", "/oss/v2/buckets/")],
+)  # fmt: skip
+def test_endpoint_literal_start(pattern: str, start: str) -> None:
+    assert match_module._literal_start(pattern) == start
