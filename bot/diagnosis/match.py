@@ -72,6 +72,31 @@ _UNSET_STARTS = tuple((word, (0, 4, 6, 8, 10)) for word in ("client_id", "client
                       "client secret")) + tuple((verb, (3, 5, 7)) for verb in (" setting", " defining",
                       " exporting", " loading"))  # fmt: skip
 CREDENTIALS_UNSET_SCORE = 92
+RULED_OUT = 40  # the user says they checked this: it drops behind causes they did not rule out
+_HARD_KINDS = frozenset({"code", "endpoint", "config"})
+# (cause, what the user says when they have ruled it out, literals one of which every match holds)
+_RULED_OUT = (
+    (
+        "invalid-client-credentials",
+        re.compile(
+            r"\b(?:client[ _]?id|client[ _]?secret|secret|credentials|keys)\b[^.\n]{0,40}?"
+            r"\b(?:are|is|seem|seems)\s+(?:to be\s+)?(?:fine|correct|right|valid|ok|okay)\b|"
+            r"\b(?:double[- ]?check(?:ed)?|checked|verified|confirmed)\b[^.\n]{0,40}?"
+            r"\b(?:client[ _]?id|secret|credentials)\b"
+        ),
+        ("client", "secret", "credentials", "keys"),
+    ),
+    (
+        "expired-or-invalid-token",
+        re.compile(
+            r"\b(?:fresh|brand new|(?:freshly|newly|just) (?:generated|created|issued|obtained))\s+"
+            r"(?:(?:2|3|two|three)[- ]?legged\s+)?(?:oauth\s+)?(?:access\s+)?token\b|"
+            r"\btoken\b[^.\n]{0,60}?\b(?:successfully used|works (?:for|with) (?:other|the other|all other))"
+            r"\b"
+        ),
+        ("token",),
+    ),
+)
 _DIRECTION_CAUSES = {"threelegged": "three-legged-not-accepted", "twolegged": "two-legged-needs-user-context"}
 
 
@@ -114,6 +139,16 @@ def _literal_start(pattern: str) -> str:
     if syntax is not None and rest[syntax.start()] in "*?{":  # the last character may be optional
         literal = literal[:-1]
     return literal.lower()
+
+
+def _ruled_out(lower: str) -> set[str]:
+    """The causes the user says they already ruled out: credentials checked and fine, a token just generated
+    or working for other calls."""
+    return {
+        cause
+        for cause, pattern, literals in _RULED_OUT
+        if any(literal in lower for literal in literals) and pattern.search(lower)
+    }
 
 
 @dataclass(frozen=True)
@@ -224,10 +259,13 @@ class Matcher:
         penalties = self._grant_direction_hits(lower, grants_spelled, hits)
         self._token_endpoint_hits(lower, signals, hits, penalties)
         self._credentials_unset_hits(lower, hits, words.index)
+        ruled_out = _ruled_out(lower)
         ranked = []
         for index, cause_hits in hits.items():
             cause = self.causes[index]
             score = self._combine(cause, cause_hits, signals) - penalties.get(cause.id, 0)
+            if cause.id in ruled_out and not any(h.kind in _HARD_KINDS for h in cause_hits):
+                score -= RULED_OUT  # the user's word against soft evidence (a code or endpoint outweighs it)
             if score >= MIN_LISTED:
                 evidence = sum(h.score for h in cause_hits)  # ties: more evidence first, then KB order
                 ranked.append((score, evidence, index, Ranked(cause, score, tuple(cause_hits))))

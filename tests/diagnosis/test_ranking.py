@@ -1,0 +1,34 @@
+"""Ranking rules beyond single signatures: what the user says they already ruled out."""
+
+from __future__ import annotations
+
+from bot.diagnosis import Diagnoser
+
+
+def _first(diagnoser: Diagnoser, text: str) -> str:
+    return diagnoser.diagnose(text).causes[0].id
+
+
+def test_credentials_the_user_checked_drop_behind_other_causes(diagnoser: Diagnoser) -> None:
+    base = "Request failed with status code 401 from our BIM 360 sync, wrong client id or client secret?"
+    assert _first(diagnoser, base) == "invalid-client-credentials"
+    checked = base.replace("wrong client id or client secret?", "I double checked the client id and secret.")
+    assert _first(diagnoser, checked + " The hub is not listed either.") != "invalid-client-credentials"
+
+
+def test_a_code_outweighs_what_the_user_says_they_checked(diagnoser: Diagnoser) -> None:
+    text = (
+        'I double checked the client id and secret, still {"errorCode": "AUTH-003", '
+        '"developerMessage": "The client_id and client_secret combination is not valid"}'
+    )
+    assert _first(diagnoser, text) == "invalid-client-credentials"
+
+
+def test_a_fresh_token_is_not_an_expired_one(diagnoser: Diagnoser) -> None:
+    text = 'Calling the ACC forms API fails with HTTP 401 Unauthorized, message "Authorization failed."'
+    assert _first(diagnoser, text) == "expired-or-invalid-token"
+    for said in (
+        "with a freshly generated token",
+        "with a token I have successfully used for other ACC APIs",
+    ):
+        assert _first(diagnoser, f"{text} This is {said}.") != "expired-or-invalid-token"
