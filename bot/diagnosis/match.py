@@ -258,7 +258,7 @@ class Matcher:
         self._topic_hits(text, grants_spelled, hits, words)
         penalties = self._grant_direction_hits(lower, grants_spelled, hits)
         self._token_endpoint_hits(lower, signals, hits, penalties)
-        self._credentials_unset_hits(lower, hits, words.index)
+        self._credentials_unset_hits(lower, hits, words.index, penalties)
         ruled_out = _ruled_out(lower)
         ranked = []
         for index, cause_hits in hits.items():
@@ -322,8 +322,11 @@ class Matcher:
             expired = "expired-or-invalid-token"
             penalties[expired] = penalties.get(expired, 0) + GRANT_CONTRARY
 
-    def _credentials_unset_hits(self, lower: str, hits: dict[int, list[Hit]], index: str | None) -> None:
-        """Client id/secret env vars not set or undefined: whatever APS answers, the credentials are wrong."""
+    def _credentials_unset_hits(
+        self, lower: str, hits: dict[int, list[Hit]], index: str | None, penalties: dict[str, int]
+    ) -> None:
+        """Client id/secret env vars not set or undefined: whatever APS answers, the credentials are wrong
+        (an unknown client id gets AUTH-001, "no access to the api product", too)."""
         if "client" not in (lower if index is None else index):  # "client" is a whole piece: in the index
             return
         match = credentials_unset(lower, index)
@@ -331,6 +334,7 @@ class Matcher:
         if match is not None and index is not None:
             evidence = f'credentials not set: "{match.group(0)}"'
             hits[index].append(Hit("config", CREDENTIALS_UNSET_SCORE, evidence))
+            penalties["app-api-access-missing"] = penalties.get("app-api-access-missing", 0) + GRANT_CONTRARY
 
     def _topic_hits(
         self, text: str, grants_spelled: bool, hits: dict[int, list[Hit]], words: PasteWords | None = None

@@ -32,3 +32,10 @@ def test_a_fresh_token_is_not_an_expired_one(diagnoser: Diagnoser) -> None:
         "with a token I have successfully used for other ACC APIs",
     ):
         assert _first(diagnoser, f"{text} This is {said}.") != "expired-or-invalid-token"
+
+
+def test_auth_001_with_credentials_never_set_is_the_credentials(diagnoser: Diagnoser) -> None:
+    body = '{"developerMessage":"The client_id specified does not have access to the api product","errorCode":"AUTH-001"}'
+    assert _first(diagnoser, body) == "app-api-access-missing"
+    unset = f"{body}\nI started the server without setting APS_CLIENT_ID and APS_CLIENT_SECRET"
+    assert _first(diagnoser, unset) == "invalid-client-credentials"  # an unknown client id gets AUTH-001 too
