@@ -34,7 +34,8 @@ _APS_SDK = re.compile(
     r"autodesk-forge|forge-apis|forgesdk|forge-model-derivative|aps-sdk|@aps_sdk|aps_sdk|"
     r"token does not have the privilege|client_id specified does not have access|"
     r"cannot access a resource owned by|must be assigned to a developer hub|unable to get hubs from|"
-    r"input urn is not authorized|invalid redirect[_ ]?ur[il]|\bno (?:read|write) access\b|"
+    r"input urn is not authorized|invalid redirect_ur[il]|400\W{1,4}invalid redirect ?ur[il]|"
+    r"\bno (?:read|write) access\b|"
     r"\"token does \"|unexpected token t in json|\bquota limit\b|"
     r"keymanagement\.service\.developerstatusnotactive|"  # the gateway fault of an inactive APS developer
     r"/api/(?:forge|aps)/(?:oauth|callback|auth|token|models?|buckets?|hubs?|projects?|design|derivatives?)"

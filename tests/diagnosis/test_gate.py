@@ -153,6 +153,8 @@ GENERIC_WORDS = [
     # another OAuth server's token endpoint, however APS-like the grant words
     "curl -X POST https://auth.example-ehr.com:8443/api/oauth2/token -d grant_type=client_credentials "
     "(2-legged) answers 400 invalid_grant",
+    # another OAuth server's wording: APS writes "Invalid redirect_uri" (and its sign-in page "400 - ...")
+    "Music app login fails: `INVALID_CLIENT: Invalid redirect URI`",
     # HTTP's own description of 429, which any server prints
     "Our gateway answers 429: The user has sent too many requests in a given amount of time.",
 ]
