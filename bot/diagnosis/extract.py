@@ -27,6 +27,7 @@ from bot.diagnosis.scan import (
 
 MAX_CANDIDATES = 60
 MAX_LINE = 300
+LINE_OVERLAP = 100  # of a long line's pieces
 SMALL_PASTE = 2_000  # shorter pastes are read whole
 FOCUS_HEAD = FOCUS_TAIL = 8_000  # of a long paste's error lines, the first and last this many characters
 
@@ -380,6 +381,11 @@ def _has_letters(value: str, needed: int = 3) -> bool:
     return needed <= 0
 
 
+def _pieces(line: str) -> list[str]:
+    """A long line in MAX_LINE pieces that overlap by LINE_OVERLAP characters."""
+    return [line[at : at + MAX_LINE] for at in range(0, len(line) - LINE_OVERLAP, MAX_LINE - LINE_OVERLAP)]
+
+
 def _candidates(text: str, messages: tuple[str, ...]) -> tuple[str, ...]:
     """The lines worth fuzzy matching: extracted messages first, then short error-looking lines."""
     lines = list(messages)
@@ -390,8 +396,13 @@ def _candidates(text: str, messages: tuple[str, ...]) -> tuple[str, ...]:
         if len(lines) >= MAX_CANDIDATES:
             break
         line = line.strip()
-        if len(line) >= 8 and not _FRAME.match(line) and _ERRORISH.search(line[:MAX_LINE].lower()):
-            lines.append(_clean(line))
+        if len(line) < 8 or _FRAME.match(line):
+            continue
+        # A paragraph pasted as one long line is read in overlapping pieces: its error may sit at the end.
+        pieces = (line,) if len(line) <= MAX_LINE else _pieces(line)
+        for piece in pieces:
+            if _ERRORISH.search(piece.lower()) and len(lines) < MAX_CANDIDATES:
+                lines.append(_clean(piece))
     return _unique(lines)[:MAX_CANDIDATES]
 
 

@@ -146,3 +146,11 @@ def test_stack_frames_are_no_candidate_lines(frame: str) -> None:
 def test_candidates_are_bounded_for_huge_pastes() -> None:
     text = "\n".join(f"  at frame {i} error in module_{i}.py" for i in range(5000))
     assert len(extract(text).candidates) <= 60
+
+
+def test_a_paragraph_on_one_long_line_is_read_to_its_end() -> None:
+    prose = "We have a web app with an Angular front end that we deploy with a pipeline to our servers; " * 4
+    text = prose + "the manifest request then fails with error 401 unauthorized error on the server only"
+    assert len(text) > 400
+    assert any("401 unauthorized" in c for c in extract(text).candidates)
+    assert len(extract("access denied " * 5_000).candidates) <= 60
