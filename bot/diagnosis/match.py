@@ -74,27 +74,44 @@ _UNSET_STARTS = tuple((word, (0, 4, 6, 8, 10)) for word in ("client_id", "client
 CREDENTIALS_UNSET_SCORE = 92
 RULED_OUT = 40  # the user says they checked this: it drops behind causes they did not rule out
 _HARD_KINDS = frozenset({"code", "endpoint", "config"})
-# (cause, what the user says when they have ruled it out, literals one of which every match holds)
+# (cause, what the user says when they have ruled it out, the words every match starts with, whole words one
+# of which every match holds: none when the start words are those)
 _RULED_OUT = (
     (
         "invalid-client-credentials",
         re.compile(
             r"\b(?:client[ _]?id|client[ _]?secret|secret|credentials|keys)\b[^.\n]{0,40}?"
-            r"\b(?:are|is|seem|seems)\s+(?:to be\s+)?(?:fine|correct|right|valid|ok|okay)\b|"
+            r"\b(?:are|is|seem|seems)\s+(?:to be\s+)?(?:fine|correct|right|valid|ok|okay)\b"
+        ),
+        ("client", "secret", "credentials", "keys"),
+        ("fine", "correct", "right", "valid", "ok", "okay"),
+    ),
+    (
+        "invalid-client-credentials",
+        re.compile(
             r"\b(?:double[- ]?check(?:ed)?|checked|verified|confirmed)\b[^.\n]{0,40}?"
             r"\b(?:client[ _]?id|secret|credentials)\b"
         ),
-        ("client", "secret", "credentials", "keys"),
+        ("double", "checked", "verified", "confirmed"),
+        (),
     ),
     (
         "expired-or-invalid-token",
         re.compile(
             r"\b(?:fresh|brand new|(?:freshly|newly|just) (?:generated|created|issued|obtained))\s+"
-            r"(?:(?:2|3|two|three)[- ]?legged\s+)?(?:oauth\s+)?(?:access\s+)?token\b|"
+            r"(?:(?:2|3|two|three)[- ]?legged\s+)?(?:oauth\s+)?(?:access\s+)?token\b"
+        ),
+        ("fresh", "brand", "newly", "just"),
+        (),
+    ),
+    (
+        "expired-or-invalid-token",
+        re.compile(
             r"\btoken\b[^.\n]{0,60}?\b(?:successfully used|works (?:for|with) (?:other|the other|all other))"
             r"\b"
         ),
         ("token",),
+        ("successfully", "works"),
     ),
 )
 _DIRECTION_CAUSES = {"threelegged": "three-legged-not-accepted", "twolegged": "two-legged-needs-user-context"}
@@ -141,14 +158,20 @@ def _literal_start(pattern: str) -> str:
     return literal.lower()
 
 
-def _ruled_out(lower: str) -> set[str]:
+def _ruled_out(lower: str, index: str | None = None) -> set[str]:
     """The causes the user says they already ruled out: credentials checked and fine, a token just generated
-    or working for other calls."""
-    return {
-        cause
-        for cause, pattern, literals in _RULED_OUT
-        if any(literal in lower for literal in literals) and pattern.search(lower)
-    }
+    or working for other calls. `index`: `word_index(lower)`, if known (whole words are looked up there)."""
+    words = lower if index is None else index  # (the index holds each word of `lower` whole, one a line)
+    lines = None if index is None else f"\n{index}\n"
+    found = set()
+    for cause, pattern, starts, needs in _RULED_OUT:
+        if cause in found or not any(word in words for word in starts):
+            continue
+        if needs and not any(word in lower if lines is None else f"\n{word}\n" in lines for word in needs):
+            continue
+        if matches_at(pattern, lower, (at for word in starts for at in positions(lower, word))):
+            found.add(cause)
+    return found
 
 
 @dataclass(frozen=True)
@@ -259,7 +282,7 @@ class Matcher:
         penalties = self._grant_direction_hits(lower, grants_spelled, hits)
         self._token_endpoint_hits(lower, signals, hits, penalties)
         self._credentials_unset_hits(lower, hits, words.index, penalties)
-        ruled_out = _ruled_out(lower)
+        ruled_out = _ruled_out(lower, words.index)
         ranked = []
         for index, cause_hits in hits.items():
             cause = self.causes[index]

@@ -305,3 +305,18 @@ def test_endpoint_prefilter_never_hides_a_match(pattern: str, data: st.DataObjec
 )  # fmt: skip
 def test_endpoint_literal_start(pattern: str, start: str) -> None:
     assert match_module._literal_start(pattern) == start
+
+
+RULED_OUT_WORDS = ["I", "double-checked", "double check", "checked", "verified", "the", "client id", "client_secret",
+                   "secret", "credentials", "keys", "are", "is", "seem", "fine", "correct", "ok.", "fresh", "freshly",
+                   "just generated", "brand new", "2-legged", "access", "token", "successfully used", "works for other",
+                   "tokens", "\n"]  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(words=st.lists(st.sampled_from(RULED_OUT_WORDS) | st.text(max_size=6), max_size=30))
+def test_ruled_out_scans_find_what_the_plain_patterns_find(words: list[str]) -> None:
+    lower = " ".join(words).lower()
+    plain = {cause for cause, pattern, _, _ in match_module._RULED_OUT if pattern.search(lower)}
+    assert match_module._ruled_out(lower) == plain
+    assert match_module._ruled_out(lower, scan.word_index(lower)) == plain
