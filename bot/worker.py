@@ -16,7 +16,8 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for_any
 
 from slack_sdk import WebClient
 
@@ -27,7 +28,8 @@ from bot.store.jobs import Job, JobStore
 
 log = logging.getLogger(__name__)
 
-LEASE_SECONDS = 120.0  # a batch of replies (run side by side) takes seconds; held longer, its worker died
+LEASE_SECONDS = 120.0  # a reply takes seconds at most; held longer, its worker died
+CLAIM_POLL_SECONDS = 0.05  # while replies are in flight and threads are free, look this often for new ones
 MAX_ATTEMPTS = 5  # retriable failures (5xx, 429, network) are tried again after 2, 4, 8 and 16 s
 POLL_SECONDS = 1.0  # also look without a wake-up: retries falling due, jobs of a worker that died
 NICENESS = 19  # below the acking process: replies wait a moment during a burst, acks never do
@@ -39,8 +41,8 @@ Wait = Callable[[float], bool]  # wait up to n seconds for a wake-up; False mean
 
 
 class ReplyWorker:
-    """Claims due reply jobs a batch at a time and runs a batch's jobs side by side (`bot_worker_threads`),
-    so one slow Web API call does not hold up the other replies."""
+    """Runs due reply jobs side by side, up to `bot_worker_threads` at once, claiming a new one as soon as a
+    thread is free: one slow Web API call holds up no other reply, earlier or later."""
 
     def __init__(self, deps: Deps, client: WebClient, *, name: str | None = None) -> None:
         self.deps = deps
@@ -52,14 +54,29 @@ class ReplyWorker:
         self._pool = ThreadPoolExecutor(self.batch, thread_name_prefix="aps-bot-reply")
 
     def drain(self) -> int:
-        """Run every reply job due now; return how many ran."""
+        """Run every reply job due now, and those falling due while some still run; return how many ran."""
         ran = 0
-        while batch := self.jobs.claim_due(
-            self.deps.clock(), self.name, kinds=(REPLY_JOB,), limit=self.batch, lease_seconds=LEASE_SECONDS
-        ):
-            list(self._pool.map(self._run, batch))
-            ran += len(batch)
-        return ran
+        in_flight: set[Future[None]] = set()
+        while True:
+            free = self.batch - len(in_flight)
+            claimed = self._claim(free) if free else []
+            in_flight.update(self._pool.submit(self._run, job) for job in claimed)
+            ran += len(claimed)
+            if not in_flight:
+                return ran
+            # All threads busy: wait for one to finish. Some free: look again for new jobs shortly.
+            done, in_flight = wait_for_any(
+                in_flight, timeout=None if len(in_flight) == self.batch else CLAIM_POLL_SECONDS,
+                return_when=FIRST_COMPLETED,
+            )  # fmt: skip
+            for future in done:
+                if future.exception() is not None:
+                    log.error("reply job failed", exc_info=future.exception())
+
+    def _claim(self, limit: int) -> list[Job]:
+        return self.jobs.claim_due(
+            self.deps.clock(), self.name, kinds=(REPLY_JOB,), limit=limit, lease_seconds=LEASE_SECONDS
+        )
 
     def idle(self) -> bool:
         """No reply job is due or being run (jobs waiting for a later retry don't count)."""
