@@ -19,7 +19,8 @@ from rapidfuzz.distance import LCSseq
 from rapidfuzz.utils import default_process
 
 from bot.diagnosis.extract import Signals
-from bot.diagnosis.scan import any_occurs, keyed, matches_at, positions, present
+from bot.diagnosis.phrases import credentials_unset, ruled_out
+from bot.diagnosis.scan import keyed, literal_start, matches_at, positions, present
 from bot.diagnosis.tokens import PasteWords, content_word, paste_words, tokens
 from bot.diagnosis.topic import TopicIndex, fold_grants, may_fold
 from bot.knowledge import Cause, KnowledgeBase
@@ -60,118 +61,10 @@ _TOKEN_REQUEST = re.compile(
     r"/authentication/v[12]/(?:token|authenticate|gettoken)\b|get(?:two|three)leggedtoken|"
     r"authclienttwolegged|grant_type=client_credentials|gettoken(?:async)?\("
 )
-# The app's credentials never reached the code: env vars unset, undefined, empty.
-_CREDENTIALS_UNSET = re.compile(
-    r"\b(?:(?:aps|forge)_(?:dev_)?client_(?:id|secret)|client[ _](?:id|secret))\b[^.\n]{0,60}?"
-    r"\b(?:not (?:set|defined|found|loaded)|undefined|unset|empty|missing|null)\b|"
-    r"\b(?:without|not|never) (?:setting|defining|exporting|loading)\b[^.\n]{0,40}?"
-    r"\b(?:aps|forge)_(?:dev_)?client_(?:id|secret)\b"
-)
-# Where a _CREDENTIALS_UNSET match can start: that far before "client id" (any spelling), or before the verb.
-_UNSET_STARTS = tuple((word, (0, 4, 6, 8, 10)) for word in ("client_id", "client_secret", "client id",
-                      "client secret")) + tuple((verb, (3, 5, 7)) for verb in (" setting", " defining",
-                      " exporting", " loading"))  # fmt: skip
 CREDENTIALS_UNSET_SCORE = 92
 RULED_OUT = 40  # the user says they checked this: it drops behind causes they did not rule out
 _HARD_KINDS = frozenset({"code", "endpoint", "config"})
-# (cause, what the user says when they have ruled it out, the words every match starts with, whole words one
-# of which every match holds: none when the start words are those)
-_RULED_OUT = (
-    (
-        "invalid-client-credentials",
-        re.compile(
-            r"\b(?:client[ _]?id|client[ _]?secret|secret|credentials|keys)\b[^.\n]{0,40}?"
-            r"\b(?:are|is|seem|seems)\s+(?:to be\s+)?(?:fine|correct|right|valid|ok|okay)\b"
-        ),
-        ("client", "secret", "credentials", "keys"),
-        ("fine", "correct", "right", "valid", "ok", "okay"),
-    ),
-    (
-        "invalid-client-credentials",
-        re.compile(
-            r"\b(?:double[- ]?check(?:ed)?|checked|verified|confirmed)\b[^.\n]{0,40}?"
-            r"\b(?:client[ _]?id|secret|credentials)\b"
-        ),
-        ("double", "checked", "verified", "confirmed"),
-        (),
-    ),
-    (
-        "expired-or-invalid-token",
-        re.compile(
-            r"\b(?:fresh|brand new|(?:freshly|newly|just) (?:generated|created|issued|obtained))\s+"
-            r"(?:(?:2|3|two|three)[- ]?legged\s+)?(?:oauth\s+)?(?:access\s+)?token\b"
-        ),
-        ("fresh", "brand", "newly", "just"),
-        (),
-    ),
-    (
-        "expired-or-invalid-token",
-        re.compile(
-            r"\btoken\b[^.\n]{0,60}?\b(?:successfully used|works (?:for|with) (?:other|the other|all other))"
-            r"\b"
-        ),
-        ("token",),
-        ("successfully", "works"),
-    ),
-)
 _DIRECTION_CAUSES = {"threelegged": "three-legged-not-accepted", "twolegged": "two-legged-needs-user-context"}
-
-
-_UNSET_KEYED = keyed(word for word, _ in _UNSET_STARTS)
-# Every _CREDENTIALS_UNSET match holds one of these: without any, no start need be tried.
-_UNSET_WORDS = keyed(("not set", "not defined", "not found", "not loaded", "undefined", "unset", "empty",
-                      "missing", "null", "setting", "defining", "exporting", "loading"))  # fmt: skip
-
-
-def credentials_unset(lower: str, index: str | None = None) -> re.Match[str] | None:
-    """`_CREDENTIALS_UNSET.search(lower)`, tried only where a match can start. `index`: `word_index(lower)`,
-    which rules most start words out faster."""
-    if not any_occurs(_UNSET_WORDS, lower, index):
-        return None
-    starts = (
-        at - back
-        for key, word, (_, backs) in zip(_UNSET_KEYED.keys, _UNSET_KEYED.literals, _UNSET_STARTS, strict=True)
-        if index is None or key in index
-        for at in positions(lower, word)
-        for back in backs
-    )
-    return next(iter(matches_at(_CREDENTIALS_UNSET, lower, starts)), None)  # the leftmost, as search()
-
-
-_REGEX_SYNTAX = re.compile(r"[\\.^$*+?{}\[\]|()]")
-
-
-def _literal_start(pattern: str) -> str:
-    """What every match of `pattern` starts with, lower-cased, if it is anchored with `^` (else "")."""
-    depth = 0
-    for char in pattern:  # a top-level alternative may start anywhere (an escaped or bracketed "|" too: "")
-        depth += {"(": 1, ")": -1}.get(char, 0)
-        if char == "|" and depth <= 0:
-            return ""
-    if not pattern.startswith("^") or not pattern.isascii():
-        return ""
-    rest = pattern[1:]
-    syntax = _REGEX_SYNTAX.search(rest)
-    literal = rest if syntax is None else rest[: syntax.start()]
-    if syntax is not None and rest[syntax.start()] in "*?{":  # the last character may be optional
-        literal = literal[:-1]
-    return literal.lower()
-
-
-def _ruled_out(lower: str, index: str | None = None) -> set[str]:
-    """The causes the user says they already ruled out: credentials checked and fine, a token just generated
-    or working for other calls. `index`: `word_index(lower)`, if known (whole words are looked up there)."""
-    words = lower if index is None else index  # (the index holds each word of `lower` whole, one a line)
-    lines = None if index is None else f"\n{index}\n"
-    found = set()
-    for cause, pattern, starts, needs in _RULED_OUT:
-        if cause in found or not any(word in words for word in starts):
-            continue
-        if needs and not any(word in lower if lines is None else f"\n{word}\n" in lines for word in needs):
-            continue
-        if matches_at(pattern, lower, (at for word in starts for at in positions(lower, word))):
-            found.add(cause)
-    return found
 
 
 @dataclass(frozen=True)
@@ -219,7 +112,7 @@ class Matcher:
             for code in cause.signatures.error_codes:
                 owners[code.lower()].add(index)
             self._endpoints.extend(
-                (index, _literal_start(p), re.compile(p, re.IGNORECASE)) for p in cause.signatures.endpoints
+                (index, literal_start(p), re.compile(p, re.IGNORECASE)) for p in cause.signatures.endpoints
             )
             for message in cause.signatures.messages:
                 folded = fold_grants(message)  # "2-legged" and "3-legged" must not look alike
@@ -282,12 +175,12 @@ class Matcher:
         penalties = self._grant_direction_hits(lower, grants_spelled, hits)
         self._token_endpoint_hits(lower, signals, hits, penalties)
         self._credentials_unset_hits(lower, hits, words.index, penalties)
-        ruled_out = _ruled_out(lower, words.index)
+        excluded = ruled_out(lower, words.index)
         ranked = []
         for index, cause_hits in hits.items():
             cause = self.causes[index]
             score = self._combine(cause, cause_hits, signals) - penalties.get(cause.id, 0)
-            if cause.id in ruled_out and not any(h.kind in _HARD_KINDS for h in cause_hits):
+            if cause.id in excluded and not any(h.kind in _HARD_KINDS for h in cause_hits):
                 score -= RULED_OUT  # the user's word against soft evidence (a code or endpoint outweighs it)
             if score >= MIN_LISTED:
                 evidence = sum(h.score for h in cause_hits)  # ties: more evidence first, then KB order

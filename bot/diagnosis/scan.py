@@ -139,3 +139,23 @@ def any_occurs(keyed_literals: Keyed, lower: str, index: str | None) -> bool:
     """Exactly `any(literal in lower for literal in keyed_literals.literals)`, given `index` as for `present`:
     a literal whose key the short index lacks cannot occur."""
     return any(map(lower.__contains__, present(keyed_literals, index)))
+
+
+_REGEX_SYNTAX = re.compile(r"[\\.^$*+?{}\[\]|()]")
+
+
+def literal_start(pattern: str) -> str:
+    """What every match of `pattern` starts with, lower-cased, if it is anchored with `^` (else "")."""
+    depth = 0
+    for char in pattern:  # a top-level alternative may start anywhere (an escaped or bracketed "|" too: "")
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == "|" and depth <= 0:
+            return ""
+    if not pattern.startswith("^") or not pattern.isascii():
+        return ""
+    rest = pattern[1:]
+    syntax = _REGEX_SYNTAX.search(rest)
+    literal = rest if syntax is None else rest[: syntax.start()]
+    if syntax is not None and rest[syntax.start()] in "*?{":  # the last character may be optional
+        literal = literal[:-1]
+    return literal.lower()

@@ -11,10 +11,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from bot.diagnosis import Diagnoser, gate, scan, topic
+from bot.diagnosis import Diagnoser, gate, phrases, scan, topic
 from bot.diagnosis import extract as E
-from bot.diagnosis import match as match_module
-from bot.diagnosis.match import _CREDENTIALS_UNSET, credentials_unset
+from bot.diagnosis.phrases import CREDENTIALS_UNSET, credentials_unset
 from bot.knowledge import load_kb
 from tests.conftest import ROOT
 
@@ -113,7 +112,7 @@ def test_code_and_unset_credential_scans_find_what_the_plain_patterns_find(
     assert matcher._code_re is not None
     assert _same(matcher.code_matches(lower), matcher._code_re.finditer(lower))
     assert _same(matcher.code_matches(lower, scan.word_index(lower)), matcher._code_re.finditer(lower))
-    plain = _CREDENTIALS_UNSET.search(lower)
+    plain = CREDENTIALS_UNSET.search(lower)
     for fast in (credentials_unset(lower), credentials_unset(lower, scan.word_index(lower))):
         assert (fast and (fast.span(), fast.groups())) == (plain and (plain.span(), plain.groups()))
 
@@ -196,7 +195,7 @@ def test_many_candidate_starts_fall_back_to_the_plain_scan_with_the_same_result(
     assert _same(E._regions(text), E._REGION.finditer(text))
     assert _same(E._bare_guids(text), E._BARE_GUID.finditer(text))
     assert (R.redact(text).text, R.redact(text).kinds) == _plain_redact(text)
-    fast, plain = credentials_unset(lower), _CREDENTIALS_UNSET.search(lower)
+    fast, plain = credentials_unset(lower), CREDENTIALS_UNSET.search(lower)
     assert (fast and fast.span()) == (plain and plain.span())
 
 
@@ -295,7 +294,7 @@ def test_endpoint_prefilter_never_hides_a_match(pattern: str, data: st.DataObjec
     endpoint = plain[:cut] + data.draw(st.text(alphabet, max_size=40))
     endpoint = endpoint.upper() if data.draw(st.booleans()) else endpoint
     if re.search(pattern, endpoint, re.IGNORECASE):
-        assert endpoint.lower().startswith(match_module._literal_start(pattern))
+        assert endpoint.lower().startswith(scan.literal_start(pattern))
 
 
 @pytest.mark.parametrize(
@@ -304,7 +303,7 @@ def test_endpoint_prefilter_never_hides_a_match(pattern: str, data: st.DataObjec
      (r"^/a(b|c)", "/a"), (r"/oss/v1/", ""), (r"^/oss/v2/buckets/[^/]+", "/oss/v2/buckets/")],
 )  # fmt: skip
 def test_endpoint_literal_start(pattern: str, start: str) -> None:
-    assert match_module._literal_start(pattern) == start
+    assert scan.literal_start(pattern) == start
 
 
 RULED_OUT_WORDS = ["I", "double-checked", "double check", "checked", "verified", "the", "client id", "client_secret",
@@ -317,6 +316,6 @@ RULED_OUT_WORDS = ["I", "double-checked", "double check", "checked", "verified",
 @given(words=st.lists(st.sampled_from(RULED_OUT_WORDS) | st.text(max_size=6), max_size=30))
 def test_ruled_out_scans_find_what_the_plain_patterns_find(words: list[str]) -> None:
     lower = " ".join(words).lower()
-    plain = {cause for cause, pattern, _, _ in match_module._RULED_OUT if pattern.search(lower)}
-    assert match_module._ruled_out(lower) == plain
-    assert match_module._ruled_out(lower, scan.word_index(lower)) == plain
+    plain = {cause for cause, pattern, _, _ in phrases.RULED_OUT_PHRASES if pattern.search(lower)}
+    assert phrases.ruled_out(lower) == plain
+    assert phrases.ruled_out(lower, scan.word_index(lower)) == plain
