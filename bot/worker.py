@@ -56,20 +56,22 @@ class ReplyWorker:
     def drain(self) -> int:
         """Run every reply job due now, and those falling due while some still run; return how many ran."""
         ran = 0
-        in_flight: set[Future[None]] = set()
+        running: dict[Future[None], int] = {}  # job id of each reply in flight
         while True:
-            free = self.batch - len(in_flight)
-            claimed = self._claim(free) if free else []
-            in_flight.update(self._pool.submit(self._run, job) for job in claimed)
+            free = self.batch - len(running)
+            # Our own job still in flight past its lease is claimed again (lease renewed), not run twice.
+            claimed = [job for job in self._claim(free) if job.id not in running.values()] if free else []
+            running.update((self._pool.submit(self._run, job), job.id) for job in claimed)
             ran += len(claimed)
-            if not in_flight:
+            if not running:
                 return ran
             # All threads busy: wait for one to finish. Some free: look again for new jobs shortly.
-            done, in_flight = wait_for_any(
-                in_flight, timeout=None if len(in_flight) == self.batch else CLAIM_POLL_SECONDS,
+            done, _ = wait_for_any(
+                running, timeout=None if len(running) == self.batch else CLAIM_POLL_SECONDS,
                 return_when=FIRST_COMPLETED,
             )  # fmt: skip
             for future in done:
+                del running[future]
                 if future.exception() is not None:
                     log.error("reply job failed", exc_info=future.exception())
 

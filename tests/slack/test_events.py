@@ -30,6 +30,7 @@ from tests.fakes.bolt_server import (
     running_bot,
     sign,
 )
+from tests.fakes.polling import wait_until
 from tests.fakes.slack_api import BOT_ID, BOT_USER_ID, FakeSlackApi
 
 
@@ -317,6 +318,23 @@ def test_a_reply_job_left_by_a_dead_worker_is_run_after_its_lease(
         slack.wait_for("chat.postMessage")
         bot.drain()
         assert jobs.get(taken.id) is None
+    assert len(slack.calls_to("chat.postMessage")) == 1
+
+
+def test_a_reply_still_in_flight_past_its_lease_is_not_posted_twice(
+    settings, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis], not_aps: str
+) -> None:
+    now = [1_800_000_000.0]
+    with running_bot(settings, clock=lambda: now[0]) as bot:
+        jobs = bot.runtime.deps.db.connection()
+        with slack_on_hold(bot, slack, not_aps):
+            bot.send_event(message_event(aps_paste[0]))
+            slack.wait_for("chat.postMessage")  # the reply is stuck in Slack
+            claimed_at = jobs.execute("SELECT claimed_at FROM jobs").fetchone()[0]
+            now[0] += LEASE_SECONDS + 1
+            bot.send_event(message_event(not_aps))  # the worker looks at the queue again
+            wait_until(lambda: jobs.execute("SELECT claimed_at FROM jobs").fetchone()[0] > claimed_at, 10)
+        bot.drain()
     assert len(slack.calls_to("chat.postMessage")) == 1
 
 
