@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -13,6 +14,7 @@ from bot.knowledge import KnowledgeError, load_kb
 from bot.settings import Settings
 
 USAGE_ERROR = 2
+_SLACK_LINK = re.compile(r"<(https?://[^|>\s]+)\|([^>]+)>")  # mrkdwn <url|label>
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -109,5 +111,10 @@ def render_text(diagnosis: Diagnosis) -> str:
         if rank == 1:
             lines.append(f"   checklist step: {cause.checklist_step}")
             lines.append("   fix:")
-            lines.extend(f"     {fix_line}" for fix_line in cause.fix.strip().splitlines())
+            lines.extend(f"     {fix_line}" for fix_line in terminal(cause.fix).strip().splitlines())
     return "\n".join(lines)
+
+
+def terminal(mrkdwn: str) -> str:
+    """Slack mrkdwn for a terminal: a link `<url|label>` reads `label (url)`."""
+    return _SLACK_LINK.sub(r"\2 (\1)", mrkdwn)

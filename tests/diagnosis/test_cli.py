@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from bot.cli.diagnose import terminal
 from bot.diagnosis import Diagnoser
 from bot.knowledge import KnowledgeBase
 
@@ -32,6 +33,13 @@ def test_human_output_names_cause_and_fix(
     out = capsys.readouterr().out
     assert f"[{cause_id}]" in out
     assert kb.cause(cause_id).fix.strip().splitlines()[0].strip() in out
+    assert "<https://" not in out  # Slack's <url|label> links read "label (url)" in a terminal
+
+
+def test_terminal_shows_slack_links_as_label_and_url() -> None:
+    assert terminal("Open <https://aps.autodesk.com/myapps|APS My Apps>, pick") == (
+        "Open APS My Apps (https://aps.autodesk.com/myapps), pick"
+    )
 
 
 def test_json_matches_the_contract(example: tuple[str, str], capsys: pytest.CaptureFixture[str]) -> None:
