@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.diagnosis.extract import SMALL_PASTE, extract, focus
+from bot.diagnosis.extract import SMALL_PASTE, extract, focus, separate_scripts
 from bot.diagnosis.gate import is_aps_access_error
 from bot.diagnosis.match import Matcher
 from bot.diagnosis.redact import redact
@@ -23,7 +23,7 @@ class Diagnoser:
 
     def diagnose(self, text: str) -> Diagnosis:
         """Rank the causes that explain `text`; say whether it is an APS access error at all."""
-        text = text[:MAX_TEXT]
+        text = separate_scripts(text[:MAX_TEXT])  # "AUTH-001错误": the code needs its word boundary
         # A long paste's words, for redaction and focus to rule literals out (a short one: plain checks).
         index = word_index(text.lower()) if len(text) > SMALL_PASTE else None
         redaction = redact(text, index)

@@ -226,6 +226,18 @@ _KV_ANCHORS_KEYED = keyed(_KV_STARTS)
 _REGION_NAME_LINES = tuple((name, f"\n{name.lower()}\n") for name in _REGION_WORDS.pattern.split("|"))
 
 
+# Chinese, Japanese and Korean letters are word characters to the regex engine, so "AUTH-001错误" or
+# "返回403" would hold no word boundary around the code. A space between such a letter and an ASCII letter or
+# digit restores it (APS codes, statuses and names are ASCII).
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
+_SCRIPT_SEAM = re.compile(rf"(?<=[A-Za-z0-9])(?=[{_CJK}])|(?<=[{_CJK}])(?=[A-Za-z0-9])")
+
+
+def separate_scripts(text: str) -> str:
+    """`text` with a space wherever a CJK letter touches an ASCII letter or digit (ASCII text: unchanged)."""
+    return text if text.isascii() else _SCRIPT_SEAM.sub(" ", text)
+
+
 def _unescape(text: str) -> str:
     """Turn JSON escaped inside a string (`{\\"errorCode\\": …}`) back into plain JSON."""
     if '\\"' not in text and "\\n" not in text:

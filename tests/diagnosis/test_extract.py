@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.diagnosis.extract import extract
+from bot.diagnosis import Diagnoser
+from bot.diagnosis.extract import extract, separate_scripts
 
 AUTH_001 = (
     '{"developerMessage":"The client_id specified does not have access to the api product",'
@@ -154,3 +155,24 @@ def test_a_paragraph_on_one_long_line_is_read_to_its_end() -> None:
     assert len(text) > 400
     assert any("401 unauthorized" in c for c in extract(text).candidates)
     assert len(extract("access denied " * 5_000).candidates) <= 60
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "status"),
+    [
+        ("使用APS Viewer时遭遇AUTH-001错误,返回403", "AUTH-001", 403),
+        ("トークン取得でAUTH-003エラー、HTTP 401が返る", "AUTH-003", 401),
+        ("호출하면 403에러와 AUTH-010코드가 나옵니다", "AUTH-010", 403),
+    ],
+)
+def test_codes_and_statuses_glued_to_cjk_letters_are_read(
+    diagnoser: Diagnoser, text: str, code: str, status: int
+) -> None:
+    signals = diagnoser.diagnose(text).signals
+    assert code in signals["error_codes"]
+    assert status in signals["http_status"]
+
+
+def test_separate_scripts_spaces_only_cjk_seams() -> None:
+    assert separate_scripts("AUTH-001错误 accès denied") == "AUTH-001 错误 accès denied"
+    assert separate_scripts("plain ASCII stays") == "plain ASCII stays"
