@@ -86,8 +86,6 @@ class Replier:
     def handle(self, client: WebClient, job: dict[str, Any]) -> None:
         """Carry out one queued reply (see `reply_job`)."""
         channel, ts = job["channel"], job["ts"]
-        if job["secret"]:
-            self.warn_poster(client, channel=channel, user=job["user"], thread_ts=job.get("thread_ts"))
         if job["action"] == PASSIVE:
             diagnosis = self.deps.diagnoser.diagnose(job["text"])
             best = diagnosis.best
@@ -99,6 +97,9 @@ class Replier:
             if job["parent"] and (parent := self._parent(client, channel, thread_ts)):
                 text = f"{message_text(parent)}\n{text}"
             self.reply(client, text, channel=channel, thread_ts=thread_ts)
+        # After the answer: a retried job then warns once, and a failed warning loses no answer.
+        if job["secret"]:
+            self.warn_poster(client, channel=channel, user=job["user"], thread_ts=job.get("thread_ts"))
 
     def reply(self, client: WebClient, text: str, *, channel: str, thread_ts: str) -> None:
         """Diagnose `text` and post the answer (or "I don't recognise this") in `thread_ts`."""
@@ -118,9 +119,13 @@ class Replier:
             self.feedback.record_diagnosis(channel, thread_ts, best.id, self.deps.clock())
 
     def warn_poster(self, client: WebClient, *, channel: str, user: str, thread_ts: str | None) -> None:
-        """Ephemeral "rotate it" to whoever posted the secret (the secret itself is never repeated)."""
+        """Ephemeral "rotate it" to whoever posted the secret (the secret itself is never repeated). Best
+        effort: a poster who left the channel (`user_not_in_channel`) or any other failure is only logged."""
         extra = {"thread_ts": thread_ts} if thread_ts else {}
-        client.chat_postEphemeral(channel=channel, user=user, text=secret_warning_text(), **extra)
+        try:
+            client.chat_postEphemeral(channel=channel, user=user, text=secret_warning_text(), **extra)
+        except Exception as exc:
+            log_slack_error("secret warning", exc)
 
     def _parent(self, client: WebClient, channel: str, thread_ts: str) -> dict[str, Any] | None:
         response = client.conversations_replies(channel=channel, ts=thread_ts, limit=1)

@@ -386,6 +386,9 @@ def test_ok_false_is_logged_without_secrets_and_the_bot_carries_on(
     slack.wait_for("chat.postMessage", count=2)
 
 
+LEAKED_TOKEN = "eyJhbGciOiJSUzI1NiJ9." + "eyJzY29wZSI6WyJkYXRhOnJlYWQiXX0." + "c2lnbmF0dXJlLXBhcnQtMTIzNDU2"
+
+
 def test_secret_in_a_paste_warns_the_poster_ephemerally_and_is_never_echoed(
     bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
 ) -> None:
@@ -400,6 +403,44 @@ def test_secret_in_a_paste_warns_the_poster_ephemerally_and_is_never_echoed(
     bot.drain()
     for call in slack.calls:
         assert secret not in json.dumps(call.params)
+
+
+def test_a_warning_that_cannot_reach_the_poster_loses_no_answer(
+    bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
+) -> None:
+    slack.fail_next("chat.postEphemeral", error="user_not_in_channel")  # the poster left the channel
+    bot.send_event(mention_event(f"{aps_paste[0]}\nAuthorization: Bearer {LEAKED_TOKEN}"))
+    [post] = slack.wait_for("chat.postMessage")
+    assert aps_paste[1].best.title in block_texts(post.json("blocks"))
+    slack.wait_for("chat.postEphemeral")
+    bot.drain()
+
+
+def test_a_retried_reply_warns_about_the_secret_once(
+    settings, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
+) -> None:
+    now = [1_800_000_000.0]
+    slack.fail_next("chat.postMessage", status=500)
+    with running_bot(settings, clock=lambda: now[0]) as bot:
+        bot.send_event(message_event(f"{aps_paste[0]}\nAuthorization: Bearer {LEAKED_TOKEN}"))
+        bot.drain()
+        now[0] += 2  # the retry falls due
+        bot.runtime.deps.wake_worker()
+        slack.wait_for("chat.postMessage", count=2)
+        bot.drain()
+    assert len(slack.calls_to("chat.postEphemeral")) == 1
+
+
+def test_shortcut_on_a_message_whose_author_left_still_answers(
+    bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
+) -> None:
+    slack.fail_next("chat.postEphemeral", error="user_not_in_channel")
+    text = f"{aps_paste[0]}\nAuthorization: Bearer {LEAKED_TOKEN}"
+    message = {"type": "message", "user": "U0GONE001", "text": text, "ts": next_ts()}
+    bot.send_shortcut(message_shortcut_payload(message))
+    [post] = slack.wait_for("chat.postMessage")
+    assert post.params["thread_ts"] == message["ts"]
+    slack.wait_for("chat.postEphemeral")
 
 
 def test_broadcast_and_group_mentions_are_never_echoed(

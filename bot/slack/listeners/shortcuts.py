@@ -39,11 +39,11 @@ def _diagnose(replier: Replier, body: dict[str, Any], client: WebClient, respond
     thread_ts = message.get("thread_ts") or message.get("ts", "")
     try:
         text = message_text(message)
+        replier.reply(client, text, channel=channel, thread_ts=thread_ts)
         if not is_from_bot(message, replier.deps.bot_user_id) and redact(text).found:
             replier.warn_poster(
                 client, channel=channel, user=message.get("user", ""), thread_ts=message.get("thread_ts")
             )
-        replier.reply(client, text, channel=channel, thread_ts=thread_ts)
     except SlackApiError as exc:
         log_slack_error("diagnose_message shortcut", exc)
         if exc.response.get("error") in ("not_in_channel", "channel_not_found"):
