@@ -28,6 +28,27 @@ def test_positional_and_named_arguments() -> None:
     assert parse(f"{CLIENT_ID} {PROJECT_ID} EMEA {ACCOUNT_ID}")["account"] == ACCOUNT_ID
 
 
+@pytest.mark.parametrize(
+    ("text", "app", "project"),
+    [
+        ('"R&amp;D Bot" "R&amp;D Tower"', "R&D Bot", "R&D Tower"),  # Slack escapes & < > in command text
+        ("app Mary's", "app", "Mary's"),
+        ("app Mary’s", "app", "Mary's"),
+        ('app "Mary\'s Tower"', "app", "Mary's Tower"),
+        ("app\xa0Tower", "app", "Tower"),  # a non-breaking space pasted from a web page
+        ('app "&lt;Tower&gt;"', "app", "<Tower>"),
+    ],
+)
+def test_names_are_read_as_typed(text: str, app: str, project: str) -> None:
+    args = parse(text)
+    assert (args["app"], args["project"]) == (app, project)
+
+
+def test_an_unclosed_quote_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="closing quotation"):
+        split_words('app "Tower A')
+
+
 @pytest.mark.parametrize("text", [CLIENT_ID, f"{CLIENT_ID} {PROJECT_ID} {ACCOUNT_ID} {ACCOUNT_ID}", "user=x"])
 def test_usage_errors(text: str) -> None:
     with pytest.raises(UsageError):
@@ -43,6 +64,10 @@ def test_usage_errors(text: str) -> None:
         (f"{CLIENT_ID} {PROJECT_ID} client_secret=abc", True),
         (f"{CLIENT_ID} {PROJECT_ID} password: abc", True),
         (f"{CLIENT_ID} {'x' * 64}", True),
+        (f"{CLIENT_ID} 2024-001_Hospital_Extension_Phase2", False),  # a long project name
+        (f"{CLIENT_ID} Tower_A_North_Building_Level_3_Phase_2", False),
+        (f"{CLIENT_ID} aB3kL9_qZ7xW2-mN5vR8tY1uI4oP6sD0fG", True),  # base64url-looking: opaque
+        (f"{CLIENT_ID} {CLIENT_SECRET}_{CLIENT_SECRET}", True),
         (f"checklist {CLIENT_ID} {PROJECT_ID}", False),
         (f"checklist {CLIENT_ID} {CLIENT_SECRET}", True),
     ],

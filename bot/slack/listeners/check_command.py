@@ -56,7 +56,14 @@ SECRET_WORDS = re.compile(r"(client_?secret|secret|password|passwd|pwd)\s*[=:]",
 SECRETISH = re.compile(r"^[A-Za-z0-9_\-+/=]{32,}$")
 GUID_LIKE = re.compile(r"^(b\.)?[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$")
 MAILTO = re.compile(r"<mailto:([^|>]+)(?:\|[^>]*)?>")
-SMART_QUOTES = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'"})
+# Smart quotes typed on phones and Macs, and the odd spaces pasted from web pages, as plain ones.
+SMART_QUOTES = str.maketrans(
+    {"“": '"', "”": '"', "‘": "'", "’": "'", "\xa0": " ", "\u202f": " ", "\u3000": " "}
+)
+APOSTROPHE = re.compile(r"(?<=\w)'(?=\w)")  # "Mary's": part of a word, not a quote
+_APOSTROPHE_HELD = "\x00"
+# A long word of readable parts ("2024-001_Hospital_Extension_Phase2"): a name, not a secret.
+NAME_PART = re.compile(r"\d+|[A-Za-z][a-z]*\d*|[A-Z]{1,5}")
 MAX_PROGRESS_UPDATES = 3  # response_url: 5 uses = 1 "checking…" + 3 progress + 1 final report
 PROGRESS_MIN_INTERVAL = 0.3
 USERGROUP_TTL = 60.0
@@ -88,17 +95,26 @@ def looks_secret(text: str, words: list[str], client_ids: Iterable[str] = ()) ->
     first_arg = 2 if words and words[0].lower() == "checklist" else 1  # skip the client id itself
     for word in words[first_arg:]:
         bare = word.split("=", 1)[1] if word.lower().startswith(("user=", "account=", "region=")) else word
-        if SECRETISH.match(bare) and not GUID_LIKE.match(bare) and bare not in known:
+        if SECRETISH.match(bare) and not GUID_LIKE.match(bare) and bare not in known and not _name_like(bare):
             return True
     return False
 
 
+def _name_like(word: str) -> bool:
+    parts = re.split(r"[-_]+", word.strip("-_"))
+    return len(parts) >= 2 and all(NAME_PART.fullmatch(part) for part in parts)
+
+
 def split_words(text: str) -> list[str]:
+    """Shell-like words of a command's text: quotes group, Slack's `&amp;`, `&lt;`, `&gt;` are the characters
+    typed, and an apostrophe inside a word ("Mary's") is a letter, not an opening quote."""
     text = MAILTO.sub(r"\1", text.translate(SMART_QUOTES)).strip()
+    text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
     try:
-        return shlex.split(text)
+        words = shlex.split(APOSTROPHE.sub(_APOSTROPHE_HELD, text))
     except ValueError as exc:
         raise UsageError(f"cannot read the arguments ({exc})") from exc
+    return [word.replace(_APOSTROPHE_HELD, "'") for word in words]
 
 
 def parse_check_args(words: list[str]) -> dict[str, str | None]:
