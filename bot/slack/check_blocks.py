@@ -8,9 +8,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.check.report import CheckReport, StepResult
+from bot.slack.blocks import knowledge_mrkdwn
 
 SHARE_ACTION = "share_check_report"
 SECTION_LIMIT = 3000
+FIX_LIMIT = 1500  # of a step's fix, in whole lines
 HEADER_LIMIT = 150
 MAX_BLOCKS = 50
 ICON = {"pass": ":white_check_mark:", "fail": ":x:", "warn": ":warning:", "skipped": ":heavy_minus_sign:"}
@@ -23,6 +25,20 @@ def escape(text: str) -> str:
 
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _fix(fix: str) -> str:
+    """A knowledge-base fix as safe mrkdwn ("b.<account id>" shown as typed), cut after whole lines so no
+    `<url|label>` link is cut in half."""
+    kept: list[str] = []
+    size = 0
+    for line in fix.strip().splitlines():
+        if kept and size + len(line) > FIX_LIMIT:
+            kept.append("…")
+            break
+        kept.append(line)
+        size += len(line) + 1
+    return _cut(knowledge_mrkdwn("\n".join(kept)), SECTION_LIMIT // 2)
 
 
 def _section(text: str) -> dict[str, Any]:
@@ -66,7 +82,7 @@ def step_text(step: StepResult, *, detail: bool = True) -> str:
     if detail and step.cause_id and step.status in ("fail", "warn"):
         line += f"\n*Cause:* {escape(step.cause_title or step.cause_id)} (`{step.cause_id}`)"
         if step.fix:
-            line += f"\n*Fix:* {_cut(step.fix.strip(), 1500)}"
+            line += f"\n*Fix:* {_fix(step.fix)}"
         if step.checklist_step:
             line += f"\n_Checklist step:_ `{step.checklist_step}`"
     return line

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from bot.check.report import CheckReport, Observed, StepResult
 from bot.slack.check_blocks import progress_blocks, report_blocks, report_text
@@ -48,6 +49,15 @@ def test_untrusted_text_is_escaped_and_sections_stay_within_limits() -> None:
     text = json.dumps(blocks)
     assert "<!channel>" not in text and "&lt;!channel&gt;" in text
     assert len(blocks) <= 50
+
+
+def test_fix_shows_placeholders_as_typed_and_keeps_links_whole() -> None:
+    link = "<https://aps.autodesk.com/myapps|APS My Apps>"
+    fix = "1. Open " + link + " and add `b.<account id>`.\n" + "2. Wait a minute.\n" * 200 + "3. Last " + link
+    text = json.dumps(report_blocks(report(fix=fix)))
+    assert "`b.&lt;account id&gt;`" in text and "<account id>" not in text
+    for inner in re.findall(r"<([^>]*)>", text):
+        assert inner == "https://aps.autodesk.com/myapps|APS My Apps", inner  # only whole links remain
 
 
 def test_progress_view_lists_finished_steps() -> None:
