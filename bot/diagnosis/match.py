@@ -19,7 +19,7 @@ from rapidfuzz.distance import LCSseq
 from rapidfuzz.utils import default_process
 
 from bot.diagnosis.extract import Signals
-from bot.diagnosis.phrases import credentials_unset, ruled_out
+from bot.diagnosis.phrases import credentials_unset, ruled_out, unset_evidence
 from bot.diagnosis.scan import keyed, literal_start, matches_at, positions, present
 from bot.diagnosis.tokens import PasteWords, content_word, paste_words, tokens
 from bot.diagnosis.topic import TopicIndex, fold_grants, may_fold
@@ -248,7 +248,7 @@ class Matcher:
         match = credentials_unset(lower, index)
         index = self._index_of("invalid-client-credentials")
         if match is not None and index is not None:
-            evidence = f'credentials not set: "{match.group(0)}"'
+            evidence = f'credentials not set: "{unset_evidence(match)}"'
             hits[index].append(Hit("config", CREDENTIALS_UNSET_SCORE, evidence))
             penalties["app-api-access-missing"] = penalties.get("app-api-access-missing", 0) + GRANT_CONTRARY
 

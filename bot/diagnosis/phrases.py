@@ -12,10 +12,10 @@ from bot.diagnosis.scan import any_occurs, keyed, matches_at, positions
 
 # The app's credentials never reached the code: env vars unset, undefined, empty.
 CREDENTIALS_UNSET = re.compile(
-    r"\b(?:(?:aps|forge)_(?:dev_)?client_(?:id|secret)|client[ _](?:id|secret))\b[^.\n]{0,60}?"
-    r"\b(?:not (?:set|defined|found|loaded)|undefined|unset|empty|missing|null)\b|"
-    r"\b(?:without|not|never) (?:setting|defining|exporting|loading)\b[^.\n]{0,40}?"
-    r"\b(?:aps|forge)_(?:dev_)?client_(?:id|secret)\b"
+    r"\b(?P<field>(?:aps|forge)_(?:dev_)?client_(?:id|secret)|client[ _](?:id|secret))\b[^.\n]{0,60}?"
+    r"\b(?P<state>not (?:set|defined|found|loaded)|undefined|unset|empty|missing|null)\b|"
+    r"\b(?P<verb>(?:without|not|never) (?:setting|defining|exporting|loading))\b[^.\n]{0,40}?"
+    r"\b(?P<unset>(?:aps|forge)_(?:dev_)?client_(?:id|secret))\b"
 )
 # Where a CREDENTIALS_UNSET match can start: that far before "client id" (any spelling), or before the verb.
 _UNSET_STARTS = tuple((word, (0, 4, 6, 8, 10)) for word in ("client_id", "client_secret", "client id",
@@ -25,6 +25,14 @@ _UNSET_KEYED = keyed(word for word, _ in _UNSET_STARTS)
 # Every CREDENTIALS_UNSET match holds one of these: without any, no start need be tried.
 _UNSET_WORDS = keyed(("not set", "not defined", "not found", "not loaded", "undefined", "unset", "empty",
                       "missing", "null", "setting", "defining", "exporting", "loading"))  # fmt: skip
+
+
+def unset_evidence(match: re.Match[str]) -> str:
+    """What a CREDENTIALS_UNSET match says, in its own words only: the text between them may hold a value
+    the redactor did not recognise as a secret, so it is never quoted."""
+    if match.group("field"):
+        return f"{match.group('field')} … {match.group('state')}"
+    return f"{match.group('verb')} … {match.group('unset')}"
 
 
 def credentials_unset(lower: str, index: str | None = None) -> re.Match[str] | None:

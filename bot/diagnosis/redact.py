@@ -10,68 +10,127 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.diagnosis.scan import anchor_offsets, anchored, any_occurs, keyed, matches_at
+from bot.diagnosis.scan import anchor_offsets, anchored, any_occurs, keyed, matches_at, positions
 
 MASK = "[REDACTED]"
 
 _VALUE = r"[^\s\"'&,;}\])]+"
-_CREDENTIAL_FIELDS = (
-    r"access_token|refresh_token|id_token|accessToken|refreshToken|client_secret|clientSecret|"
-    r"APS_CLIENT_SECRET|FORGE_CLIENT_SECRET|CLIENT_SECRET|secret|password|passwd|api_?key|apiKey|token"
-)
+# A credential's name holds one of these ("APS_CLIENT_SECRET", "clientSecret", "x-api-key", "refresh_token",
+# "ForgeClientSecret", "SLACK_SIGNING_SECRET"): a match starts at the word, wherever it sits in the name.
+_FIELD_WORD = r"(?:secret|passw(?:or)?d|token|api_?key)"
+_FIELD_ANCHORS = ("secret", "passw", "token", "api_key", "apikey")
 
 # (kind, words one of which must be in the lower-cased text for the pattern to run, pattern, secret's group)
 _PATTERNS: tuple[tuple[str, tuple[str, ...], re.Pattern[str], int], ...] = (
-    ("bearer", ("bearer",), re.compile(r"\b(Bearer)(\s+)([A-Za-z0-9._~+/=-]{8,})", re.IGNORECASE), 3),
-    ("basic", ("basic",), re.compile(r"\b(Basic)(\s+)([A-Za-z0-9+/=]{8,})"), 3),
+    ("bearer", ("bearer",), re.compile(r"\b(Bearer)([\s:]+|%20)([A-Za-z0-9._~+/=-]{8,})", re.IGNORECASE), 3),
+    ("basic", ("basic",), re.compile(r"\b(Basic)(\s+)([A-Za-z0-9+/=]{8,})", re.IGNORECASE), 3),
     ("jwt", ("eyj",), re.compile(r"()()(eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}(?:\.[A-Za-z0-9_-]*)?)"), 3),
     (
         "slack-token",
         ("xox", "xapp-"),
-        re.compile(r"()()\b(xox[abposr]-[A-Za-z0-9-]{8,}|xapp-[A-Za-z0-9-]{8,})"),
+        re.compile(r"()()\b(xox[a-z]-[A-Za-z0-9-]{8,}|xapp-[A-Za-z0-9-]{8,})"),
         3,
     ),
     (
-        "curl-user",
+        "curl-user",  # -u id:secret, -u"id:secret", -uid:secret, --user=id:secret
         ("-u", "--user"),
-        re.compile(r"((?:^|\s)(?:-u|--user)\s+['\"]?[^\s:'\"]+:)()([^\s'\"]+)"),
+        re.compile(r"((?:^|\s)(?:-u|--user)(?:\s+|=)?['\"]?[^\s:'\"]+:)()([^\s'\"]+)"),
+        3,
+    ),
+    (
+        "basic-source",  # what a Basic header is made of: echo -n id:secret | base64, b64encode(b'id:secret')
+        ("echo", "b64encode"),
+        re.compile(r"((?:echo\s+-n\s+|b64encode\(\s*b?)['\"]?[\w.@-]+:)()([^\s'\"|)]+)"),
+        3,
+    ),
+    (  # a client id (APS: 32 characters) and its secret, joined as for a Basic header: "id:secret"
+        "id-secret-pair",
+        (":",),
+        re.compile(r"(?<=[A-Za-z0-9]{24})(:)()([A-Za-z0-9]{16,})(?![\w-])"),
         3,
     ),
     ("url-credentials", ("@",), re.compile(r"(https?://[^\s/:@]+:)()([^\s/@]+)(?=@)"), 3),
     (
-        "key-value",
-        ("token", "secret", "passw", "api_key", "apikey"),
+        "signed-url",  # the signature of a signed download or upload URL grants access until it expires
+        ("signature", "security-token", "credential", "sig="),
         re.compile(
-            rf"((?<![\w-])[\"']?(?:{_CREDENTIAL_FIELDS})[\"']?\s*[:=]\s*)([\"']?)({_VALUE})",
+            r"([?&](?:Signature|X-Amz-Signature|X-Amz-Security-Token|X-Amz-Credential|sig)=)()([^&\s\"'<>]+)",
             re.IGNORECASE,
         ),
+        3,
+    ),
+    ("oauth-code", ("code=",), re.compile(r"([?&]code=)()([A-Za-z0-9._~-]{8,})"), 3),  # in a callback URL
+    (
+        "oauth-code-json",  # sent to the token endpoint; error codes ("AUTH-001") are short or one case
+        ('"code"',),
+        re.compile(
+            r"(\"code\"\s*:\s*)(\")((?=[^\"]*[a-z])(?=[^\"]*[A-Z])(?=[^\"]*\d)[A-Za-z0-9._~-]{20,})(?=\")"
+        ),
+        3,
+    ),
+    (
+        "postman",  # {"key": "client_secret", "value": "…"} in Postman collections and environments
+        ("key",),
+        re.compile(
+            rf"(\"key\"\s*:\s*\"[^\"\n]*{_FIELD_WORD}[^\"\n]*\"\s*,\s*\"value\"\s*:\s*)(\")([^\"\s]+)",
+            re.IGNORECASE,
+        ),
+        3,
+    ),
+    (
+        "key-value",  # name = value, "name": "value", := => %3D, typed, setters, "name is value"
+        _FIELD_ANCHORS,
+        re.compile(
+            rf"({_FIELD_WORD}[\w.-]*[\"'\]]*(?:\s*:\s*[A-Za-z]\w*\??(?=\s*=[^=>]))?"
+            r"(?:\s*(?::=|=>|%3D|[:=])|\s+(?:is|was)\s|(?<=[\"'])\s*,|\(\s*(?=[\"']))\s*)"
+            rf"([\"']?)({_VALUE})",
+            re.IGNORECASE,
+        ),
+        3,
+    ),
+    (
+        "xml",  # <client_secret>…</client_secret>: every closing tag of such a field ends in one of these
+        ("secret>", "token>", "password>", "passwd>", "key>"),
+        re.compile(rf"({_FIELD_WORD}[\w:.-]*>)()([^<\s]+)(?=</[\w:.-]*{_FIELD_WORD})", re.IGNORECASE),
         3,
     ),
 )
 
 # Where each pattern's match can start: (anchor, how far before it) pairs, and whether the anchors are
 # sought in the lower-cased text (for IGNORECASE patterns; then only ASCII text takes this fast path).
-_FIELD_SPELLINGS = {
-    field.lower().replace("_?", underscore): None
-    for field in _CREDENTIAL_FIELDS.split("|")
-    for underscore in ("_", "")  # api_?key
-}
-_FIELD_STARTS = anchor_offsets(_FIELD_SPELLINGS, ("token", "secret", "passw", "api_key", "apikey"))
+_AT_FIELD = {anchor: (0,) for anchor in _FIELD_ANCHORS}
 _STARTS: dict[str, tuple[dict[str, tuple[int, ...]], bool]] = {
     "bearer": ({"bearer": (0,)}, True),
-    "basic": ({"Basic": (0,)}, False),
+    "basic": ({"basic": (0,)}, True),
     "jwt": ({"eyJ": (0,)}, False),
     "slack-token": ({"xox": (0,), "xapp-": (0,)}, False),
     "curl-user": ({"-u": (0, 1, 2)}, False),  # "-u", " -u", " --user" (its "-u" 2 in)
+    "basic-source": ({"echo": (0,), "b64encode": (0,)}, False),
+    "id-secret-pair": ({":": (0,)}, False),
     "url-credentials": ({"http": (0,)}, False),
-    "key-value": ({a: tuple(sorted({*b, *(n + 1 for n in b)})) for a, b in _FIELD_STARTS.items()}, True),
+    "signed-url": (
+        anchor_offsets(
+            ("?signature", "?x-amz-signature", "?x-amz-security-token", "?x-amz-credential", "?sig="),
+            ("signature", "security-token", "credential", "sig="),
+        ),
+        True,
+    ),
+    "oauth-code": ({"code=": (1,)}, False),
+    "oauth-code-json": ({'"code"': (0,)}, False),
+    "postman": ({'"key"': (0,)}, True),
+    "key-value": (_AT_FIELD, True),
+    "xml": (_AT_FIELD, True),
 }
 
 _PLACEHOLDER = re.compile(
     r"^(?:\[REDACTED\]|<[^>]*>?|\$\{?[\w.]*\}?|%\w+%|\{\{?[\w.]*\}?\}?|\*+|x+|\.{2,}|null|none|true|false|"
-    r"undefined|string|bearer|basic|(?:your|my)[\w-]*|[A-Z0-9]*_(?:SECRET|TOKEN|KEY|PASSWORD)[A-Z0-9_]*)$",
+    r"undefined|string|bearer|basic|(?:your|my)(?:[_-]\w*|(?:client|app|api|access|secret|token|password|key|id)"
+    r"[\w-]*)?|[A-Z0-9]*_(?:SECRET|TOKEN|KEY|PASSWORD)[A-Z0-9_]*)$",
     re.IGNORECASE,
 )
+_PLAIN_WORD = re.compile(r"[A-Za-z][a-z]*")  # "expired", "Authorization": words, not credentials
+_SHORT_WORD = re.compile(r"[A-Za-z][a-z]{0,11}")
+_NOT_SECRET_VALUE = re.compile(r"https?:.*|\d+")  # a token endpoint's URL, a lifetime in seconds
 
 
 @dataclass(frozen=True)
@@ -85,6 +144,33 @@ class Redaction:
 
 def _is_placeholder(value: str) -> bool:
     return len(value) < 6 or bool(_PLACEHOLDER.match(value))
+
+
+_LONG_WORD = re.compile(r"^[a-z0-9]{24,}$", re.MULTILINE)
+
+
+def _after_long_words(text: str, index: str) -> list[int]:
+    """Each ":" right after a run of 24+ letters and digits: where an id-secret pair can start. `index`:
+    `word_index` of the paste, which holds every such run as one of its words (so its long words are all)."""
+    lower = text.lower()
+    return [
+        end
+        for word in _LONG_WORD.findall(index)
+        for at in positions(lower, word)
+        if lower.startswith(":", end := at + len(word))
+    ]
+
+
+def _kept(kind: str, value: str) -> bool:
+    """Whether a value in a secret's place is left as it is: a placeholder, or what `kind` shows is no secret
+    ("Basic authentication", "token: expired", "token_url: https://…")."""
+    if _is_placeholder(value) or MASK in value:
+        return True
+    if kind in ("bearer", "basic", "oauth-code"):
+        return bool(_PLAIN_WORD.fullmatch(value))
+    if kind in ("key-value", "xml"):
+        return bool(_SHORT_WORD.fullmatch(value.rstrip(".!?:")) or _NOT_SECRET_VALUE.fullmatch(value))
+    return False
 
 
 def _substitute(matches: list[re.Match[str]], mask: Callable[[re.Match[str]], str], text: str) -> str:
@@ -114,7 +200,7 @@ def redact(text: str, index: str | None = None) -> Redaction:
 
         def _mask(match: re.Match[str], kind: str = kind, group: int = group) -> str:
             secret = match.group(group)
-            if _is_placeholder(secret) or MASK in secret:
+            if _kept(kind, secret):
                 return match.group(0)
             if kind not in kinds:
                 kinds.append(kind)
@@ -127,6 +213,9 @@ def redact(text: str, index: str | None = None) -> Redaction:
         if in_lower and not ascii_only:
             text = pattern.sub(_mask, text)
             continue
-        starts = anchored(text.lower() if in_lower else text, anchors)
+        if kind == "id-secret-pair" and index is not None:
+            starts = _after_long_words(text, index)  # not every ":" of a long log: only those ending an id
+        else:
+            starts = anchored(text.lower() if in_lower else text, anchors)
         text = _substitute(matches_at(pattern, text, starts), _mask, text)
     return Redaction(text=text, found=bool(kinds), kinds=tuple(kinds))

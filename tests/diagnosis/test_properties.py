@@ -63,7 +63,10 @@ SCAN_FRAGMENTS = [
     "xoxb-12345678", "xapp-1-2345678", " -u ", "--user ", "user:pa55word@", "access_token", "Client_Secret",
     "api_key", "APIKEY", '"token" = ', "passwd:", "aps_client_id not set", "client secret is undefined",
     "without setting ", "APS_CLIENT_ID", "FORGE_DEV_CLIENT_SECRET", "auth-001", "invalid_client",
-    "BIM360DM_ERROR", "redirect_uri_mismatch",
+    "BIM360DM_ERROR", "redirect_uri_mismatch", "?Signature=", "&X-Amz-Security-Token=", "?sig=", "?code=",
+    '"code": "', "aB3", '{"key": "client_secret", "value": "', "<client_secret>", "</Client_Secret>", "echo -n ",
+    "b64encode(b'", "%3D", ":=", "=>", 'setClientSecret("', '-u"', "--user=", "Bearer:", "Bearer%20", "xoxe-",
+    "mYq8", "expired.", "https://x", "3599", "0123456789abcdefABCDEF01", "Zx8Cv7Bn6Mq5Lk4J", ":",
 ]  # fmt: skip
 scan_texts = st.lists(st.one_of(st.sampled_from(SCAN_FRAGMENTS), st.text(max_size=6)), max_size=40).map(
     "".join
@@ -126,7 +129,7 @@ def _plain_redact(text: str) -> tuple[str, tuple[str, ...]]:
 
             def mask(match: re.Match[str], kind: str = kind, group: int = group) -> str:
                 secret = match.group(group)
-                if R._is_placeholder(secret) or R.MASK in secret:
+                if R._kept(kind, secret):
                     return match.group(0)
                 if kind not in kinds:
                     kinds.append(kind)

@@ -27,6 +27,45 @@ JWT = "eyJhbGciOiJSUzI1NiIsImtpZCI6IlUzc1QifQ.eyJzY29wZSI6WyJkYXRhOnJlYWQiXSwiY2
         ("APS_CLIENT_SECRET='Hk29sLq0pXv7'", "Hk29sLq0pXv7"),
         ("xoxb-1234567890-abcdefghij", "xoxb-1234567890-abcdefghij"),
         ("https://user:hunter2hunter@example.com/x", "hunter2hunter"),
+        # shapes a red-team review found missed: prefixed env names, code, configs, curl spellings
+        ("AUTODESK_CLIENT_SECRET=Hk29sLq0pXv7", "Hk29sLq0pXv7"),
+        ("APS_DEV_CLIENT_SECRET=Hk29sLq0pXv7 APS_DEV_CLIENT_ID=undefined", "Hk29sLq0pXv7"),
+        ("VITE_APS_CLIENT_SECRET: Hk29sLq0pXv7", "Hk29sLq0pXv7"),
+        ("SLACK_SIGNING_SECRET=8f14e45fceea167a5a36dedd4bea2543", "8f14e45fceea167a5a36dedd4bea2543"),
+        ('"ForgeClientSecret": "Hk29sLq0pXv7"', "Hk29sLq0pXv7"),
+        ('{"client_secret":"mYq8Zt3LkP0wX7vB","client_id":null}', "mYq8Zt3LkP0wX7vB"),
+        ('os.environ["APS_CLIENT_SECRET"] = "Hk29sLq0pXv7"', "Hk29sLq0pXv7"),
+        ('os.getenv("APS_CLIENT_SECRET", "Hk29sLq0pXv7")', "Hk29sLq0pXv7"),
+        ('clientSecret: string = "Hk29sLq0pXv7";', "Hk29sLq0pXv7"),
+        ('secret := "Hk29sLq0pXv7"', "Hk29sLq0pXv7"),
+        ("'client_secret' => 'Hk29sLq0pXv7',", "Hk29sLq0pXv7"),
+        ('builder.setClientSecret("Hk29sLq0pXv7")', "Hk29sLq0pXv7"),
+        ("<client_secret>Hk29sLq0pXv7</client_secret>", "Hk29sLq0pXv7"),
+        ('{"key": "client_secret", "value": "Hk29sLq0pXv7", "enabled": true}', "Hk29sLq0pXv7"),
+        ("\\nAPS_CLIENT_SECRET=Hk29sLq0pXv7\\n", "Hk29sLq0pXv7"),
+        ("my client secret is Hk29sLq0pXv7 and the token comes back null", "Hk29sLq0pXv7"),
+        ("authenticate%3Fclient_id%3Dabc%26client_secret%3DHk29sLq0pXv7", "Hk29sLq0pXv7"),
+        ('curl -u"aB3dE5gH7jK9:Zx8Cv7Bn6Mq5" https://x', "Zx8Cv7Bn6Mq5"),
+        ("curl -uaB3dE5gH7jK9:Zx8Cv7Bn6Mq5 https://x", "Zx8Cv7Bn6Mq5"),
+        ("curl --user=aB3dE5gH7jK9:Zx8Cv7Bn6Mq5 https://x", "Zx8Cv7Bn6Mq5"),
+        ("echo -n aB3dE5gH7jK9:Zx8Cv7Bn6Mq5 | base64", "Zx8Cv7Bn6Mq5"),
+        ("base64.b64encode(b'aB3dE5gH7jK9:Zx8Cv7Bn6Mq5')", "Zx8Cv7Bn6Mq5"),
+        ("failed for 0123456789abcdefABCDEF0123456789:Zx8Cv7Bn6Mq5Lk4J -> 401", "Zx8Cv7Bn6Mq5Lk4J"),
+        ("authorization: basic dXNlcjpzM2NyM3RWYWx1ZQ==", "dXNlcjpzM2NyM3RWYWx1ZQ=="),
+        ("Authorization: BASIC dXNlcjpzM2NyM3RWYWx1ZQ==", "dXNlcjpzM2NyM3RWYWx1ZQ=="),
+        ("Authorization: Bearer:0123456789abcdefABCDEF", "0123456789abcdefABCDEF"),
+        ("xoxe-1-AbCdEfGhIjKlMn", "xoxe-1-AbCdEfGhIjKlMn"),
+        ("xoxc-1234567890-AbCdEfGh", "xoxc-1234567890-AbCdEfGh"),
+        (
+            "https://cdn.us.oss.api.autodesk.com/f?Expires=1&Signature=Zk3mQ9~x-Yy&Key-Pair-Id=K2",
+            "Zk3mQ9~x-Yy",
+        ),
+        ("https://s3.amazonaws.com/b/k?X-Amz-Signature=9f86d081884c7d65", "9f86d081884c7d65"),
+        ("GET /callback?code=ZKvsfZXFN8J4ns0w&state=1", "ZKvsfZXFN8J4ns0w"),
+        (
+            '{"grant_type":"authorization_code","code":"ZKvsfZXFN8J4ns0wtnRkqV9vVnVfm0gW"}',
+            "ZKvsfZXFN8J4ns0wtnRkqV9vVnVfm0gW",
+        ),
     ],
 )
 def test_known_secret_shapes_are_blanked(text: str, secret: str) -> None:
@@ -44,6 +83,18 @@ def test_known_secret_shapes_are_blanked(text: str, secret: str) -> None:
         "token: ${APS_TOKEN}",
         '"token_type": "Bearer", "expires_in": 3599',
         "password=*****",
+        # words in a secret's place: what the paste says, needed for the diagnosis (and no "rotate it")
+        "Access token: expired. Getting 401 on https://developer.api.autodesk.com/project/v1/hubs",
+        '"detail":"Token is not valid: token=expired"',
+        "the token is invalid",
+        "client_id and client_secret in the body and the Basic authorization header and get 400",
+        "Basic authentication fails; Bearer authorization too",
+        'WWW-Authenticate: Basic realm="Autodesk"',
+        "password: required field missing",
+        "token_url: https://developer.api.autodesk.com/authentication/v2/token",
+        '{"errorCode": "AUTH-001", "code": "BIM360DM_ERROR"}',
+        "urn:adsk.objects:os.object:my-bucket/model.rvt",
+        "client_secret: YourClientSecret",
     ],
 )
 def test_placeholders_are_not_secrets(text: str) -> None:
@@ -84,3 +135,14 @@ def test_redaction_never_leaks(kb: KnowledgeBase, shape: int, secret: str, befor
     diagnosis = Diagnoser(kb).diagnose(text)
     assert diagnosis.secrets_found
     assert secret not in json.dumps(diagnosis.to_json(), ensure_ascii=False)
+
+
+def test_credentials_unset_evidence_never_quotes_the_words_between(diagnoser: Diagnoser) -> None:
+    """The evidence names the credential and its state only: what sits between may be a secret that no
+    pattern recognises."""
+    value = "Hk29sLq0pXv7Zx8C"
+    diagnosis = diagnoser.diagnose(
+        f"401 from /authentication/v2/token: client secret, {value}, comes back null"
+    )
+    assert any("client secret … null" in e for c in diagnosis.causes for e in c.evidence)
+    assert value.lower() not in json.dumps(diagnosis.to_json()).lower()
