@@ -10,8 +10,8 @@ import json
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 
 def default_kb_dir() -> Path:
@@ -124,3 +124,19 @@ class Settings(BaseSettings):
     def slack_api_base(self) -> str:
         """`slack_api_url` with the trailing slash that slack_sdk's urljoin needs."""
         return self.slack_api_url if self.slack_api_url.endswith("/") else self.slack_api_url + "/"
+
+
+class SettingsProblem(Exception):
+    """A setting that cannot be read; the message names the setting, never its value."""
+
+
+def load_settings() -> Settings:
+    """The settings, or SettingsProblem with one line naming the first bad setting (a malformed value such
+    as APS_APPS that is not JSON included)."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        raise SettingsProblem(f"{str(error['loc'][0]).upper()}: {error['msg']}") from None
+    except SettingsError as exc:  # the message names the field ("error parsing value for field …")
+        raise SettingsProblem(str(exc).split("\n")[0]) from None

@@ -7,10 +7,8 @@ import re
 import signal
 import sys
 
-from pydantic import ValidationError
-
 from bot.logsetup import configure_logging
-from bot.settings import Settings
+from bot.settings import Settings, SettingsProblem, load_settings
 
 DEFAULT_PORT = 3000
 _SIGNING_SECRET = re.compile(r"^[0-9a-f]{32}$")
@@ -69,10 +67,9 @@ def run(args: argparse.Namespace) -> int:
     from bot.worker import WorkerStartError
 
     try:
-        settings = Settings()
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        return _fail(f"{str(error['loc'][0]).upper()}: {error['msg']}")
+        settings = load_settings()
+    except SettingsProblem as exc:
+        return _fail(str(exc))
     configure_logging(settings.log_level)
     if problem := token_problem(settings):
         return _fail(problem)

@@ -9,10 +9,8 @@ import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from pydantic import ValidationError
-
 from bot.logsetup import configure_logging
-from bot.settings import Settings
+from bot.settings import SettingsProblem, load_settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -35,10 +33,9 @@ def run(args: argparse.Namespace) -> int:
 
     os.nice(NICENESS)  # start-up (loading the knowledge base) included
     try:
-        settings = Settings()
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        print(f"aps-bot worker: {str(error['loc'][0]).upper()}: {error['msg']}", file=sys.stderr)
+        settings = load_settings()
+    except SettingsProblem as exc:
+        print(f"aps-bot worker: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
     if settings.slack_bot_token is None:

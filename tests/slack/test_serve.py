@@ -43,6 +43,7 @@ def env_for(slack: FakeSlackApi, tmp_path: Path, **values: str) -> dict[str, str
         ({"SLACK_SIGNING_SECRET": ""}, "SLACK_SIGNING_SECRET is not set"),
         ({"SLACK_SIGNING_SECRET": "not-hex"}, "SLACK_SIGNING_SECRET is malformed"),
         ({"BOT_WORKER_THREADS": "zero"}, "BOT_WORKER_THREADS"),
+        ({"APS_APPS": '[{"name": "x", "client_id": "abc", "client_secret": "Hk29sLq0pXv7"'}, "aps_apps"),
     ],
 )
 def test_bad_credentials_give_one_line_naming_the_setting(
@@ -65,7 +66,7 @@ def test_bad_credentials_give_one_line_naming_the_setting(
     err = capsys.readouterr().err.strip()
     assert named in err
     assert len(err.splitlines()) == 1
-    assert "xoxp-user-token" not in err and "xoxb-wrong-kind" not in err
+    assert "xoxp-user-token" not in err and "xoxb-wrong-kind" not in err and "Hk29sLq0pXv7" not in err
 
 
 def test_token_slack_rejects_is_reported(
