@@ -8,6 +8,7 @@ never reach a log line, an exception message or a returned object.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -28,6 +29,8 @@ DEFAULT_SCOPES = ("data:read", "account:read")
 TOKEN_MARGIN_SECONDS = 60.0  # drop a cached token this long before it expires
 HUBS_TTL_SECONDS = 60.0
 MAX_RETRIES_429 = 2
+PROJECT_PAGE = 200  # the Data Management maximum
+MAX_PROJECT_PAGES = 25  # 5,000 projects: past that, pass the project id
 
 
 @dataclass
@@ -157,8 +160,24 @@ class ApsClient:
                 self.caches.hubs[key] = (now + self.hubs_ttl, response)
         return response
 
-    def hub_projects(self, hub_id: str) -> ApsResponse:
-        return self._get(f"/project/v1/hubs/{hub_id}/projects", params={"page[limit]": "200"})
+    def hub_projects(self, hub_id: str, *, name: str | None = None) -> ApsResponse:
+        """The hub's projects, page after page (`links.next`), up to MAX_PROJECT_PAGES; with `name`, the
+        pages up to the one holding a project of that name (case-insensitive). A failed page is returned."""
+        items: list[dict[str, Any]] = []
+        wanted = name.lower() if name is not None else None
+        for number in range(MAX_PROJECT_PAGES):
+            params = {"page[limit]": str(PROJECT_PAGE), "page[number]": str(number)}
+            response = self._get(f"/project/v1/hubs/{hub_id}/projects", params=params)
+            if not response.ok:
+                return response
+            page = response.items
+            items.extend(page)
+            found = wanted is not None and any(_project_name(p).lower() == wanted for p in page)
+            links = response.data.get("links") if isinstance(response.data, dict) else None
+            if found or not (isinstance(links, dict) and links.get("next")):
+                break
+        data = {**response.data, "data": items} if isinstance(response.data, dict) else {"data": items}
+        return dataclasses.replace(response, data=data)
 
     def project(self, hub_id: str, project_id: str) -> ApsResponse:
         return self._get(f"/project/v1/hubs/{hub_id}/projects/{project_id}")
@@ -181,7 +200,7 @@ class ApsClient:
     def admin_account_projects(self, account_guid: str, *, region: str, name: str) -> ApsResponse:
         return self._get(
             f"/construction/admin/v1/accounts/{account_guid}/projects",
-            params={"filter[name]": name, "limit": "20"},
+            params={"filter[name]": name, "filterTextMatch": "equals", "limit": "20"},  # exact, any case
             headers={"Region": region},
         )
 
@@ -238,6 +257,10 @@ class ApsClient:
             log.info("APS %s rate limited; waiting %.1fs (Retry-After)", path, wait)
             self._sleep(wait)
         return response  # pragma: no cover - the loop always returns
+
+
+def _project_name(item: dict[str, Any]) -> str:
+    return str((item.get("attributes") or {}).get("name") or "")
 
 
 def _with_cache_flag(response: ApsResponse) -> ApsResponse:

@@ -253,7 +253,7 @@ def step_hub(ctx: Context) -> Outcome:
 def _project_in_hub(api: ApsApi, hub_id: str, req: CheckRequest) -> bool:
     if req.dm_project_id:
         return api.project(hub_id, req.dm_project_id).ok
-    listing = api.hub_projects(hub_id)
+    listing = api.hub_projects(hub_id, name=req.project_name)
     return any(_name_of(item).lower() == (req.project_name or "").lower() for item in listing.items)
 
 
@@ -329,7 +329,7 @@ def step_project(ctx: Context) -> Outcome:
         response = api.project(hub.id, req.dm_project_id)
         item = response.items[0] if response.ok and response.items else None
     else:
-        response = api.hub_projects(hub.id)
+        response = api.hub_projects(hub.id, name=req.project_name)
         wanted = (req.project_name or "").lower()
         item = next((p for p in response.items if _name_of(p).lower() == wanted), None)
     failure = common_failure(response, DM)

@@ -232,6 +232,19 @@ def test_project_by_name_without_account(aps: FakeAps, settings: Settings) -> No
     assert any(c.path == f"/construction/admin/v1/accounts/{ACCOUNT_ID}/projects" for c in aps.calls)
 
 
+@pytest.mark.parametrize("account", [ACCOUNT_ID, None])
+def test_project_by_name_in_a_big_account(aps: FakeAps, settings: Settings, account: str | None) -> None:
+    """250 other projects list first (past one 200-project page), half of them named "Tower A (archive n)":
+    the project is found on the second page, and the ACC Admin lookup asks for the exact name."""
+    aps.other_projects = 250
+    report = run_live_check(settings, CLIENT_ID, PROJECT_NAME, account=account)
+    assert report.passed, json.dumps(report.to_json(), indent=1)
+    pages = [c for c in aps.calls if c.path == f"/project/v1/hubs/b.{ACCOUNT_ID}/projects"]
+    assert {c.query["page[number]"][0] for c in pages} == {"0", "1"}
+    admin = [c for c in aps.calls if c.path == f"/construction/admin/v1/accounts/{ACCOUNT_ID}/projects"]
+    assert admin and all(c.query["filterTextMatch"] == ["equals"] for c in admin)
+
+
 def test_region_given_differs_from_the_hub(aps: FakeAps, settings: Settings) -> None:
     report = check(settings, region="emea")
     hub = report.step("hub")

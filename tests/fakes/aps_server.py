@@ -100,6 +100,12 @@ def dm_warning(region: str, status: str = "403") -> dict[str, Any]:
     }
 
 
+def _text_matches(value: str, text: str, how: str) -> bool:
+    """ACC Admin `filterTextMatch` (case-insensitive; `contains` by default)."""
+    checks = {"equals": value.__eq__, "startsWith": value.startswith, "endsWith": value.endswith}
+    return checks.get(how, value.__contains__)(text)
+
+
 def jsonapi(data: Any, *, warnings: list[dict[str, Any]] | None = None, href: str = "") -> dict[str, Any]:
     body: dict[str, Any] = {"jsonapi": {"version": "1.0"}, "links": {"self": {"href": href}}, "data": data}
     if warnings:
@@ -150,6 +156,9 @@ class FakeAps:
         self.region = region
         self.retry_after = retry_after
         self.account_name = "Contoso Construction"
+        # Projects listed before the one the tests look for (a big account): names that sort first, half of
+        # them holding its name ("Tower A (archive 7)"), which a "contains" name filter also returns.
+        self.other_projects = 0
         self._calls: list[Call] = []
         self._tokens: dict[str, dict[str, Any]] = {}
         self._issued: list[str] = []
@@ -365,8 +374,8 @@ class FakeAps:
                 )
             in_hub = self._project_visible() and hub_id == f"b.{ACCOUNT_ID}"  # the project's own account
             if len(parts) == 5:
-                projects = [self._project_json()] if in_hub else []
-                return self._json(200, jsonapi(projects, href=path))
+                projects = [*self._other_projects_json(hub_id), self._project_json()] if in_hub else []
+                return self._json(200, self._page(projects, path, query))
             project_id = parts[5]
             if project_id != f"b.{PROJECT_ID}" or not in_hub:
                 return self._json(404, dm_error(404, "NOT_FOUND", "The project could not be found."))
@@ -457,6 +466,33 @@ class FakeAps:
         }
         return self._json(403, jsonapi([], warnings=[warning]))
 
+    def _other_names(self) -> list[tuple[int, str]]:
+        return [
+            (n, f"{PROJECT_NAME} (archive {n})" if n % 2 else f"Annex {n:04d}")
+            for n in range(1, self.other_projects + 1)
+        ]
+
+    def _other_projects_json(self, hub_id: str) -> list[dict[str, Any]]:
+        return [
+            {
+                "type": "projects",
+                "id": f"b.{uuid.UUID(int=n)}",
+                "attributes": {"name": name, "extension": {"type": "projects:autodesk.bim360:Project"}},
+                "links": {"self": {"href": f"/project/v1/hubs/{hub_id}/projects/b.{uuid.UUID(int=n)}"}},
+            }
+            for n, name in self._other_names()
+        ]
+
+    @staticmethod
+    def _page(items: list[dict[str, Any]], path: str, query: dict) -> dict[str, Any]:
+        """One JSON:API page (`page[number]` from 0, `page[limit]` up to 200), with `links.next` if more."""
+        limit = min(200, int((query.get("page[limit]") or ["200"])[0]))
+        number = int((query.get("page[number]") or ["0"])[0])
+        body = jsonapi(items[number * limit : (number + 1) * limit], href=path)
+        if (number + 1) * limit < len(items):
+            body["links"]["next"] = {"href": f"{path}?page%5Bnumber%5D={number + 1}&page%5Blimit%5D={limit}"}
+        return body
+
     def _project_json(self) -> dict[str, Any]:
         pid = f"b.{PROJECT_ID}"
         base = f"/project/v1/hubs/b.{ACCOUNT_ID}/projects/{pid}"
@@ -509,10 +545,19 @@ class FakeAps:
             if parts[4] != ACCOUNT_ID:
                 return self._json(404, {"code": 1004, "message": "this account doesn't exist."})
             name = (query.get("filter[name]") or [""])[0].lower()
+            how = (query.get("filterTextMatch") or ["contains"])[0]
             hidden = self.scenario == "project_not_found"
-            results = [] if hidden or name not in PROJECT_NAME.lower() else [project]
-            page["results"] = results
-            page["pagination"]["totalResults"] = len(results)
+            named = [
+                {**project, "id": str(uuid.UUID(int=n)), "name": n_name} for n, n_name in self._other_names()
+            ]
+            everyone = named + ([] if hidden else [project])
+            results = [p for p in everyone if _text_matches(p["name"].lower(), name, how)]
+            limit = min(200, int((query.get("limit") or ["20"])[0]))
+            offset = int((query.get("offset") or ["0"])[0])
+            page["results"] = results[offset : offset + limit]
+            page["pagination"] = {"limit": limit, "offset": offset, "totalResults": len(results)}
+            if offset + limit < len(results):
+                page["pagination"]["nextUrl"] = f"{path}?limit={limit}&offset={offset + limit}"
             return self._json(200, page)
         if parts[3:4] == ["projects"] and len(parts) >= 5:
             if parts[4] != PROJECT_ID or self.scenario == "project_not_found":
