@@ -128,6 +128,15 @@ class Replier:
             log_slack_error("secret warning", exc)
 
     def _parent(self, client: WebClient, channel: str, thread_ts: str) -> dict[str, Any] | None:
-        response = client.conversations_replies(channel=channel, ts=thread_ts, limit=1)
+        """The thread's parent message; None when Slack will not give it (deleted: `thread_not_found`; a
+        conversation whose history the app may not read: `missing_scope`), so the mention alone is answered.
+        A failure worth retrying (5xx, 429, network) is raised for the worker to retry."""
+        try:
+            response = client.conversations_replies(channel=channel, ts=thread_ts, limit=1)
+        except SlackApiError as exc:
+            if is_retriable(exc):
+                raise
+            log_slack_error("thread parent", exc)
+            return None
         messages = response.get("messages") or []
         return messages[0] if messages else None

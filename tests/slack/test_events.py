@@ -143,6 +143,19 @@ def test_mention_in_thread_diagnoses_the_parent(
     assert expected.best.title in block_texts(post.json("blocks"))
 
 
+@pytest.mark.parametrize("error", ["thread_not_found", "missing_scope"])
+def test_mention_in_a_thread_whose_parent_slack_withholds_answers_the_mention(
+    bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis], error: str
+) -> None:
+    paste, expected = aps_paste
+    slack.fail_next("conversations.replies", error=error)
+    parent_ts = next_ts()
+    bot.send_event(mention_event(paste, thread_ts=parent_ts))
+    [post] = slack.wait_for("chat.postMessage")
+    assert post.params["thread_ts"] == parent_ts
+    assert expected.best.title in block_texts(post.json("blocks"))
+
+
 def test_message_shortcut_replies_in_that_messages_thread(
     bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
 ) -> None:
