@@ -13,6 +13,7 @@ from slack_sdk import WebClient
 from bot.diagnosis import Diagnoser
 from bot.knowledge import KnowledgeBase
 from bot.settings import Settings
+from bot.slack.usergroups import UserGroups
 from bot.store.db import Database
 from bot.store.inbox import Inbox
 
@@ -32,6 +33,11 @@ class Deps:
     def diagnoser(self) -> Diagnoser:
         """One Diagnoser over `kb`, built on first use and shared by every listener."""
         return Diagnoser(self.kb)
+
+    @cached_property
+    def usergroups(self) -> UserGroups:
+        """User-group members for live-check permissions, cached a minute, shared by every listener."""
+        return UserGroups(self.clock)
 
     @cached_property
     def inbox(self) -> Inbox:

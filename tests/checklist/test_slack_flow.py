@@ -601,6 +601,31 @@ def test_recheck_now_by_someone_the_app_does_not_allow_is_refused(settings, slac
     assert not aps.calls
 
 
+def test_recheck_by_a_user_group_member_runs_and_the_membership_is_cached(settings, slack, aps) -> None:
+    group = "S0CHECKERS"
+    app = ApsApp(name=APP_NAME, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, allowed_usergroups=[group])
+    grouped = settings.model_copy(update={"aps_apps": [app]})
+    slack.usergroups[group] = [ADMINS[1]]
+    with running_bot(grouped) as bot:
+        state = start_with_ids(bot, grouped)
+        for count in (1, 2):
+            payload = block_action_payload(
+                f"{RECHECK}:{state.id}",
+                state.id,
+                user=ADMINS[1],
+                channel=CHANNEL,
+                message=step_message(slack, state, "test-access"),
+                block_id=step_block_id(state.id, "test-access"),
+            )
+            bot.send_action(payload)
+            slack.wait_for(
+                "chat.postMessage",
+                count=count,
+                predicate=lambda c: c.params.get("text", "").startswith("Re-check requested by"),
+            )
+    assert len(slack.calls_to("usergroups.users.list")) == 1  # a minute's cache, as for /aps-check
+
+
 def test_completion_says_done_with_the_total_time(settings, slack) -> None:
     clock = Clock()
     with running_bot(settings, clock=clock) as bot:

@@ -66,7 +66,6 @@ _APOSTROPHE_HELD = "\x00"
 NAME_PART = re.compile(r"\d+|[A-Za-z][a-z]*\d*|[A-Z]{1,5}")
 MAX_PROGRESS_UPDATES = 3  # response_url: 5 uses = 1 "checking…" + 3 progress + 1 final report
 PROGRESS_MIN_INTERVAL = 0.3
-USERGROUP_TTL = 60.0
 REPORT_TTL = 30 * 60.0  # as long as a response_url lives
 
 
@@ -187,13 +186,11 @@ class ProgressView:
 
 
 class CheckCommand:
-    """The listeners, with the caches they share (user-group members, reports awaiting a Share click)."""
+    """The listeners, with the reports awaiting a Share click."""
 
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
-        self._groups: dict[str, tuple[float, frozenset[str]]] = {}
         self.reports = SharedReports(deps.db)
-        self._lock = threading.Lock()
 
     # --- /aps-check --------------------------------------------------------------------------------
 
@@ -294,23 +291,7 @@ class CheckCommand:
     def allowed(self, client: WebClient, app: ApsApp, user: str, channel: str) -> bool:
         if not needs_usergroups(app, user, channel):
             return may_use(app, user, channel)
-        groups = [g for g in app.allowed_usergroups if user in self._members(client, g)]
-        return may_use(app, user, channel, groups)
-
-    def _members(self, client: WebClient, group: str) -> frozenset[str]:
-        now = self.deps.clock()
-        with self._lock:
-            hit = self._groups.get(group)
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        try:
-            members = frozenset(client.usergroups_users_list(usergroup=group).get("users") or [])
-        except SlackApiError as exc:
-            log.warning("usergroups.users.list %s failed: %s", group, exc.response.get("error"))
-            return frozenset()
-        with self._lock:
-            self._groups[group] = (now + USERGROUP_TTL, members)
-        return members
+        return may_use(app, user, channel, self.deps.usergroups.of(client, user, app.allowed_usergroups))
 
     # --- share -------------------------------------------------------------------------------------
 

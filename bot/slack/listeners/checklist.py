@@ -465,12 +465,7 @@ class ChecklistThreads:
             return True
         groups: list[str] = []
         if needs_usergroups(app, user, state.channel):
-            for group in app.allowed_usergroups:
-                try:
-                    if user in (client.usergroups_users_list(usergroup=group).get("users") or []):
-                        groups.append(group)
-                except SlackApiError as exc:
-                    log.warning("usergroups.users.list %s failed: %s", group, exc.response.get("error"))
+            groups = self.deps.usergroups.of(client, user, app.allowed_usergroups)
         return may_use(app, user, state.channel, groups)
 
     def run_recheck_job(self, client: WebClient, job: Job) -> None:
