@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from bot.settings import Settings
-from bot.slack.listeners.check_command import REPORT_TTL
+from bot.slack.listeners.check_command import REPORT_TTL, RUN_LIVE_CHECK
 from tests.check.conftest import ALLOWED_CHANNEL, ALLOWED_GROUP, ALLOWED_USER, app_entry
 from tests.check.test_scenarios import FAILURES
 from tests.fakes.aps_server import ACCOUNT_ID, APP_NAME, CLIENT_ID, CLIENT_SECRET, PROJECT_ID, FakeAps
@@ -325,3 +325,13 @@ def test_progress_is_updated_in_place_while_a_slow_check_runs(
     for update in progress:
         assert update.params["replace_original"] is True
         assert "Two-legged token" in json.dumps(update.json("blocks"))
+
+
+@pytest.mark.parametrize(("user", "in_group", "listed"), [(STRANGER, False, False), (STRANGER, True, True)])
+def test_run_live_check_hint_lists_only_the_apps_the_user_may_check(
+    bot: BotServer, slack: FakeSlackApi, user: str, in_group: bool, listed: bool
+) -> None:
+    slack.usergroups[ALLOWED_GROUP] = [user] if in_group else []
+    bot.send_action(block_action_payload(RUN_LIVE_CHECK, json.dumps({}), user=user, channel=OTHER_CHANNEL))
+    [hint] = slack.wait_for("chat.postEphemeral")
+    assert (CLIENT_ID in hint.params["text"]) is listed

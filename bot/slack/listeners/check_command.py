@@ -358,7 +358,7 @@ class CheckCommand:
         self.deps.executor.submit(self._guarded, self._hint, client, user, channel, value)
 
     def _hint(self, client: WebClient, user: str, channel: str, value: dict[str, Any]) -> None:
-        usable = [a for a in self.deps.settings.aps_apps if may_use(a, user, channel) or a.allowed_usergroups]
+        usable = [a for a in self.deps.settings.aps_apps if self.allowed(client, a, user, channel)]
         apps = ", ".join(f"*{escape(a.name)}* (`{escape(a.client_id)}`)" for a in usable[:10])
         lines = [":mag: Run a live access check here, with the project of the failing call:"]
         cause = self.deps.kb.cause(str(value.get("cause", ""))) if value.get("cause") else None
