@@ -14,11 +14,13 @@ from bot.diagnosis.scan import anchor_offsets, anchored, any_occurs, keyed, matc
 
 MASK = "[REDACTED]"
 
-_VALUE = r"[^\s\"'&,;}\])]+"
+_VALUE = r"[^\s\"'&,;}\])\\]+"
 # A credential's name holds one of these ("APS_CLIENT_SECRET", "clientSecret", "x-api-key", "refresh_token",
 # "ForgeClientSecret", "SLACK_SIGNING_SECRET"): a match starts at the word, wherever it sits in the name.
 _FIELD_WORD = r"(?:secret|passw(?:or)?d|token|api_?key)"
 _FIELD_ANCHORS = ("secret", "passw", "token", "api_key", "apikey")
+_SECRET_WORD = r"(?:secret|passw(?:or)?d|api_?key)"  # noqa: S105 - a pattern; "token" is too common in prose
+_SECRET_ANCHORS = ("secret", "passw", "api_key", "apikey")
 
 # (kind, words one of which must be in the lower-cased text for the pattern to run, pattern, secret's group)
 _PATTERNS: tuple[tuple[str, tuple[str, ...], re.Pattern[str], int], ...] = (
@@ -59,12 +61,14 @@ _PATTERNS: tuple[tuple[str, tuple[str, ...], re.Pattern[str], int], ...] = (
         ),
         3,
     ),
-    ("oauth-code", ("code=",), re.compile(r"([?&]code=)()([A-Za-z0-9._~-]{8,})"), 3),  # in a callback URL
+    # an authorization code in a callback URL or a form body (?code=, -d code=); error codes are shorter
+    ("oauth-code", ("code=",), re.compile(r"((?<![\w-])code=)()([A-Za-z0-9._~-]{16,})"), 3),
     (
         "oauth-code-json",  # sent to the token endpoint; error codes ("AUTH-001") are short or one case
-        ('"code"',),
+        ('"code"', "'code'"),
         re.compile(
-            r"(\"code\"\s*:\s*)(\")((?=[^\"]*[a-z])(?=[^\"]*[A-Z])(?=[^\"]*\d)[A-Za-z0-9._~-]{20,})(?=\")"
+            r"([\"']code[\"']\s*:\s*)([\"'])((?=[^\"']*[a-z])(?=[^\"']*[A-Z])(?=[^\"']*\d)[A-Za-z0-9._~-]{20,})"
+            r"(?=[\"'])"
         ),
         3,
     ),
@@ -81,11 +85,17 @@ _PATTERNS: tuple[tuple[str, tuple[str, ...], re.Pattern[str], int], ...] = (
         "key-value",  # name = value, "name": "value", := => %3D, typed, setters, "name is value"
         _FIELD_ANCHORS,
         re.compile(
-            rf"({_FIELD_WORD}[\w.-]*[\"'\]]*(?:\s*:\s*[A-Za-z]\w*\??(?=\s*=[^=>]))?"
-            r"(?:\s*(?::=|=>|%3D|[:=])|\s+(?:is|was)\s|(?<=[\"'])\s*,|\(\s*(?=[\"']))\s*)"
-            rf"([\"']?)({_VALUE})",
+            rf"({_FIELD_WORD}[\w.-]*[\\\"'\]]*(?:\s*:\s*[A-Za-z]\w*\??(?=\s*=[^=>]))?"
+            r"(?:\s*(?::=|=>|%3D|[:=])|\s+(?:is|was)\s|(?<=[\"'])\s*,\s*(?=[\"'][^\"'\s]+[\"']\s*\))|\(\s*(?=[\"']))\s*)"
+            rf"(\\?[\"']?)({_VALUE})",
             re.IGNORECASE,
         ),
+        3,
+    ),
+    (
+        "secret-word",  # prose and logs: "client secret AbC…", "clientSecret\tAbC…" (words are kept)
+        _SECRET_ANCHORS,
+        re.compile(rf"({_SECRET_WORD}[\w.-]*[\\\"'\]]*\s+)()({_VALUE})", re.IGNORECASE),
         3,
     ),
     (
@@ -115,10 +125,11 @@ _STARTS: dict[str, tuple[dict[str, tuple[int, ...]], bool]] = {
         ),
         True,
     ),
-    "oauth-code": ({"code=": (1,)}, False),
-    "oauth-code-json": ({'"code"': (0,)}, False),
+    "oauth-code": ({"code=": (0,)}, False),
+    "oauth-code-json": ({'"code"': (0,), "'code'": (0,)}, False),
     "postman": ({'"key"': (0,)}, True),
     "key-value": (_AT_FIELD, True),
+    "secret-word": ({anchor: (0,) for anchor in _SECRET_ANCHORS}, True),
     "xml": (_AT_FIELD, True),
 }
 
@@ -130,7 +141,8 @@ _PLACEHOLDER = re.compile(
 )
 _PLAIN_WORD = re.compile(r"[A-Za-z][a-z]*")  # "expired", "Authorization": words, not credentials
 _SHORT_WORD = re.compile(r"[A-Za-z][a-z]{0,11}")
-_NOT_SECRET_VALUE = re.compile(r"https?:.*|\d+")  # a token endpoint's URL, a lifetime in seconds
+# a token endpoint's URL, a lifetime in seconds or a date, a scope ("data:read")
+_NOT_SECRET_VALUE = re.compile(r"https?:.*|[\d/.:-]+|[a-z-]+:[a-z-]+")
 
 
 @dataclass(frozen=True)
@@ -168,6 +180,13 @@ def _kept(kind: str, value: str) -> bool:
         return True
     if kind in ("bearer", "basic", "oauth-code"):
         return bool(_PLAIN_WORD.fullmatch(value))
+    if kind == "secret-word":  # prose: any word ("AFAIK"), unless as long and mixed as a secret
+        word = value.rstrip(".!?:")
+        return bool(
+            _PLAIN_WORD.fullmatch(word)
+            or (word.isalpha() and len(word) <= 12)
+            or _NOT_SECRET_VALUE.fullmatch(value)
+        )
     if kind in ("key-value", "xml"):
         return bool(_SHORT_WORD.fullmatch(value.rstrip(".!?:")) or _NOT_SECRET_VALUE.fullmatch(value))
     return False

@@ -66,7 +66,8 @@ SCAN_FRAGMENTS = [
     "BIM360DM_ERROR", "redirect_uri_mismatch", "?Signature=", "&X-Amz-Security-Token=", "?sig=", "?code=",
     '"code": "', "aB3", '{"key": "client_secret", "value": "', "<client_secret>", "</Client_Secret>", "echo -n ",
     "b64encode(b'", "%3D", ":=", "=>", 'setClientSecret("', '-u"', "--user=", "Bearer:", "Bearer%20", "xoxe-",
-    "mYq8", "expired.", "https://x", "3599", "0123456789abcdefABCDEF01", "Zx8Cv7Bn6Mq5Lk4J", ":",
+    "mYq8", "expired.", "https://x", "3599", "0123456789abcdefABCDEF01", "Zx8Cv7Bn6Mq5Lk4J", ":", "secret ", "\\\"", "'code': '", " -d code=",
+    '", "', "AFAIK", "31/12/2299", ")",
 ]  # fmt: skip
 scan_texts = st.lists(st.one_of(st.sampled_from(SCAN_FRAGMENTS), st.text(max_size=6)), max_size=40).map(
     "".join

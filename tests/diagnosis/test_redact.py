@@ -66,6 +66,14 @@ JWT = "eyJhbGciOiJSUzI1NiIsImtpZCI6IlUzc1QifQ.eyJzY29wZSI6WyJkYXRhOnJlYWQiXSwiY2
             '{"grant_type":"authorization_code","code":"ZKvsfZXFN8J4ns0wtnRkqV9vVnVfm0gW"}',
             "ZKvsfZXFN8J4ns0wtnRkqV9vVnVfm0gW",
         ),
+        ("curl -d grant_type=authorization_code -d code=ZKvsfZXFN8J4ns0wtnRk", "ZKvsfZXFN8J4ns0wtnRk"),
+        (
+            "exchange({'grant_type': 'authorization_code', 'code': 'ZKvsfZXFN8J4ns0wtnRkqV9v'})",
+            "ZKvsfZXFN8J4ns0wtnRkqV9v",
+        ),
+        ("Error: APS auth failed (clientSecret Hk29sLq0pXv7) status 401", "Hk29sLq0pXv7"),
+        ("client_secret\tHk29sLq0pXv7\tclient_id\t(empty)", "Hk29sLq0pXv7"),
+        ('{"message": "token failed: {\\"client_secret\\":\\"Hk29sLq0pXv7\\"}"}', "Hk29sLq0pXv7"),
     ],
 )
 def test_known_secret_shapes_are_blanked(text: str, secret: str) -> None:
@@ -95,6 +103,13 @@ def test_known_secret_shapes_are_blanked(text: str, secret: str) -> None:
         '{"errorCode": "AUTH-001", "code": "BIM360DM_ERROR"}',
         "urn:adsk.objects:os.object:my-bucket/model.rvt",
         "client_secret: YourClientSecret",
+        '{"developerMessage":"Invalid access token","errorCode":"AUTH-006"}',  # the next key is no value
+        "I provided the correct FORGE_CLIENT_ID and FORGE_CLIENT_SECRET AFAIK.",
+        "expiration date for the secret is 31/12/2299",
+        "the token data:read is missing",
+        "Basic authentication with passwords is deprecated",
+        '"APS_CLIENT_ID" = "id", "APS_CLIENT_SECRET" = "secret"',
+        "{auth:{username:id,password:secret}}",
     ],
 )
 def test_placeholders_are_not_secrets(text: str) -> None:
