@@ -134,13 +134,19 @@ def _embed(shape: int, secret: str) -> tuple[str, str]:
         (f"client_secret={secret}&grant_type=client_credentials", secret),
         (f"eyJ{secret}.eyJ{secret}.{secret}", f"eyJ{secret}.eyJ{secret}.{secret}"),
         (f"curl -u myclientid:{secret} https://developer.api.autodesk.com/authentication/v2/token", secret),
+        (f"VITE_APS_CLIENT_SECRET={secret}", secret),
+        (f'os.getenv("APS_CLIENT_SECRET", "{secret}")', secret),
+        (f"Error: token request failed (clientSecret {secret}) status 401", secret),
+        (f"<ClientSecret>{secret}</ClientSecret>", secret),
+        (f'{{"key": "client_secret", "value": "{secret}"}}', secret),
+        (f'{{\\"client_secret\\": \\"{secret}\\"}}', secret),
     ]
     return shapes[shape % len(shapes)]
 
 
 @settings(max_examples=150, deadline=None)
 @given(
-    shape=st.integers(0, 4), secret=_secret_chars, before=st.text(max_size=200), after=st.text(max_size=200)
+    shape=st.integers(0, 10), secret=_secret_chars, before=st.text(max_size=200), after=st.text(max_size=200)
 )
 def test_redaction_never_leaks(kb: KnowledgeBase, shape: int, secret: str, before: str, after: str) -> None:
     assume(secret not in before + after)  # a bare string with no secret-shaped context cannot be spotted
