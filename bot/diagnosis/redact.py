@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.diagnosis.scan import anchor_offsets, anchored, any_occurs, keyed, matches_at, positions
+from bot.diagnosis.scan import anchor_offsets, anchored, keyed, matches_at, positions, present
 
 MASK = "[REDACTED]"
 
@@ -158,6 +158,16 @@ def _is_placeholder(value: str) -> bool:
     return len(value) < 6 or bool(_PLACEHOLDER.match(value))
 
 
+def _occurs(word: str, lower: str, possible: set[str], seen: dict[str, bool]) -> bool:
+    """Whether `word` occurs in `lower` (checked once per paste; never when the index rules it out)."""
+    if word not in possible:
+        return False
+    found = seen.get(word)
+    if found is None:
+        found = seen[word] = word in lower
+    return found
+
+
 _LONG_WORD = re.compile(r"^[a-z0-9]{24,}$", re.MULTILINE)
 
 
@@ -204,7 +214,8 @@ def _substitute(matches: list[re.Match[str]], mask: Callable[[re.Match[str]], st
     return "".join(parts)
 
 
-_GUARDS = {kind: keyed(words) for kind, words, _, _ in _PATTERNS}
+# Every pattern's words, keyed once: one look at the paste's index rules most of them out for all patterns.
+_GUARD_WORDS = keyed(dict.fromkeys(word for _, words, _, _ in _PATTERNS for word in words))
 
 
 def redact(text: str, index: str | None = None) -> Redaction:
@@ -213,8 +224,13 @@ def redact(text: str, index: str | None = None) -> Redaction:
     kinds: list[str] = []
     lower = text.lower()
     ascii_only = text.isascii()  # then lower-casing keeps every offset, and IGNORECASE means ASCII case
-    for kind, _, pattern, group in _PATTERNS:
-        if not any_occurs(_GUARDS[kind], lower, index):
+    possible = None if index is None else set(present(_GUARD_WORDS, index))  # None: any word can occur
+    occurring: dict[str, bool] = {}
+    for kind, words, pattern, group in _PATTERNS:
+        if possible is None:  # a short paste: look for the words themselves
+            if not any(map(lower.__contains__, words)):
+                continue
+        elif not any(_occurs(word, lower, possible, occurring) for word in words):
             continue
 
         def _mask(match: re.Match[str], kind: str = kind, group: int = group) -> str:
@@ -231,10 +247,13 @@ def redact(text: str, index: str | None = None) -> Redaction:
         anchors, in_lower = _STARTS[kind]
         if in_lower and not ascii_only:
             text = pattern.sub(_mask, text)
+            lower = text.lower()
             continue
         if kind == "id-secret-pair" and index is not None:
             starts = _after_long_words(text, index)  # not every ":" of a long log: only those ending an id
         else:
-            starts = anchored(text.lower() if in_lower else text, anchors)
-        text = _substitute(matches_at(pattern, text, starts), _mask, text)
+            starts = anchored(lower if in_lower else text, anchors)
+        masked = _substitute(matches_at(pattern, text, starts), _mask, text)
+        if masked is not text:  # blanking changes offsets: the lower-cased text follows
+            text, lower = masked, masked.lower()
     return Redaction(text=text, found=bool(kinds), kinds=tuple(kinds))
