@@ -91,6 +91,7 @@ _OTHER_SYSTEMS = (
     "dev.azure.com", "visualstudio.com", "_apis/wit", "azure devops", "shopify", "zendesk", "drupal",
     "backstage", "xero", "docusign", "quickbooks", "intuit", "netsuite", "keycloak", "google ads",
     "google api", "google oauth", "youtube", "gmail",
+    "@forge/", "connect app", "forge deploy", "forge tunnel", "ari:cloud:",  # Atlassian Forge, not Autodesk's
 )  # fmt: skip
 _OTHER_SYSTEM_WORDS = ("github", "npm error", "nginx", "docker", "jira", "fabric", "okta", "gitlab", "pypi",
                        "apache", "iis", "auth0")  # fmt: skip
@@ -170,6 +171,13 @@ _FOREIGN_TOKEN_URL = re.compile(
 )
 
 
+# A web server's own error page (Apache's "<address>Apache/2.4 … Server at host Port 443</address>", nginx's
+# "<center>nginx/1.18</center>"): that server refused the request, whatever the page's wording resembles.
+_SERVER_PAGE = re.compile(
+    r"<address>apache/[\d.]*[^<\n]{0,80}\bserver at |<center>nginx(?:/[\d.]+)?</center>"
+)
+
+
 def other_system(lower: str, about_aps: bool = False, index: str | None = None) -> bool:
     """Another product's error (GitHub, npm, AWS, Azure AD, Minecraft Forge, …) is named in the paste.
 
@@ -178,6 +186,8 @@ def other_system(lower: str, about_aps: bool = False, index: str | None = None) 
     """
     if index is None and len(lower) > INDEX_MIN:  # (blanking links and hosting words only shortens words)
         index = word_index(lower)
+    if ("</address>" in lower or "<center>nginx" in lower) and _SERVER_PAGE.search(lower):
+        return True
     if "github" in lower:
         lower = _APS_CODE_LINKS.sub(" ", lower)
     if about_aps and any_occurs(_HOSTING_KEYED, lower, index):

@@ -27,6 +27,10 @@ OTHER_SYSTEMS = [
     "GitHub Actions: HttpError: Resource not accessible by integration (403), client_credentials token",
     "Puppet Forge: Error login to the forge as bob [401 Unauthorized]: Client ID and client secret do not match",
     "Laravel Forge API: 429 Too Many Requests when listing servers",
+    # Atlassian Forge: its apps are "Forge apps" too
+    'Forge app calling the Connect App Properties API fails with 401 {"code": 401, "message": "Unauthorized; '
+    'scope does not match"}',
+    "forge deploy then forge tunnel: requestJira from @forge/api returns 403 Forbidden for the issue",
 ]
 
 
@@ -138,6 +142,24 @@ def test_the_web_servers_own_403_stays_silent(diagnoser: Diagnoser) -> None:
         "directory index of /var/www is forbidden"
     )
     assert not diagnoser.diagnose(text).is_aps_error
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        "<title>403 Forbidden</title></head><body><h1>Forbidden</h1><p>You don't have permission to access "
+        "/portal/api/check/login on this server.</p><hr><address>Apache/2.4.41 (Ubuntu) Server at app.example.com "
+        "Port 443</address></body></html>",
+        "<html><head><title>403 Forbidden</title></head><body><center><h1>403 Forbidden</h1></center>"
+        "<hr><center>nginx/1.18.0</center></body></html>",
+    ],
+)
+def test_a_web_servers_own_error_page_stays_silent_whatever_its_wording(
+    diagnoser: Diagnoser, page: str
+) -> None:
+    """Apache's 403 page says "You don't have permission to access …", close to a BIM 360 message: the page's
+    server line says who refused."""
+    assert not diagnoser.diagnose(f"RestClient::Forbidden\n{page}").is_aps_error
 
 
 # Words APS shares with other products and with ordinary English: alone they do not make a paste about APS.
