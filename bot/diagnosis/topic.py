@@ -12,6 +12,7 @@ import math
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from itertools import compress
 
 from rapidfuzz.utils import default_process
 
@@ -143,13 +144,13 @@ class TopicIndex:
             if len(split) > MAX_TOKENS:  # the cut may fall inside: count the content words themselves
                 return Counter(w for w in tokens(processed)[:MAX_TOKENS] if w in self._idf)
             all_counts = Counter(split)
-        counts: Counter[str] = Counter()
-        forms = self._forms
-        for word, n in all_counts.items():  # first occurrences in order, so merged words keep it too
-            content = forms.get(word)
-            if content is not None:
-                counts[content] += n
-        return counts
+        counts: dict[str, int] = {}  # a plain dict: Counter's missing-key hook is Python code
+        # First occurrences in order, so merged words keep it too; the forms are looked up in C, and only
+        # the known ones (a third of a log's words, say) reach the Python loop.
+        contents = list(map(self._forms.get, all_counts))  # None, or a content word (never empty)
+        for content, n in compress(zip(contents, all_counts.values(), strict=True), contents):
+            counts[content] = counts.get(content, 0) + n
+        return Counter(counts)
 
     def match(
         self,
@@ -165,7 +166,8 @@ class TopicIndex:
         counts = self._counts(text, grants_spelled, words)
         if not counts:
             return []
-        weights = {w: (1 + math.log(n)) * self._idf[w] for w, n in counts.items()}
+        idf = self._idf  # (1 + log 1) * x is x exactly: most words occur once
+        weights = {w: idf[w] if n == 1 else (1 + math.log(n)) * idf[w] for w, n in counts.items()}
         norm = math.sqrt(sum(v * v for v in weights.values()))
         scores: dict[int, float] = defaultdict(float)
         postings = self._postings
