@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 BOLT_LISTENER_THREADS = 8
 RATE_LIMIT_RETRIES = 2
+MAX_INLINE_RETRY_AFTER = 10.0  # longer Slack waits are not slept inside a call (BoundedRateLimitRetry)
 
 
 class RegistryApp(App):
@@ -86,6 +87,22 @@ class RegistryApp(App):
         return super().view(constraints, *args, **kwargs)
 
 
+class BoundedRateLimitRetry(RateLimitErrorRetryHandler):
+    """Slack's 429s retried inside the call only when `Retry-After` is short: a long wait would hold a thread
+    (and a reply job past its lease); the 429 is raised instead, and the reply worker retries the job at the
+    time Slack named."""
+
+    def _can_retry(self, *, state: Any, request: Any, response: Any = None, error: Any = None) -> bool:
+        if response is None or response.status_code != 429:
+            return False
+        headers = {k.lower(): v for k, v in (response.headers or {}).items()}
+        value = (headers.get("retry-after") or ["1"])[0]
+        try:
+            return float(value) <= MAX_INLINE_RETRY_AFTER
+        except ValueError:
+            return True
+
+
 def make_client(settings: Settings) -> WebClient:
     """The Web API client: `settings.slack_api_base`, retries on connection errors and on 429."""
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
@@ -94,7 +111,7 @@ def make_client(settings: Settings) -> WebClient:
         base_url=settings.slack_api_base,
         retry_handlers=[
             ConnectionErrorRetryHandler(),
-            RateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES),
+            BoundedRateLimitRetry(max_retry_count=RATE_LIMIT_RETRIES),
         ],
     )
 

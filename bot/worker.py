@@ -23,7 +23,7 @@ from slack_sdk import WebClient
 
 from bot.settings import Settings
 from bot.slack.deps import Deps
-from bot.slack.replies import REPLY_JOB, Replier, is_retriable, log_slack_error
+from bot.slack.replies import REPLY_JOB, Replier, is_retriable, log_slack_error, retry_after
 from bot.store.jobs import Job, JobStore
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,8 @@ class ReplyWorker:
         except Exception as exc:
             log_slack_error("reply", exc)
             if is_retriable(exc) and job.attempts < MAX_ATTEMPTS:
-                self.jobs.retry(job.id, self.deps.clock() + 2**job.attempts, type(exc).__name__)
+                wait = max(2.0**job.attempts, retry_after(exc) or 0.0)  # never sooner than Slack asked
+                self.jobs.retry(job.id, self.deps.clock() + wait, type(exc).__name__)
                 return
             log.warning("reply job %s dropped after %s attempt(s)", job.id, job.attempts)
         self.jobs.delete(job.id)  # done or given up: the (redacted) paste is not kept

@@ -36,6 +36,21 @@ def is_retriable(exc: BaseException) -> bool:
     return isinstance(exc, OSError)
 
 
+def retry_after(exc: BaseException) -> float | None:
+    """The seconds Slack asked to wait (a 429's `Retry-After`), if it said."""
+    if not isinstance(exc, SlackApiError):
+        return None
+    headers = getattr(exc.response, "headers", None) or {}
+    for name, value in headers.items():
+        if name.lower() == "retry-after":
+            value = value[0] if isinstance(value, list) else value
+            try:
+                return float(value)
+            except ValueError:
+                return None
+    return None
+
+
 def log_slack_error(what: str, exc: BaseException) -> None:
     """Log a failure by its Slack error code or exception type only: never a token, never the paste."""
     if isinstance(exc, SlackApiError):

@@ -298,6 +298,28 @@ def test_a_failed_post_is_retried_by_the_worker_and_slacks_retry_adds_nothing(
     assert len(posts) == 2 and posts[0].params == posts[1].params
 
 
+def test_a_long_slack_rate_limit_is_waited_out_by_the_worker_not_inside_the_call(
+    settings, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
+) -> None:
+    """Retry-After: 60 is not slept through (it would hold a thread, and the job past its lease): the job is
+    retried when Slack said, not sooner, and the reply is posted once."""
+    now = [1_800_000_000.0]
+    slack.fail_next("chat.postMessage", status=429, retry_after=60)
+    with running_bot(settings, clock=lambda: now[0]) as bot:
+        bot.send_event(message_event(aps_paste[0]))
+        bot.drain()  # returns at once: nothing sleeps for a minute
+        assert len(slack.calls_to("chat.postMessage")) == 1
+        now[0] += 30  # past the worker's own back-off (2 s), before Slack's minute
+        bot.runtime.deps.wake_worker()
+        bot.drain()
+        assert len(slack.calls_to("chat.postMessage")) == 1
+        now[0] += 30
+        bot.runtime.deps.wake_worker()
+        slack.wait_for("chat.postMessage", count=2)
+        bot.drain()
+    assert len(slack.calls_to("chat.postMessage")) == 2
+
+
 def test_a_permanent_failure_is_not_retried(
     settings, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
 ) -> None:
