@@ -11,14 +11,11 @@ import json
 import sys
 import textwrap
 
-from pydantic import ValidationError
-from pydantic_settings import SettingsError
-
 from bot.check.access import REGISTER_HINT, find_app
 from bot.check.report import CheckReport, StepResult
 from bot.check.request import CheckRequest, InvalidRequest
 from bot.check.service import run_live_check
-from bot.settings import Settings
+from bot.settings import SettingsProblem, load_settings
 
 MARK = {"pass": "PASS", "fail": "FAIL", "warn": "WARN", "skipped": "SKIP"}
 
@@ -47,14 +44,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        settings = Settings()
-    except ValidationError as exc:
-        fields = ", ".join(".".join(str(p) for p in err["loc"]) for err in exc.errors())
-        print(
-            f"aps-bot check: invalid settings ({fields}); see README, 'Registering APS apps'", file=sys.stderr
-        )
-        return 2
-    except SettingsError as exc:  # e.g. APS_APPS is not JSON; the message names the field, not its value
+        settings = load_settings()
+    except SettingsProblem as exc:  # names the setting, never its value
         print(f"aps-bot check: invalid settings: {exc}; see README, 'Registering APS apps'", file=sys.stderr)
         return 2
     if find_app(settings, args.client_id) is None:
