@@ -326,6 +326,19 @@ def test_home_shows_the_most_frequent_causes_of_the_last_30_days(settings, slack
     assert f"{CAUSE['title']}*: 3×" in home and "rate-limited" not in home and "No open checklists" in home
 
 
+def test_home_is_not_republished_empty_when_slack_cannot_list_the_users_channels(settings, slack) -> None:
+    with running_bot(settings) as bot:
+        start_by_button(bot, settings)
+        slack.set_response("users.conversations", {"ok": True, "channels": [{"id": CHANNEL}]})
+        slack.fail_next("users.conversations", error="internal_error")
+        bot.send_event({"type": "app_home_opened", "user": ADMINS[0], "channel": "D0HOME", "tab": "home"})
+        slack.wait_for("users.conversations")
+        bot.send_event({"type": "app_home_opened", "user": ADMINS[0], "channel": "D0HOME", "tab": "home"})
+        [published] = slack.wait_for("views.publish")  # only the second opening, when Slack answered
+    assert "No open checklists" not in json.dumps(published.json("view"))
+    assert len(slack.calls_to("users.conversations")) == 2
+
+
 # --- ticking -------------------------------------------------------------------------------------------
 
 
@@ -480,6 +493,51 @@ def test_assigning_a_step_dms_the_assignee_a_link(settings, slack) -> None:
     assert store_for(settings).get(state.id).assignments["add-integration"].assignee == ADMINS[2]
 
 
+def test_a_step_message_slack_cannot_update_loses_no_notice(settings, slack) -> None:
+    """The step's message was deleted: the assignment is stored, the parent updated and the assignee told."""
+    with running_bot(settings) as bot:
+        state = start_by_button(bot, settings)
+        message = step_message(slack, state, "add-integration")
+        parent_updates = len(
+            [c for c in slack.calls_to("chat.update") if c.params.get("ts") == state.parent_ts]
+        )
+        slack.fail_next("chat.update", error="message_not_found")
+        payload = block_action_payload(
+            action_id(ASSIGN, state.id, "add-integration"),
+            "",
+            user=ADMINS[0],
+            channel=CHANNEL,
+            message=message,
+            block_id=step_block_id(state.id, "add-integration"),
+        )
+        payload["actions"][0] = {
+            "type": "users_select",
+            "action_id": action_id(ASSIGN, state.id, "add-integration"),
+            "block_id": step_block_id(state.id, "add-integration"),
+            "selected_user": ADMINS[2],
+        }
+        bot.send_action(payload)
+        dm_channel = f"D{ADMINS[2]}"[:11]
+        slack.wait_for("chat.postMessage", predicate=lambda c: c.params["channel"] == dm_channel)
+        updated(slack, state.parent_ts, count=parent_updates + 1)
+    assert store_for(settings).get(state.id).assignments["add-integration"].assignee == ADMINS[2]
+
+
+def test_a_click_slack_cannot_vouch_for_asks_to_try_again(settings, slack) -> None:
+    """conversations.members failing is no "not a member": nothing changes and the clicker may click again."""
+    with running_bot(settings) as bot:
+        state = start_by_button(bot, settings)
+        step = state.template.steps[0].id
+        items = [item.id for item in state.step(step).items]
+        slack.fail_next("conversations.members", error="internal_error")
+        bot.send_action(tick_payload(state, step, ADMINS[1], items, step_message(slack, state, step)))
+        [note] = slack.wait_for("chat.postEphemeral")
+        assert "Try again" in note.params["text"] and "not valid" not in note.params["text"]
+        assert store_for(settings).get(state.id).ticked_items(step) == set()
+        bot.send_action(tick_payload(state, step, ADMINS[1], items, step_message(slack, state, step)))
+        wait_until(lambda: store_for(settings).get(state.id).step_done(step))
+
+
 # --- the re-check, completion and reminders ------------------------------------------------------------
 
 
@@ -555,6 +613,26 @@ def test_the_background_scheduler_runs_the_recheck_when_the_clock_passes(setting
             "chat.postMessage", predicate=lambda c: c.params.get("text", "").startswith("Automatic re-check")
         )
         wait_until(lambda: store_for(polling).get(state.id).step_done("test-access"))
+
+
+def test_a_failed_automatic_recheck_takes_the_scheduled_line_off_the_parent(settings, slack, aps) -> None:
+    clock = Clock()
+    with running_bot(settings, clock=clock) as bot:
+        state = start_with_ids(bot, settings)
+        tick_step(bot, slack, state, "add-integration", ADMINS[1])
+        updated(
+            slack, state.parent_ts, predicate=lambda c: "re-check scheduled" in json.dumps(c.json("blocks"))
+        )
+        aps.scenario = "integration_missing_403"
+        clock.now += 600
+        assert Scheduler(bot.runtime.deps).run_due() == 1
+        slack.wait_for(
+            "chat.postMessage", predicate=lambda c: c.params.get("text", "").startswith("Automatic re-check")
+        )
+        wait_until(
+            lambda: "re-check scheduled" not in json.dumps(updated(slack, state.parent_ts)[-1].json("blocks"))
+        )
+    assert store_for(settings).get(state.id).ticked_items("test-access") == set()
 
 
 def test_failed_recheck_posts_the_result_and_ticks_nothing(settings, slack, aps) -> None:

@@ -93,6 +93,13 @@ def run_check(settings: Settings, client_id: str, project: str) -> CheckOutcome:
     return CheckOutcome(report.passed, report_text(report), list(report_blocks(report)))
 
 
+TRY_AGAIN = ":hourglass: Slack did not answer in time; nothing changed. Try again."
+
+
+class SlackUnavailable(Exception):
+    """Slack did not answer a lookup the click depends on; the user is asked to try again."""
+
+
 class Rejected(Exception):
     """A click that must not change anything (unknown ids, wrong channel, not a member, forged values)."""
 
@@ -222,6 +229,10 @@ class ChecklistThreads:
                 self.recheck(client, state.id, requested_by=user)
         except Rejected as exc:
             self._reject(client, body, str(exc))
+        except SlackUnavailable:
+            self._tell_clicker(
+                client, body, ":hourglass: Slack did not answer in time; nothing changed. Try again."
+            )
 
     def _authorize(
         self, body: dict[str, Any], client: WebClient, ref: ActionRef, action: dict[str, Any]
@@ -256,9 +267,9 @@ class ChecklistThreads:
                 cursor = (page.get("response_metadata") or {}).get("next_cursor")
                 if not cursor:
                     return False
-        except SlackApiError as exc:
+        except SlackApiError as exc:  # not a "no": the user did nothing wrong and may simply click again
             log.warning("conversations.members %s failed: %s", channel, exc.response.get("error"))
-            return False
+            raise SlackUnavailable(str(exc.response.get("error"))) from exc
 
     def _tick(
         self,
@@ -379,22 +390,16 @@ class ChecklistThreads:
                 return
             for step_id in steps:
                 if ts := state.step_ts.get(step_id):
-                    client.chat_update(
-                        channel=state.channel,
-                        ts=ts,
-                        text=step_text(state, step_id),
-                        blocks=step_blocks(state, step_id),
-                    )
+                    _update(client, state, ts, step_text(state, step_id), step_blocks(state, step_id))
             if state.parent_ts:
-                client.chat_update(
-                    channel=state.channel,
-                    ts=state.parent_ts,
-                    text=parent_text(state),
-                    blocks=self._parent_blocks(state),
-                )
+                _update(client, state, state.parent_ts, parent_text(state), self._parent_blocks(state))
             latest = self.store.get(checklist_id)
             if latest is None or latest.version == state.version:
                 return
+
+    def render_parent(self, client: WebClient, checklist_id: str) -> None:
+        """Re-render the parent alone (e.g. its "re-check scheduled" line once the re-check has run)."""
+        self.render(client, checklist_id, ())
 
     def _parent_blocks(self, state: ChecklistState) -> list[dict[str, Any]]:
         cause = self.deps.kb.cause(state.cause) if state.cause else None
@@ -409,21 +414,29 @@ class ChecklistThreads:
 
     def _reject(self, client: WebClient, body: dict[str, Any], reason: str) -> None:
         log.warning("checklist action rejected: %s", reason)
+        self._tell_clicker(client, body, ":no_entry: That checklist button is not valid for you here.")
+
+    def _tell_clicker(self, client: WebClient, body: dict[str, Any], text: str) -> None:
         channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
         user = (body.get("user") or {}).get("id")
         if not (isinstance(channel, str) and isinstance(user, str)):
             return
         try:
-            client.chat_postEphemeral(
-                channel=channel, user=user, text=":no_entry: That checklist button is not valid for you here."
-            )
+            client.chat_postEphemeral(channel=channel, user=user, text=text)
         except SlackApiError as exc:
-            log.info("could not tell %s about the rejected action: %s", user, exc.response.get("error"))
+            log.info("could not tell %s about their click: %s", user, exc.response.get("error"))
 
     # --- re-checks and reminders ---------------------------------------------------------------------
 
     def recheck(self, client: WebClient, checklist_id: str, *, requested_by: str | None = None) -> None:
-        """Run the live check of the client id + project, post it, tick the test step on a pass."""
+        """Run the live check of the client id + project, post it, tick the test step on a pass; the parent
+        is re-rendered whatever the outcome (its "re-check scheduled" line is over)."""
+        try:
+            self._recheck(client, checklist_id, requested_by)
+        finally:
+            self.render_parent(client, checklist_id)
+
+    def _recheck(self, client: WebClient, checklist_id: str, requested_by: str | None) -> None:
         state = self.store.get(checklist_id)
         if state is None:
             return
@@ -496,6 +509,17 @@ class ChecklistThreads:
                 continue
             sent += 1
         return sent
+
+
+def _update(
+    client: WebClient, state: ChecklistState, ts: str, text: str, blocks: list[dict[str, Any]]
+) -> None:
+    """chat.update one of the checklist's messages. A failure (the message deleted, the bot removed, a long
+    rate limit) is logged and skipped: the change is stored; the other messages and notices still go out."""
+    try:
+        client.chat_update(channel=state.channel, ts=ts, text=text, blocks=blocks)
+    except SlackApiError as exc:
+        log.warning("checklist %s: could not update message %s: %s", state.id, ts, exc.response.get("error"))
 
 
 def _tick_all(state: ChecklistState, step_id: str, items: list[str], at: float) -> Transition:

@@ -53,9 +53,9 @@ def publish_home(deps: Deps, client: WebClient, user: str) -> None:
     threads = ChecklistThreads(deps)
     try:
         allowed = visible_channels(client, user)
-    except SlackApiError as exc:
-        log.warning("users.conversations failed for Home: %s", exc.response.get("error"))
-        allowed = set()
+    except SlackApiError as exc:  # publishing now would show "No open checklists": keep the Home tab as it is
+        log.warning("users.conversations failed for Home, not republished: %s", exc.response.get("error"))
+        return
     entries = []
     for state in threads.store.open_checklists(limit=100):
         if state.channel not in allowed or not state.parent_ts:
