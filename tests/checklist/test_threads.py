@@ -166,6 +166,20 @@ def test_untick(deps, slack) -> None:
     assert threads.store.get(state.id).ticks == {}
 
 
+def test_a_click_that_changes_nothing_still_shows_the_stored_state(deps, slack) -> None:
+    """U3 ticks, on a view that is stale, an item U2 already ticked: nothing changes, but the step message is
+    updated anyway, so U3's checkboxes show the stored state again and their next click reads right."""
+    threads, state = started(deps, slack)
+    step = state.template.steps[0].id
+    stale = copy.deepcopy(slack.messages[("C1", state.step_ts[step])])
+    tick(threads, slack, state, step, "U2", [items(state, step)[0]])
+    before = len(slack.of("chat.update"))
+    tick(threads, slack, state, step, "U3", [items(state, step)[0]], message=stale)
+    assert threads.store.get(state.id).ticked(step, items(state, step)[0]).user == "U2"
+    step_updates = [c for c in slack.of("chat.update")[before:] if c["ts"] == state.step_ts[step]]
+    assert len(step_updates) == 1
+
+
 def test_two_admins_clicking_on_the_same_view_both_land(deps, slack) -> None:
     threads, state = started(deps, slack)
     view = copy.deepcopy(slack.messages[("C1", state.step_ts["create-app"])])

@@ -292,7 +292,9 @@ class ChecklistThreads:
             before = current.ticked_items(step_id) if seen is None else seen
             return current.apply_selection(step_id, before, selected, user, now)
 
-        self._apply(client, state.id, change, steps=[step_id])
+        # Re-rendered even when nothing changed: the clicker sees their click until the message is
+        # updated, and a stale box would be read as a change on their next click.
+        self._apply(client, state.id, change, steps=[step_id], always_render=True)
 
     def _assign(
         self, client: WebClient, state: ChecklistState, ref: ActionRef, action: dict[str, Any], user: str
@@ -311,6 +313,7 @@ class ChecklistThreads:
         change: Callable[[ChecklistState], Transition],
         *,
         steps: Sequence[str],
+        always_render: bool = False,
     ) -> ChecklistState:
         try:
             result = self.store.update(checklist_id, change)
@@ -321,7 +324,7 @@ class ChecklistThreads:
         transition, _before = result
         state = transition.state
         self._schedule(state, transition.events)
-        if transition.events:
+        if transition.events or always_render:
             self.render(client, checklist_id, steps)
         for event in transition.events:
             try:
