@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
+from itertools import islice
 
 from bot.checklist import Assignment, ChecklistState, TickRecord, Transition
 from bot.knowledge import Checklist
@@ -78,13 +79,16 @@ class ChecklistStore:
         with self._snapshot() as conn:
             return self._load(conn, checklist_id)
 
-    def open_checklists(self, limit: int = 20) -> list[ChecklistState]:
-        """Checklists not yet done, most recently active first."""
+    def open_checklists(
+        self, limit: int = 20, channels: Collection[str] | None = None
+    ) -> list[ChecklistState]:
+        """Checklists not yet done, most recently active first; only those in `channels`, if given (the
+        filter comes before the limit, so checklists elsewhere never crowd these out)."""
         with self._snapshot() as conn:
             rows = conn.execute(
-                "SELECT id FROM checklists WHERE completed_at IS NULL ORDER BY last_activity DESC LIMIT ?",
-                (limit,),
-            ).fetchall()
+                "SELECT id, channel FROM checklists WHERE completed_at IS NULL ORDER BY last_activity DESC"
+            )
+            rows = list(islice((r for r in rows if channels is None or r["channel"] in channels), limit))
             return [state for row in rows if (state := self._load(conn, row["id"])) is not None]
 
     def stale_ids(self, idle_since: float) -> list[str]:

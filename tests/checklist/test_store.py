@@ -82,6 +82,18 @@ def test_open_and_stale_listing(tmp_path: Path) -> None:
     assert store.stale_ids(idle_since=1000.0) == []
 
 
+def test_open_checklists_of_some_channels_are_not_crowded_out_by_others(tmp_path: Path) -> None:
+    store = new_store(tmp_path / "db.sqlite3")
+    mine = store.create(
+        ChecklistState.start(new_checklist_id(), store.template, channel="C9", started_by="U0", at=1.0)
+    )
+    for _ in range(5):
+        create(store)  # more recently active, in another channel
+    assert [s.id for s in store.open_checklists(limit=3, channels={"C9"})] == [mine.id]
+    assert len(store.open_checklists(limit=3)) == 3
+    assert store.open_checklists(channels=set()) == []
+
+
 def test_concurrent_threads_all_land(tmp_path: Path) -> None:
     store = new_store(tmp_path / "db.sqlite3")
     state = create(store)

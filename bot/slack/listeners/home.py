@@ -57,8 +57,8 @@ def publish_home(deps: Deps, client: WebClient, user: str) -> None:
         log.warning("users.conversations failed for Home, not republished: %s", exc.response.get("error"))
         return
     entries = []
-    for state in threads.store.open_checklists(limit=100):
-        if state.channel not in allowed or not state.parent_ts:
+    for state in threads.store.open_checklists(limit=OPEN_LIMIT * 2, channels=allowed):
+        if not state.parent_ts:
             continue
         try:
             link = client.chat_getPermalink(channel=state.channel, message_ts=state.parent_ts)["permalink"]
