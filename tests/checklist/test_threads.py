@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import sqlite3
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -139,6 +140,22 @@ def test_step_messages_cut_off_by_a_failure_are_posted_later_in_order(deps, cloc
     assert run_jobs(clock.now + DAY) == 0  # nothing left to do
     tick(threads, slack, stored, steps[2], "U2", items(stored, steps[2])[:1])  # the late step works
     assert threads.store.get(state.id).ticked_items(steps[2]) == set(items(stored, steps[2])[:1])
+
+
+def test_no_checklist_is_stored_without_its_safety_net(deps, slack, monkeypatch) -> None:
+    """The job that posts missing step messages is stored before the checklist: a crash (here: the job
+    store failing) between the two can never leave a checklist that nothing will finish."""
+    threads = ChecklistThreads(deps, live_check=FakeCheck(True))
+
+    def broken(*args: Any, **kw: Any) -> None:
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(threads.jobs, "schedule", broken)
+    with pytest.raises(sqlite3.OperationalError):
+        threads.start(slack, channel="C1", user="U1")
+    monkeypatch.undo()
+    assert all(threads.jobs.by_key(post_steps_key(s.id)) for s in threads.store.open_checklists())
+    assert threads.store.open_checklists() == []
 
 
 def test_a_completed_start_leaves_no_job_behind(deps, slack) -> None:

@@ -147,15 +147,16 @@ class ChecklistThreads:
         parent = client.chat_postMessage(
             channel=channel, text=parent_text(state), blocks=self._parent_blocks(state)
         )
-        state = self.store.create(state.with_messages(parent["ts"], {}))
-        # a safety net stored before the step messages: if posting them stops half-way (Slack down, a
-        # crash), the scheduler posts the missing ones later; it is cancelled once they are all posted
+        # A safety net stored before the checklist and its step messages: if posting them stops half-way
+        # (Slack down, a crash, even right after the checklist is stored), the scheduler posts the missing
+        # ones later; it is cancelled once they are all posted (and finds nothing if the store never came).
         self.jobs.schedule(
             POST_STEPS_JOB,
             self.deps.clock() + POST_STEPS_RETRY_SECONDS,
             {"checklist": state.id, "attempt": 1},
             key=post_steps_key(state.id),
         )
+        state = self.store.create(state.with_messages(parent["ts"], {}))
         try:
             state = self.post_missing_steps(client, state.id) or state
         except Exception as exc:
