@@ -460,25 +460,30 @@ def test_restart_between_ticks_old_buttons_keep_working(settings, slack) -> None
 # --- assignment ----------------------------------------------------------------------------------------
 
 
+def assign_payload(slack, state: ChecklistState, step_id: str, user: str, assignee: str) -> dict[str, Any]:
+    """`user` picks `assignee` in the step's users menu, on the step's message as Slack shows it now."""
+    block_id = step_block_id(state.id, step_id)
+    payload = block_action_payload(
+        action_id(ASSIGN, state.id, step_id),
+        "",
+        user=user,
+        channel=CHANNEL,
+        message=step_message(slack, state, step_id),
+        block_id=block_id,
+    )
+    payload["actions"][0] = {
+        "type": "users_select",
+        "action_id": action_id(ASSIGN, state.id, step_id),
+        "block_id": block_id,
+        "selected_user": assignee,
+    }
+    return payload
+
+
 def test_assigning_a_step_dms_the_assignee_a_link(settings, slack) -> None:
     with running_bot(settings) as bot:
         state = start_by_button(bot, settings)
-        message = step_message(slack, state, "add-integration")
-        payload = block_action_payload(
-            action_id(ASSIGN, state.id, "add-integration"),
-            "",
-            user=ADMINS[0],
-            channel=CHANNEL,
-            message=message,
-            block_id=step_block_id(state.id, "add-integration"),
-        )
-        payload["actions"][0] = {
-            "type": "users_select",
-            "action_id": action_id(ASSIGN, state.id, "add-integration"),
-            "block_id": step_block_id(state.id, "add-integration"),
-            "selected_user": ADMINS[2],
-        }
-        bot.send_action(payload)
+        bot.send_action(assign_payload(slack, state, "add-integration", ADMINS[0], ADMINS[2]))
         [opened] = slack.wait_for("conversations.open")
         assert opened.params["users"] == ADMINS[2]
         dm_channel = f"D{ADMINS[2]}"[:11]
@@ -497,25 +502,11 @@ def test_a_step_message_slack_cannot_update_loses_no_notice(settings, slack) -> 
     """The step's message was deleted: the assignment is stored, the parent updated and the assignee told."""
     with running_bot(settings) as bot:
         state = start_by_button(bot, settings)
-        message = step_message(slack, state, "add-integration")
+        payload = assign_payload(slack, state, "add-integration", ADMINS[0], ADMINS[2])
         parent_updates = len(
             [c for c in slack.calls_to("chat.update") if c.params.get("ts") == state.parent_ts]
         )
         slack.fail_next("chat.update", error="message_not_found")
-        payload = block_action_payload(
-            action_id(ASSIGN, state.id, "add-integration"),
-            "",
-            user=ADMINS[0],
-            channel=CHANNEL,
-            message=message,
-            block_id=step_block_id(state.id, "add-integration"),
-        )
-        payload["actions"][0] = {
-            "type": "users_select",
-            "action_id": action_id(ASSIGN, state.id, "add-integration"),
-            "block_id": step_block_id(state.id, "add-integration"),
-            "selected_user": ADMINS[2],
-        }
         bot.send_action(payload)
         dm_channel = f"D{ADMINS[2]}"[:11]
         slack.wait_for("chat.postMessage", predicate=lambda c: c.params["channel"] == dm_channel)
