@@ -23,6 +23,7 @@ from bot.server import make_wsgi
 from bot.settings import Settings
 from bot.slack.deps import Deps
 from bot.slack.listeners import register_all
+from bot.slack.replies import retry_after_header
 from bot.store.db import Database
 from bot.worker import ReplyWorker, WorkerProcess, start_thread
 
@@ -95,12 +96,8 @@ class BoundedRateLimitRetry(RateLimitErrorRetryHandler):
     def _can_retry(self, *, state: Any, request: Any, response: Any = None, error: Any = None) -> bool:
         if response is None or response.status_code != 429:
             return False
-        headers = {k.lower(): v for k, v in (response.headers or {}).items()}
-        value = (headers.get("retry-after") or ["1"])[0]
-        try:
-            return float(value) <= MAX_INLINE_RETRY_AFTER
-        except ValueError:
-            return True
+        wait = retry_after_header(response.headers)
+        return wait is None or wait <= MAX_INLINE_RETRY_AFTER
 
 
 def make_client(settings: Settings) -> WebClient:

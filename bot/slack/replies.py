@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from slack_sdk import WebClient
@@ -40,13 +41,17 @@ def retry_after(exc: BaseException) -> float | None:
     """The seconds Slack asked to wait (a 429's `Retry-After`), if it said."""
     if not isinstance(exc, SlackApiError):
         return None
-    headers = getattr(exc.response, "headers", None) or {}
-    for name, value in headers.items():
+    return retry_after_header(getattr(exc.response, "headers", None))
+
+
+def retry_after_header(headers: Mapping[str, Any] | None) -> float | None:
+    """`Retry-After` in seconds from response headers (any case; a value or a list of them), if readable."""
+    for name, value in (headers or {}).items():
         if name.lower() == "retry-after":
             value = value[0] if isinstance(value, list) else value
             try:
                 return float(value)
-            except ValueError:
+            except (TypeError, ValueError):
                 return None
     return None
 
