@@ -85,6 +85,12 @@ class Settings(BaseSettings):
         ge=0,
         description="Wait after the Custom Integrations step before the automatic re-check.",
     )
+    bot_check_spacing_seconds: float = Field(
+        20.0,
+        ge=0,
+        description="Least time between two live checks of one user, app and project (or two re-checks "
+        "of one checklist): a double click or a repeated command does not call APS again. 0: no spacing.",
+    )
     bot_stale_checklist_days: int = Field(
         7, ge=1, description="Days without activity before a checklist gets a reminder."
     )

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -153,3 +154,11 @@ def progress_blocks(
     if running:
         blocks.append(_context("Running the remaining steps…"))
     return blocks
+
+
+def spacing_text(subject: str, wait: float) -> str:
+    """The refusal of a check that follows another too closely."""
+    return (
+        f":hourglass_flowing_sand: {subject} was checked moments ago. Try again in {math.ceil(wait)} s: "
+        "checks are spaced out so repeated clicks do not use up the app's APS rate limits."
+    )

@@ -14,6 +14,7 @@ from bot.diagnosis import Diagnoser
 from bot.knowledge import KnowledgeBase
 from bot.settings import Settings
 from bot.slack.usergroups import UserGroups
+from bot.store.check_runs import CheckRuns
 from bot.store.db import Database
 from bot.store.inbox import Inbox
 
@@ -38,6 +39,11 @@ class Deps:
     def usergroups(self) -> UserGroups:
         """User-group members for live-check permissions, cached a minute, shared by every listener."""
         return UserGroups(self.clock)
+
+    @cached_property
+    def check_runs(self) -> CheckRuns:
+        """When live checks last ran, to space out repeated ones (shared by `/aps-check` and re-checks)."""
+        return CheckRuns(self.db)
 
     @cached_property
     def inbox(self) -> Inbox:

@@ -11,14 +11,7 @@ import pytest
 from bot.aps.client import ApsCaches, ApsClient
 from bot.aps.parse import decode_token_info, parse_body, parse_retry_after
 from tests.fakes.aps_server import ACCOUNT_ID, CLIENT_ID, CLIENT_SECRET, HTML_502, FakeAps
-
-
-class Clock:
-    def __init__(self, now: float = 1_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+from tests.fakes.clock import Clock
 
 
 def make_client(aps: FakeAps, **kwargs) -> ApsClient:

@@ -17,6 +17,7 @@ from tests.check.conftest import ALLOWED_CHANNEL, ALLOWED_GROUP, ALLOWED_USER, a
 from tests.check.test_scenarios import FAILURES
 from tests.fakes.aps_server import ACCOUNT_ID, APP_NAME, CLIENT_ID, CLIENT_SECRET, PROJECT_ID, FakeAps
 from tests.fakes.bolt_server import BotServer, block_action_payload, make_settings, running_bot
+from tests.fakes.clock import Clock
 from tests.fakes.slack_api import Call, FakeSlackApi
 
 OTHER_CHANNEL = "C0RANDOM"
@@ -167,12 +168,42 @@ def test_allowed_channel_lets_anyone_check(bot: BotServer, slack: FakeSlackApi) 
     assert "passed" in final_report(slack).params["text"]
 
 
-def test_user_group_membership_is_looked_up_and_cached(bot: BotServer, slack: FakeSlackApi) -> None:
+def test_user_group_membership_is_looked_up_and_cached(bot_settings: Settings, slack: FakeSlackApi) -> None:
     slack.usergroups[ALLOWED_GROUP] = [STRANGER]
-    for expected in (1, 2):
-        command(bot, f"{CLIENT_ID} {PROJECT_ID} {ACCOUNT_ID}", user=STRANGER)
-        slack.wait_for("response_url", count=expected, predicate=is_final)
+    clock = Clock()
+    with running_bot(bot_settings, clock=clock) as bot:
+        for expected in (1, 2):
+            command(bot, f"{CLIENT_ID} {PROJECT_ID} {ACCOUNT_ID}", user=STRANGER)
+            slack.wait_for("response_url", count=expected, predicate=is_final)
+            clock.now += bot_settings.bot_check_spacing_seconds  # (the cache lives longer than the spacing)
     assert len(slack.calls_to("usergroups.users.list")) == 1
+
+
+def is_spacing_refusal(call: Call) -> bool:
+    return "Try again in" in str(call.params.get("text", ""))
+
+
+def test_a_repeated_check_is_refused_until_the_spacing_has_passed(
+    bot_settings: Settings, slack: FakeSlackApi, aps: FakeAps
+) -> None:
+    clock = Clock()
+    args = f"{CLIENT_ID} {PROJECT_ID} {ACCOUNT_ID}"
+    with running_bot(bot_settings, clock=clock) as bot:
+        command(bot, args)
+        final_report(slack)
+        token_calls = aps.count("/authentication/v2/token")
+        clock.now += bot_settings.bot_check_spacing_seconds - 5
+        command(bot, f"{CLIENT_ID} b.{PROJECT_ID} {ACCOUNT_ID}")  # the same project, spelled with its prefix
+        [refusal] = slack.wait_for("response_url", predicate=is_spacing_refusal)
+        assert "Try again in 5 s" in refusal.params["text"]
+        assert refusal.params["response_type"] == "ephemeral"
+        bot.drain()
+        assert aps.count("/authentication/v2/token") == token_calls  # APS was not called again
+        command(bot, args, user=STRANGER, channel=ALLOWED_CHANNEL)  # someone else's check is theirs
+        clock.now += 5
+        command(bot, args)  # and the spacing is over
+        slack.wait_for("response_url", count=3, predicate=is_final)
+    assert len(slack.wait_for("response_url", predicate=is_spacing_refusal)) == 1
 
 
 def test_secret_in_the_text_is_refused_with_rotation_warning(

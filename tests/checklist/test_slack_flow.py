@@ -34,6 +34,7 @@ from bot.store.feedback import FeedbackStore
 from tests.checklist.conftest import make_template
 from tests.fakes.aps_server import APP_NAME, CLIENT_ID, CLIENT_SECRET, PROJECT_ID, FakeAps
 from tests.fakes.bolt_server import BOT_TOKEN, block_action_payload, make_settings, running_bot
+from tests.fakes.clock import Clock
 from tests.fakes.polling import wait_until
 from tests.fakes.slack_api import FakeSlackApi
 
@@ -52,16 +53,6 @@ CAUSE = {
     "checklist_step": "add-integration",
     "examples": ['{"code": "BIM360DM_ERROR"}'],
 }
-
-
-class Clock:
-    """The bot's clock in these tests: moved by hand, shared with the scheduler."""
-
-    def __init__(self, now: float = 1_800_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -675,9 +666,11 @@ def test_recheck_by_a_user_group_member_runs_and_the_membership_is_cached(settin
     app = ApsApp(name=APP_NAME, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, allowed_usergroups=[group])
     grouped = settings.model_copy(update={"aps_apps": [app]})
     slack.usergroups[group] = [ADMINS[1]]
-    with running_bot(grouped) as bot:
+    clock = Clock()
+    with running_bot(grouped, clock=clock) as bot:
         state = start_with_ids(bot, grouped)
         for count in (1, 2):
+            clock.now += grouped.bot_check_spacing_seconds  # (the cache lives longer than the spacing)
             payload = block_action_payload(
                 f"{RECHECK}:{state.id}",
                 state.id,
@@ -693,6 +686,43 @@ def test_recheck_by_a_user_group_member_runs_and_the_membership_is_cached(settin
                 predicate=lambda c: c.params.get("text", "").startswith("Re-check requested by"),
             )
     assert len(slack.calls_to("usergroups.users.list")) == 1  # a minute's cache, as for /aps-check
+
+
+def test_a_second_recheck_click_right_away_is_refused_until_the_spacing_has_passed(
+    settings, slack, aps
+) -> None:
+    clock = Clock()
+    is_recheck = lambda c: c.params.get("text", "").startswith("Re-check requested by")  # noqa: E731
+
+    def click(user: str) -> None:
+        payload = block_action_payload(
+            f"{RECHECK}:{state.id}",
+            state.id,
+            user=user,
+            channel=CHANNEL,
+            message=step_message(slack, state, "test-access"),
+            block_id=step_block_id(state.id, "test-access"),
+        )
+        bot.send_action(payload)
+
+    with running_bot(settings, clock=clock) as bot:
+        state = start_with_ids(bot, settings)
+        click(ADMINS[1])
+        slack.wait_for("chat.postMessage", predicate=is_recheck)
+        token_calls = aps.count("/authentication/v2/token")
+        clock.now += settings.bot_check_spacing_seconds - 3
+        click(ADMINS[0])  # a second admin, seconds later: the thread already shows the result
+        [refusal] = slack.wait_for(
+            "chat.postEphemeral", predicate=lambda c: "Try again in" in c.params.get("text", "")
+        )
+        assert (refusal.params["user"], refusal.params["channel"]) == (ADMINS[0], CHANNEL)
+        assert "Try again in 3 s" in refusal.params["text"]
+        bot.drain()
+        assert len([c for c in slack.calls_to("chat.postMessage") if is_recheck(c)]) == 1
+        assert aps.count("/authentication/v2/token") == token_calls
+        clock.now += 3
+        click(ADMINS[0])
+        slack.wait_for("chat.postMessage", count=2, predicate=is_recheck)
 
 
 def test_completion_says_done_with_the_total_time(settings, slack) -> None:

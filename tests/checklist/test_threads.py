@@ -32,16 +32,9 @@ from bot.store.db import Database
 from bot.store.jobs import CANCELLED, DONE, PENDING
 from tests.checklist.conftest import make_template
 from tests.checklist.stub_slack import StubSlack, _response, click
+from tests.fakes.clock import Clock
 
 DAY = 86_400.0
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class FakeCheck:

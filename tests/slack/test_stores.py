@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.store.check_runs import CheckRuns
 from bot.store.db import Database
 from bot.store.dedupe import DedupeStore, event_key, message_key
 from bot.store.feedback import FeedbackStore
@@ -141,3 +142,31 @@ def test_purge_forgets_only_old_keys(tmp_path: Path) -> None:
     assert store.purge(before=1000) == 1
     assert store.state(event_key("OLD")) is None
     assert store.state(event_key("NEW")) == "done"
+
+
+def test_check_runs_space_out_one_key_and_survive_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "d.sqlite3"
+    runs = CheckRuns(Database(path))
+    assert runs.claim("check:U1:app:p1", now=100, spacing=20) == 0
+    assert runs.claim("check:U1:app:p1", now=112, spacing=20) == 8  # refused: not recorded
+    assert runs.claim("check:U2:app:p1", now=112, spacing=20) == 0  # another key is its own
+    assert CheckRuns(Database(path)).claim("check:U1:app:p1", now=119, spacing=20) == 1
+    assert runs.claim("check:U1:app:p1", now=120, spacing=20) == 0
+    assert runs.claim("check:U1:app:p1", now=121, spacing=0) == 0  # spacing 0: never refused
+
+
+def test_concurrent_claims_of_one_key_let_exactly_one_check_run(tmp_path: Path) -> None:
+    runs = CheckRuns(Database(tmp_path / "d.sqlite3"))
+    start = threading.Barrier(8)
+    results: list[float] = []
+
+    def claim() -> None:
+        start.wait()
+        results.append(runs.claim("checklist:K1", now=50, spacing=20))
+
+    threads = [threading.Thread(target=claim) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == [0] + [20] * 7

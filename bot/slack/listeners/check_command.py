@@ -30,7 +30,14 @@ from bot.check.report import CheckReport, StepResult
 from bot.check.request import REGION_ALIASES, REGIONS, CheckRequest, InvalidRequest
 from bot.check.service import run_live_check
 from bot.settings import ApsApp
-from bot.slack.check_blocks import SHARE_ACTION, escape, progress_blocks, report_blocks, report_text
+from bot.slack.check_blocks import (
+    SHARE_ACTION,
+    escape,
+    progress_blocks,
+    report_blocks,
+    report_text,
+    spacing_text,
+)
 from bot.slack.deps import Deps
 from bot.store.shared_reports import KeptReport, SharedReports
 
@@ -67,6 +74,11 @@ NAME_PART = re.compile(r"\d+|[A-Za-z][a-z]*\d*|[A-Z]{1,5}")
 MAX_PROGRESS_UPDATES = 3  # response_url: 5 uses = 1 "checking…" + 3 progress + 1 final report
 PROGRESS_MIN_INTERVAL = 0.3
 REPORT_TTL = 30 * 60.0  # as long as a response_url lives
+
+
+def check_key(user: str, client_id: str, project: str) -> str:
+    """What `/aps-check` spaces out: one user's checks of one app and project (with or without `b.`)."""
+    return f"check:{user}:{client_id}:{project.strip().lower().removeprefix('b.')}"
 
 
 class UsageError(ValueError):
@@ -262,6 +274,17 @@ class CheckCommand:
             )
             return
         project = args["project"]
+        wait = self.deps.check_runs.claim(
+            check_key(user, app.client_id, project),
+            self.deps.clock(),
+            self.deps.settings.bot_check_spacing_seconds,
+        )
+        if wait > 0:
+            respond(
+                response_type="ephemeral",
+                text=spacing_text(f"*{escape(app.name)}* → {escape(project)}", wait),
+            )
+            return
         view = ProgressView(respond, app, project, self.deps.clock)
         view.start()
         try:

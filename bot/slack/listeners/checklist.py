@@ -34,6 +34,7 @@ from bot.checklist import (
 )
 from bot.checklist.state import DAY_SECONDS
 from bot.settings import Settings
+from bot.slack.check_blocks import spacing_text
 from bot.slack.checklist_blocks import (
     ASSIGN,
     BOT_ACTOR,
@@ -98,6 +99,14 @@ TRY_AGAIN = ":hourglass: Slack did not answer in time; nothing changed. Try agai
 
 class SlackUnavailable(Exception):
     """Slack did not answer a lookup the click depends on; the user is asked to try again."""
+
+
+class TooSoon(Exception):
+    """A "Re-check now" click right after another re-check of the same checklist."""
+
+    def __init__(self, wait: float) -> None:
+        super().__init__(f"{wait:.0f} s to wait")
+        self.wait = wait
 
 
 class Rejected(Exception):
@@ -231,9 +240,9 @@ class ChecklistThreads:
         except Rejected as exc:
             self._reject(client, body, str(exc))
         except SlackUnavailable:
-            self._tell_clicker(
-                client, body, ":hourglass: Slack did not answer in time; nothing changed. Try again."
-            )
+            self._tell_clicker(client, body, TRY_AGAIN)
+        except TooSoon as exc:
+            self._tell_clicker(client, body, spacing_text("This checklist's app and project", exc.wait))
 
     def _authorize(
         self, body: dict[str, Any], client: WebClient, ref: ActionRef, action: dict[str, Any]
@@ -459,6 +468,12 @@ class ChecklistThreads:
                 "An admin can allow it in the bot's `APS_APPS` settings.",
             )
             return
+        if requested_by:  # a click: spaced out (the automatic re-check runs once, when it is due)
+            wait = self.deps.check_runs.claim(
+                f"checklist:{state.id}", self.deps.clock(), self.deps.settings.bot_check_spacing_seconds
+            )
+            if wait > 0:
+                raise TooSoon(wait)
         try:
             outcome = self.live_check(self.deps.settings, state.client_id or "", state.project or "")
         except Exception as exc:
