@@ -325,6 +325,7 @@ def test_run_live_check_button_prompts_for_the_command(
 def test_checklist_subcommand_is_routed_to_the_checklist_listeners(
     bot: BotServer, slack: FakeSlackApi, aps: FakeAps
 ) -> None:
+    slack.members[OTHER_CHANNEL] = [ALLOWED_USER]
     answer = command(bot, "checklist")
     assert "Live access check" not in json.dumps(answer)
     slack.wait_for("chat.postMessage")

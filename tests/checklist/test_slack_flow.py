@@ -489,6 +489,23 @@ def test_assigning_a_step_dms_the_assignee_a_link(settings, slack) -> None:
     assert store_for(settings).get(state.id).assignments["add-integration"].assignee == ADMINS[2]
 
 
+def test_assigning_someone_outside_the_channel_is_refused_with_the_reason(settings, slack) -> None:
+    outsider = "U0OUTSIDE1"
+    with running_bot(settings) as bot:
+        state = start_by_button(bot, settings)
+        bot.send_action(assign_payload(slack, state, "add-integration", ADMINS[0], outsider))
+        [told] = slack.wait_for(
+            "chat.postEphemeral", predicate=lambda c: outsider in c.params.get("text", "")
+        )
+        assert told.params["user"] == ADMINS[0]
+        assert "Invite them to the channel first" in told.params["text"]
+        step_render = updated(slack, state.step_ts["add-integration"])[-1]  # the menu is reset
+        assert outsider not in json.dumps(step_render.json("blocks"))
+        bot.drain()
+    assert "add-integration" not in store_for(settings).get(state.id).assignments
+    assert not slack.calls_to("conversations.open")  # no DM to someone who cannot act on it
+
+
 def test_a_step_message_slack_cannot_update_loses_no_notice(settings, slack) -> None:
     """The step's message was deleted: the assignment is stored, the parent updated and the assignee told."""
     with running_bot(settings) as bot:
@@ -561,7 +578,13 @@ def test_scheduled_recheck_fires_after_the_wait_and_ticks_the_test_step(settings
 
 
 def start_with_ids(bot, settings: Settings) -> ChecklistState:
-    submission = {
+    """Start a checklist with a client id and project through the App Home modal."""
+    assert bot.send_action(home_modal_submission(CHANNEL)).status == 200
+    return the_checklist(settings)
+
+
+def home_modal_submission(channel: str) -> dict[str, Any]:
+    return {
         "type": "view_submission",
         "user": {"id": ADMINS[0]},
         "team": {"id": "T0FAKE001"},
@@ -571,15 +594,27 @@ def start_with_ids(bot, settings: Settings) -> ChecklistState:
             "type": "modal",
             "state": {
                 "values": {
-                    "channel": {"channel": {"selected_conversation": CHANNEL}},
+                    "channel": {"channel": {"selected_conversation": channel}},
                     "client_id": {"client_id": {"value": CLIENT_ID}},
                     "project": {"project": {"value": PROJECT_ID}},
                 }
             },
         },
     }
-    assert bot.send_action(submission).status == 200
-    return the_checklist(settings)
+
+
+def test_the_home_modal_starts_no_checklist_in_a_channel_the_user_is_not_in(settings, slack) -> None:
+    elsewhere = "C0ELSEWHERE"
+    slack.members[elsewhere] = [ADMINS[1]]
+    with running_bot(settings) as bot:
+        assert bot.send_action(home_modal_submission(elsewhere)).status == 200
+        [told] = slack.wait_for(
+            "chat.postMessage", predicate=lambda c: "You are not in" in c.params.get("text", "")
+        )
+        bot.drain()
+    assert told.params["channel"] == f"D{ADMINS[0]}"[:11]  # a DM: the modal has no channel to answer in
+    assert store_for(settings).open_checklists() == []
+    assert not [c for c in slack.calls_to("chat.postMessage") if c.params["channel"] == elsewhere]
 
 
 def test_the_background_scheduler_runs_the_recheck_when_the_clock_passes(settings, slack, aps) -> None:

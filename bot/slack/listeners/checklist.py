@@ -231,7 +231,7 @@ class ChecklistThreads:
             if ref.kind == TICK:
                 self._tick(client, state, ref, action, body, user)
             elif ref.kind == ASSIGN:
-                self._assign(client, state, ref, action, user)
+                self._assign(client, state, ref, action, body, user)
             elif ref.kind == UNASSIGN:
                 step_id, now = str(ref.step_id), self.deps.clock()
                 self._apply(client, state.id, lambda s: s.unassign(step_id, user, now), steps=[step_id])
@@ -263,23 +263,9 @@ class ChecklistThreads:
         if expected_ts is None or container.get("message_ts") != expected_ts:
             raise Rejected("action does not come from this step's message")
         user = (body.get("user") or {}).get("id")
-        if not isinstance(user, str) or not self._is_member(client, state.channel, user):
+        if not isinstance(user, str) or not is_member(client, state.channel, user):
             raise Rejected(f"user {user} is not a member of {state.channel}")
         return state
-
-    def _is_member(self, client: WebClient, channel: str, user: str) -> bool:
-        cursor = None
-        try:
-            while True:
-                page = client.conversations_members(channel=channel, cursor=cursor, limit=500)
-                if user in (page.get("members") or []):
-                    return True
-                cursor = (page.get("response_metadata") or {}).get("next_cursor")
-                if not cursor:
-                    return False
-        except SlackApiError as exc:  # not a "no": the user did nothing wrong and may simply click again
-            log.warning("conversations.members %s failed: %s", channel, exc.response.get("error"))
-            raise SlackUnavailable(str(exc.response.get("error"))) from exc
 
     def _tick(
         self,
@@ -307,12 +293,27 @@ class ChecklistThreads:
         self._apply(client, state.id, change, steps=[step_id], always_render=True)
 
     def _assign(
-        self, client: WebClient, state: ChecklistState, ref: ActionRef, action: dict[str, Any], user: str
+        self,
+        client: WebClient,
+        state: ChecklistState,
+        ref: ActionRef,
+        action: dict[str, Any],
+        body: dict[str, Any],
+        user: str,
     ) -> None:
         assignee = action.get("selected_user")
         if not isinstance(assignee, str) or not USER_RE.fullmatch(assignee):
             raise Rejected("selected_user missing or malformed")
         step_id = ref.step_id or ""
+        if not is_member(client, state.channel, assignee):  # they could not tick the step they own
+            self._tell_clicker(
+                client,
+                body,
+                f":warning: <@{assignee}> is not in <#{state.channel}>, so they could not tick this step. "
+                "Invite them to the channel first, then assign it again.",
+            )
+            self.render(client, state.id, [step_id])  # the menu goes back to the stored assignee
+            return
         now = self.deps.clock()
         self._apply(client, state.id, lambda s: s.assign(step_id, assignee, user, now), steps=[step_id])
 
@@ -572,6 +573,22 @@ def _single_action(body: dict[str, Any]) -> dict[str, Any]:
     return actions[0]
 
 
+def is_member(client: WebClient, channel: str, user: str) -> bool:
+    """Whether `user` is in `channel` (conversations.members, every page); SlackUnavailable if Slack fails."""
+    cursor = None
+    try:
+        while True:
+            page = client.conversations_members(channel=channel, cursor=cursor, limit=500)
+            if user in (page.get("members") or []):
+                return True
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return False
+    except SlackApiError as exc:  # not a "no": the user did nothing wrong and may simply click again
+        log.warning("conversations.members %s failed: %s", channel, exc.response.get("error"))
+        raise SlackUnavailable(str(exc.response.get("error"))) from exc
+
+
 def _submit(deps: Deps, work: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
     def run() -> None:
         try:
@@ -623,6 +640,10 @@ def start_and_report(
 
     def work() -> None:
         try:
+            # In a channel its starter is not in (picked in the App Home modal) they could tick nothing.
+            if not channel.startswith("D") and not is_member(client, channel, user):
+                tell(f":warning: You are not in <#{channel}>: join it first, or pick a channel you are in.")
+                return
             state = ChecklistThreads(deps).start(
                 client, channel=channel, user=user, client_id=client_id, project=project, cause=cause
             )
@@ -641,11 +662,16 @@ def start_and_report(
                 text = f":warning: I couldn't post the checklist in <#{channel}> ({error}). Invite me first."
             else:
                 text = f":warning: Slack refused the checklist in <#{channel}> ({error}). Please try again."
-            if respond is not None:
-                respond(response_type="ephemeral", text=text)
-            else:
-                dm = client.conversations_open(users=user)["channel"]["id"]
-                client.chat_postMessage(channel=dm, text=text)
+            tell(text)
+        except SlackUnavailable:
+            tell(f":hourglass: Slack did not answer in time; nothing was started in <#{channel}>. Try again.")
+
+    def tell(text: str) -> None:
+        if respond is not None:
+            respond(response_type="ephemeral", text=text)
+        else:
+            dm = client.conversations_open(users=user)["channel"]["id"]
+            client.chat_postMessage(channel=dm, text=text)
 
     _submit(deps, work)
 
