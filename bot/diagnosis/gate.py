@@ -95,6 +95,8 @@ _OTHER_SYSTEMS = (
 )  # fmt: skip
 _OTHER_SYSTEM_WORDS = ("github", "npm error", "nginx", "docker", "jira", "fabric", "okta", "gitlab", "pypi",
                        "apache", "iis", "auth0")  # fmt: skip
+# Autodesk products with REST APIs of their own, outside APS: "Autodesk" named does not make their 401s APS's.
+_OTHER_AUTODESK_APIS = re.compile(r"\b(?:plm[ -]?360|fusion (?:360 )?(?:lifecycle|manage))\b")
 _OTHER_SYSTEMS_KEYED = keyed(_OTHER_SYSTEMS)
 _OTHER_SYSTEM_WORDS_KEYED = keyed(_OTHER_SYSTEM_WORDS)
 _OTHER_SYSTEM_WORD = re.compile(r"\b(?:" + "|".join(map(re.escape, _OTHER_SYSTEM_WORDS)) + r")\b")
@@ -265,6 +267,8 @@ def is_aps_access_error(
         return False
     if not (about_aps or strong or (refused and _vocabulary(lower))):
         return False
+    if not strong and ("plm" in lower or "fusion" in lower) and _OTHER_AUTODESK_APIS.search(lower):
+        return False  # another Autodesk product's own API, not an APS endpoint
     named_and_fits = ranked[0].score >= NAMED_SCORE and named_aps(text, lower)
     index = None if words is None else words.index
     if not strong and not named_and_fits and other_system(lower, about_aps, index):
@@ -277,9 +281,10 @@ def is_aps_access_error(
     ):
         return False  # our own webhook endpoint answering APS, not APS refusing us
     hard_evidence = any(h.kind in {"code", "endpoint"} for h in ranked[0].hits)
+    coded = any(h.kind == "code" for h in ranked[0].hits)
     quoted = any(h.kind == "message" and h.score >= QUOTED_MESSAGE for h in ranked[0].hits)
-    if not (hard_evidence or quoted or signals.warnings or _PROBLEM.search(lower)):
-        return False  # a question or chatter about APS, not a failure
+    if not (coded or quoted or signals.warnings or _PROBLEM.search(lower)):
+        return False  # a question or chatter about APS (an endpoint's URL alone says nothing failed)
     if all(h.kind in {"topic", "status"} for h in ranked[0].hits) and not (
         _ACCESS_PROBLEM.search(lower)
         or ranked[0].score >= TOPIC_CONFIDENT

@@ -15,6 +15,9 @@ APS_QUESTIONS = [
     "where is the redirect URI configured for my APS app?",
     "the ACC admin asked who should be account admin for the new project",
     "reminder: rotate the APS client secret before friday",
+    # an endpoint's URL alone says nothing failed
+    "After the SDK update the hub names moved. Route https://developer.api.autodesk.com/project/v1/hubs: "
+    "before data.name, after result.data.attributes.name",
 ]
 
 
@@ -31,6 +34,9 @@ OTHER_SYSTEMS = [
     'Forge app calling the Connect App Properties API fails with 401 {"code": 401, "message": "Unauthorized; '
     'scope does not match"}',
     "forge deploy then forge tunnel: requestJira from @forge/api returns 403 Forbidden for the issue",
+    # Autodesk products with their own REST APIs, outside APS
+    "Autodesk PLM 360 REST API: (401) Unauthorized when logging in to the tenant from the C# sample",
+    "Fusion 360 Manage API returns 403 Forbidden on /api/v3/workspaces/57/items for our Autodesk user",
 ]
 
 
