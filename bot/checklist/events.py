@@ -46,6 +46,7 @@ class IntegrationStepCompleted:
 class ChecklistCompleted:
     at: float
     total_seconds: float
+    first: bool = True  # False: done again after a reopening (an untick and a re-tick)
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,7 @@ class ChecklistState:
     assignments: Mapping[str, Assignment] = field(default_factory=dict)
     last_activity: float = 0.0
     completed_at: float | None = None
+    first_completed_at: float | None = None  # kept through a reopening: completion is announced once
     reminded_at: float | None = None
     version: int = 0
 
@@ -182,8 +183,9 @@ class ChecklistState:
             if step_id == INTEGRATION_STEP:
                 events.append(IntegrationStepCompleted(new.client_id, new.project, at))
         if new.progress.done and not new.done:
-            new = dataclasses.replace(new, completed_at=at)
-            events.append(ChecklistCompleted(at, at - new.started_at))
+            first = new.first_completed_at is None
+            new = dataclasses.replace(new, completed_at=at, first_completed_at=new.first_completed_at or at)
+            events.append(ChecklistCompleted(at, at - new.started_at, first=first))
         return Transition(new, tuple(events))
 
     def untick(self, step_id: str, item_id: str, user: str, at: float) -> Transition:

@@ -55,6 +55,15 @@ MIGRATION = (
     ),
 )
 
+# When a checklist was first completed, so a reopened one that is done again is not announced twice.
+FIRST_COMPLETED = (
+    "checklists-2",
+    (
+        "ALTER TABLE checklists ADD COLUMN first_completed_at REAL",
+        "UPDATE checklists SET first_completed_at = completed_at",  # those done already were announced
+    ),
+)
+
 MAX_ATTEMPTS = 50
 
 
@@ -72,6 +81,7 @@ class ChecklistStore:
         self.db = db
         self.template = template
         db.migrate(*MIGRATION)
+        db.migrate(*FIRST_COMPLETED)
 
     # --- reads ---------------------------------------------------------------------------------------
 
@@ -106,8 +116,8 @@ class ChecklistStore:
         with self.db.transaction() as conn:
             conn.execute(
                 "INSERT INTO checklists (id, channel, started_by, started_at, client_id, project, cause, "
-                "parent_ts, last_activity, completed_at, reminded_at, version) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
+                "parent_ts, last_activity, completed_at, first_completed_at, reminded_at, version) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
                 (
                     state.id,
                     state.channel,
@@ -119,6 +129,7 @@ class ChecklistStore:
                     state.parent_ts,
                     state.last_activity,
                     state.completed_at,
+                    state.first_completed_at,
                     state.reminded_at,
                 ),
             )
@@ -189,6 +200,7 @@ class ChecklistStore:
             assignments=assignments,
             last_activity=row["last_activity"],
             completed_at=row["completed_at"],
+            first_completed_at=row["first_completed_at"],
             reminded_at=row["reminded_at"],
             version=row["version"],
         )
@@ -196,12 +208,13 @@ class ChecklistStore:
     def _compare_and_set(self, before: ChecklistState, after: ChecklistState) -> bool:
         with self.db.transaction() as conn:
             cursor = conn.execute(
-                "UPDATE checklists SET parent_ts = ?, last_activity = ?, completed_at = ?, reminded_at = ?, "
-                "version = version + 1 WHERE id = ? AND version = ?",
+                "UPDATE checklists SET parent_ts = ?, last_activity = ?, completed_at = ?, "
+                "first_completed_at = ?, reminded_at = ?, version = version + 1 WHERE id = ? AND version = ?",
                 (
                     after.parent_ts,
                     after.last_activity,
                     after.completed_at,
+                    after.first_completed_at,
                     after.reminded_at,
                     before.id,
                     before.version,

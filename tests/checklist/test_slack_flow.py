@@ -777,6 +777,26 @@ def test_completion_says_done_with_the_total_time(settings, slack) -> None:
     assert store_for(settings).get(state.id).total_seconds == 5 * 1200
 
 
+def test_an_untick_and_retick_after_completion_announces_nothing_twice(settings, slack) -> None:
+    is_complete = lambda c: "Checklist complete" in c.params.get("text", "")  # noqa: E731
+    with running_bot(settings) as bot:
+        state = start_by_button(bot, settings)
+        for step in state.template.steps:
+            tick_step(bot, slack, state, step.id, ADMINS[1])
+        slack.wait_for("chat.postMessage", predicate=is_complete)
+        items = [item.id for item in state.step("test-access").items]
+        message = step_message(slack, state, "test-access")
+        bot.send_action(tick_payload(state, "test-access", ADMINS[0], items[1:], message))
+        wait_until(lambda: not store_for(settings).get(state.id).done)
+        message = step_message(slack, state, "test-access")
+        bot.send_action(tick_payload(state, "test-access", ADMINS[0], items, message))
+        wait_until(lambda: store_for(settings).get(state.id).done)
+        bot.drain()
+        parent = updated(slack, state.parent_ts)[-1]
+    assert len([c for c in slack.calls_to("chat.postMessage") if is_complete(c)]) == 1
+    assert "Done" in json.dumps(parent.json("blocks"))
+
+
 def test_a_stale_checklist_gets_exactly_one_reminder(settings, slack) -> None:
     clock = Clock()
     with running_bot(settings, clock=clock) as bot:

@@ -109,6 +109,14 @@ def test_untick_reopens_step_and_checklist(template) -> None:
     assert result.state.last_activity == 3000.0
 
 
+def test_done_again_after_a_reopening_is_not_a_first_completion(template) -> None:
+    state = tick_all(start(template), at=2000.0)
+    state = state.untick("test-access", "test-access-1", "U2", 3000.0).state
+    result = state.tick("test-access", "test-access-1", "U2", 4000.0)
+    assert result.events[-1] == ChecklistCompleted(4000.0, 3000.0, first=False)
+    assert (result.state.completed_at, result.state.first_completed_at) == (4000.0, 2000.0)
+
+
 def test_untick_of_unticked_item_is_a_no_op(template) -> None:
     state = start(template)
     assert state.untick("create-app", "create-app-1", "U1", 1100.0).events == ()

@@ -47,6 +47,30 @@ def test_round_trip_keeps_everything(tmp_path: Path) -> None:
     assert reopened.version == 3
 
 
+def test_the_first_completion_survives_a_reopening_and_a_restart(tmp_path: Path) -> None:
+    store = new_store(tmp_path / "db.sqlite3")
+    state = create(store)
+    for step_id, item_id in all_items(store.template):
+        store.update(state.id, lambda s, st=step_id, it=item_id: s.tick(st, it, "U1", 2000.0))
+    store.update(state.id, lambda s: s.untick("test-access", "test-access-1", "U1", 3000.0))
+    reopened = new_store(tmp_path / "db.sqlite3").get(state.id)
+    assert (reopened.completed_at, reopened.first_completed_at) == (None, 2000.0)
+
+
+def test_a_database_of_the_first_schema_gains_the_column_and_keeps_its_rows(tmp_path: Path) -> None:
+    from bot.store.checklists import MIGRATION
+
+    db = Database(tmp_path / "old.sqlite3")
+    db.migrate(*MIGRATION)  # as the bot left it before the column was added
+    with db.transaction() as conn:
+        conn.execute(
+            "INSERT INTO checklists (id, channel, started_by, started_at, last_activity, completed_at) "
+            "VALUES ('old1', 'C1', 'U0', 1.0, 5.0, 5.0)"
+        )
+    old = ChecklistStore(db, make_template()).get("old1")
+    assert (old.completed_at, old.first_completed_at) == (5.0, 5.0)  # done then: announced then
+
+
 def test_untick_deletes_the_row(tmp_path: Path) -> None:
     store = new_store(tmp_path / "db.sqlite3")
     state = create(store)

@@ -373,7 +373,7 @@ class ChecklistThreads:
             )
         elif isinstance(event, StepAssigned):
             self._dm_assignee(client, state, event)
-        elif isinstance(event, ChecklistCompleted):
+        elif isinstance(event, ChecklistCompleted) and event.first:  # done again: the parent says so
             self._post_in_thread(
                 client,
                 state,
