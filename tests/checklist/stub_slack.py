@@ -60,6 +60,12 @@ class StubSlack:
             }
         return _response("chat.update", {"ok": True, "channel": kw["channel"], "ts": kw["ts"]})
 
+    def chat_delete(self, **kw: Any) -> SlackResponse:
+        self._record("chat.delete", kw)
+        with self._lock:
+            self.messages.pop((kw["channel"], kw["ts"]), None)
+        return _response("chat.delete", {"ok": True, "channel": kw["channel"], "ts": kw["ts"]})
+
     def chat_postEphemeral(self, **kw: Any) -> SlackResponse:
         self._record("chat.postEphemeral", kw)
         return _response("chat.postEphemeral", {"ok": True, "message_ts": "1.1"})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -601,6 +602,26 @@ def home_modal_submission(channel: str) -> dict[str, Any]:
             },
         },
     }
+
+
+def test_a_checklist_that_cannot_be_stored_leaves_no_message_and_says_so(
+    settings, slack, monkeypatch
+) -> None:
+    def disk_full(self, state):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(ChecklistStore, "create", disk_full)
+    with running_bot(settings) as bot:
+        assert bot.send_action(home_modal_submission(CHANNEL)).status == 200
+        [told] = slack.wait_for(
+            "chat.postMessage", predicate=lambda c: "could not be started" in c.params.get("text", "")
+        )
+        [deleted] = slack.wait_for("chat.delete")
+    [parent] = [c for c in slack.calls_to("chat.postMessage") if c.params["channel"] == CHANNEL]
+    assert parent.params.get("thread_ts") is None  # the parent was posted, no step after it
+    assert deleted.params["channel"] == CHANNEL and told.params["channel"] == f"D{ADMINS[0]}"[:11]
+    assert slack.thread(CHANNEL, deleted.params["ts"]) == []  # gone: no buttons naming no checklist
+    assert "disk is full" not in told.params["text"]
 
 
 def test_the_home_modal_starts_no_checklist_in_a_channel_the_user_is_not_in(settings, slack) -> None:

@@ -94,6 +94,21 @@ def test_start_posts_parent_and_one_message_per_step(deps, slack) -> None:
     assert "0/5 steps · 0/11 items" in json.dumps(posts[0]["blocks"], ensure_ascii=False)
 
 
+def test_a_parent_whose_checklist_cannot_be_stored_is_deleted_again(deps, slack, monkeypatch) -> None:
+    threads = ChecklistThreads(deps, live_check=FakeCheck(True))
+
+    def disk_full(state):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(threads.store, "create", disk_full)
+    with pytest.raises(sqlite3.OperationalError):
+        threads.start(slack, channel="C1", user="U1", client_id="abc", project="b.p")
+    assert len(slack.of("chat.postMessage")) == 1  # the parent only
+    [deleted] = slack.of("chat.delete")
+    assert deleted["channel"] == "C1"
+    assert not slack.messages  # no message left whose buttons name an unknown checklist
+
+
 class FlakySlack(StubSlack):
     """chat.postMessage calls number `failing` (counting from 1) fail with Slack's `fatal_error`."""
 

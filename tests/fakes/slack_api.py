@@ -13,7 +13,7 @@ the ones answered with a fault. Params are merged from the query string and the 
 form values are strings, so use `call.json("blocks")` to get blocks whichever way they were sent.
 
 Answers come from a built-in table shaped like Slack's real responses (auth.test, chat.postMessage with an
-increasing `ts`, chat.postEphemeral, chat.update, chat.getPermalink, chat.scheduleMessage, reactions.add,
+increasing `ts`, chat.postEphemeral, chat.update, chat.delete, chat.getPermalink, chat.scheduleMessage, reactions.add,
 conversations.replies/info/members/open, users.info, usergroups.users.list, views.publish/open). Unknown
 methods get `{"ok": false, "error": "unknown_method"}`. Requests without a `Bearer xoxb-`/`xoxp-` token get
 `invalid_auth`, as Slack does.
@@ -298,6 +298,13 @@ class FakeSlackApi:
                 updated = self._bot_message(params, ts)
                 stored.update(text=updated["text"], blocks=updated.get("blocks", []))
         return {"ok": True, "channel": channel, "ts": ts, "text": params.get("text", "")}
+
+    def _m_chat_delete(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel, ts = str(params.get("channel", "")), str(params.get("ts", ""))
+        with self._cond:
+            if self._messages.get(channel, {}).pop(ts, None) is None:
+                return {"ok": False, "error": "message_not_found"}
+        return {"ok": True, "channel": channel, "ts": ts}
 
     def _m_chat_getPermalink(self, params: dict[str, Any]) -> dict[str, Any]:
         channel, ts = params.get("channel", ""), str(params.get("message_ts", ""))

@@ -165,7 +165,11 @@ class ChecklistThreads:
             {"checklist": state.id, "attempt": 1},
             key=post_steps_key(state.id),
         )
-        state = self.store.create(state.with_messages(parent["ts"], {}))
+        try:
+            state = self.store.create(state.with_messages(parent["ts"], {}))
+        except Exception:
+            self._withdraw(client, channel, str(parent["ts"]))  # its buttons would name no checklist
+            raise
         try:
             state = self.post_missing_steps(client, state.id) or state
         except Exception as exc:
@@ -173,6 +177,14 @@ class ChecklistThreads:
             return self.store.get(state.id) or state
         self.jobs.cancel(post_steps_key(state.id))
         return state
+
+    @staticmethod
+    def _withdraw(client: WebClient, channel: str, ts: str) -> None:
+        """Delete a parent message whose checklist could not be stored (best effort: logged if it stays)."""
+        try:
+            client.chat_delete(channel=channel, ts=ts)
+        except SlackApiError as exc:
+            log.error("orphan checklist message %s in %s left: %s", ts, channel, exc.response.get("error"))
 
     def post_missing_steps(self, client: WebClient, checklist_id: str) -> ChecklistState | None:
         """Post, in order, the step messages not posted yet, storing each one's ts as soon as it is posted;
@@ -665,6 +677,9 @@ def start_and_report(
             tell(text)
         except SlackUnavailable:
             tell(f":hourglass: Slack did not answer in time; nothing was started in <#{channel}>. Try again.")
+        except Exception:  # storage failed (a full disk, say): the user is told, the details are logged
+            log.exception("checklist in %s could not be started", channel)
+            tell(":x: The checklist could not be started (the error is in the bot's log). Try again later.")
 
     def tell(text: str) -> None:
         if respond is not None:
