@@ -89,6 +89,7 @@ class ChecklistState:
     last_activity: float = 0.0
     completed_at: float | None = None
     first_completed_at: float | None = None  # kept through a reopening: completion is announced once
+    closed_at: float | None = None  # its parent message was deleted or its channel archived: nothing to do
     reminded_at: float | None = None
     version: int = 0
 
@@ -166,8 +167,12 @@ class ChecklistState:
         """A live check needs both the client id and the project."""
         return bool(self.client_id and self.project)
 
+    @property
+    def closed(self) -> bool:
+        return self.closed_at is not None
+
     def is_stale(self, now: float, stale_days: float) -> bool:
-        return not self.done and now - self.last_activity >= stale_days * DAY_SECONDS
+        return not self.done and not self.closed and now - self.last_activity >= stale_days * DAY_SECONDS
 
     # --- transitions ---------------------------------------------------------------------------------
 
@@ -252,6 +257,10 @@ class ChecklistState:
         for step_id in step_ts:
             self.step(step_id)
         return dataclasses.replace(self, parent_ts=parent_ts, step_ts=dict(step_ts))
+
+    def close(self, at: float) -> Transition:
+        """Its thread is gone (parent deleted, channel archived): no more reminders, re-checks or listing."""
+        return Transition(self if self.closed else dataclasses.replace(self, closed_at=at))
 
     def remind(self, at: float) -> ChecklistState:
         return dataclasses.replace(self, reminded_at=at)

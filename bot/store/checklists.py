@@ -64,6 +64,9 @@ FIRST_COMPLETED = (
     ),
 )
 
+# When a checklist was closed because its thread went away (parent deleted, channel archived).
+CLOSED = ("checklists-3", ("ALTER TABLE checklists ADD COLUMN closed_at REAL",))
+
 MAX_ATTEMPTS = 50
 
 
@@ -82,6 +85,7 @@ class ChecklistStore:
         self.template = template
         db.migrate(*MIGRATION)
         db.migrate(*FIRST_COMPLETED)
+        db.migrate(*CLOSED)
 
     # --- reads ---------------------------------------------------------------------------------------
 
@@ -96,7 +100,8 @@ class ChecklistStore:
         filter comes before the limit, so checklists elsewhere never crowd these out)."""
         with self._snapshot() as conn:
             rows = conn.execute(
-                "SELECT id, channel FROM checklists WHERE completed_at IS NULL ORDER BY last_activity DESC"
+                "SELECT id, channel FROM checklists WHERE completed_at IS NULL AND closed_at IS NULL "
+                "ORDER BY last_activity DESC"
             )
             rows = list(islice((r for r in rows if channels is None or r["channel"] in channels), limit))
             return [state for row in rows if (state := self._load(conn, row["id"])) is not None]
@@ -104,11 +109,19 @@ class ChecklistStore:
     def stale_ids(self, idle_since: float) -> list[str]:
         """Open, never-reminded checklists whose last activity is at or before `idle_since`."""
         rows = self.db.connection().execute(
-            "SELECT id FROM checklists WHERE completed_at IS NULL AND reminded_at IS NULL "
-            "AND last_activity <= ? ORDER BY last_activity",
+            "SELECT id FROM checklists WHERE completed_at IS NULL AND closed_at IS NULL "
+            "AND reminded_at IS NULL AND last_activity <= ? ORDER BY last_activity",
             (idle_since,),
         )
         return [row["id"] for row in rows]
+
+    def unclosed_ids(self, channel: str, parent_ts: str | None = None) -> list[str]:
+        """The checklists of `channel` (with that parent message, if given) that are not closed."""
+        query = "SELECT id FROM checklists WHERE channel = ? AND closed_at IS NULL"
+        params: tuple[str, ...] = (channel,)
+        if parent_ts is not None:
+            query, params = query + " AND parent_ts = ?", (channel, parent_ts)
+        return [row["id"] for row in self.db.connection().execute(query, params)]
 
     # --- writes --------------------------------------------------------------------------------------
 
@@ -116,8 +129,9 @@ class ChecklistStore:
         with self.db.transaction() as conn:
             conn.execute(
                 "INSERT INTO checklists (id, channel, started_by, started_at, client_id, project, cause, "
-                "parent_ts, last_activity, completed_at, first_completed_at, reminded_at, version) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
+                "parent_ts, last_activity, completed_at, first_completed_at, closed_at, reminded_at, "
+                "version) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
                 (
                     state.id,
                     state.channel,
@@ -130,6 +144,7 @@ class ChecklistStore:
                     state.last_activity,
                     state.completed_at,
                     state.first_completed_at,
+                    state.closed_at,
                     state.reminded_at,
                 ),
             )
@@ -201,6 +216,7 @@ class ChecklistStore:
             last_activity=row["last_activity"],
             completed_at=row["completed_at"],
             first_completed_at=row["first_completed_at"],
+            closed_at=row["closed_at"],
             reminded_at=row["reminded_at"],
             version=row["version"],
         )
@@ -209,12 +225,14 @@ class ChecklistStore:
         with self.db.transaction() as conn:
             cursor = conn.execute(
                 "UPDATE checklists SET parent_ts = ?, last_activity = ?, completed_at = ?, "
-                "first_completed_at = ?, reminded_at = ?, version = version + 1 WHERE id = ? AND version = ?",
+                "first_completed_at = ?, closed_at = ?, reminded_at = ?, version = version + 1 "
+                "WHERE id = ? AND version = ?",
                 (
                     after.parent_ts,
                     after.last_activity,
                     after.completed_at,
                     after.first_completed_at,
+                    after.closed_at,
                     after.reminded_at,
                     before.id,
                     before.version,

@@ -34,7 +34,7 @@ from bot.store.db import Database
 from bot.store.feedback import FeedbackStore
 from tests.checklist.conftest import make_template
 from tests.fakes.aps_server import APP_NAME, CLIENT_ID, CLIENT_SECRET, PROJECT_ID, FakeAps
-from tests.fakes.bolt_server import BOT_TOKEN, block_action_payload, make_settings, running_bot
+from tests.fakes.bolt_server import BOT_TOKEN, block_action_payload, make_settings, next_ts, running_bot
 from tests.fakes.clock import Clock
 from tests.fakes.polling import wait_until
 from tests.fakes.slack_api import FakeSlackApi
@@ -576,6 +576,45 @@ def test_scheduled_recheck_fires_after_the_wait_and_ticks_the_test_step(settings
         current = wait_until(lambda: (s := store_for(settings).get(state.id)).step_done("test-access") and s)
         assert current.ticked("test-access", "test-access-1").user == "aps-bot"
         assert scheduler.run_due(ticked_at + 10 * DAY) == 0
+
+
+def test_deleting_the_parent_closes_the_checklist_and_cancels_its_recheck(settings, slack, aps) -> None:
+    clock = Clock()
+    with running_bot(settings, clock=clock) as bot:
+        state = start_with_ids(bot, settings)
+        tick_step(bot, slack, state, "add-integration", ADMINS[1])
+        deleted = {"type": "message", "subtype": "message_deleted", "hidden": True, "channel": CHANNEL,
+                   "ts": next_ts(), "deleted_ts": state.parent_ts, "event_ts": next_ts()}  # fmt: skip
+        assert bot.send_event(deleted).status == 200
+        closed = wait_until(lambda: (s := store_for(settings).get(state.id)).closed and s)
+        assert closed.closed_at == clock.now
+        clock.now += 10 * DAY
+        assert Scheduler(bot.runtime.deps).run_due() == 0  # the re-check and the reminder are off
+        assert not aps.calls
+        message = step_message(slack, state, "test-access")
+        bot.send_action(tick_payload(state, "test-access", ADMINS[0], ["test-access-1"], message))
+        [told] = slack.wait_for("chat.postEphemeral", predicate=lambda c: "closed" in c.params["text"])
+        assert told.params["user"] == ADMINS[0]
+        bot.drain()
+    assert store_for(settings).get(state.id).ticked("test-access", "test-access-1") is None
+    assert store_for(settings).open_checklists() == []
+
+
+@pytest.mark.parametrize("event_type", ["channel_archive", "group_deleted"])
+def test_archiving_or_deleting_the_channel_closes_its_checklists_only(settings, slack, event_type) -> None:
+    with running_bot(settings) as bot:
+        state = start_by_button(bot, settings)
+        elsewhere = "C0ELSEWHERE"
+        slack.members[elsewhere] = list(ADMINS)
+        assert bot.send_command("checklist", user_id=ADMINS[0], channel_id=elsewhere).status == 200
+        wait_until(lambda: len(store_for(settings).open_checklists()) == 2)
+        event = {"type": event_type, "channel": CHANNEL, "event_ts": next_ts()}
+        if event_type == "channel_archive":
+            event["user"] = ADMINS[0]
+        assert bot.send_event(event).status == 200
+        wait_until(lambda: store_for(settings).get(state.id).closed)
+    [still_open] = store_for(settings).open_checklists()
+    assert still_open.channel == elsewhere
 
 
 def start_with_ids(bot, settings: Settings) -> ChecklistState:

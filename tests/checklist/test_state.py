@@ -209,3 +209,9 @@ def test_progress_always_matches_the_ticks(ops) -> None:
     assert set(state.ticks) == expected
     assert state.progress.items_done == len(expected)
     assert state.done == (len(expected) == len(keys))
+
+
+def test_a_closed_checklist_keeps_its_first_closing_time_and_is_never_stale(template) -> None:
+    state = start(template).close(2000.0).state
+    assert state.closed and state.close(3000.0).state.closed_at == 2000.0
+    assert not state.is_stale(1000.0 + 30 * 86_400.0, stale_days=7)

@@ -106,6 +106,19 @@ def test_open_and_stale_listing(tmp_path: Path) -> None:
     assert store.stale_ids(idle_since=1000.0) == []
 
 
+def test_a_closed_checklist_is_neither_open_nor_stale_and_stays_closed(tmp_path: Path) -> None:
+    store = new_store(tmp_path / "db.sqlite3")
+    kept, closed = create(store), create(store)
+    store.update(closed.id, lambda s: Transition(s.with_messages("222.1", {})))
+    assert store.unclosed_ids("C1", "222.1") == [closed.id]
+    store.update(closed.id, lambda s: s.close(4000.0))
+    reopened = new_store(tmp_path / "db.sqlite3")
+    assert reopened.get(closed.id).closed_at == 4000.0
+    assert [s.id for s in reopened.open_checklists()] == [kept.id]
+    assert reopened.stale_ids(idle_since=10_000.0) == [kept.id]
+    assert reopened.unclosed_ids("C1") == [kept.id] and reopened.unclosed_ids("C1", "222.1") == []
+
+
 def test_open_checklists_of_some_channels_are_not_crowded_out_by_others(tmp_path: Path) -> None:
     store = new_store(tmp_path / "db.sqlite3")
     mine = store.create(

@@ -56,6 +56,10 @@ EVENT_SCOPES: dict[str, frozenset[str]] = {
     "message.im": frozenset({"im:history"}),
     "message.mpim": frozenset({"mpim:history"}),
     "app_home_opened": frozenset(),
+    "channel_archive": frozenset({"channels:read"}),
+    "channel_deleted": frozenset({"channels:read"}),
+    "group_archive": frozenset({"groups:read"}),
+    "group_deleted": frozenset({"groups:read"}),
 }
 FAMILIES = "auth|chat|conversations|users|usergroups|views|reactions|files|pins|team|bookmarks|reminders|apps"
 CALL = re.compile(rf"\.((?:{FAMILIES})_[A-Za-z_]+)\(")

@@ -13,3 +13,4 @@ MODULES = (messages, shortcuts, actions, check_command, checklist, home)
 def register_all(app: App, deps: Deps) -> None:
     for module in MODULES:
         module.register(app, deps)
+    messages.register_ignored(app, deps)  # last: Bolt runs the first listener that matches

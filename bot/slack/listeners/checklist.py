@@ -95,6 +95,11 @@ def run_check(settings: Settings, client_id: str, project: str) -> CheckOutcome:
 
 
 TRY_AGAIN = ":hourglass: Slack did not answer in time; nothing changed. Try again."
+CLOSED_TEXT = (
+    ":lock: This checklist was closed when its first message was deleted or its channel archived. "
+    "Start a new one with `/aps-check checklist`."
+)
+GONE_CHANNEL_EVENTS = ("channel_archive", "group_archive", "channel_deleted", "group_deleted")
 
 
 class SlackUnavailable(Exception):
@@ -190,7 +195,7 @@ class ChecklistThreads:
         """Post, in order, the step messages not posted yet, storing each one's ts as soon as it is posted;
         a failure stops here and raises (what was posted stays recorded)."""
         state = self.store.get(checklist_id)
-        if state is None or not state.parent_ts:
+        if state is None or not state.parent_ts or state.closed:
             return state
         for step in state.template.steps:
             if step.id in state.step_ts:
@@ -240,6 +245,9 @@ class ChecklistThreads:
                 raise Rejected("not a checklist action id")
             state = self._authorize(body, client, ref, action)
             user = body["user"]["id"]
+            if state.closed:
+                self._tell_clicker(client, body, CLOSED_TEXT)
+                return
             if ref.kind == TICK:
                 self._tick(client, state, ref, action, body, user)
             elif ref.kind == ASSIGN:
@@ -405,6 +413,18 @@ class ChecklistThreads:
         )
         client.chat_postMessage(channel=dm, text=text, unfurl_links=False)
 
+    def close_thread(self, channel: str, parent_ts: str | None = None) -> int:
+        """Close the checklists whose thread went away (the parent `parent_ts` deleted; without it, the
+        whole channel archived or deleted) and cancel their pending jobs; return how many."""
+        now = self.deps.clock()
+        closed = self.store.unclosed_ids(channel, parent_ts)
+        for checklist_id in closed:
+            self.store.update(checklist_id, lambda s: s.close(now))
+            self.jobs.cancel(recheck_key(checklist_id))
+            self.jobs.cancel(post_steps_key(checklist_id))
+            log.info("checklist %s in %s closed: its thread went away", checklist_id, channel)
+        return len(closed)
+
     # --- rendering -----------------------------------------------------------------------------------
 
     def render(self, client: WebClient, checklist_id: str, steps: Sequence[str]) -> None:
@@ -515,7 +535,7 @@ class ChecklistThreads:
 
     def run_recheck_job(self, client: WebClient, job: Job) -> None:
         state = self.store.get(str(job.payload.get("checklist")))
-        if state is None or state.done:
+        if state is None or state.done or state.closed:
             return
         self.recheck(client, state.id)
 
@@ -725,6 +745,19 @@ def register(app: App, deps: Deps) -> None:
     def on_checklist_action(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
         _submit(deps, threads.click, body, client)
+
+    @app.event({"type": "message", "subtype": "message_deleted"})
+    def on_message_deleted(event: dict[str, Any]) -> None:
+        channel, ts = event.get("channel"), event.get("deleted_ts")
+        if isinstance(channel, str) and isinstance(ts, str):
+            _submit(deps, threads.close_thread, channel, ts)
+
+    def on_channel_gone(event: dict[str, Any]) -> None:
+        if isinstance(channel := event.get("channel"), str):
+            _submit(deps, threads.close_thread, channel)
+
+    for gone in GONE_CHANNEL_EVENTS:
+        app.event(gone)(on_channel_gone)
 
     @app.action("start_checklist")
     def on_start_from_diagnosis(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:

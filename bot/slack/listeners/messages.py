@@ -69,7 +69,8 @@ class MessageIntake:
         text = message_text(event, drop_mentions=True)
         self._accept(body, event, reply_job(ANSWER, event, text, parent=in_thread))
 
-    def on_ignored(self, event: dict[str, Any]) -> None:
+    @staticmethod
+    def on_ignored(event: dict[str, Any]) -> None:
         """Acked (Bolt did it) and dropped: edits, deletions, joins, bot posts and other subtypes."""
         log.debug("ignored message subtype %s", event.get("subtype"))
 
@@ -87,4 +88,9 @@ def register(app: App, deps: Deps) -> None:
     intake = MessageIntake(deps)
     app.event({"type": "message", "subtype": HANDLED_SUBTYPES})(intake.on_message)
     app.event("app_mention")(intake.on_mention)
-    app.event("message")(intake.on_ignored)
+
+
+def register_ignored(app: App, deps: Deps) -> None:
+    """The ack-only listener for every other message subtype: registered last, after the other modules'
+    listeners for particular subtypes (a deleted checklist parent)."""
+    app.event("message")(MessageIntake.on_ignored)
