@@ -175,6 +175,9 @@ def build(settings: Settings, *, clock: Callable[[], float] = time.time) -> Runt
         signing_secret=secret,
         process_before_response=False,
         token_verification_enabled=False,  # auth.test just ran above
+        # Bolt's self-event filter would also drop the deletion of the bot's own checklist parent (its
+        # `previous_message.user` is the bot); the message listeners skip the bot's messages themselves.
+        ignoring_self_events_enabled=False,
         listener_executor=listener_executor,
     )
     deps = Deps(

@@ -65,7 +65,13 @@ FIRST_COMPLETED = (
 )
 
 # When a checklist was closed because its thread went away (parent deleted, channel archived).
-CLOSED = ("checklists-3", ("ALTER TABLE checklists ADD COLUMN closed_at REAL",))
+CLOSED = (
+    "checklists-3",
+    (
+        "ALTER TABLE checklists ADD COLUMN closed_at REAL",
+        "CREATE INDEX checklists_parent ON checklists (channel, parent_ts)",  # looked up on every deletion
+    ),
+)
 
 MAX_ATTEMPTS = 50
 

@@ -32,12 +32,13 @@ from bot.slack.checklist_blocks import (
 from bot.store.checklists import ChecklistStore
 from bot.store.db import Database
 from bot.store.feedback import FeedbackStore
+from bot.store.jobs import JobStore
 from tests.checklist.conftest import make_template
 from tests.fakes.aps_server import APP_NAME, CLIENT_ID, CLIENT_SECRET, PROJECT_ID, FakeAps
 from tests.fakes.bolt_server import BOT_TOKEN, block_action_payload, make_settings, next_ts, running_bot
 from tests.fakes.clock import Clock
 from tests.fakes.polling import wait_until
-from tests.fakes.slack_api import FakeSlackApi
+from tests.fakes.slack_api import BOT_ID, BOT_USER_ID, FakeSlackApi
 
 CHANNEL = "C0CHECK01"
 ADMINS = ["U0ADMIN01", "U0ADMIN02", "U0ADMIN03"]
@@ -578,14 +579,33 @@ def test_scheduled_recheck_fires_after_the_wait_and_ticks_the_test_step(settings
         assert scheduler.run_due(ticked_at + 10 * DAY) == 0
 
 
-def test_deleting_the_parent_closes_the_checklist_and_cancels_its_recheck(settings, slack, aps) -> None:
+def parent_deletion(kind: str, channel: str, parent_ts: str) -> dict[str, Any]:
+    """What Slack sends when the bot's parent message is deleted: `message_deleted` for a message without
+    replies, a `message_changed` into a tombstone for one with replies (as a checklist parent has)."""
+    ours = {"type": "message", "user": BOT_USER_ID, "bot_id": BOT_ID, "text": "APS checklist", "ts": parent_ts,
+            "thread_ts": parent_ts}  # fmt: skip
+    tombstone = {"type": "message", "subtype": "tombstone", "text": "This message was deleted.",
+                 "user": "USLACKBOT", "hidden": True, "ts": parent_ts, "thread_ts": parent_ts,
+                 "parent_user_id": "USLACKBOT", "reply_count": 5}  # fmt: skip
+    event = {"type": "message", "hidden": True, "channel": channel, "ts": next_ts(), "event_ts": next_ts(),
+             "channel_type": "channel"}  # fmt: skip
+    if kind == "message_deleted":
+        return {**event, "subtype": kind, "deleted_ts": parent_ts, "previous_message": ours}
+    return {**event, "subtype": kind, "message": tombstone, "previous_message": ours}
+
+
+@pytest.mark.parametrize("kind", ["message_changed", "message_deleted"])
+def test_deleting_the_parent_closes_the_checklist_and_cancels_its_recheck(settings, slack, aps, kind) -> None:
     clock = Clock()
     with running_bot(settings, clock=clock) as bot:
         state = start_with_ids(bot, settings)
         tick_step(bot, slack, state, "add-integration", ADMINS[1])
-        deleted = {"type": "message", "subtype": "message_deleted", "hidden": True, "channel": CHANNEL,
-                   "ts": next_ts(), "deleted_ts": state.parent_ts, "event_ts": next_ts()}  # fmt: skip
-        assert bot.send_event(deleted).status == 200
+        edited = {**parent_deletion("message_changed", CHANNEL, state.parent_ts)}
+        edited["message"] = {**edited["message"], "subtype": None, "text": "edited"}  # an edit closes nothing
+        assert bot.send_event(edited).status == 200
+        bot.drain()
+        assert not store_for(settings).get(state.id).closed
+        assert bot.send_event(parent_deletion(kind, CHANNEL, state.parent_ts)).status == 200
         closed = wait_until(lambda: (s := store_for(settings).get(state.id)).closed and s)
         assert closed.closed_at == clock.now
         clock.now += 10 * DAY
@@ -643,13 +663,16 @@ def home_modal_submission(channel: str) -> dict[str, Any]:
     }
 
 
+@pytest.mark.parametrize("write", [(JobStore, "schedule"), (ChecklistStore, "create")])
 def test_a_checklist_that_cannot_be_stored_leaves_no_message_and_says_so(
-    settings, slack, monkeypatch
+    settings, slack, monkeypatch, write
 ) -> None:
-    def disk_full(self, state):
+    def disk_full(self, *args, **kwargs):
         raise sqlite3.OperationalError("database or disk is full")
 
-    monkeypatch.setattr(ChecklistStore, "create", disk_full)
+    monkeypatch.setattr(
+        *write, disk_full
+    )  # the safety-net job, then the checklist: the writes after the post
     with running_bot(settings) as bot:
         assert bot.send_action(home_modal_submission(CHANNEL)).status == 200
         [told] = slack.wait_for(
@@ -661,6 +684,17 @@ def test_a_checklist_that_cannot_be_stored_leaves_no_message_and_says_so(
     assert deleted.params["channel"] == CHANNEL and told.params["channel"] == f"D{ADMINS[0]}"[:11]
     assert slack.thread(CHANNEL, deleted.params["ts"]) == []  # gone: no buttons naming no checklist
     assert "disk is full" not in told.params["text"]
+
+
+def test_a_private_channel_without_the_bot_gets_invite_me_not_try_again(settings, slack) -> None:
+    private = "G0PRIVATE1"
+    with running_bot(settings) as bot:
+        slack.fail_next("conversations.members", error="channel_not_found")  # as Slack answers there
+        assert bot.send_command("checklist", user_id=ADMINS[0], channel_id=private).status == 200
+        [told] = slack.wait_for("response_url", predicate=lambda c: "Invite me" in c.params.get("text", ""))
+        bot.drain()
+    assert "channel_not_found" in told.params["text"] and "Try again" not in told.params["text"]
+    assert store_for(settings).open_checklists() == []
 
 
 def test_the_home_modal_starts_no_checklist_in_a_channel_the_user_is_not_in(settings, slack) -> None:

@@ -99,6 +99,7 @@ CLOSED_TEXT = (
     ":lock: This checklist was closed when its first message was deleted or its channel archived. "
     "Start a new one with `/aps-check checklist`."
 )
+NOT_VISIBLE = ("channel_not_found", "not_in_channel")  # Slack's answer about a channel the bot is not in
 GONE_CHANNEL_EVENTS = ("channel_archive", "group_archive", "channel_deleted", "group_deleted")
 
 
@@ -161,16 +162,17 @@ class ChecklistThreads:
         parent = client.chat_postMessage(
             channel=channel, text=parent_text(state), blocks=self._parent_blocks(state)
         )
-        # A safety net stored before the checklist and its step messages: if posting them stops half-way
-        # (Slack down, a crash, even right after the checklist is stored), the scheduler posts the missing
-        # ones later; it is cancelled once they are all posted (and finds nothing if the store never came).
-        self.jobs.schedule(
-            POST_STEPS_JOB,
-            self.deps.clock() + POST_STEPS_RETRY_SECONDS,
-            {"checklist": state.id, "attempt": 1},
-            key=post_steps_key(state.id),
-        )
         try:
+            # A safety net stored before the checklist and its step messages: if posting them stops half-way
+            # (Slack down, a crash, even right after the checklist is stored), the scheduler posts the
+            # missing ones later; it is cancelled once they are all posted (and finds nothing if the store
+            # never came).
+            self.jobs.schedule(
+                POST_STEPS_JOB,
+                self.deps.clock() + POST_STEPS_RETRY_SECONDS,
+                {"checklist": state.id, "attempt": 1},
+                key=post_steps_key(state.id),
+            )
             state = self.store.create(state.with_messages(parent["ts"], {}))
         except Exception:
             self._withdraw(client, channel, str(parent["ts"]))  # its buttons would name no checklist
@@ -188,8 +190,8 @@ class ChecklistThreads:
         """Delete a parent message whose checklist could not be stored (best effort: logged if it stays)."""
         try:
             client.chat_delete(channel=channel, ts=ts)
-        except SlackApiError as exc:
-            log.error("orphan checklist message %s in %s left: %s", ts, channel, exc.response.get("error"))
+        except Exception as exc:  # the storage error that brought us here is the one to raise
+            log.error("orphan checklist message %s in %s left: %s", ts, channel, _why(exc))
 
     def post_missing_steps(self, client: WebClient, checklist_id: str) -> ChecklistState | None:
         """Post, in order, the step messages not posted yet, storing each one's ts as soon as it is posted;
@@ -263,6 +265,8 @@ class ChecklistThreads:
             self._tell_clicker(client, body, TRY_AGAIN)
         except TooSoon as exc:
             self._tell_clicker(client, body, spacing_text("This checklist's app and project", exc.wait))
+        except SlackApiError as exc:  # the bot cannot see the channel any more (removed from it)
+            log.warning("checklist click in a channel Slack hides from the bot: %s", _why(exc))
 
     def _authorize(
         self, body: dict[str, Any], client: WebClient, ref: ActionRef, action: dict[str, Any]
@@ -616,9 +620,12 @@ def is_member(client: WebClient, channel: str, user: str) -> bool:
             cursor = (page.get("response_metadata") or {}).get("next_cursor")
             if not cursor:
                 return False
-    except SlackApiError as exc:  # not a "no": the user did nothing wrong and may simply click again
-        log.warning("conversations.members %s failed: %s", channel, exc.response.get("error"))
-        raise SlackUnavailable(str(exc.response.get("error"))) from exc
+    except SlackApiError as exc:
+        error = exc.response.get("error")
+        if error in NOT_VISIBLE:  # the bot is not in it (a private channel): trying again will not help
+            raise
+        log.warning("conversations.members %s failed: %s", channel, error)  # not a "no": click again
+        raise SlackUnavailable(str(error)) from exc
 
 
 def _submit(deps: Deps, work: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
@@ -690,7 +697,7 @@ def start_and_report(
         except SlackApiError as exc:
             error = exc.response.get("error")
             log.warning("could not post a checklist in %s: %s", channel, error)
-            if error in ("not_in_channel", "channel_not_found"):
+            if error in NOT_VISIBLE:
                 text = f":warning: I couldn't post the checklist in <#{channel}> ({error}). Invite me first."
             else:
                 text = f":warning: Slack refused the checklist in <#{channel}> ({error}). Please try again."
@@ -746,10 +753,10 @@ def register(app: App, deps: Deps) -> None:
         ack()
         _submit(deps, threads.click, body, client)
 
-    @app.event({"type": "message", "subtype": "message_deleted"})
-    def on_message_deleted(event: dict[str, Any]) -> None:
-        channel, ts = event.get("channel"), event.get("deleted_ts")
-        if isinstance(channel, str) and isinstance(ts, str):
+    @app.event({"type": "message", "subtype": ("message_deleted", "message_changed")})
+    def on_message_gone(event: dict[str, Any]) -> None:
+        channel, ts = event.get("channel"), deleted_ts(event)
+        if isinstance(channel, str) and ts is not None:
             _submit(deps, threads.close_thread, channel, ts)
 
     def on_channel_gone(event: dict[str, Any]) -> None:
@@ -771,6 +778,17 @@ def register(app: App, deps: Deps) -> None:
         cause = value.get("cause") if isinstance(value.get("cause"), str) else None
         ts = value.get("ts") if isinstance(value.get("ts"), str) and TS_RE.fullmatch(value["ts"]) else None
         start_and_report(deps, client, respond, channel=channel, user=user, cause=cause, diagnosis_ts=ts)
+
+
+def deleted_ts(event: dict[str, Any]) -> str | None:
+    """The ts of the message a `message` event says was deleted: `message_deleted`, or a `message_changed`
+    into a tombstone ("This message was deleted."), which is what deleting a message with replies sends."""
+    if event.get("subtype") == "message_deleted":
+        ts = event.get("deleted_ts")
+    else:
+        message = event.get("message") or {}
+        ts = message.get("ts") if message.get("subtype") == "tombstone" else None
+    return ts if isinstance(ts, str) else None
 
 
 def _why(exc: Exception) -> str:

@@ -81,7 +81,7 @@ class MessageIntake:
 
 
 def register(app: App, deps: Deps) -> None:
-    """Channel/group/DM messages, mentions, and an ack-only listener for every other message subtype.
+    """Channel/group/DM messages and mentions (`register_ignored` adds the ack-only listener for the rest).
 
     Bolt tries listeners in registration order and each failed match costs about as much as our whole
     intake, so the most frequent event, a plain message, is matched first."""
