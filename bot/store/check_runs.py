@@ -36,3 +36,8 @@ class CheckRuns:
                 return spacing - (now - row["ran_at"])
             conn.execute("INSERT OR REPLACE INTO check_runs (key, ran_at) VALUES (?, ?)", (key, now))
             return 0.0
+
+    def forget(self, key: str) -> None:
+        """Drop the run of `key` (it reported nothing), so the next one is not spaced out."""
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM check_runs WHERE key = ?", (key,))

@@ -200,10 +200,34 @@ def test_a_repeated_check_is_refused_until_the_spacing_has_passed(
         bot.drain()
         assert aps.count("/authentication/v2/token") == token_calls  # APS was not called again
         command(bot, args, user=STRANGER, channel=ALLOWED_CHANNEL)  # someone else's check is theirs
+        command(bot, f"{args} US")  # a corrected region is a new check, not a repeat
+        slack.wait_for("response_url", count=3, predicate=is_final)
         clock.now += 5
         command(bot, args)  # and the spacing is over
-        slack.wait_for("response_url", count=3, predicate=is_final)
+        slack.wait_for("response_url", count=4, predicate=is_final)
     assert len(slack.wait_for("response_url", predicate=is_spacing_refusal)) == 1
+
+
+def test_a_check_that_crashed_can_be_run_again_at_once(
+    bot_settings: Settings, slack: FakeSlackApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.slack.listeners import check_command
+
+    real, calls = check_command.run_live_check, []
+
+    def crash_once(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("boom")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(check_command, "run_live_check", crash_once)
+    with running_bot(bot_settings, clock=Clock()) as bot:  # the clock stands still: no spacing passes
+        command(bot, f"{CLIENT_ID} {PROJECT_ID} {ACCOUNT_ID}")
+        slack.wait_for("response_url", predicate=lambda c: "crashed" in str(c.params.get("text", "")))
+        command(bot, f"{CLIENT_ID} {PROJECT_ID} {ACCOUNT_ID}")
+        assert "passed" in final_report(slack).params["text"]
+    assert not [c for c in slack.calls_to("response_url") if is_spacing_refusal(c)]
 
 
 def test_secret_in_the_text_is_refused_with_rotation_warning(

@@ -76,9 +76,13 @@ PROGRESS_MIN_INTERVAL = 0.3
 REPORT_TTL = 30 * 60.0  # as long as a response_url lives
 
 
-def check_key(user: str, client_id: str, project: str) -> str:
-    """What `/aps-check` spaces out: one user's checks of one app and project (with or without `b.`)."""
-    return f"check:{user}:{client_id}:{project.strip().lower().removeprefix('b.')}"
+def check_key(user: str, client_id: str, args: dict[str, Any]) -> str:
+    """What `/aps-check` spaces out: one user's checks of one app with the same arguments (ids with or without
+    `b.`, any case): a corrected region or account is a new check, not a repeat."""
+    parts = [
+        str(args.get(k) or "").strip().lower().removeprefix("b.") for k in ("project", "account", "region")
+    ]
+    return ":".join(["check", user, client_id, *parts, str(args.get("user") or "").strip().lower()])
 
 
 class UsageError(ValueError):
@@ -274,8 +278,9 @@ class CheckCommand:
             )
             return
         project = args["project"]
+        key = check_key(user, app.client_id, args)
         wait = self.deps.check_runs.claim(
-            check_key(user, app.client_id, project),
+            key,
             self.deps.clock(),
             self.deps.settings.bot_check_spacing_seconds,
         )
@@ -300,6 +305,7 @@ class CheckCommand:
             )
         except Exception:
             log.exception("live check of %s crashed", app.client_id)
+            self.deps.check_runs.forget(key)  # nothing was reported: trying again at once is fair
             respond(replace_original=True, text=":x: The live check crashed; the error is in the bot's log.")
             return
         share_id = self._keep(report, user)
