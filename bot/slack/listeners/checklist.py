@@ -12,7 +12,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
@@ -105,6 +105,16 @@ GONE_CHANNEL_EVENTS = ("channel_archive", "group_archive", "channel_deleted", "g
 
 class SlackUnavailable(Exception):
     """Slack did not answer a lookup the click depends on; the user is asked to try again."""
+
+
+class Click(NamedTuple):
+    """One authorised click on a step's checkboxes or assignee menu."""
+
+    state: ChecklistState
+    step_id: str
+    action: dict[str, Any]
+    body: dict[str, Any]
+    user: str
 
 
 class TooSoon(Exception):
@@ -250,10 +260,9 @@ class ChecklistThreads:
             if state.closed:
                 self._tell_clicker(client, body, CLOSED_TEXT)
                 return
-            if ref.kind == TICK:
-                self._tick(client, state, ref, action, body, user)
-            elif ref.kind == ASSIGN:
-                self._assign(client, state, ref, action, body, user)
+            if ref.kind in (TICK, ASSIGN):
+                change = self._tick if ref.kind == TICK else self._assign
+                change(client, Click(state, str(ref.step_id or ""), action, body, user))
             elif ref.kind == UNASSIGN:
                 step_id, now = str(ref.step_id), self.deps.clock()
                 self._apply(client, state.id, lambda s: s.unassign(step_id, user, now), steps=[step_id])
@@ -291,16 +300,8 @@ class ChecklistThreads:
             raise Rejected(f"user {user} is not a member of {state.channel}")
         return state
 
-    def _tick(
-        self,
-        client: WebClient,
-        state: ChecklistState,
-        ref: ActionRef,
-        action: dict[str, Any],
-        body: dict[str, Any],
-        user: str,
-    ) -> None:
-        step_id = ref.step_id or ""
+    def _tick(self, client: WebClient, click: Click) -> None:
+        state, step_id, action, body, user = click
         options = action.get("selected_options")
         if not isinstance(options, list) or not all(isinstance(o, dict) for o in options):
             raise Rejected("selected_options missing or malformed")
@@ -316,19 +317,11 @@ class ChecklistThreads:
         # updated, and a stale box would be read as a change on their next click.
         self._apply(client, state.id, change, steps=[step_id], always_render=True)
 
-    def _assign(
-        self,
-        client: WebClient,
-        state: ChecklistState,
-        ref: ActionRef,
-        action: dict[str, Any],
-        body: dict[str, Any],
-        user: str,
-    ) -> None:
+    def _assign(self, client: WebClient, click: Click) -> None:
+        state, step_id, action, body, user = click
         assignee = action.get("selected_user")
         if not isinstance(assignee, str) or not USER_RE.fullmatch(assignee):
             raise Rejected("selected_user missing or malformed")
-        step_id = ref.step_id or ""
         if not is_member(client, state.channel, assignee):  # they could not tick the step they own
             self._tell_clicker(
                 client,
