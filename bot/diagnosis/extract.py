@@ -164,6 +164,8 @@ _ERRORISH = re.compile(
 # A stack frame names code, not an error: Python's `File "…", line N, in f`, and the `at …(…)` frames of
 # Java, .NET and Node. Never a candidate line, however error-like its path.
 _FRAME = re.compile(r'File "[^"\n]*", line \d+, in [\w<>.]+$|at [\w$.<>`\[\], ]+\(.*\)(?: in \S+:line \d+)?$')
+# A curl option line (-d "client_id=…&client_secret=…", -H "Authorization: …"): what was sent, not an answer.
+_CURL_OPTION = re.compile(r"-[dHXu] |--(?:data|header|request|user)[\w-]*[ =]")
 
 
 @dataclass(frozen=True)
@@ -408,7 +410,7 @@ def _candidates(text: str, messages: tuple[str, ...]) -> tuple[str, ...]:
         if len(lines) >= MAX_CANDIDATES:
             break
         line = line.strip()
-        if len(line) < 8 or _FRAME.match(line):
+        if len(line) < 8 or _FRAME.match(line) or _CURL_OPTION.match(line):
             continue
         # A paragraph pasted as one long line is read in overlapping pieces: its error may sit at the end.
         pieces = (line,) if len(line) <= MAX_LINE else _pieces(line)

@@ -144,6 +144,24 @@ def test_stack_frames_are_no_candidate_lines(frame: str) -> None:
     assert extract(frame.replace(" at ", " failed at ").replace("File ", "Error ")).candidates  # not a frame
 
 
+@pytest.mark.parametrize(
+    "option",
+    [
+        '-d "client_id=<client id>&client_secret=<client secret>&grant_type=client_credentials"',
+        '-H "Authorization: Basic <base64 of id:secret>" \\',
+        "--data-urlencode 'scope=data:read data:write' \\",
+    ],
+)
+def test_curl_option_lines_are_the_request_not_candidate_lines(option: str) -> None:
+    answer = "Token scope not set. This request does not have the required privilege."
+    paste = (
+        f'curl -v "https://developer.api.autodesk.com/oss/v2/buckets" \\\n{option}\n{answer}\n' + "x" * 400
+    )
+    candidates = extract(paste).candidates
+    assert answer in candidates and not [c for c in candidates if "client_id" in c or "scope=" in c]
+    assert not [c for c in candidates if c.startswith(("-d ", "-H ", "--data"))]
+
+
 def test_candidates_are_bounded_for_huge_pastes() -> None:
     text = "\n".join(f"  at frame {i} error in module_{i}.py" for i in range(5000))
     assert len(extract(text).candidates) <= 60
