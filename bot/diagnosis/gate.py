@@ -125,6 +125,10 @@ _ACCESS_PROBLEM = re.compile(
     r"(?:don'?t|doesn'?t|does not|do not) have (?:access|permission)|"
     r"\b(?:returns?|returning|shows?|showing|lists?|listing|gets?|getting)\b[^.\n]{0,40}\b(?:only|just)\b"
 )
+# An incident on APS's side (an outage, a degraded service): nothing the app's access set-up can fix.
+_OUTAGE = re.compile(
+    r"\b(?:outages?|service degradation|degraded (?:performance|service)|service disruption)\b"
+)
 _REFUSED = frozenset({401, 403, 429})
 # Words that say a request was refused for access (stricter than _ACCESS_PROBLEM: no "empty", "not showing").
 _REFUSED_WORDS = re.compile(
@@ -281,6 +285,8 @@ def is_aps_access_error(
     ):
         return False  # our own webhook endpoint answering APS, not APS refusing us
     hard_evidence = any(h.kind in {"code", "endpoint"} for h in ranked[0].hits)
+    if not hard_evidence and _OUTAGE.search(lower):
+        return False  # APS itself was down: a 5xx kind of problem, whatever words it shares with access
     coded = any(h.kind == "code" for h in ranked[0].hits)
     quoted = any(h.kind == "message" and h.score >= QUOTED_MESSAGE for h in ranked[0].hits)
     if not (coded or quoted or signals.warnings or _PROBLEM.search(lower)):

@@ -15,6 +15,9 @@ APS_QUESTIONS = [
     "where is the redirect URI configured for my APS app?",
     "the ACC admin asked who should be account admin for the new project",
     "reminder: rotate the APS client secret before friday",
+    # an incident on APS's side, told in access words
+    "Post-mortem of the APS outage: the service that checks access permissions failed, so the Data Management "
+    "API could not access stored data and returned errors for two hours",
     # an endpoint's URL alone says nothing failed
     "After the SDK update the hub names moved. Route https://developer.api.autodesk.com/project/v1/hubs: "
     "before data.name, after result.data.attributes.name",
