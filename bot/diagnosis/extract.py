@@ -410,7 +410,7 @@ def _candidates(text: str, messages: tuple[str, ...]) -> tuple[str, ...]:
         if len(lines) >= MAX_CANDIDATES:
             break
         line = line.strip()
-        if len(line) < 8 or _FRAME.match(line) or _CURL_OPTION.match(line):
+        if len(line) < 8 or _FRAME.match(line) or (line[0] == "-" and _CURL_OPTION.match(line)):
             continue
         # A paragraph pasted as one long line is read in overlapping pieces: its error may sit at the end.
         pieces = (line,) if len(line) <= MAX_LINE else _pieces(line)

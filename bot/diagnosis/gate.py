@@ -285,7 +285,11 @@ def is_aps_access_error(
     ):
         return False  # our own webhook endpoint answering APS, not APS refusing us
     hard_evidence = any(h.kind in {"code", "endpoint"} for h in ranked[0].hits)
-    if not hard_evidence and _OUTAGE.search(lower):
+    if (
+        not hard_evidence
+        and ("outage" in lower or "degrad" in lower or "disruption" in lower)
+        and _OUTAGE.search(lower)
+    ):
         return False  # APS itself was down: a 5xx kind of problem, whatever words it shares with access
     coded = any(h.kind == "code" for h in ranked[0].hits)
     quoted = any(h.kind == "message" and h.score >= QUOTED_MESSAGE for h in ranked[0].hits)
