@@ -129,6 +129,7 @@ _ACCESS_PROBLEM = re.compile(
 _OUTAGE = re.compile(
     r"\b(?:outages?|service degradation|degraded (?:performance|service)|service disruption)\b"
 )
+_NO_OUTAGE = re.compile(r"\b(?:no|not an?|isn'?t an?|without an?|nor an?)\s+(?:\w+\s+)?outages?\b")
 _REFUSED = frozenset({401, 403, 429})
 # Words that say a request was refused for access (stricter than _ACCESS_PROBLEM: no "empty", "not showing").
 _REFUSED_WORDS = re.compile(
@@ -285,14 +286,15 @@ def is_aps_access_error(
     ):
         return False  # our own webhook endpoint answering APS, not APS refusing us
     hard_evidence = any(h.kind in {"code", "endpoint"} for h in ranked[0].hits)
-    if (
-        not hard_evidence
-        and ("outage" in lower or "degrad" in lower or "disruption" in lower)
-        and _OUTAGE.search(lower)
-    ):
-        return False  # APS itself was down: a 5xx kind of problem, whatever words it shares with access
     coded = any(h.kind == "code" for h in ranked[0].hits)
     quoted = any(h.kind == "message" and h.score >= QUOTED_MESSAGE for h in ranked[0].hits)
+    if (
+        not (hard_evidence or quoted or set(signals.statuses) & _REFUSED)
+        and ("outage" in lower or "degrad" in lower or "disruption" in lower)
+        and _OUTAGE.search(lower)
+        and not _NO_OUTAGE.search(lower)
+    ):
+        return False  # APS itself was down: a 5xx kind of problem, whatever words it shares with access
     if not (coded or quoted or signals.warnings or _PROBLEM.search(lower)):
         return False  # a question or chatter about APS (an endpoint's URL alone says nothing failed)
     if all(h.kind in {"topic", "status"} for h in ranked[0].hits) and not (

@@ -232,6 +232,23 @@ def test_a_missing_resource_of_another_kind_is_not_a_missing_project(diagnoser: 
     assert project.is_aps_error and project.causes[0].id == "project-not-found"
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Getting 403 Forbidden from ACC: Token does not have the privilege for this request. Is there an outage?",
+        "APS status page shows no outage, but I still get 403 Forbidden: Token does not have the privilege for "
+        "this request.",
+        'HTTP 403 {"developerMessage":"The client_id specified does not have access to the api product"} '
+        "Not an outage - status page is green.",
+        "no APS outage today, yet our 2-legged token is refused with 401 Unauthorized on every BIM 360 call",
+    ],
+)
+def test_an_outage_named_beside_a_refused_request_does_not_silence_it(
+    diagnoser: Diagnoser, text: str
+) -> None:
+    assert diagnoser.diagnose(text).is_aps_error
+
+
 def test_a_long_aps_message_quoted_whole_is_aps_context(diagnoser: Diagnoser) -> None:
     # of two signatures matched equally well, the longer one is the evidence: here APS's own long wording
     text = (
