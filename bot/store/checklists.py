@@ -65,13 +65,9 @@ FIRST_COMPLETED = (
 )
 
 # When a checklist was closed because its thread went away (parent deleted, channel archived).
-CLOSED = (
-    "checklists-3",
-    (
-        "ALTER TABLE checklists ADD COLUMN closed_at REAL",
-        "CREATE INDEX checklists_parent ON checklists (channel, parent_ts)",  # looked up on every deletion
-    ),
-)
+CLOSED = ("checklists-3", ("ALTER TABLE checklists ADD COLUMN closed_at REAL",))
+# A checklist by its parent message: looked up for every deleted message in the bot's channels.
+BY_PARENT = ("checklists-4", ("CREATE INDEX checklists_parent ON checklists (channel, parent_ts)",))
 
 MAX_ATTEMPTS = 50
 
@@ -92,6 +88,7 @@ class ChecklistStore:
         db.migrate(*MIGRATION)
         db.migrate(*FIRST_COMPLETED)
         db.migrate(*CLOSED)
+        db.migrate(*BY_PARENT)
 
     # --- reads ---------------------------------------------------------------------------------------
 

@@ -274,7 +274,9 @@ class ChecklistThreads:
             self._tell_clicker(client, body, TRY_AGAIN)
         except TooSoon as exc:
             self._tell_clicker(client, body, spacing_text("This checklist's app and project", exc.wait))
-        except SlackApiError as exc:  # the bot cannot see the channel any more (removed from it)
+        except SlackApiError as exc:
+            if exc.response.get("error") not in NOT_VISIBLE:
+                raise
             log.warning("checklist click in a channel Slack hides from the bot: %s", _why(exc))
 
     def _authorize(
