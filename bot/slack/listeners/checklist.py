@@ -605,7 +605,8 @@ def _single_action(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def is_member(client: WebClient, channel: str, user: str) -> bool:
-    """Whether `user` is in `channel` (conversations.members, every page); SlackUnavailable if Slack fails."""
+    """Whether `user` is in `channel` (conversations.members, every page). Slack's own error if the bot cannot
+    see the channel (NOT_VISIBLE), SlackUnavailable for any other failure."""
     cursor = None
     try:
         while True:
