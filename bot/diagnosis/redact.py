@@ -45,10 +45,10 @@ _PATTERNS: tuple[tuple[str, tuple[str, ...], re.Pattern[str], int], ...] = (
         re.compile(r"((?:echo\s+-n\s+|b64encode\(\s*b?)['\"]?[\w.@-]+:)()([^\s'\"|)]+)"),
         3,
     ),
-    (  # a client id (APS: 32 characters) and its secret, joined as for a Basic header: "id:secret"
+    (  # a client id and its secret, joined as for a Basic header: "id:secret" (`_pair_kept` tells which)
         "id-secret-pair",
         (":",),
-        re.compile(r"(?<=[A-Za-z0-9]{24})(:)()([A-Za-z0-9]{16,})(?![\w-])"),
+        re.compile(r"(?<=[A-Za-z0-9]{6})(:)()([A-Za-z0-9]{16,})(?![\w-])"),
         3,
     ),
     ("url-credentials", ("@",), re.compile(r"(https?://[^\s/:@]+:)()([^\s/@]+)(?=@)"), 3),
@@ -168,19 +168,41 @@ def _occurs(word: str, lower: str, possible: set[str], seen: dict[str, bool]) ->
     return found
 
 
-_LONG_WORD = re.compile(r"^[a-z0-9]{24,}$", re.MULTILINE)
+_SECRET_RUN = re.compile(r"^[a-z0-9]{16,}$", re.MULTILINE)
 
 
-def _after_long_words(text: str, index: str) -> list[int]:
-    """Each ":" right after a run of 24+ letters and digits: where an id-secret pair can start. `index`:
+def _before_secret_runs(text: str, index: str) -> list[int]:
+    """Each ":" right before a run of 16+ letters and digits: where an id-secret pair can start. `index`:
     `word_index` of the paste, which holds every such run as one of its words (so its long words are all)."""
     lower = text.lower()
     return [
-        end
-        for word in _LONG_WORD.findall(index)
+        at - 1
+        for word in _SECRET_RUN.findall(index)
         for at in positions(lower, word)
-        if lower.startswith(":", end := at + len(word))
+        if at and lower[at - 1] == ":"
     ]
+
+
+APS_ID_LENGTH = 24  # APS client ids have 32 letters and digits; 24 leaves room for a trimmed one
+_NOT_ID_BEFORE = frozenset("._:/@=-\\")  # "dm.lineage:…", "urn:adsk:…", "x-ads-…:": names, not ids
+_MIXED = (str.islower, str.isupper, str.isdigit)
+
+
+def _pair_kept(text: str, colon: int, secret: str) -> bool:
+    """Whether "name:value" at `colon` is no id joined to its secret. An APS-long id: any value is its secret.
+    A shorter one (an app's own, or an id cut short for the paste) must stand alone and hold a digit, and
+    the value must mix lower case, upper case and digits, as secrets do ("objectKey:MyModel" is no pair)."""
+    start = colon
+    while start > 0 and text[start - 1].isascii() and text[start - 1].isalnum():
+        start -= 1
+    if colon - start >= APS_ID_LENGTH:
+        return False
+    return not (
+        (start == 0 or text[start - 1] not in _NOT_ID_BEFORE)
+        and any(map(str.isdigit, text[start:colon]))
+        and all(any(map(kind, secret)) for kind in _MIXED)
+        and not secret.startswith("dXJu")  # an encoded URN ("urn:…" in base64), not a secret
+    )
 
 
 def _kept(kind: str, value: str) -> bool:
@@ -235,7 +257,9 @@ def redact(text: str, index: str | None = None) -> Redaction:
 
         def _mask(match: re.Match[str], kind: str = kind, group: int = group) -> str:
             secret = match.group(group)
-            if _kept(kind, secret):
+            if _kept(kind, secret) or (
+                kind == "id-secret-pair" and _pair_kept(match.string, match.start(), secret)
+            ):
                 return match.group(0)
             if kind not in kinds:
                 kinds.append(kind)
@@ -250,7 +274,7 @@ def redact(text: str, index: str | None = None) -> Redaction:
             lower = text.lower()
             continue
         if kind == "id-secret-pair" and index is not None:
-            starts = _after_long_words(text, index)  # not every ":" of a long log: only those ending an id
+            starts = _before_secret_runs(text, index)  # not every ":" of a long log: only those before 16+
         else:
             starts = anchored(lower if in_lower else text, anchors)
         masked = _substitute(matches_at(pattern, text, starts), _mask, text)

@@ -74,6 +74,9 @@ JWT = "eyJhbGciOiJSUzI1NiIsImtpZCI6IlUzc1QifQ.eyJzY29wZSI6WyJkYXRhOnJlYWQiXSwiY2
         ("Error: APS auth failed (clientSecret Hk29sLq0pXv7) status 401", "Hk29sLq0pXv7"),
         ("client_secret\tHk29sLq0pXv7\tclient_id\t(empty)", "Hk29sLq0pXv7"),
         ('{"message": "token failed: {\\"client_secret\\":\\"Hk29sLq0pXv7\\"}"}', "Hk29sLq0pXv7"),
+        # a short id joined to its secret (the id trimmed for the paste, or an app of one's own)
+        ("RuntimeError: token request failed for abc123:Zx8Cv7Bn6Mq5Lk4J -> 401", "Zx8Cv7Bn6Mq5Lk4J"),
+        ("log " * 700 + "failed for myapp01:Zx8Cv7Bn6Mq5Lk4J", "Zx8Cv7Bn6Mq5Lk4J"),  # a long paste (indexed)
     ],
 )
 def test_known_secret_shapes_are_blanked(text: str, secret: str) -> None:
@@ -110,6 +113,11 @@ def test_known_secret_shapes_are_blanked(text: str, secret: str) -> None:
         "Basic authentication with passwords is deprecated",
         '"APS_CLIENT_ID" = "id", "APS_CLIENT_SECRET" = "secret"',
         "{auth:{username:id,password:secret}}",
+        # a name and a value joined by ":" that no secret is: ids of items, encoded URNs, object keys
+        "urn:adsk.wipprod:dm.lineage:hC6k4hndRWaeIVhIjvHu8w",
+        "derivative model01:dXJuOmFkc2sub2JqZWN0czpvcy5vYmplY3Q6YnVja2V0L21vZGVsLnJ2dA",
+        "objectKey:MyHouseModel2024v3 uploaded",
+        "x-ads-request-id3:Zx8Cv7Bn6Mq5Lk4J",
     ],
 )
 def test_placeholders_are_not_secrets(text: str) -> None:
