@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-import types
 from dataclasses import dataclass
 
 import pytest
 
+from bot.slack.listeners import check_command
 from bot.slack.listeners.check_command import UsageError, looks_secret, parse_check_args, split_words
 from tests.fakes.aps_server import ACCOUNT_ID, CLIENT_ID, CLIENT_SECRET, PROJECT_ID
 
@@ -88,9 +87,7 @@ def test_redactor_verdict_is_used_without_registered_client_ids(monkeypatch: pyt
         seen.append(text)
         return Redaction(text, "xoxb-" in text or CLIENT_ID in text)
 
-    module = types.ModuleType("bot.diagnosis.redact")
-    module.redact = redact  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "bot.diagnosis.redact", module)
+    monkeypatch.setattr(check_command, "redact", redact)
     assert not looks_secret(f"{CLIENT_ID} {PROJECT_ID}", [CLIENT_ID, PROJECT_ID], [CLIENT_ID])
     assert CLIENT_ID not in seen[-1]
     assert looks_secret(f"{CLIENT_ID} xoxb-123", [CLIENT_ID, "xoxb-123"], [CLIENT_ID])

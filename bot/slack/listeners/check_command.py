@@ -29,6 +29,7 @@ from bot.check.access import REGISTER_HINT, find_app, may_use, needs_usergroups
 from bot.check.report import CheckReport, StepResult
 from bot.check.request import REGION_ALIASES, REGIONS, CheckRequest, InvalidRequest
 from bot.check.service import run_live_check
+from bot.diagnosis.redact import redact
 from bot.settings import ApsApp
 from bot.slack.check_blocks import (
     SHARE_ACTION,
@@ -97,14 +98,7 @@ def looks_secret(text: str, words: list[str], client_ids: Iterable[str] = ()) ->
     scrubbed = text
     for client_id in client_ids:
         scrubbed = scrubbed.replace(client_id, " ")
-    try:
-        from bot.diagnosis.redact import redact
-
-        if redact(scrubbed).found:
-            return True
-    except ImportError:  # the diagnosis team's redactor not there yet
-        pass
-    if SECRET_WORDS.search(text):
+    if redact(scrubbed).found or SECRET_WORDS.search(text):
         return True
     known = set(client_ids)
     first_arg = 2 if words and words[0].lower() == "checklist" else 1  # skip the client id itself
