@@ -34,7 +34,7 @@ class Scheduler:
         self.deps = deps
         self.jobs = JobStore(deps.db)
         if handlers is None or sweeps is None:
-            from bot.slack.listeners.checklist import scheduled_work  # the edge that knows Slack
+            from bot.slack.listeners import scheduled_work  # the edge that knows Slack
 
             default_handlers, default_sweeps = scheduled_work(deps)
             handlers = default_handlers if handlers is None else handlers

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 import yaml
 
+from bot.scheduler import Scheduler
 from bot.settings import Settings
-from bot.slack.listeners.check_command import REPORT_TTL, RUN_LIVE_CHECK
+from bot.slack.listeners.check_command import CHECK_JOB, REPORT_TTL, RESUME_AFTER, RUN_LIVE_CHECK
 from tests.check.conftest import ALLOWED_CHANNEL, ALLOWED_GROUP, ALLOWED_USER, app_entry
 from tests.check.test_scenarios import FAILURES
 from tests.fakes.aps_server import ACCOUNT_ID, APP_NAME, CLIENT_ID, CLIENT_SECRET, PROJECT_ID, FakeAps
@@ -228,6 +229,75 @@ def test_a_check_that_crashed_can_be_run_again_at_once(
         command(bot, f"{CLIENT_ID} {PROJECT_ID} {ACCOUNT_ID}")
         assert "passed" in final_report(slack).params["text"]
     assert not [c for c in slack.calls_to("response_url") if is_spacing_refusal(c)]
+
+
+def stored_checks(bot: BotServer) -> int:
+    """Checks kept in the jobs table (each holds a response_url: none may outlive its check)."""
+    row = bot.runtime.deps.db.connection().execute("SELECT COUNT(*) FROM jobs WHERE kind = ?", (CHECK_JOB,))
+    return int(row.fetchone()[0])
+
+
+def _dies_before_answering(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bot acks `/aps-check` and then dies: the check never answers (its stored job stays behind)."""
+    from bot.slack.listeners import check_command
+
+    monkeypatch.setattr(check_command.CheckCommand, "_answer", lambda self, job, *args: None)
+
+
+def test_a_check_the_bot_died_during_is_run_again_after_the_restart(
+    bot_settings: Settings, slack: FakeSlackApi, aps: FakeAps, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    aps.scenario = "integration_missing_403"
+    clock = Clock()
+    with monkeypatch.context() as patch:
+        _dies_before_answering(patch)
+        with running_bot(bot_settings, clock=clock) as bot:
+            command(bot, f"{CLIENT_ID} {PROJECT_ID} {ACCOUNT_ID}")
+            bot.drain()
+    assert slack.calls_to("response_url") == [] and aps.calls == []
+    with running_bot(bot_settings, clock=clock) as bot:
+        scheduler = Scheduler(bot.runtime.deps)
+        assert scheduler.run_due(clock.now + RESUME_AFTER - 1) == 0  # it might still be running: not yet
+        assert scheduler.run_due(clock.now + RESUME_AFTER) == 1
+        final = final_report(slack)
+        assert "integration-not-provisioned" in json.dumps(final.json("blocks"))
+        assert "restarted during this check" in json.dumps(final.json("blocks"))
+        assert scheduler.run_due(clock.now + 2 * RESUME_AFTER) == 0  # run again once, never twice
+        assert stored_checks(bot) == 0
+    assert len(slack.calls_to("response_url")) == 1  # the report alone: the first run may have used the rest
+
+
+def test_an_interrupted_check_whose_response_url_expired_is_dropped(
+    bot_settings: Settings, slack: FakeSlackApi, aps: FakeAps, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = Clock()
+    with monkeypatch.context() as patch:
+        _dies_before_answering(patch)
+        with running_bot(bot_settings, clock=clock) as bot:
+            command(bot, f"{CLIENT_ID} {PROJECT_ID} {ACCOUNT_ID}")
+            bot.drain()
+    with running_bot(bot_settings, clock=clock) as bot:
+        scheduler = Scheduler(bot.runtime.deps)
+        assert stored_checks(bot) == 1
+        assert scheduler.run_due(clock.now + REPORT_TTL) == 1
+        assert stored_checks(bot) == 0
+    assert slack.calls_to("response_url") == [] and aps.calls == []
+
+
+def test_an_answered_check_leaves_nothing_to_run_again(
+    bot_settings: Settings, slack: FakeSlackApi, aps: FakeAps
+) -> None:
+    clock = Clock()
+    with running_bot(bot_settings, clock=clock) as bot:
+        command(bot, f"{CLIENT_ID} {PROJECT_ID} {ACCOUNT_ID}")  # passes
+        command(bot, f"{CLIENT_ID} {PROJECT_ID} {ACCOUNT_ID}")  # refused: too soon
+        command(bot, f"{CLIENT_ID} {PROJECT_ID} {ACCOUNT_ID}", user=STRANGER)  # refused: not allowed
+        final_report(slack)
+        bot.drain()
+        answers = len(slack.calls_to("response_url"))
+        assert stored_checks(bot) == 0
+        assert Scheduler(bot.runtime.deps).run_due(clock.now + RESUME_AFTER) == 0
+    assert len(slack.calls_to("response_url")) == answers
 
 
 def test_secret_in_the_text_is_refused_with_rotation_warning(

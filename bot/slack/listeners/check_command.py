@@ -8,6 +8,9 @@ Cheap refusals (help, bad arguments, a secret in the text, unknown app) are answ
 Everything else runs on `deps.executor`: authorisation (user, user group or channel of the app), then an
 ephemeral "checking…" message through `response_url`, replaced in place as steps finish (response_url allows
 5 uses, so progress updates are rationed), ending with the report and a "Share in channel" button.
+
+An accepted check is stored as a job due `RESUME_AFTER` later and deleted once it has answered: if the bot
+dies mid-check, the scheduler of the restarted bot runs it again and answers through the same `response_url`.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from bot.slack.check_blocks import (
     spacing_text,
 )
 from bot.slack.deps import Deps
+from bot.store.jobs import Job, JobStore
 from bot.store.shared_reports import KeptReport, SharedReports
 
 log = logging.getLogger(__name__)
@@ -75,6 +79,9 @@ NAME_PART = re.compile(r"\d+|[A-Za-z][a-z]*\d*|[A-Z]{1,5}")
 MAX_PROGRESS_UPDATES = 3  # response_url: 5 uses = 1 "checking…" + 3 progress + 1 final report
 PROGRESS_MIN_INTERVAL = 0.3
 REPORT_TTL = 30 * 60.0  # as long as a response_url lives
+CHECK_JOB = "aps-check"
+RESUME_AFTER = 5 * 60.0  # a check not answered by then had its bot die: far longer than the slowest check
+RESUMED_NOTE = ":arrows_counterclockwise: The bot restarted during this check, so it ran again."
 
 
 def check_key(user: str, client_id: str, args: dict[str, Any]) -> str:
@@ -201,6 +208,7 @@ class CheckCommand:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
         self.reports = SharedReports(deps.db)
+        self.jobs = JobStore(deps.db)
 
     # --- /aps-check --------------------------------------------------------------------------------
 
@@ -241,9 +249,48 @@ class CheckCommand:
                 + escape(REGISTER_HINT),
             )
             return
+        job = self._store(body, app, args)  # before the ack: once Slack has its answer, the check is kept
         ack()
         log.info("/aps-check by %s in %s: app=%s project=%s", user, channel, app.client_id, args["project"])
-        self.deps.executor.submit(self._guarded, self._run, client, respond, app, user, channel, args)
+        self.deps.executor.submit(self._guarded, self._answer, job, client, respond, app, user, channel, args)
+
+    def _store(self, body: dict[str, Any], app: ApsApp, args: dict[str, Any]) -> int | None:
+        """Keep the accepted check until it has answered (None: storage failed; the check still runs)."""
+        now = self.deps.clock()
+        payload = {
+            "user": str(body.get("user_id", "")),
+            "channel": str(body.get("channel_id", "")),
+            "client_id": app.client_id,
+            "args": args,
+            "response_url": str(body.get("response_url", "")),
+            "accepted_at": now,
+        }
+        try:
+            return self.jobs.schedule(CHECK_JOB, now + RESUME_AFTER, payload)
+        except Exception:
+            log.exception("/aps-check could not be stored; it runs, but a crash would lose it")
+            return None
+
+    def _answer(self, job: int | None, *args: Any) -> None:
+        """Run the check, then forget its stored job (also when it failed: it has answered)."""
+        try:
+            self._run(*args)
+        finally:
+            if job is not None:
+                self.jobs.delete(job)
+
+    def resume(self, job: Job, now: float, client: WebClient) -> None:
+        """Run again a check whose bot died before it answered, if its response_url still lives."""
+        self.jobs.delete(job.id)  # it held a response_url: nothing of it outlives this run
+        payload = job.payload
+        app = find_app(self.deps.settings, str(payload.get("client_id", "")))
+        response_url = str(payload.get("response_url", ""))
+        if now - float(payload.get("accepted_at", 0)) >= REPORT_TTL or not response_url or app is None:
+            log.info("interrupted /aps-check %s dropped: its response_url expired or its app is gone", job.id)
+            return
+        respond = Respond(response_url=response_url)
+        user, channel, args = str(payload["user"]), str(payload["channel"]), dict(payload["args"])
+        self._run(client, respond, app, user, channel, args, resumed=True)
 
     def _guarded(self, work: Callable[..., None], *args: Any) -> None:
         try:
@@ -261,8 +308,18 @@ class CheckCommand:
         handler(body, client, respond, self.deps, args)
 
     def _run(
-        self, client: WebClient, respond: Respond, app: ApsApp, user: str, channel: str, args: dict[str, Any]
+        self,
+        client: WebClient,
+        respond: Respond,
+        app: ApsApp,
+        user: str,
+        channel: str,
+        args: dict[str, Any],
+        *,
+        resumed: bool = False,
     ) -> None:
+        """Authorise, space, check, report. `resumed`: a re-run after a restart, which answers with the
+        report alone (the first run may have used up all but one of the response_url's uses)."""
         if not self.allowed(client, app, user, channel):
             respond(
                 response_type="ephemeral",
@@ -284,8 +341,9 @@ class CheckCommand:
                 text=spacing_text(f"*{escape(app.name)}* → {escape(project)}", wait),
             )
             return
-        view = ProgressView(respond, app, project, self.deps.clock)
-        view.start()
+        view = None if resumed else ProgressView(respond, app, project, self.deps.clock)
+        if view is not None:
+            view.start()
         try:
             report = run_live_check(
                 self.deps.settings,
@@ -294,7 +352,7 @@ class CheckCommand:
                 account=args["account"],
                 region=args["region"],
                 user=args["user"],
-                on_step=view.on_step,
+                on_step=None if view is None else view.on_step,
                 kb=self.deps.kb,
             )
         except Exception:
@@ -306,7 +364,7 @@ class CheckCommand:
         respond(
             replace_original=True,
             text=report_text(report),
-            blocks=report_blocks(report, share_id=share_id),
+            blocks=report_blocks(report, share_id=share_id, note=RESUMED_NOTE if resumed else None),
         )
 
     # --- authorisation ------------------------------------------------------------------------------
@@ -402,6 +460,12 @@ class CheckCommand:
             client.chat_postEphemeral(**kwargs)
         except SlackApiError as exc:
             log.warning("run_live_check hint failed: %s", exc.response.get("error"))
+
+
+def scheduled_work(deps: Deps, client: WebClient) -> dict[str, Callable[[Job, float], None]]:
+    """The job handler that runs again the checks a dead bot left unanswered."""
+    handler = CheckCommand(deps)
+    return {CHECK_JOB: lambda job, now: handler.resume(job, now, client)}
 
 
 def register(app: App, deps: Deps) -> None:

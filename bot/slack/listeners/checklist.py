@@ -714,18 +714,22 @@ def start_and_report(
     _submit(deps, work)
 
 
+def background_client(deps: Deps) -> WebClient:
+    """The Web API client for work that runs outside a listener: the app's, or one from the settings."""
+    if deps.client is not None:
+        return deps.client
+    token = deps.settings.slack_bot_token
+    return WebClient(
+        token=token.get_secret_value() if token else None,
+        base_url=deps.settings.slack_api_base,
+        retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=2)],
+    )
+
+
 def scheduled_work(
-    deps: Deps,
+    deps: Deps, client: WebClient
 ) -> tuple[dict[str, Callable[[Job, float], None]], list[Callable[[float], None]]]:
-    """The job handlers and sweeps the scheduler runs: automatic re-checks and stale reminders."""
-    client = deps.client
-    if client is None:
-        token = deps.settings.slack_bot_token
-        client = WebClient(
-            token=token.get_secret_value() if token else None,
-            base_url=deps.settings.slack_api_base,
-            retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=2)],
-        )
+    """The job handlers and sweeps of checklists: automatic re-checks, step posting and stale reminders."""
     threads = ChecklistThreads(deps)
 
     def recheck(job: Job, now: float) -> None:
