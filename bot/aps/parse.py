@@ -15,6 +15,12 @@ from typing import Any
 from bot.check.ports import ApsError, ApsWarning, TokenInfo
 
 AUTH_CODE = re.compile(r"\bAUTH-\d{3}\b")
+# Plain-text answers APS sends without their code: a 403 text/plain "Token does not have the privilege for
+# this request." (https://aps.autodesk.com/blog/401-unauthorized-403-forbidden) is AUTH-010, as its JSON says.
+PLAIN_CODES = (
+    ("does not have the privilege for this request", "AUTH-010"),
+    ("does not have the required privilege", "AUTH-010"),  # "Token scope not set. This request does not …"
+)
 HTML_TITLE = re.compile(r"<title>\s*([^<]{1,120}?)\s*</title>", re.IGNORECASE)
 EXCERPT = 300
 
@@ -95,8 +101,9 @@ def parse_body(
         title = HTML_TITLE.search(text)
         page = f": {title.group(1)}" if title else ""
         return None, ApsError("", f"non-JSON body (HTML page{page})", "html"), ()
-    code = AUTH_CODE.search(text)
-    return None, ApsError(code.group(0) if code else "", text[:EXCERPT], "text"), ()
+    found = AUTH_CODE.search(text)
+    code = found.group(0) if found else next((c for words, c in PLAIN_CODES if words in lowered), "")
+    return None, ApsError(code, text[:EXCERPT], "text"), ()
 
 
 def parse_retry_after(value: str | None) -> float | None:

@@ -169,7 +169,9 @@ def _hub_absent(ctx: Context, filtered: ApsResponse, hub_id: str) -> Outcome:
     reachable = [h for h in parse_hubs(everything) if h.is_account] if everything.ok else []
     status = filtered.status
     region_text = f" in region(s) {', '.join(regions)}" if regions else ""
-    home = next((h for h in reachable[:MAX_HUBS_PROBED] if _project_in_hub(api, h.id, ctx["request"])), None)
+    home, unanswered = _search_hubs(api, reachable[:MAX_HUBS_PROBED], ctx["request"])
+    if home is None and unanswered is not None:  # the project may be in the hub APS did not answer for
+        return _search_failed(unanswered, f"hub {hub_id} not reachable; ")
     if home is not None:
         return Outcome(
             "fail",
@@ -181,29 +183,16 @@ def _hub_absent(ctx: Context, filtered: ApsResponse, hub_id: str) -> Outcome:
             ),
             C.PROJECT_NOT_FOUND,
         )
-    if reachable and regions:
-        names = ", ".join(f"{h.name} ({h.region})" for h in reachable[:5])
-        reached = sorted({h.region for h in reachable if h.region})
+    if reachable:  # added elsewhere; a region warning only says no account of that region has it
+        names = ", ".join(f"{h.name} ({h.id}{', ' + h.region if h.region else ''})" for h in reachable[:5])
+        absent = f", and in no account{region_text}" if regions else ""
         return Outcome(
             "fail",
             Observed(
                 status,
-                "BIM360DM_ERROR",
-                f"hub {hub_id} not reachable: the app is provisioned only in {', '.join(reached)} "
-                f"accounts ({names}), not{region_text}: add the custom integration in the account of "
-                "the project's region",
-            ),
-            C.REGION_MISMATCH,
-        )
-    if reachable:
-        names = ", ".join(f"{h.name} ({h.id})" for h in reachable[:5])
-        return Outcome(
-            "fail",
-            Observed(
-                status,
-                filtered.code,
-                f"hub {hub_id} not reachable; the app is added in other accounts only ({names}): add the "
-                "custom integration in this account, or check the account id",
+                filtered.code or ("BIM360DM_ERROR" if regions else ""),
+                f"hub {hub_id} not reachable; the app is added in other accounts only ({names}){absent}: "
+                f"add the custom integration in account {hub_id.removeprefix('b.')}, or check the account id",
             ),
             C.INTEGRATION_MISSING,
         )
@@ -235,9 +224,11 @@ def step_hub(ctx: Context) -> Outcome:
         return _hub_absent(ctx, response, "(any account)")
     if len(accounts) == 1:
         return _found_hub(ctx, accounts[0], " (the only account hub the app reaches)")
-    for hub in accounts[:MAX_HUBS_SEARCHED]:
-        if _project_in_hub(api, hub.id, req):
-            return _found_hub(ctx, hub, f" (found the project among {len(accounts)} hubs)")
+    home, unanswered = _search_hubs(api, accounts[:MAX_HUBS_SEARCHED], req)
+    if home is not None:
+        return _found_hub(ctx, home, f" (found the project among {len(accounts)} hubs)")
+    if unanswered is not None:
+        return _search_failed(unanswered, "")
     return Outcome(
         "fail",
         Observed(
@@ -250,11 +241,35 @@ def step_hub(ctx: Context) -> Outcome:
     )
 
 
-def _project_in_hub(api: ApsApi, hub_id: str, req: CheckRequest) -> bool:
-    if req.dm_project_id:
-        return api.project(hub_id, req.dm_project_id).ok
-    listing = api.hub_projects(hub_id, name=req.project_name)
-    return any(_name_of(item).lower() == (req.project_name or "").lower() for item in listing.items)
+def _search_hubs(
+    api: ApsApi, hubs: Sequence[Hub], req: CheckRequest
+) -> tuple[Hub | None, ApsResponse | None]:
+    """The first hub holding the project, and the first answer that could not tell (a timeout, 429, 5xx):
+    "not in these hubs" is a verdict only when every hub answered."""
+    unanswered = None
+    for hub in hubs:
+        if req.dm_project_id:
+            response = api.project(hub.id, req.dm_project_id)
+            found = response.ok
+        else:
+            response = api.hub_projects(hub.id, name=req.project_name)
+            found = any(_name_of(item).lower() == (req.project_name or "").lower() for item in response.items)
+        if found:
+            return hub, None
+        if unanswered is None and _transient(response):
+            unanswered = response
+    return None, unanswered
+
+
+def _transient(response: ApsResponse) -> bool:
+    return response.status in (0, 429) or response.status >= 500
+
+
+def _search_failed(response: ApsResponse, prefix: str) -> Outcome:
+    """The project search could not finish: say what APS answered, with no provisioning verdict."""
+    failure = common_failure(response, DM) or Outcome("fail", observed(response))
+    message = f"{prefix}looking for the project in the app's hubs: {failure.observed.message}"
+    return Outcome("fail", Observed(response.status, response.code, message), failure.cause_id)
 
 
 def _name_of(item: dict) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 
@@ -30,7 +31,7 @@ FAILURES: dict[str, tuple[str, str | None]] = {
     "integration_missing_403": ("hub", "integration-not-provisioned"),
     "integration_missing_200": ("hub", "integration-not-provisioned"),
     "integration_missing_legacy": ("hub", "integration-not-provisioned"),
-    "other_region": ("hub", "region-mismatch"),
+    "other_region": ("hub", "integration-not-provisioned"),  # added in another account: add it in this one
     "missing_scope": ("scopes", "missing-scope"),
     "acc_api_not_enabled": ("account_admin", "app-api-access-missing"),
     "project_not_found": ("project", "project-not-found"),
@@ -112,7 +113,32 @@ def test_missing_integration_lists_regions_from_warnings(
 def test_other_region_names_where_it_is_provisioned(aps: FakeAps, settings: Settings) -> None:
     aps.scenario = "other_region"
     failed = check(settings).failed_step
-    assert "only in US" in failed.observed.message and "EMEA" in failed.observed.message
+    assert f"b.{OTHER_ACCOUNT_ID}, US)" in failed.observed.message
+    assert "in no account in region(s) EMEA" in failed.observed.message
+    assert f"add the custom integration in account {ACCOUNT_ID}" in failed.observed.message
+
+
+@pytest.mark.parametrize("status", [503, 429])
+@pytest.mark.parametrize("project", [PROJECT_ID, PROJECT_NAME])
+def test_a_hub_that_does_not_answer_leaves_the_project_search_open(
+    aps: FakeAps, settings: Settings, status: int, project: str
+) -> None:
+    """No account id: the project is looked for in each hub. A 503 or 429 from its hub is no "not found"."""
+    aps.scenario = "two_accounts"
+    aps.unavailable_hubs = {f"b.{ACCOUNT_ID}": status}
+    failed = run_live_check(settings, CLIENT_ID, project).failed_step
+    assert failed.name == "hub" and failed.observed.status == status
+    assert failed.cause_id == ("rate-limited" if status == 429 else None)
+    assert "looking for the project" in failed.observed.message
+
+
+def test_a_probe_that_does_not_answer_gives_no_provisioning_verdict(aps: FakeAps, settings: Settings) -> None:
+    """The account id given is not reachable; whether the project sits in an account the app does reach
+    cannot be told while that account's hub answers 503, so neither verdict is given."""
+    aps.scenario = "two_accounts"
+    aps.unavailable_hubs = {f"b.{ACCOUNT_ID}": 503}
+    failed = run_live_check(settings, CLIENT_ID, PROJECT_ID, account=str(uuid.UUID(int=7))).failed_step
+    assert (failed.name, failed.cause_id, failed.observed.status) == ("hub", None, 503)
 
 
 def test_missing_scope_also_fails_the_admin_call_with_auth_010(aps: FakeAps, settings: Settings) -> None:

@@ -65,6 +65,9 @@ AUTH_010 = {
     "moreInfo": "https://aps.autodesk.com/en/docs/oauth/v2/developers_guide/error_handling/",
     "errorCode": "AUTH-010",
 }
+# How APS answers a token without the needed scope: text/plain, the sentence alone, no code
+# (https://aps.autodesk.com/blog/401-unauthorized-403-forbidden); AUTH_010 is the JSON form of the same answer.
+PRIVILEGE_TEXT = AUTH_010["developerMessage"]
 HTML_502 = (
     "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
     "<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n"
@@ -159,6 +162,8 @@ class FakeAps:
         # Projects listed before the one the tests look for (a big account): names that sort first, half of
         # them holding its name ("Tower A (archive 7)"), which a "contains" name filter also returns.
         self.other_projects = 0
+        # Hubs whose project endpoints answer this status for now (503: an outage; 429: throttled)
+        self.unavailable_hubs: dict[str, int] = {}
         self._calls: list[Call] = []
         self._tokens: dict[str, dict[str, Any]] = {}
         self._issued: list[str] = []
@@ -269,7 +274,7 @@ class FakeAps:
             return 401, "", b"", {}
         needed = next((scope for prefix, scope in SCOPES_NEEDED.items() if path.startswith(prefix)), None)
         if needed and needed not in token["scope"]:
-            return 403, "text/plain", json.dumps(AUTH_010), {}
+            return 403, "text/plain", PRIVILEGE_TEXT, {}
         if path.startswith("/construction/admin/"):
             return self._admin(path, query, headers)
         return self._data_management(path, query, headers)
@@ -367,6 +372,13 @@ class FakeAps:
             return 502, "text/html", HTML_502, {}
         if parts[:3] == ["project", "v1", "hubs"] and len(parts) >= 5 and parts[4] == "projects":
             hub_id = parts[3]
+            if hub_id in self.unavailable_hubs:
+                status = self.unavailable_hubs[hub_id]
+                if status == 429:
+                    return self._json(
+                        429, {"developerMessage": "Quota limit exceeded."}, **{"Retry-After": "60"}
+                    )
+                return self._json(status, {"developerMessage": "Service Unavailable"})
             hubs, _, _ = self._reachable_hubs()
             if hub_id not in {h["id"] for h in hubs}:
                 return self._json(
