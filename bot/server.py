@@ -21,6 +21,9 @@ log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 HTTP_THREADS = 16
+# Slack's largest deliveries (a 40,000-character message with its blocks, a click on a 50-block message,
+# form-encoded) stay well under this; a bigger body is refused (413) before anyone reads it, signed or not.
+MAX_BODY_BYTES = 2 * 1024 * 1024
 
 StartResponse = Callable[..., Any]
 
@@ -61,6 +64,7 @@ def create_http_server(
     `adjustments` are waitress settings (e.g. `asyncore_loop_timeout`)."""
     from waitress.server import create_server
 
+    adjustments.setdefault("max_request_body_size", MAX_BODY_BYTES)
     return create_server(wsgi, host=host, port=port, threads=threads, ident="aps-bot", **adjustments)
 
 

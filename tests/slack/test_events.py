@@ -13,6 +13,7 @@ import pytest
 
 from bot.diagnosis.result import Diagnosis
 from bot.knowledge import KnowledgeBase
+from bot.server import MAX_BODY_BYTES
 from bot.slack.replies import REPLY_JOB
 from bot.store.dedupe import DedupeStore, event_key, message_key
 from bot.store.jobs import JobStore
@@ -204,6 +205,30 @@ def test_unsigned_or_stale_requests_get_401_and_do_nothing(
     bot.drain()
     assert [c.method for c in slack.calls] == ["auth.test"]
     assert DedupeStore(bot.runtime.deps.db).state(event_key("EvFORGED01")) is None
+
+
+def test_an_oversized_body_is_refused_before_it_is_read_and_a_full_slack_message_is_not(
+    bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
+) -> None:
+    """Bolt parses a body before it checks the signature: an unsigned 1 GiB body must not get that far.
+    Slack's largest message (40,000 characters, here 3 bytes each, with its text repeated in its blocks)
+    must."""
+    padded = aps_paste[0] + "\n" + "错" * (40_000 - len(aps_paste[0]) - 1)
+    event = message_event(
+        padded,
+        blocks=[
+            {
+                "type": "rich_text",
+                "elements": [{"type": "rich_text_section", "elements": [{"type": "text", "text": padded}]}],
+            }
+        ],
+    )
+    assert len(bot.event_body(event, "EvLARGE001")) > 200_000
+    assert bot.send_event(event, event_id="EvLARGE001").status == 200
+    slack.wait_for("chat.postMessage")
+    body = b"x" * (MAX_BODY_BYTES + 1)
+    headers = {"Content-Type": "application/json", **sign(bot.secret, body)}
+    assert bot.post_raw("/slack/events", body, headers).status == 413
 
 
 def test_retried_delivery_gets_one_reply(
