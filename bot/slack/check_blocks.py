@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.check.report import CheckReport, StepResult
-from bot.slack.blocks import knowledge_mrkdwn
+from bot.slack.blocks import escape, knowledge_mrkdwn
 
 SHARE_ACTION = "share_check_report"
 SECTION_LIMIT = 3000
@@ -17,11 +17,6 @@ FIX_LIMIT = 1500  # of a step's fix, in whole lines
 HEADER_LIMIT = 150
 MAX_BLOCKS = 50
 ICON = {"pass": ":white_check_mark:", "fail": ":x:", "warn": ":warning:", "skipped": ":heavy_minus_sign:"}
-
-
-def escape(text: str) -> str:
-    """Slack mrkdwn escaping: no accidental links, mentions or broadcasts from APS or user text."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _cut(text: str, limit: int) -> str:
@@ -94,9 +89,14 @@ def report_text(report: CheckReport) -> str:
     failed = report.failed_step
     if failed is None:
         warn = f" with {len(report.warnings)} warning(s)" if report.warnings else ""
-        return f":white_check_mark: APS access check passed{warn}: {report.app_name} → {report.project}"
-    cause = f": {failed.cause_title} ({failed.cause_id})" if failed.cause_id else ""
-    return f":x: APS access check failed at *{failed.title}*{cause} — {report.app_name} → {report.project}"
+        return f":white_check_mark: APS access check passed{warn}: {_target_line(report)}"
+    cause = f": {escape(failed.cause_title)} ({failed.cause_id})" if failed.cause_id else ""
+    return f":x: APS access check failed at *{escape(failed.title)}*{cause} — {_target_line(report)}"
+
+
+def _target_line(report: CheckReport) -> str:
+    """App → project as typed, escaped: the text of a channel post must not form a mention or a link."""
+    return f"{escape(report.app_name)} → {escape(report.project)}"
 
 
 def report_blocks(

@@ -51,6 +51,17 @@ def test_untrusted_text_is_escaped_and_sections_stay_within_limits() -> None:
     assert len(blocks) <= 50
 
 
+def test_summary_text_forms_no_mention_or_link_from_typed_names() -> None:
+    """The summary is the `text` of a shared post: a project typed as `<!channel>` or a link must not ping
+    the channel or show a spoofed link."""
+    typed = CheckReport(
+        "@here Bot", "CID", "<!channel> <https://evil.example|APS login>", None, None, None, (), 1
+    )
+    for text in (report_text(typed), report_text(report())):
+        assert not re.search(r"<[!@#]|<https?:|(?<!\u2060)@here", text), text
+    assert "&lt;!channel&gt;" in report_text(typed)
+
+
 def test_fix_shows_placeholders_as_typed_and_keeps_links_whole() -> None:
     link = "<https://aps.autodesk.com/myapps|APS My Apps>"
     fix = "1. Open " + link + " and add `b.<account id>`.\n" + "2. Wait a minute.\n" * 200 + "3. Last " + link

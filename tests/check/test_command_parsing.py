@@ -69,10 +69,17 @@ def test_usage_errors(text: str) -> None:
         (f"{CLIENT_ID} {CLIENT_SECRET}_{CLIENT_SECRET}", True),
         (f"checklist {CLIENT_ID} {PROJECT_ID}", False),
         (f"checklist {CLIENT_ID} {CLIENT_SECRET}", True),
+        # an APS secret of 16 characters, where the project or the app belongs, or joined to the id
+        (f"{CLIENT_ID} c4Jhg8Fkl3ZEnn4T", True),
+        (f"c4Jhg8Fkl3ZEnn4T {PROJECT_ID}", True),
+        (f"{CLIENT_ID}:c4Jhg8Fkl3ZEnn4T {PROJECT_ID}", True),
+        (f"{CLIENT_ID} HospitalPhase2Tower", False),  # names run in words
+        (f"{CLIENT_ID} Building7WingB3Level2 {ACCOUNT_ID} EMEA", False),
     ],
 )
-def test_secret_detection(text: str, secret: bool) -> None:
-    assert looks_secret(text, split_words(text), []) is secret
+@pytest.mark.parametrize("registered", [False, True])
+def test_secret_detection(text: str, secret: bool, registered: bool) -> None:
+    assert looks_secret(text, split_words(text), [CLIENT_ID] if registered else []) is secret
 
 
 def test_redactor_verdict_is_used_without_registered_client_ids(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -34,9 +34,9 @@ from bot.check.request import REGION_ALIASES, REGIONS, CheckRequest, InvalidRequ
 from bot.check.service import run_live_check
 from bot.diagnosis.redact import redact
 from bot.settings import ApsApp
+from bot.slack.blocks import escape
 from bot.slack.check_blocks import (
     SHARE_ACTION,
-    escape,
     progress_blocks,
     report_blocks,
     report_text,
@@ -62,7 +62,8 @@ USAGE = escape(  # `<…>` would be read as Slack link syntax
 ROTATE_WARNING = (
     ":rotating_light: That looks like a client secret. I never take secrets from Slack, and I did not use "
     "or log it. *Rotate it now* in the APS developer portal (Slack has stored the message), then register "
-    "the app in the bot's `APS_APPS` setting and check it by client id or name."
+    "the app in the bot's `APS_APPS` setting and check it by client id or name. (A project name that only "
+    "looks random: give the project id instead.)"
 )
 SECRET_WORDS = re.compile(r"(client_?secret|secret|password|passwd|pwd)\s*[=:]", re.IGNORECASE)
 SECRETISH = re.compile(r"^[A-Za-z0-9_\-+/=]{32,}$")
@@ -98,22 +99,40 @@ class UsageError(ValueError):
 
 
 def looks_secret(text: str, words: list[str], client_ids: Iterable[str] = ()) -> bool:
-    """A secret in the command text: the diagnosis redactor's verdict, `secret=`, or a long opaque token.
+    """A secret in the command text: the diagnosis redactor's verdict, `secret=`, a long opaque token, or a
+    random-looking word as long as an APS secret (16 characters) where a name or id belongs.
 
-    Registered client ids (public, and as long as a secret) are blanked before the redactor looks."""
+    Registered client ids (public, and as long as a secret) become zeros before the redactor looks, so an
+    id still shows the shape of `<id>:<secret>`."""
     client_ids = list(client_ids)  # read twice below; a generator would be used up by the first loop
     scrubbed = text
     for client_id in client_ids:
-        scrubbed = scrubbed.replace(client_id, " ")
+        scrubbed = scrubbed.replace(client_id, "0" * len(client_id))
     if redact(scrubbed).found or SECRET_WORDS.search(text):
         return True
     known = set(client_ids)
-    first_arg = 2 if words and words[0].lower() == "checklist" else 1  # skip the client id itself
-    for word in words[first_arg:]:
+    first_arg = 1 if words and words[0].lower() == "checklist" else 0
+    for position, word in enumerate(words[first_arg:]):
         bare = word.split("=", 1)[1] if word.lower().startswith(("user=", "account=", "region=")) else word
-        if SECRETISH.match(bare) and not GUID_LIKE.match(bare) and bare not in known and not _name_like(bare):
+        if bare in known or GUID_LIKE.match(bare) or _name_like(bare):
+            continue
+        an_id = position == 0 and len(bare) == 32  # the app's place holds a client id: random-looking, public
+        if (position > 0 and SECRETISH.match(bare)) or (_random_like(bare) and not an_id):
             return True
     return False
+
+
+_CHARACTER_RUN = re.compile(r"[a-z]+|[A-Z]+|\d+")
+
+
+def _random_like(word: str) -> bool:
+    """16+ letters and digits that mix lower case, upper case and digits and switch between them at least
+    every other character, as generated secrets do ("c4Jhg8Fkl3ZEnn4T"); names run in words
+    ("HospitalPhase2Tower")."""
+    if len(word) < 16 or not word.isascii() or not word.isalnum():
+        return False
+    mixed = any(map(str.islower, word)) and any(map(str.isupper, word))
+    return mixed and len(_CHARACTER_RUN.findall(word)) >= len(word) / 2
 
 
 def _name_like(word: str) -> bool:
@@ -178,7 +197,7 @@ class ProgressView:
     def start(self) -> None:
         self.respond(
             response_type="ephemeral",
-            text=f"Checking {self.app.name} → {self.project}…",
+            text=f"Checking {escape(self.app.name)} → {escape(self.project)}…",
             blocks=progress_blocks(self.app.name, self.project, []),
         )
         self.last = self.clock()
@@ -195,7 +214,7 @@ class ProgressView:
         try:
             self.respond(
                 replace_original=True,
-                text=f"Checking {self.app.name} → {self.project}…",
+                text=f"Checking {escape(self.app.name)} → {escape(self.project)}…",
                 blocks=progress_blocks(self.app.name, self.project, done),
             )
         except Exception as exc:  # progress is best effort; the final report still comes
