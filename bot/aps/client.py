@@ -8,6 +8,7 @@ never reach a log line, an exception message or a returned object.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import logging
 import threading
@@ -20,7 +21,8 @@ import httpx
 from pydantic import SecretStr
 
 from bot.aps.parse import decode_token_info, parse_body, parse_retry_after
-from bot.check.ports import ApsError, ApsResponse, TokenInfo
+from bot.check.ports import ApsError, ApsResponse, ApsWarning, TokenInfo
+from bot.diagnosis.redact import MASK, redact
 
 log = logging.getLogger(__name__)
 
@@ -246,6 +248,7 @@ class ApsClient:
             data, error, warnings = parse_body(
                 raw.status_code, raw.headers.get("content-type", ""), raw.content
             )
+            error, warnings = _scrubbed(error, warnings, _sent_secrets(kwargs))
             retry_after = parse_retry_after(raw.headers.get("retry-after"))
             log.debug("APS %s %s -> %s", method, path, raw.status_code)
             response = ApsResponse(raw.status_code, data, error, warnings, retry_after)
@@ -257,6 +260,41 @@ class ApsClient:
             log.info("APS %s rate limited; waiting %.1fs (Retry-After)", path, wait)
             self._sleep(wait)
         return response  # pragma: no cover - the loop always returns
+
+
+def _sent_secrets(request: dict[str, Any]) -> list[str]:
+    """What a request carried that an answer must not repeat: the client secret, its Basic header value, the
+    bearer token."""
+    secrets = []
+    auth = request.get("auth")
+    if isinstance(auth, tuple) and len(auth) == 2:
+        secrets += [auth[1], base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()]
+    authorization = (request.get("headers") or {}).get("Authorization", "")
+    if authorization.startswith("Bearer "):
+        secrets.append(authorization.removeprefix("Bearer "))
+    return [s for s in secrets if s]
+
+
+def _scrub(text: str, secrets: list[str]) -> str:
+    """`text` with the request's own secrets and anything secret-shaped blanked: an error body may echo the
+    header it refused, and its words reach the report, which can be shared in a channel."""
+    for secret in secrets:
+        text = text.replace(secret, MASK)
+        cut = next((k for k in range(min(len(secret), len(text)), 7, -1) if text.endswith(secret[:k])), 0)
+        text = text[: len(text) - cut] + MASK if cut else text  # the excerpt ended inside it
+    return redact(text).text if text else text
+
+
+def _scrubbed(
+    error: ApsError | None, warnings: tuple[ApsWarning, ...], secrets: list[str]
+) -> tuple[ApsError | None, tuple[ApsWarning, ...]]:
+    def scrub(text: str) -> str:
+        return _scrub(text, secrets)
+
+    if error is not None:
+        error = dataclasses.replace(error, code=scrub(error.code), message=scrub(error.message))
+    warnings = tuple(dataclasses.replace(w, title=scrub(w.title), detail=scrub(w.detail)) for w in warnings)
+    return error, warnings
 
 
 def _project_name(item: dict[str, Any]) -> str:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from typing import Any
 
 import pytest
 
 from bot.aps.client import ApsCaches, ApsClient
 from bot.aps.parse import decode_token_info, parse_body, parse_retry_after
-from tests.fakes.aps_server import ACCOUNT_ID, CLIENT_ID, CLIENT_SECRET, HTML_502, FakeAps
+from tests.fakes.aps_server import ACCOUNT_ID, CLIENT_ID, CLIENT_SECRET, HTML_502, Answer, FakeAps
 from tests.fakes.clock import Clock
 
 
@@ -228,3 +229,46 @@ def test_retry_after_header_values() -> None:
     assert parse_retry_after("12") == 12.0
     assert parse_retry_after(None) is None
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") is None
+
+
+class EchoingAps(FakeAps):
+    """A gateway in front of APS that quotes the credentials it refused in its error bodies."""
+
+    def __init__(self, pad: int) -> None:
+        super().__init__()
+        self.pad = pad  # characters before the echoed token: past the 300 kept, the excerpt cuts the token
+
+    def _route(self, method: str, path: str, query: dict, headers: Any, body: bytes) -> Answer:
+        authorization = headers.get("Authorization", "")
+        if path == "/authentication/v2/token" and self.scenario == "bad_secret":
+            return (
+                400,
+                "text/plain",
+                f"invalid_request: malformed header 'Authorization: {authorization}'",
+                {},
+            )
+        if path.startswith("/project/v1/hubs") and authorization.startswith("Bearer "):
+            token = authorization.removeprefix("Bearer ")
+            detail = f"Rejected{'.' * self.pad} {token} (expired)"
+            return self._json(401, {"developerMessage": detail, "errorCode": "AUTH-006"})
+        return super()._route(method, path, query, headers, body)
+
+
+@pytest.mark.parametrize("pad", [0, 260])  # the token whole, and cut by the 300-character excerpt
+def test_an_answer_quoting_the_bearer_token_is_scrubbed(pad: int) -> None:
+    with EchoingAps(pad) as aps:
+        response = make_client(aps).hubs()
+        tokens = aps.issued_tokens()  # the first, and the one fetched again after the 401
+    quoted = json.dumps([response.message, response.code, [w.detail for w in response.warnings]])
+    assert response.status == 401 and "[REDACTED]" in quoted
+    for token in tokens:
+        assert not any(token[i : i + 8] in quoted for i in range(len(token) - 8)), quoted
+
+
+def test_an_answer_quoting_the_basic_credentials_is_scrubbed() -> None:
+    basic = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
+    with EchoingAps(0) as aps:
+        aps.scenario = "bad_secret"
+        response = make_client(aps).token()
+    assert response.status == 400 and "Authorization: Basic [REDACTED]" in response.message
+    assert basic not in response.message and CLIENT_SECRET not in response.message
