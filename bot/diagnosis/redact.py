@@ -20,7 +20,12 @@ _VALUE = r"[^\s\"'&,;}\])\\]+"
 _FIELD_WORD = r"(?:secret|passw(?:or)?d|token|api_?key)"
 _FIELD_ANCHORS = ("secret", "passw", "token", "api_key", "apikey")
 _SECRET_WORD = r"(?:secret|passw(?:or)?d|api_?key)"  # noqa: S105 - a pattern; "token" is too common in prose
-_SECRET_ANCHORS = ("secret", "passw", "api_key", "apikey")
+# but an access, refresh, bearer or auth token is one ("The refresh token mK3v… is invalid or expired")
+_TOKEN_KINDS = ("access", "refresh", "bearer", "auth")
+_TOKEN_AFTER = "|".join(f"(?<={kind}{gap})" for kind in _TOKEN_KINDS for gap in ("", "[ _-]"))
+_TOKEN_WORD = f"(?:{_TOKEN_AFTER})token"
+_PROSE_NAME = rf"(?:{_SECRET_WORD}|{_TOKEN_WORD})"
+_SECRET_ANCHORS = ("secret", "passw", "api_key", "apikey", "token")
 
 # (kind, words one of which must be in the lower-cased text for the pattern to run, pattern, secret's group)
 _PATTERNS: tuple[tuple[str, tuple[str, ...], re.Pattern[str], int], ...] = (
@@ -95,7 +100,7 @@ _PATTERNS: tuple[tuple[str, tuple[str, ...], re.Pattern[str], int], ...] = (
     (
         "secret-word",  # prose and logs: "client secret AbC…", "clientSecret\tAbC…" (words are kept)
         _SECRET_ANCHORS,
-        re.compile(rf"({_SECRET_WORD}[\w.-]*[\\\"'\]]*\s+)()({_VALUE})", re.IGNORECASE),
+        re.compile(rf"({_PROSE_NAME}[\w.-]*[\\\"'\]]*\s+)([\"']?)({_VALUE})", re.IGNORECASE),
         3,
     ),
     (
@@ -212,10 +217,11 @@ def _kept(kind: str, value: str) -> bool:
         return True
     if kind in ("bearer", "basic", "oauth-code"):
         return bool(_PLAIN_WORD.fullmatch(value))
-    if kind == "secret-word":  # prose: any word ("AFAIK"), unless as long and mixed as a secret
-        word = value.rstrip(".!?:")
+    if kind == "secret-word":  # prose: any word ("AFAIK", "(Parameter"), unless as long and mixed as a secret
+        word = value.lstrip("(").rstrip(".!?:")
         return bool(
-            _PLAIN_WORD.fullmatch(word)
+            not value.isascii()  # "Access Token を取得して": the sentence goes on in another script
+            or _PLAIN_WORD.fullmatch(word)
             or (word.isalpha() and len(word) <= 12)
             or _NOT_SECRET_VALUE.fullmatch(value)
         )

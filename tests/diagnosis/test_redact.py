@@ -77,6 +77,10 @@ JWT = "eyJhbGciOiJSUzI1NiIsImtpZCI6IlUzc1QifQ.eyJzY29wZSI6WyJkYXRhOnJlYWQiXSwiY2
         # a short id joined to its secret (the id trimmed for the paste, or an app of one's own)
         ("RuntimeError: token request failed for abc123:Zx8Cv7Bn6Mq5Lk4J -> 401", "Zx8Cv7Bn6Mq5Lk4J"),
         ("log " * 700 + "failed for myapp01:Zx8Cv7Bn6Mq5Lk4J", "Zx8Cv7Bn6Mq5Lk4J"),  # a long paste (indexed)
+        # an access or refresh token named in prose, or quoted after its name (an invalid_grant answer)
+        ("The refresh token mK3vQ8zR5tY7uI9oP is invalid or expired", "mK3vQ8zR5tY7uI9oP"),
+        ("refresh_token 'mK3vQ8zR5tY7uI9oP' was already used", "mK3vQ8zR5tY7uI9oP"),
+        ('accessToken "AbCdEf123456GhIjKl" rejected', "AbCdEf123456GhIjKl"),
     ],
 )
 def test_known_secret_shapes_are_blanked(text: str, secret: str) -> None:
@@ -118,6 +122,10 @@ def test_known_secret_shapes_are_blanked(text: str, secret: str) -> None:
         "derivative model01:dXJuOmFkc2sub2JqZWN0czpvcy5vYmplY3Q6YnVja2V0L21vZGVsLnJ2dA",
         "objectKey:MyHouseModel2024v3 uploaded",
         "x-ads-request-id3:Zx8Cv7Bn6Mq5Lk4J",
+        # words after a token's name: the sentence goes on
+        "the access token is invalid; the refresh token endpoint returns 400",
+        "Access Token を取得して、expires_in にある秒数が経過すると",
+        "when using 3-legged oauth token. (Parameter 'Signatures.ActivityId')",
     ],
 )
 def test_placeholders_are_not_secrets(text: str) -> None:
@@ -148,13 +156,14 @@ def _embed(shape: int, secret: str) -> tuple[str, str]:
         (f"<ClientSecret>{secret}</ClientSecret>", secret),
         (f'{{"key": "client_secret", "value": "{secret}"}}', secret),
         (f'{{\\"client_secret\\": \\"{secret}\\"}}', secret),
+        (f"The refresh token {secret} is invalid or expired", secret),
     ]
     return shapes[shape % len(shapes)]
 
 
 @settings(max_examples=150, deadline=None)
 @given(
-    shape=st.integers(0, 10), secret=_secret_chars, before=st.text(max_size=200), after=st.text(max_size=200)
+    shape=st.integers(0, 11), secret=_secret_chars, before=st.text(max_size=200), after=st.text(max_size=200)
 )
 def test_redaction_never_leaks(kb: KnowledgeBase, shape: int, secret: str, before: str, after: str) -> None:
     assume(secret not in before + after)  # a bare string with no secret-shaped context cannot be spotted
