@@ -16,8 +16,11 @@ import jsonschema
 import pytest
 import yaml
 
-from tests.conftest import ROOT, SHARED
+from tests.conftest import ROOT
 from tests.fakes.bolt_server import BotServer
+
+# Slack's manifest schema (MIT, Slack Technologies; licence beside it), kept here so the tests need no sibling
+SCHEMA = ROOT / "tests" / "data" / "slack" / "manifest.schema.1.0.0.json"
 
 CONVERSATION_READ = frozenset({"channels:read", "groups:read", "im:read", "mpim:read"})
 CONVERSATION_HISTORY = frozenset({"channels:history", "groups:history", "im:history", "mpim:history"})
@@ -88,7 +91,7 @@ def methods_called_in(source_root: Path) -> set[str]:
 
 
 def test_manifest_is_valid_against_slacks_schema(manifest: dict[str, Any]) -> None:
-    schema = json.loads((SHARED / "slack" / "manifest.schema.1.0.0.json").read_text(encoding="utf-8"))
+    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
     validator = jsonschema.validators.validator_for(schema)(schema)
     errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(manifest)]
     assert errors == []
