@@ -75,7 +75,7 @@ class Cause(_Strict):
 
 class ChecklistItem(_Strict):
     id: str = Field(pattern=_ID)
-    text: str = Field(min_length=1)
+    text: str = Field(min_length=1, max_length=75)  # a Slack checkbox option's text
 
 
 class ChecklistStep(_Strict):
@@ -145,6 +145,9 @@ def load_kb(directory: Path) -> KnowledgeBase:
             )
         seen[cause.id] = path.name
         causes.append(cause)
+    for cause_id, name in seen.items():  # after the duplicates, which name both files
+        if name != f"{cause_id}.yml":
+            raise KnowledgeError(f"{name}: id: {cause_id!r} must be the file's name ({cause_id}.yml)")
     if not causes:
         raise KnowledgeError(f"{directory}: no cause files (*.yml)")
     return KnowledgeBase(causes=tuple(causes), checklist=checklist)

@@ -7,6 +7,8 @@ Values come from environment variables or a `.env` file in the working directory
 from __future__ import annotations
 
 import json
+import logging
+import re
 from functools import cached_property
 from pathlib import Path
 
@@ -99,6 +101,20 @@ class Settings(BaseSettings):
     )
     log_level: str = Field("INFO", description="Python logging level.")
 
+    @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        """`SLACK_APP_TOKEN=` (left empty in `.env`) means no app token: HTTP mode, not a malformed token."""
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if not isinstance(logging.getLevelName(level), int):
+            raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return level
+
     @field_validator("aps_base_url", "slack_api_url")
     @classmethod
     def _no_blank_url(cls, value: str) -> str:
@@ -143,6 +159,19 @@ def load_settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         error = exc.errors()[0]
-        raise SettingsProblem(f"{str(error['loc'][0]).upper()}: {error['msg']}") from None
-    except SettingsError as exc:  # the message names the field ("error parsing value for field …")
-        raise SettingsProblem(str(exc).split("\n")[0]) from None
+        raise SettingsProblem(f"{_setting_path(error['loc'])}: {error['msg']}") from None
+    except SettingsError as exc:  # "error parsing value for field "aps_apps" from source …": not JSON
+        field = _FIELD_NAMED.search(str(exc))
+        name = field.group(1).upper() if field else "a setting"
+        raise SettingsProblem(f"{name} is not valid JSON") from None
+
+
+_FIELD_NAMED = re.compile(r'field "(\w+)"')
+
+
+def _setting_path(loc: tuple[int | str, ...]) -> str:
+    """`("aps_apps", 0, "client_id")` → `APS_APPS[0].client_id`: the setting, then where inside it."""
+    path = str(loc[0]).upper()
+    for part in loc[1:]:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path

@@ -46,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         settings = load_settings()
     except SettingsProblem as exc:  # names the setting, never its value
-        print(f"aps-bot check: invalid settings: {exc}; see README, 'Registering APS apps'", file=sys.stderr)
+        hint = "see README, 'Register the team's APS apps'"
+        print(f"aps-bot check: invalid settings: {exc}; {hint}", file=sys.stderr)
         return 2
     if find_app(settings, args.client_id) is None:
         known = ", ".join(f"{a.name} ({a.client_id})" for a in settings.aps_apps) or "none"

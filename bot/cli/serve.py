@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import re
 import signal
+import sqlite3
 import sys
 
 from bot.logsetup import configure_logging
@@ -79,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
         return _fail(f"Slack rejected SLACK_BOT_TOKEN ({exc.response.get('error')})")
     except KnowledgeError as exc:
         return _fail(f"knowledge base: {exc}")
+    except sqlite3.Error as exc:
+        return _fail(f"cannot open the database at BOT_DB_PATH ({type(exc).__name__}: {exc})", 1)
     except OSError as exc:
         return _fail(f"cannot reach Slack at SLACK_API_URL or open BOT_DB_PATH: {type(exc).__name__}", 1)
     signal.signal(signal.SIGTERM, _stop_like_ctrl_c)  # docker stop / systemd: shut down as cleanly as Ctrl-C

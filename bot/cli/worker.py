@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import sqlite3
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -52,7 +53,11 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     else:
         signal.signal(signal.SIGINT, lambda *_: stop.set())
-    db = Database(settings.bot_db_path)
+    try:
+        db = Database(settings.bot_db_path)
+    except (sqlite3.Error, OSError) as exc:
+        print(f"aps-bot worker: cannot open the database at BOT_DB_PATH ({exc})", file=sys.stderr)
+        return 1
     with ThreadPoolExecutor(1) as executor:
         deps = Deps(settings=settings, kb=kb, db=db, executor=executor)
         worker = ReplyWorker(deps, make_client(settings))

@@ -18,7 +18,6 @@ TICK, ASSIGN, UNASSIGN, RECHECK = "cl_tick", "cl_assign", "cl_unassign", "cl_rec
 HOME_START = "cl_home_start"
 START_MODAL = "cl_start_modal"
 STEP_BLOCK = "cl_step"
-OPTION_TEXT_MAX = 75
 BAR_WIDTH = 10
 BOT_ACTOR = "aps-bot"
 
@@ -152,14 +151,7 @@ def parent_blocks(
 
 def _item_option(step: ChecklistStep, item_id: str) -> Block:
     item = next(i for i in step.items if i.id == item_id)
-    option: Block = {
-        "text": {"type": "plain_text", "text": _truncate(item.text, OPTION_TEXT_MAX)},
-        "value": item.id,
-    }
-    if len(item.text) > OPTION_TEXT_MAX:
-        rest = "…" + item.text[OPTION_TEXT_MAX - 1 :]
-        option["description"] = {"type": "plain_text", "text": _truncate(rest, OPTION_TEXT_MAX)}
-    return option
+    return {"text": {"type": "plain_text", "text": item.text}, "value": item.id}  # ≤ 75: the KB enforces it
 
 
 def _tick_line(step: ChecklistStep, item_id: str, tick: TickRecord) -> str:

@@ -147,22 +147,6 @@ def test_only_the_last_step_has_recheck_now(template: Checklist) -> None:
     assert [b["action_id"] for b in buttons] == [f"{RECHECK}:{CID}"]
 
 
-def test_long_item_text_is_cut_to_the_option_limit() -> None:
-    long_text = "Paste the Client ID exactly as shown in the developer portal, " * 3
-    template = Checklist.model_validate(
-        {
-            "title": "T",
-            "steps": [
-                {"id": "create-app", "title": "S", "why": "W", "items": [{"id": "a", "text": long_text}]}
-            ],
-        }
-    )
-    blocks = step_blocks(ChecklistState.start(CID, template, channel="C", started_by="U", at=0), "create-app")
-    assert_within_limits(blocks)
-    option = next(b for b in blocks if b["type"] == "actions")["elements"][0]["options"][0]
-    assert option["text"]["text"].endswith("…") and "description" in option
-
-
 def test_parent_shows_who_what_progress(template: Checklist) -> None:
     state = start(template, client_id="AbC<!channel>", project="b.p1")
     state = state.tick("create-app", "create-app-1", "U1", 1100.0).state

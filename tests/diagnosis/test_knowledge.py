@@ -31,8 +31,8 @@ CAUSE = {
 def write_kb(folder: Path, **files: dict) -> Path:
     folder.mkdir(exist_ok=True)
     (folder / "checklist.yml").write_text(yaml.safe_dump(files.pop("checklist", CHECKLIST)))
-    for name, data in files.items():
-        (folder / f"{name}.yml").write_text(yaml.safe_dump(data))
+    for name, data in files.items():  # missing_scope=… → missing-scope.yml
+        (folder / f"{name.replace('_', '-')}.yml").write_text(yaml.safe_dump(data))
     return folder
 
 
@@ -60,6 +60,19 @@ def test_broken_cause_names_file_and_field(tmp_path: Path, change: dict, words: 
         load_kb(folder)
     for word in words:
         assert word in str(caught.value)
+
+
+def test_a_cause_file_is_named_after_its_id(tmp_path: Path) -> None:
+    folder = write_kb(tmp_path / "kb", scopes=CAUSE)
+    with pytest.raises(KnowledgeError, match=r"scopes\.yml: id: 'missing-scope' must be the file's name"):
+        load_kb(folder)
+
+
+def test_a_checklist_item_fits_a_slack_checkbox(tmp_path: Path) -> None:
+    item = {"id": "a", "text": "t" * 76}
+    checklist = {"title": "P", "steps": [{**CHECKLIST["steps"][0], "items": [item]}]}
+    with pytest.raises(KnowledgeError, match=r"checklist\.yml: steps\.0\.items\.0\.text"):
+        load_kb(write_kb(tmp_path / "kb", checklist=checklist, missing_scope=CAUSE))
 
 
 def test_duplicate_ids_name_both_files(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -17,6 +18,7 @@ import pytest
 
 from bot.cli import main
 from bot.diagnosis.result import Diagnosis
+from bot.settings import Settings, load_settings
 from tests.fakes import bolt_server
 from tests.fakes.bolt_server import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, message_event, sign
 from tests.fakes.slack_api import FakeSlackApi
@@ -43,7 +45,15 @@ def env_for(slack: FakeSlackApi, tmp_path: Path, **values: str) -> dict[str, str
         ({"SLACK_SIGNING_SECRET": ""}, "SLACK_SIGNING_SECRET is not set"),
         ({"SLACK_SIGNING_SECRET": "not-hex"}, "SLACK_SIGNING_SECRET is malformed"),
         ({"BOT_WORKER_THREADS": "zero"}, "BOT_WORKER_THREADS"),
-        ({"APS_APPS": '[{"name": "x", "client_id": "abc", "client_secret": "Hk29sLq0pXv7"'}, "aps_apps"),
+        (
+            {"APS_APPS": '[{"name": "x", "client_id": "abc", "client_secret": "Hk29sLq0pXv7"'},
+            "APS_APPS is not valid JSON",
+        ),
+        (
+            {"APS_APPS": '[{"name": "x", "client_secret": "Hk29sLq0pXv7"}]'},
+            "APS_APPS[0].client_id: Field required",
+        ),
+        ({"LOG_LEVEL": "loud"}, "LOG_LEVEL: Value error, must be DEBUG, INFO"),
     ],
 )
 def test_bad_credentials_give_one_line_naming_the_setting(
@@ -67,6 +77,37 @@ def test_bad_credentials_give_one_line_naming_the_setting(
     assert named in err
     assert len(err.splitlines()) == 1
     assert "xoxp-user-token" not in err and "xoxb-wrong-kind" not in err and "Hk29sLq0pXv7" not in err
+
+
+def test_a_database_path_that_cannot_be_opened_gives_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with FakeSlackApi() as slack:
+        env = env_for(slack, tmp_path, BOT_DB_PATH=str(tmp_path))  # a folder
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        assert main(["serve", "--port", "0"]) == 1
+        # the worker lowers its own priority: a process of its own, not this one
+        worker = subprocess.run(
+            [sys.executable, "-m", "bot", "worker"],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    lines = [*capsys.readouterr().err.strip().splitlines(), *worker.stderr.strip().splitlines()]
+    assert worker.returncode == 1
+    assert len(lines) == 2 and all("cannot open the database at BOT_DB_PATH" in line for line in lines), lines
+
+
+def test_lower_case_log_level_and_an_empty_app_token_are_read_as_meant(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`LOG_LEVEL=debug` is DEBUG; `SLACK_APP_TOKEN=` left empty in `.env` means HTTP mode, not a bad token."""
+    (tmp_path / ".env").write_text("LOG_LEVEL=debug\nSLACK_APP_TOKEN=\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings()
+    assert settings.log_level == "DEBUG" and settings.slack_app_token is None
 
 
 def test_token_slack_rejects_is_reported(
@@ -163,3 +204,8 @@ def test_http_mode_serves_signed_events_with_waitress(
             process.stderr.close() if process.stderr else None
     assert BOT_TOKEN not in stderr
     assert process.returncode == 0, stderr  # stopped cleanly (server closed, worker drained), not killed
+
+
+def test_env_example_names_every_setting() -> None:
+    named = set(re.findall(r"^#? ?([A-Z][A-Z_]+)=", (bolt_server.ROOT / ".env.example").read_text(), re.M))
+    assert named == {name.upper() for name in Settings.model_fields}
