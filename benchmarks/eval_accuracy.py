@@ -4,12 +4,13 @@ Run: python benchmarks/eval_accuracy.py
 Prints top-1 and top-3 accuracy on eval_aps.jsonl (a row counts only if the bot would reply; the same
 for the causes listed whatever the gate says) and the false-reply rate on eval_not_aps.jsonl,
 going through the CLI's batch mode exactly as the held-out evaluation does. Then the same for
-eval_late_aps.jsonl: real APS pastes collected, in two rounds, by engineers who never saw the knowledge
-base, scored before anything was tuned for them (see the README); reported, not asserted by the tests.
+eval_late_aps.jsonl: real APS pastes collected, in later rounds, by engineers who never saw the knowledge
+base (each round was scored before anything was tuned for it: see the README); reported, not asserted.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -62,6 +63,7 @@ def score(aps: list[dict]) -> None:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()  # --help, and no stray flags
     score(load("eval_aps.jsonl"))
     other = load("eval_not_aps.jsonl")
     replies = [r["id"] for r in run_batch(other) if r["is_aps_error"]]
