@@ -222,8 +222,8 @@ class ApsClient:
         refreshed = False
         while True:
             cached, token_response = self._cached_or_new_token()
-            if cached is None:
-                return token_response
+            if cached is None:  # the call is judged by why the token was refused, not as the endpoint's
+                return dataclasses.replace(token_response, token_refused=True)
             auth_headers = {"Authorization": f"Bearer {cached.value}", **(headers or {})}
             response = self._send("GET", path, params=params, headers=auth_headers)
             if response.status == 401 and not refreshed:

@@ -58,6 +58,7 @@ class ApsResponse:
     retry_after: float | None = None
     token: TokenInfo | None = None  # only on token responses
     from_cache: bool = False
+    token_refused: bool = False  # the token endpoint's answer, given to a call whose token it would not renew
 
     @property
     def ok(self) -> bool:

@@ -11,6 +11,7 @@ Dependency graph (calls in brackets; `∥` = concurrent):
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 from bot.check import causes as C
@@ -32,6 +33,11 @@ def observed(response: ApsResponse, message: str | None = None) -> Observed:
 
 def common_failure(response: ApsResponse, api: str) -> Outcome | None:
     """Failures that mean the same on every endpoint: no answer, 429, 5xx/HTML, AUTH-001, AUTH-010, 401."""
+    if response.token_refused:
+        refused = token_failure(response)
+        message = f"token not renewed: {refused.observed.message}"
+        renewal = dataclasses.replace(refused.observed, message=message)
+        return dataclasses.replace(refused, observed=renewal)
     error = response.error
     if response.status == 0 and error is not None:
         what = "timed out" if error.body_kind == "timeout" else "unreachable"
@@ -103,6 +109,12 @@ def step_token(ctx: Context) -> Outcome:
         ctx.set(token=response.token)
         cached = " (cached)" if response.from_cache else ""
         return Outcome("pass", Observed(response.status, "", f"two-legged token issued{cached}"))
+    return token_failure(response)
+
+
+def token_failure(response: ApsResponse) -> Outcome:
+    """Why the token endpoint refused a token: at the token step, or when a call's token could not be
+    renewed after a 401 (an app archived or its secret revoked since the token was issued)."""
     message = response.message
     if "developer hub" in message.lower():
         return Outcome(
@@ -122,7 +134,8 @@ def step_token(ctx: Context) -> Outcome:
         )
     if response.code in ("invalid_scope", "AUTH-004"):
         return Outcome("fail", observed(response), C.MISSING_SCOPE)
-    return common_failure(response, "Authentication API") or Outcome("fail", observed(response))
+    refused = dataclasses.replace(response, token_refused=False)  # judged below as any endpoint's answer
+    return common_failure(refused, "Authentication API") or Outcome("fail", observed(refused))
 
 
 def step_scopes(ctx: Context) -> Outcome:

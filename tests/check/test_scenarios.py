@@ -141,6 +141,23 @@ def test_a_probe_that_does_not_answer_gives_no_provisioning_verdict(aps: FakeAps
     assert (failed.name, failed.cause_id, failed.observed.status) == ("hub", None, 503)
 
 
+@pytest.mark.parametrize(
+    ("scenario", "cause"),
+    [("archived_app", "app-not-in-developer-hub"), ("bad_secret", "invalid-client-credentials")],
+)
+def test_a_token_that_cannot_be_renewed_is_judged_as_the_token_endpoint_said(
+    aps: FakeAps, settings: Settings, scenario: str, cause: str
+) -> None:
+    """The cached token still passes the token step; the next call gets 401, and the token endpoint refuses a
+    new one: the report names that refusal, not a missing project or an expired token."""
+    assert check(settings).passed  # caches the token
+    aps.scenario = scenario
+    aps.revoke_tokens()
+    failed = check(settings).failed_step
+    assert failed.name != "token" and failed.cause_id == cause, failed
+    assert failed.observed.message.startswith("token not renewed: ")
+
+
 def test_missing_scope_also_fails_the_admin_call_with_auth_010(aps: FakeAps, settings: Settings) -> None:
     aps.scenario = "missing_scope"
     report = check(settings)

@@ -204,6 +204,11 @@ class FakeAps:
         with self._lock:
             return list(self._issued)
 
+    def revoke_tokens(self) -> None:
+        """Stop accepting the tokens issued so far (as after an app is archived or its secret is rotated)."""
+        with self._lock:
+            self._tokens.clear()
+
     def count(self, path_prefix: str, method: str | None = None) -> int:
         """How many calls hit a path starting with `path_prefix`."""
         return sum(
