@@ -238,16 +238,29 @@ def stored_checks(bot: BotServer) -> int:
 
 
 def _dies_before_answering(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The bot acks `/aps-check` and then dies: the check never answers (its stored job stays behind)."""
+    """The bot acks `/aps-check`, starts the check (its spacing slot taken) and dies: the check never
+    answers, and its stored job stays behind."""
     from bot.slack.listeners import check_command
 
-    monkeypatch.setattr(check_command.CheckCommand, "_answer", lambda self, job, *args: None)
+    def started_then_died(self: Any, job: int, client: Any, respond: Any, app: Any, *rest: Any) -> None:
+        user, _, args = rest
+        spacing = self.deps.settings.bot_check_spacing_seconds
+        assert (
+            self.deps.check_runs.claim(
+                check_command.check_key(user, app.client_id, args), self.deps.clock(), spacing
+            )
+            == 0
+        )
+
+    monkeypatch.setattr(check_command.CheckCommand, "_answer", started_then_died)
 
 
 def test_a_check_the_bot_died_during_is_run_again_after_the_restart(
     bot_settings: Settings, slack: FakeSlackApi, aps: FakeAps, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     aps.scenario = "integration_missing_403"
+    # spaced longer than the wait before the re-run: the re-run is the same check, not a repeat of it
+    bot_settings = bot_settings.model_copy(update={"bot_check_spacing_seconds": 2 * RESUME_AFTER})
     clock = Clock()
     with monkeypatch.context() as patch:
         _dies_before_answering(patch)

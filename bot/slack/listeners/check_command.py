@@ -349,11 +349,8 @@ class CheckCommand:
             return
         project = args["project"]
         key = check_key(user, app.client_id, args)
-        wait = self.deps.check_runs.claim(
-            key,
-            self.deps.clock(),
-            self.deps.settings.bot_check_spacing_seconds,
-        )
+        spacing = self.deps.settings.bot_check_spacing_seconds
+        wait = 0.0 if resumed else self.deps.check_runs.claim(key, self.deps.clock(), spacing)  # claimed once
         if wait > 0:
             respond(
                 response_type="ephemeral",
