@@ -11,7 +11,6 @@ from bot.diagnosis.tokens import PasteWords
 
 MIN_SCORE = 50
 MIN_SCORE_HARD = 35  # enough when hard APS evidence (host, endpoint, code) meets a refused request
-MIN_SCORE_REFUSED = 45  # enough when the paste says access was refused (401/403/429, denied, invalid_token…)
 NAMED_SCORE = 80
 TOPIC_CONFIDENT = 60  # a topic-only match this good needs no further word that access was refused
 TOPIC_WITH_STATUS = 55  # a topic-only match this good, with a status its cause lists, is enough
@@ -92,6 +91,9 @@ _OTHER_SYSTEMS = (
     "backstage", "xero", "docusign", "quickbooks", "intuit", "netsuite", "keycloak", "google ads",
     "google api", "google oauth", "youtube", "gmail",
     "@forge/", "connect app", "forge deploy", "forge tunnel", "ari:cloud:",  # Atlassian Forge, not Autodesk's
+    # a build or a module load that failed: no request was made, so none was refused
+    "are you missing a using directive", "could not load file or assembly", "cannot find module",
+    "modulenotfounderror", "no module named",
 )  # fmt: skip
 _OTHER_SYSTEM_WORDS = ("github", "npm error", "nginx", "docker", "jira", "fabric", "okta", "gitlab", "pypi",
                        "apache", "iis", "auth0")  # fmt: skip
@@ -267,7 +269,9 @@ def is_aps_access_error(
     # A long KB message quoted closely is APS wording, but generic enough that another system may print it.
     about_aps = about_aps or _distinctive_message(ranked)
     refused = bool(set(signals.statuses) & _REFUSED) or bool(_REFUSED_WORDS.search(lower))
-    floor = MIN_SCORE_HARD if strong and refused else MIN_SCORE_REFUSED if refused else MIN_SCORE
+    # Without hard APS evidence a refused request needs as good a match as any paste: a bar of 45 answered a
+    # Revit add-in's "Invalid ClientApplicationId" and an SDK's own 403, and no APS paste rightly.
+    floor = MIN_SCORE_HARD if strong and refused else MIN_SCORE
     if ranked[0].score < floor:
         return False
     if not (about_aps or strong or (refused and _vocabulary(lower))):

@@ -259,3 +259,31 @@ def test_a_long_aps_message_quoted_whole_is_aps_context(diagnoser: Diagnoser) ->
     assert diagnosis.is_aps_error
     assert diagnosis.causes[0].id == "region-mismatch"
     assert "Can not register" in diagnosis.causes[0].evidence[0]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [  # real posts (a Revit Core Console issue, an APS VS Code extension issue): refused, but no cause fits
+        "Do we need setup something for engine ? I got issue : `Autodesk.Revit.Exceptions.ArgumentException: "
+        "Invalid ClientApplicationId!`, do we have any way to can work with local personal computer without server. ?",
+        'Any attempt to create empty object on OSS bucket fails with 403. Detailed error message says "Field '
+        'uploadKey not found".\n\nThere is a workaround. I can use Upload Object and pick any file.',
+    ],
+)
+def test_a_refused_request_that_no_cause_explains_well_gets_no_reply(diagnoser: Diagnoser, text: str) -> None:
+    diagnosis = diagnoser.diagnose(text)
+    assert not diagnosis.is_aps_error and diagnosis.causes and diagnosis.causes[0].score < 50
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Sometimes we've got this kind of compile error when migrating our project from Revit 2014 to Revit 2015:\n"
+        "The type or namespace name 'Autodesk' could not be found (are you missing a using directive or an "
+        "assembly reference?)",
+        "Error: Cannot find module '@aps_sdk/authentication' - the project could not be found after npm install",
+    ],
+)
+def test_a_build_or_module_load_error_gets_no_reply(diagnoser: Diagnoser, text: str) -> None:
+    """Nothing was sent to APS, so nothing was refused, however well "could not be found" matches."""
+    assert not diagnoser.diagnose(text).is_aps_error
