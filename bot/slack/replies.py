@@ -80,9 +80,12 @@ def message_text(message: dict[str, Any], *, drop_mentions: bool = False) -> str
     return text.replace("```", "\n")
 
 
-def reply_job(action: str, event: dict[str, Any], text: str, *, parent: bool = False) -> dict[str, Any]:
+def reply_job(
+    action: str, event: dict[str, Any], text: str, *, parent: bool = False, files_unseen: bool = False
+) -> dict[str, Any]:
     """The payload of a queued reply: where to answer and the text with every secret already redacted
-    (the queue is stored on disk; the paste's secrets never are)."""
+    (the queue is stored on disk; the paste's secrets never are). `parent`: the thread's parent message is
+    the paste; `files_unseen`: the message may carry snippets the event did not, read them if need be."""
     redaction = redact(text)
     return {
         "action": action,
@@ -93,6 +96,7 @@ def reply_job(action: str, event: dict[str, Any], text: str, *, parent: bool = F
         "text": redaction.text,
         "secret": redaction.found,
         "parent": parent,
+        "files_unseen": files_unseen,
     }
 
 
@@ -105,7 +109,7 @@ class Replier:
 
     def handle(self, client: WebClient, job: dict[str, Any]) -> None:
         """Carry out one queued reply (see `reply_job`)."""
-        channel, ts = job["channel"], job["ts"]
+        channel, ts, secret = job["channel"], job["ts"], job["secret"]
         if job["action"] == PASSIVE:
             diagnosis = self.deps.diagnoser.diagnose(job["text"])
             best = diagnosis.best
@@ -116,9 +120,13 @@ class Replier:
             text = job["text"]
             if job["parent"] and (parent := self._parent(client, channel, thread_ts)):
                 text = f"{message_text(parent)}\n{text}"
-            self.reply(client, text, channel=channel, thread_ts=thread_ts)
+            diagnosis = self.deps.diagnoser.diagnose(text)
+            if not diagnosis.is_aps_error and job.get("files_unseen"):
+                diagnosis = self._with_files(client, channel, ts) or diagnosis
+            secret = secret or diagnosis.secrets_found
+            self.post_answer(client, diagnosis, channel=channel, thread_ts=thread_ts)
         # After the answer: a retried job then warns once, and a failed warning loses no answer.
-        if job["secret"]:
+        if secret:
             self.warn_poster(client, channel=channel, user=job["user"], thread_ts=job.get("thread_ts"))
 
     def reply(self, client: WebClient, text: str, *, channel: str, thread_ts: str) -> None:
@@ -146,6 +154,13 @@ class Replier:
             client.chat_postEphemeral(channel=channel, user=user, text=secret_warning_text(), **extra)
         except Exception as exc:
             log_slack_error("secret warning", exc)
+
+    def _with_files(self, client: WebClient, channel: str, ts: str) -> Diagnosis | None:
+        """The diagnosis of the mentioning message read back with its snippets, if it has any."""
+        message = self._parent(client, channel, ts)  # a top-level message is its own thread's parent
+        if not message or not message.get("files"):
+            return None
+        return self.deps.diagnoser.diagnose(message_text(message, drop_mentions=True))
 
     def _parent(self, client: WebClient, channel: str, thread_ts: str) -> dict[str, Any] | None:
         """The thread's parent message; None when Slack will not give it (deleted: `thread_not_found`; a

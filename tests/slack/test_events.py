@@ -258,6 +258,47 @@ def test_app_mention_and_message_of_one_ts_get_one_reply(
     assert len(slack.calls_to("chat.postMessage")) == 1
 
 
+def test_an_edited_mention_is_not_answered_again(
+    bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
+) -> None:
+    """Slack delivers app_mention again when the message is edited (to remove a pasted token, say), long
+    after the dedupe keys of the first delivery may have been purged."""
+    edited = mention_event(aps_paste[0], edited={"user": HUMAN, "ts": next_ts()})
+    assert bot.send_event(edited, event_id="EvEDITED01").status == 200
+    bot.drain()
+    assert slack.calls_to("chat.postMessage") == []
+
+
+@pytest.mark.parametrize(
+    "order",
+    ["message, then a mention without the files", "mention without the files, then message", "message only"],
+)
+def test_a_mention_with_the_error_in_a_snippet_reads_the_snippet(
+    bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis], order: str
+) -> None:
+    """ "@aps-bot what is this?" with the error attached as a snippet: Slack's app_mention of such a message
+    may leave `files` out, or not come at all. Either way the snippet is what gets diagnosed, once."""
+    paste, expected = aps_paste
+    ts = next_ts()
+    files = [{"id": "F0SNIPPET1", "filetype": "text", "mode": "snippet", "preview": paste}]
+    question = f"<@{BOT_USER_ID}> what is this?"
+    message = message_event(question, ts=ts, subtype="file_share", files=files)
+    slack.add_message(CHANNEL, ts, question, files=files)  # what conversations.replies gives back
+    mention = (mention_event("what is this?", ts=ts), "EvMENTION2")
+    deliveries = {
+        "message, then a mention without the files": [(message, "EvMESSAGE2"), mention],
+        "mention without the files, then message": [mention, (message, "EvMESSAGE2")],
+        "message only": [(message, "EvMESSAGE2")],
+    }[order]
+    for event, event_id in deliveries:
+        assert bot.send_event(event, event_id=event_id).status == 200
+    [post] = slack.wait_for("chat.postMessage")
+    bot.drain()
+    assert len(slack.calls_to("chat.postMessage")) == 1
+    assert post.params["thread_ts"] == ts
+    assert expected.best.title in json.dumps(post.json("blocks"))
+
+
 @pytest.mark.parametrize(
     "extra",
     [

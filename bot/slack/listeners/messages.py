@@ -5,7 +5,8 @@
 - `app_mention`, DMs: always answered (an "I don't recognise this" answer when nothing matches); a mention
   inside a thread diagnoses the thread's parent message.
 - A thread reply holding a secret gets only the ephemeral "rotate it" warning.
-- Bots (this one included), edits, deletions and every other subtype are acked and ignored.
+- Bots (this one included), edits (an edited mention too), deletions and every other subtype are acked and
+  ignored.
 
 A listener only hands the delivery to the inbox (`bot/store/inbox.py`), which stores its keys
 (`event:<event_id>`, `msg:<channel>:<ts>`) together with the job within milliseconds of the ack, so retries,
@@ -53,7 +54,9 @@ class MessageIntake:
         is_dm = event.get("channel_type") == "im"
         top_level = event.get("thread_ts") in (None, event.get("ts"))
         if not is_dm and self.deps.bot_user_id and f"<@{self.deps.bot_user_id}" in (event.get("text") or ""):
-            return  # the app_mention delivery of this message answers it
+            if event.get("files"):  # answered as the mention, files and all (its app_mention may lack them)
+                self.on_mention(body, event)
+            return  # else the app_mention delivery of this message answers it
         if is_dm:
             self._accept(body, event, reply_job(ANSWER, event, message_text(event, drop_mentions=True)))
         elif top_level:
@@ -62,12 +65,13 @@ class MessageIntake:
             self._accept(body, event, reply_job(WARN, event, text))
 
     def on_mention(self, body: dict[str, Any], event: dict[str, Any]) -> None:
-        if is_from_bot(event, self.deps.bot_user_id):
-            return
+        if is_from_bot(event, self.deps.bot_user_id) or event.get("edited"):
+            return  # Slack sends an edited mention again: it was answered when it was posted
         thread_ts = event.get("thread_ts")
         in_thread = bool(thread_ts) and thread_ts != event.get("ts")
         text = message_text(event, drop_mentions=True)
-        self._accept(body, event, reply_job(ANSWER, event, text, parent=in_thread))
+        unseen = not in_thread and not event.get("files")  # Slack may leave a snippet out of an app_mention
+        self._accept(body, event, reply_job(ANSWER, event, text, parent=in_thread, files_unseen=unseen))
 
     @staticmethod
     def on_ignored(event: dict[str, Any]) -> None:
