@@ -180,6 +180,32 @@ def test_shortcut_where_the_bot_is_not_a_member_tells_the_user(
     assert answer.params["response_type"] == "ephemeral"
 
 
+def test_a_shortcut_answer_slack_fails_to_take_is_retried_by_the_worker(
+    bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
+) -> None:
+    paste, expected = aps_paste
+    slack.fail_next("chat.postMessage", status=500)
+    message = {"type": "message", "user": "U0OTHER01", "text": paste, "ts": next_ts()}
+    bot.send_shortcut(message_shortcut_payload(message))
+    slack.wait_for("chat.postMessage", count=2)  # the failed post, then the worker's
+    bot.drain()
+    [reply] = [m for m in slack.thread(CHANNEL, message["ts"]) if m["ts"] != message["ts"]]
+    assert expected.best.title in block_texts(reply["blocks"])
+    assert slack.calls_to("response_url") == []
+
+
+def test_a_shortcut_answer_slack_refuses_for_good_tells_the_user(
+    bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
+) -> None:
+    slack.fail_next("chat.postMessage", error="is_archived")
+    message = {"type": "message", "user": "U0OTHER01", "text": aps_paste[0], "ts": next_ts()}
+    bot.send_shortcut(message_shortcut_payload(message))
+    [answer] = slack.wait_for("response_url")
+    assert "could not answer (is_archived)" in answer.params["text"]
+    bot.drain()
+    assert len(slack.calls_to("chat.postMessage")) == 1  # nothing queued to retry
+
+
 @pytest.mark.parametrize(
     ("case", "timestamp", "signature"),
     [

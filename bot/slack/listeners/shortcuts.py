@@ -1,4 +1,8 @@
-"""Message shortcut "Diagnose this error" (callback_id `diagnose_message`): answer in the message's thread."""
+"""Message shortcut "Diagnose this error" (callback_id `diagnose_message`): answer in the message's thread.
+
+The answer is posted at once from the serving process; if Slack fails in a way worth retrying (5xx, a 429
+past the client's own retries, the network), the reply is queued for the reply worker, which retries it.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,15 @@ from slack_sdk.errors import SlackApiError
 from bot.diagnosis import redact
 from bot.slack.deps import Deps
 from bot.slack.listeners.messages import is_from_bot
-from bot.slack.replies import Replier, log_slack_error, message_text
+from bot.slack.replies import (
+    ANSWER,
+    REPLY_JOB,
+    Replier,
+    is_retriable,
+    log_slack_error,
+    message_text,
+    reply_job,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +56,28 @@ def _diagnose(replier: Replier, body: dict[str, Any], client: WebClient, respond
             replier.warn_poster(
                 client, channel=channel, user=message.get("user", ""), thread_ts=message.get("thread_ts")
             )
-    except SlackApiError as exc:
-        log_slack_error("diagnose_message shortcut", exc)
-        if exc.response.get("error") in ("not_in_channel", "channel_not_found"):
-            _tell(respond, NOT_IN_CHANNEL)
     except Exception as exc:
         log_slack_error("diagnose_message shortcut", exc)
+        if is_retriable(exc):
+            _queue(replier, body, message, channel)
+        elif isinstance(exc, SlackApiError) and exc.response.get("error") in (
+            "not_in_channel",
+            "channel_not_found",
+        ):
+            _tell(respond, NOT_IN_CHANNEL)
+        else:
+            _tell(respond, f":warning: I could not answer ({_reason(exc)}). Try the shortcut again.")
+
+
+def _queue(replier: Replier, body: dict[str, Any], message: dict[str, Any], channel: str) -> None:
+    """Hand the answer to the reply worker, which retries it (once per shortcut run)."""
+    job = reply_job(ANSWER, {**message, "channel": channel}, message_text(message))
+    job["secret"] = job["secret"] and not is_from_bot(message, replier.deps.bot_user_id)
+    replier.deps.inbox.put([f"shortcut:{body.get('trigger_id', '')}"], REPLY_JOB, job)
+
+
+def _reason(exc: Exception) -> str:
+    return str(exc.response.get("error")) if isinstance(exc, SlackApiError) else type(exc).__name__
 
 
 def _tell(respond: Respond, text: str) -> None:
