@@ -30,12 +30,36 @@ MIGRATION = (
 )
 
 
+# One vote per user per diagnosis: a thread may hold two (a shortcut on a reply, a mention in the thread), so
+# the cause is part of the key. (SQLite cannot change a primary key: the table is rebuilt.)
+VOTES_PER_CAUSE = (
+    "feedback-v2",
+    [
+        """CREATE TABLE feedback_votes_v2 (
+            channel TEXT NOT NULL,
+            ts TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            cause_id TEXT NOT NULL,
+            helpful INTEGER NOT NULL CHECK (helpful IN (0, 1)),
+            at REAL NOT NULL,
+            PRIMARY KEY (channel, ts, cause_id, user_id)
+        )""",
+        "INSERT INTO feedback_votes_v2 SELECT channel, ts, user_id, cause_id, helpful, at "
+        "FROM feedback_votes",
+        "DROP TABLE feedback_votes",
+        "ALTER TABLE feedback_votes_v2 RENAME TO feedback_votes",
+    ],
+)
+
+
 class FeedbackStore:
-    """`channel` + `ts` identify the diagnosed message (the thread the reply sits in)."""
+    """`channel` + `ts` identify the diagnosed message (the thread the reply sits in), and with `cause_id`
+    one diagnosis of it."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
         db.migrate(*MIGRATION)
+        db.migrate(*VOTES_PER_CAUSE)
 
     def record_diagnosis(self, channel: str, ts: str, cause_id: str, at: float) -> None:
         """Count one posted diagnosis (the best cause); re-diagnosing the same message counts once."""
@@ -46,7 +70,8 @@ class FeedbackStore:
             )
 
     def record_vote(self, channel: str, ts: str, user: str, cause_id: str, helpful: bool, at: float) -> bool:
-        """Store one user's vote on one diagnosis; False (and nothing stored) if they already voted."""
+        """Store one user's vote on one diagnosis (the cause given for the message); False (and nothing
+        stored) if they already voted on it."""
         with self.db.transaction() as conn:
             cursor = conn.execute(
                 "INSERT OR IGNORE INTO feedback_votes (channel, ts, user_id, cause_id, helpful, at) "
@@ -55,14 +80,14 @@ class FeedbackStore:
             )
             return cursor.rowcount == 1
 
-    def votes_on(self, channel: str, ts: str) -> tuple[int, int]:
+    def votes_on(self, channel: str, ts: str, cause_id: str) -> tuple[int, int]:
         """(helpful, not helpful) votes on one diagnosis."""
         row = (
             self.db.connection()
             .execute(
                 "SELECT COALESCE(SUM(helpful), 0) AS yes, COUNT(*) - COALESCE(SUM(helpful), 0) AS no "
-                "FROM feedback_votes WHERE channel = ? AND ts = ?",
-                (channel, ts),
+                "FROM feedback_votes WHERE channel = ? AND ts = ? AND cause_id = ?",
+                (channel, ts, cause_id),
             )
             .fetchone()
         )

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.store import feedback
 from bot.store.check_runs import CheckRuns
 from bot.store.db import Database
 from bot.store.dedupe import DedupeStore, event_key, message_key
@@ -128,11 +129,25 @@ def test_one_vote_per_user_and_the_counts(tmp_path: Path) -> None:
     assert not store.record_vote("C1", "1.0", "U1", "missing-scope", False, at=2)
     assert store.record_vote("C1", "1.0", "U2", "missing-scope", False, at=3)
     assert store.record_vote("C2", "3.0", "U1", "region-mismatch", True, at=4)
-    assert store.votes_on("C1", "1.0") == (1, 1)
+    assert store.votes_on("C1", "1.0", "missing-scope") == (1, 1)
+    # a second diagnosis in the same thread (a shortcut on a reply): its own votes
+    assert store.record_vote("C1", "1.0", "U1", "account-admin-required", False, at=5)
+    assert store.votes_on("C1", "1.0", "account-admin-required") == (0, 1)
+    assert store.votes_on("C1", "1.0", "missing-scope") == (1, 1)
     summary = FeedbackStore(Database(tmp_path / "f.sqlite3")).helpfulness()  # durable
-    assert summary["votes"] == 3 and summary["helpful"] == 2
-    assert summary["rate"] == 2 / 3
+    assert summary["votes"] == 4 and summary["helpful"] == 2
+    assert summary["rate"] == 2 / 4
     assert summary["by_cause"]["missing-scope"] == {"helpful": 1, "not_helpful": 1}
+
+
+def test_votes_stored_before_the_per_cause_key_survive_it(tmp_path: Path) -> None:
+    db = Database(tmp_path / "old.sqlite3")
+    db.migrate(*feedback.MIGRATION)  # a database of the version before
+    with db.transaction() as conn:
+        conn.execute("INSERT INTO feedback_votes VALUES ('C1', '1.0', 'U1', 'missing-scope', 1, 7.0)")
+    store = FeedbackStore(db)
+    assert store.votes_on("C1", "1.0", "missing-scope") == (1, 0)
+    assert not store.record_vote("C1", "1.0", "U1", "missing-scope", False, at=8)
 
 
 def test_purge_forgets_only_old_keys(tmp_path: Path) -> None:

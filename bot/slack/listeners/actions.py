@@ -58,7 +58,7 @@ class FeedbackButtons:
                     channel=channel, user=user, text=ALREADY_VOTED, thread_ts=value["ts"]
                 )
                 return
-            yes, no = self.store.votes_on(value["channel"], value["ts"])
+            yes, no = self.store.votes_on(value["channel"], value["ts"], cause)
             thanks = (
                 f":pray: Thanks <@{user}>, glad it's fixed!"
                 if helpful
