@@ -98,7 +98,7 @@ class ReplyWorker:
 
     def _run(self, job: Job) -> None:
         try:
-            self.replier.handle(self.client, job.payload)
+            self.replier.handle(self.client, job.payload, lambda payload: self.jobs.update(job.id, payload))
         except Exception as exc:
             log_slack_error("reply", exc)
             if is_retriable(exc) and job.attempts < MAX_ATTEMPTS:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from slack_sdk import WebClient
@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 _MENTION = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^>]*)?>")
 
+Answered = Callable[[dict[str, Any]], None]  # stores a reply job's payload, marked answered
 REPLY_JOB = "reply"  # the kind of the stored job (bot/store/jobs.py) that carries one message's reply
 # what a queued reply job asks for (payload["action"])
 PASSIVE = "passive"  # channel message: answer only when confident, warn about a pasted secret
@@ -107,27 +108,38 @@ class Replier:
         self.deps = deps
         self.feedback = FeedbackStore(deps.db)
 
-    def handle(self, client: WebClient, job: dict[str, Any]) -> None:
-        """Carry out one queued reply (see `reply_job`)."""
-        channel, ts, secret = job["channel"], job["ts"], job["secret"]
+    def handle(self, client: WebClient, job: dict[str, Any], answered: Answered = lambda _: None) -> None:
+        """Carry out one queued reply (see `reply_job`). When a warning follows the answer, `answered(job)`
+        is called with the job marked answered as soon as the answer is out, for the caller to store: a job
+        run again after a crash in between then posts no second answer, and only warns."""
+        secret = job["secret"]
+        if not job.get("answered"):
+            secret = self._answer(client, job) or secret
+            if secret:
+                answered({**job, "answered": True, "secret": True})
+        if secret:  # after the answer: a retried job then warns once, and a failed warning loses no answer
+            self.warn_poster(client, channel=job["channel"], user=job["user"], thread_ts=job.get("thread_ts"))
+
+    def _answer(self, client: WebClient, job: dict[str, Any]) -> bool:
+        """Post the job's answer, if it gets one; True when what was diagnosed held a secret."""
+        channel, ts = job["channel"], job["ts"]
         if job["action"] == PASSIVE:
             diagnosis = self.deps.diagnoser.diagnose(job["text"])
             best = diagnosis.best
             if diagnosis.is_aps_error and best and best.score >= self.deps.settings.bot_passive_min_score:
                 self.post_answer(client, diagnosis, channel=channel, thread_ts=ts)
-        elif job["action"] == ANSWER:
-            thread_ts = job.get("thread_ts") or ts
-            text = job["text"]
-            if job["parent"] and (parent := self._parent(client, channel, thread_ts)):
-                text = f"{message_text(parent)}\n{text}"
-            diagnosis = self.deps.diagnoser.diagnose(text)
-            if not diagnosis.is_aps_error and job.get("files_unseen"):
-                diagnosis = self._with_files(client, channel, ts) or diagnosis
-            secret = secret or diagnosis.secrets_found
-            self.post_answer(client, diagnosis, channel=channel, thread_ts=thread_ts)
-        # After the answer: a retried job then warns once, and a failed warning loses no answer.
-        if secret:
-            self.warn_poster(client, channel=channel, user=job["user"], thread_ts=job.get("thread_ts"))
+            return False
+        if job["action"] != ANSWER:
+            return False
+        thread_ts = job.get("thread_ts") or ts
+        text = job["text"]
+        if job["parent"] and (parent := self._parent(client, channel, thread_ts)):
+            text = f"{message_text(parent)}\n{text}"
+        diagnosis = self.deps.diagnoser.diagnose(text)
+        if not diagnosis.is_aps_error and job.get("files_unseen"):
+            diagnosis = self._with_files(client, channel, ts) or diagnosis
+        self.post_answer(client, diagnosis, channel=channel, thread_ts=thread_ts)
+        return diagnosis.secrets_found
 
     def reply(self, client: WebClient, text: str, *, channel: str, thread_ts: str) -> None:
         """Diagnose `text` and post the answer (or "I don't recognise this") in `thread_ts`."""

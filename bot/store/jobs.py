@@ -142,6 +142,13 @@ class JobStore:
                 (PENDING, run_at, error[:500], job_id),
             )
 
+    def update(self, job_id: int, payload: dict[str, Any]) -> None:
+        """Store a claimed job's progress in its payload (what a run after a crash should not do again)."""
+        with self.db.transaction() as conn:
+            conn.execute(
+                "UPDATE jobs SET payload = ? WHERE id = ?", (json.dumps(payload, sort_keys=True), job_id)
+            )
+
     def delete(self, job_id: int) -> None:
         """Forget a job and its payload (work whose payload should not outlive it, e.g. pasted text)."""
         with self.db.transaction() as conn:

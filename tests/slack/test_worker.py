@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,8 @@ from bot.slack.replies import PASSIVE, REPLY_JOB, reply_job
 from bot.store.db import Database
 from bot.store.dedupe import event_key
 from bot.store.inbox import Inbox
-from bot.worker import WorkerProcess, WorkerStartError
+from bot.store.jobs import JobStore
+from bot.worker import LEASE_SECONDS, WorkerProcess, WorkerStartError
 from tests.fakes.bolt_server import make_settings, message_event
 from tests.fakes.polling import wait_until
 from tests.fakes.slack_api import FakeSlackApi
@@ -65,3 +68,45 @@ def test_a_worker_that_cannot_start_is_reported(tmp_path: Path, slack: FakeSlack
     (broken / "bad.yml").write_text("id: [unclosed\n")
     with pytest.raises(WorkerStartError, match="did not start"):
         WorkerProcess(make_settings(tmp_path, slack, bot_kb_dir=broken))
+
+
+TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzY29wZSI6WyJkYXRhOnJlYWQiXX0.c2lnbmF0dXJlLXBhcnQtMTIzNDU2"
+
+
+def test_a_worker_killed_between_the_answer_and_the_warning_does_not_answer_twice(
+    tmp_path: Path, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
+) -> None:
+    """The answer is in the thread; the worker dies (kill -9) while it sends the "rotate it" warning that
+    follows. The job the restarted worker takes again warns, and posts no second answer."""
+    settings = make_settings(tmp_path, slack)
+    db = Database(settings.bot_db_path)
+    in_warning, release = threading.Event(), threading.Event()
+
+    def slow_warning(params: dict) -> dict:
+        in_warning.set()
+        release.wait(30)
+        return {"ok": True, "message_ts": "1.1"}
+
+    slack.set_response("chat.postEphemeral", slow_warning)
+    worker = WorkerProcess(settings)
+    inbox = Inbox(db, clock=time.time, on_stored=worker.wake)
+    jobs = JobStore(db)
+    try:
+        text = f"{aps_paste[0]}\nAuthorization: Bearer {TOKEN}"
+        event = message_event(text)
+        inbox.put([event_key("EvCRASH1")], REPLY_JOB, reply_job(PASSIVE, event, text))
+        slack.wait_for("chat.postMessage", timeout=30)
+        assert in_warning.wait(30)
+        dead = worker.pid
+        os.kill(dead, 9)
+        wait_until(lambda: worker.pid != dead, timeout=30)
+        release.set()
+        with db.transaction() as conn:  # the lease of the dead worker's claim runs out
+            conn.execute("UPDATE jobs SET claimed_at = claimed_at - ?", (LEASE_SECONDS + 1,))
+        worker.wake()
+        wait_until(lambda: jobs.due_count((REPLY_JOB,), time.time()) == 0, timeout=30)
+    finally:
+        inbox.close()
+        worker.stop()
+    assert len(slack.calls_to("chat.postMessage")) == 1
+    assert len(slack.calls_to("chat.postEphemeral")) == 2  # the warning, cut off, then sent again
