@@ -81,6 +81,20 @@ def message_text(message: dict[str, Any], *, drop_mentions: bool = False) -> str
     return text.replace("```", "\n")
 
 
+MAX_SNIPPETS_READ = 3
+MAX_SNIPPET_CHARS = 40_000  # Slack's message limit: a longer snippet is read this far
+
+
+def truncated_snippets(message: dict[str, Any]) -> list[str]:
+    """Ids of the message's snippets whose preview Slack cut short (a long `curl -v` whose error sits past the
+    first lines): their whole text is read with files.info before diagnosing."""
+    return [
+        str(file["id"])
+        for file in message.get("files") or []
+        if file.get("id") and (file.get("preview_is_truncated") or file.get("lines_more"))
+    ][:MAX_SNIPPETS_READ]
+
+
 def reply_job(
     action: str, event: dict[str, Any], text: str, *, parent: bool = False, files_unseen: bool = False
 ) -> dict[str, Any]:
@@ -98,6 +112,7 @@ def reply_job(
         "secret": redaction.found,
         "parent": parent,
         "files_unseen": files_unseen,
+        "snippets": truncated_snippets(event),
     }
 
 
@@ -124,15 +139,17 @@ class Replier:
         """Post the job's answer, if it gets one; True when what was diagnosed held a secret."""
         channel, ts = job["channel"], job["ts"]
         if job["action"] == PASSIVE:
-            diagnosis = self.deps.diagnoser.diagnose(job["text"])
+            diagnosis = self.deps.diagnoser.diagnose(
+                self.with_snippets(client, job["text"], job.get("snippets"))
+            )
             best = diagnosis.best
             if diagnosis.is_aps_error and best and best.score >= self.deps.settings.bot_passive_min_score:
                 self.post_answer(client, diagnosis, channel=channel, thread_ts=ts)
-            return False
+            return diagnosis.secrets_found
         if job["action"] != ANSWER:
             return False
         thread_ts = job.get("thread_ts") or ts
-        text = job["text"]
+        text = self.with_snippets(client, job["text"], job.get("snippets"))
         if job["parent"] and (parent := self._parent(client, channel, thread_ts)):
             text = f"{message_text(parent)}\n{text}"
         diagnosis = self.deps.diagnoser.diagnose(text)
@@ -140,6 +157,23 @@ class Replier:
             diagnosis = self._with_files(client, channel, ts) or diagnosis
         self.post_answer(client, diagnosis, channel=channel, thread_ts=thread_ts)
         return diagnosis.secrets_found
+
+    def with_snippets(self, client: WebClient, text: str, snippets: list[str] | None) -> str:
+        """`text` followed by the whole text of the given snippets (files.info), as far as Slack gives it: a
+        snippet it will not give (`missing_scope` before the app is reinstalled, a deleted file) is left at
+        its preview. A failure worth retrying is raised for the worker to retry."""
+        parts = [text]
+        for file_id in snippets or []:
+            try:
+                content = client.files_info(file=file_id).get("content")
+            except SlackApiError as exc:
+                if is_retriable(exc):
+                    raise
+                log_slack_error("snippet", exc)
+                continue
+            if isinstance(content, str):
+                parts.append(content[:MAX_SNIPPET_CHARS])
+        return "\n".join(parts)
 
     def reply(self, client: WebClient, text: str, *, channel: str, thread_ts: str) -> None:
         """Diagnose `text` and post the answer (or "I don't recognise this") in `thread_ts`."""
@@ -172,7 +206,10 @@ class Replier:
         message = self._parent(client, channel, ts)  # a top-level message is its own thread's parent
         if not message or not message.get("files"):
             return None
-        return self.deps.diagnoser.diagnose(message_text(message, drop_mentions=True))
+        text = self.with_snippets(
+            client, message_text(message, drop_mentions=True), truncated_snippets(message)
+        )
+        return self.deps.diagnoser.diagnose(text)
 
     def _parent(self, client: WebClient, channel: str, thread_ts: str) -> dict[str, Any] | None:
         """The thread's parent message; None when Slack will not give it (deleted: `thread_not_found`; a

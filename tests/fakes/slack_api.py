@@ -14,7 +14,7 @@ form values are strings, so use `call.json("blocks")` to get blocks whichever wa
 
 Answers come from a built-in table shaped like Slack's real responses (auth.test, chat.postMessage with an
 increasing `ts`, chat.postEphemeral, chat.update, chat.delete, chat.getPermalink, chat.scheduleMessage, reactions.add,
-conversations.replies/info/members/open, users.info, usergroups.users.list, views.publish/open). Unknown
+conversations.replies/info/members/open, files.info, users.info, usergroups.users.list, views.publish/open). Unknown
 methods get `{"ok": false, "error": "unknown_method"}`. Requests without a `Bearer xoxb-`/`xoxp-` token get
 `invalid_auth`, as Slack does.
 
@@ -26,6 +26,7 @@ Steering answers:
 - `set_response(method, payload)`: answer with `payload` (a dict, or a function `params -> dict`) from now on.
 - `add_message(channel, ts, text, ...)`: seed a message that conversations.replies returns (messages posted
   with chat.postMessage are added too, so threads read back what the bot wrote).
+- `add_file(file_id, content)`: a snippet's whole text, which files.info returns (else `file_not_found`).
 - `thread(channel, thread_ts)`: the stored messages of a thread, e.g. to click a button on the bot's reply.
 - `usergroups[group_id] = [user ids]`, `members[channel_id] = [user ids]`: data for those methods.
 - `latency`: seconds to wait before answering each request (for slow-API tests).
@@ -104,6 +105,7 @@ class FakeSlackApi:
         self._faults: dict[str, deque[_Fault]] = defaultdict(deque)
         self._responses: dict[str, Payload] = {}
         self._messages: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)  # channel -> ts -> msg
+        self._files: dict[str, str] = {}  # file id -> a snippet's whole text
         self._ts = itertools.count(1)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -165,6 +167,11 @@ class FakeSlackApi:
         """Answer `method` with `payload` (dict or `params -> dict`) instead of the built-in answer."""
         with self._cond:
             self._responses[method] = payload
+
+    def add_file(self, file_id: str, content: str) -> None:
+        """Store a snippet's whole text so files.info can return it."""
+        with self._cond:
+            self._files[file_id] = content
 
     def add_message(
         self,
@@ -323,6 +330,15 @@ class FakeSlackApi:
             "post_at": int(params.get("post_at", 0)),
             "message": {"text": params.get("text", ""), "bot_id": self.bot_id, "type": "delayed_message"},
         }
+
+    def _m_files_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        file_id = str(params.get("file", ""))
+        with self._cond:
+            content = self._files.get(file_id)
+        if content is None:
+            return {"ok": False, "error": "file_not_found"}
+        file = {"id": file_id, "mode": "snippet", "filetype": "text", "lines": content.count("\n") + 1}
+        return {"ok": True, "file": file, "content": content, "is_truncated": False}
 
     def _m_reactions_add(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True}

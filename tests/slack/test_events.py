@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 from urllib.parse import urlparse
 
 import pytest
@@ -293,6 +294,55 @@ def test_app_mention_and_message_of_one_ts_get_one_reply(
     slack.wait_for("chat.postMessage")
     bot.drain()
     assert len(slack.calls_to("chat.postMessage")) == 1
+
+
+CURL_REQUEST = "\n".join(
+    [
+        "> GET /project/v1/hubs HTTP/1.1",
+        "> Host: developer.api.autodesk.com",
+        "> User-Agent: curl/8.4.0",
+        "> Accept: */*",
+        ">",
+    ]
+)
+
+
+def long_snippet(paste: str, file_id: str) -> tuple[str, dict[str, Any]]:
+    """A `curl -v` snippet whose error sits past the preview Slack puts in the event (its first lines)."""
+    content = f"{CURL_REQUEST}\n< HTTP/1.1 403 Forbidden\n\n{paste}"
+    preview = {"id": file_id, "mode": "snippet", "filetype": "text", "preview": CURL_REQUEST}
+    return content, {**preview, "preview_is_truncated": True, "lines_more": content.count("\n") - 4}
+
+
+@pytest.mark.parametrize("how", ["pasted in the channel", "diagnosed with the shortcut"])
+def test_a_long_snippet_is_read_whole_when_its_preview_is_cut(
+    bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis], how: str
+) -> None:
+    paste, expected = aps_paste
+    content, file = long_snippet(paste, "F0LONG0001")
+    slack.add_file("F0LONG0001", content)
+    message = message_event("here is the whole curl -v", subtype="file_share", files=[file])
+    if how == "pasted in the channel":
+        bot.send_event(message)
+    else:
+        bot.send_shortcut(message_shortcut_payload(message))
+    [post] = slack.wait_for("chat.postMessage")
+    assert post.params["thread_ts"] == message["ts"]
+    assert expected.best.title in block_texts(post.json("blocks"))
+    assert [c.params["file"] for c in slack.calls_to("files.info")] == ["F0LONG0001"]
+
+
+def test_a_snippet_slack_will_not_give_is_diagnosed_from_its_preview(
+    bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
+) -> None:
+    """Before the app is reinstalled with files:read, files.info answers missing_scope: the mention is still
+    answered, from what the event held."""
+    content, file = long_snippet(aps_paste[0], "F0LONG0002")
+    slack.add_file("F0LONG0002", content)
+    slack.fail_next("files.info", error="missing_scope")
+    bot.send_event(mention_event("what is this?", subtype="file_share", files=[file]))
+    [post] = slack.wait_for("chat.postMessage")
+    assert "recognise" in post.params["text"]
 
 
 def test_an_edited_mention_is_not_answered_again(

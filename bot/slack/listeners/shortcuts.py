@@ -24,6 +24,7 @@ from bot.slack.replies import (
     log_slack_error,
     message_text,
     reply_job,
+    truncated_snippets,
 )
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,8 @@ def _diagnose(replier: Replier, body: dict[str, Any], client: WebClient, respond
     thread_ts = message.get("thread_ts") or message.get("ts", "")
     try:
         text = message_text(message)
-        replier.reply(client, text, channel=channel, thread_ts=thread_ts)
+        full = replier.with_snippets(client, text, truncated_snippets(message))
+        replier.reply(client, full, channel=channel, thread_ts=thread_ts)
         if not is_from_bot(message, replier.deps.bot_user_id) and redact(text).found:
             replier.warn_poster(
                 client, channel=channel, user=message.get("user", ""), thread_ts=message.get("thread_ts")
