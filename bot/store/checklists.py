@@ -70,6 +70,8 @@ CLOSED = ("checklists-3", ("ALTER TABLE checklists ADD COLUMN closed_at REAL",))
 BY_PARENT = ("checklists-4", ("CREATE INDEX checklists_parent ON checklists (channel, parent_ts)",))
 
 MAX_ATTEMPTS = 50
+# Writes that follow from a stored change, run in its transaction: (connection, state before, state after).
+OnCommit = Callable[[sqlite3.Connection, ChecklistState, ChecklistState], None]
 
 
 class ConcurrentUpdate(RuntimeError):
@@ -155,12 +157,17 @@ class ChecklistStore:
         return self.get(state.id) or state
 
     def update(
-        self, checklist_id: str, change: Callable[[ChecklistState], Transition]
+        self,
+        checklist_id: str,
+        change: Callable[[ChecklistState], Transition],
+        on_commit: OnCommit | None = None,
     ) -> tuple[Transition, ChecklistState] | None:
         """Apply `change` to the stored state with compare-and-set; retry when another writer won.
 
         Returns (the transition that was stored, the state before it), or None for an unknown checklist.
-        `change` may raise (e.g. ChecklistError): nothing is written then.
+        `change` may raise (e.g. ChecklistError): nothing is written then. `on_commit(conn, before, after)`
+        writes what follows from a change in the same transaction as the change (all or nothing, and in
+        the order the changes were stored).
         """
         for _ in range(MAX_ATTEMPTS):
             before = self.get(checklist_id)
@@ -169,7 +176,7 @@ class ChecklistStore:
             result = change(before)
             if result.state == before:
                 return result, before
-            if self._compare_and_set(before, result.state):
+            if self._compare_and_set(before, result.state, on_commit):
                 stored = self.get(checklist_id)
                 return Transition(stored or result.state, result.events), before
         raise ConcurrentUpdate(f"checklist {checklist_id}: gave up after {MAX_ATTEMPTS} conflicting writes")
@@ -224,7 +231,9 @@ class ChecklistStore:
             version=row["version"],
         )
 
-    def _compare_and_set(self, before: ChecklistState, after: ChecklistState) -> bool:
+    def _compare_and_set(
+        self, before: ChecklistState, after: ChecklistState, on_commit: OnCommit | None = None
+    ) -> bool:
         with self.db.transaction() as conn:
             cursor = conn.execute(
                 "UPDATE checklists SET parent_ts = ?, last_activity = ?, completed_at = ?, "
@@ -244,6 +253,8 @@ class ChecklistStore:
             if cursor.rowcount != 1:
                 return False
             self._write_children(conn, before, after)
+            if on_commit is not None:
+                on_commit(conn, before, after)
         return True
 
     @staticmethod

@@ -58,22 +58,29 @@ class JobStore:
 
     def schedule(self, kind: str, run_at: float, payload: dict[str, Any], *, key: str | None = None) -> int:
         """Store a job; with `key`, a pending job of the same key is moved to the new time instead."""
-        body = json.dumps(payload, sort_keys=True)
         with self.db.transaction() as conn:
-            if key is not None:
-                row = conn.execute(
-                    "SELECT id FROM jobs WHERE key = ? AND status = ? ORDER BY id LIMIT 1", (key, PENDING)
-                ).fetchone()
-                if row is not None:
-                    conn.execute(
-                        "UPDATE jobs SET kind = ?, run_at = ?, payload = ? WHERE id = ?",
-                        (kind, run_at, body, row["id"]),
-                    )
-                    return int(row["id"])
-            cursor = conn.execute(
-                "INSERT INTO jobs (kind, key, run_at, payload) VALUES (?, ?, ?, ?)", (kind, key, run_at, body)
-            )
-            return int(cursor.lastrowid or 0)
+            return self.schedule_in(conn, kind, run_at, payload, key=key)
+
+    @staticmethod
+    def schedule_in(
+        conn: sqlite3.Connection, kind: str, run_at: float, payload: dict[str, Any], *, key: str | None = None
+    ) -> int:
+        """`schedule`, inside the caller's transaction (with the change the job follows from)."""
+        body = json.dumps(payload, sort_keys=True)
+        if key is not None:
+            row = conn.execute(
+                "SELECT id FROM jobs WHERE key = ? AND status = ? ORDER BY id LIMIT 1", (key, PENDING)
+            ).fetchone()
+            if row is not None:
+                conn.execute(
+                    "UPDATE jobs SET kind = ?, run_at = ?, payload = ? WHERE id = ?",
+                    (kind, run_at, body, row["id"]),
+                )
+                return int(row["id"])
+        cursor = conn.execute(
+            "INSERT INTO jobs (kind, key, run_at, payload) VALUES (?, ?, ?, ?)", (kind, key, run_at, body)
+        )
+        return int(cursor.lastrowid or 0)
 
     @staticmethod
     def insert_many(conn: sqlite3.Connection, jobs: Sequence[tuple[str, float, dict[str, Any]]]) -> None:
@@ -86,9 +93,14 @@ class JobStore:
     def cancel(self, key: str) -> int:
         """Cancel the pending jobs of `key`; return how many."""
         with self.db.transaction() as conn:
-            return conn.execute(
-                "UPDATE jobs SET status = ? WHERE key = ? AND status = ?", (CANCELLED, key, PENDING)
-            ).rowcount
+            return self.cancel_in(conn, key)
+
+    @staticmethod
+    def cancel_in(conn: sqlite3.Connection, key: str) -> int:
+        """`cancel`, inside the caller's transaction."""
+        return conn.execute(
+            "UPDATE jobs SET status = ? WHERE key = ? AND status = ?", (CANCELLED, key, PENDING)
+        ).rowcount
 
     def claim_due(
         self,

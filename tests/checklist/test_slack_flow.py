@@ -29,6 +29,7 @@ from bot.slack.checklist_blocks import (
     action_id,
     step_block_id,
 )
+from bot.slack.listeners.checklist import RECHECK_JOB
 from bot.store.checklists import ChecklistStore
 from bot.store.db import Database
 from bot.store.feedback import FeedbackStore
@@ -643,7 +644,9 @@ def start_with_ids(bot, settings: Settings) -> ChecklistState:
     return the_checklist(settings)
 
 
-def home_modal_submission(channel: str) -> dict[str, Any]:
+def home_modal_submission(
+    channel: str, client_id: str = CLIENT_ID, project: str = PROJECT_ID
+) -> dict[str, Any]:
     return {
         "type": "view_submission",
         "user": {"id": ADMINS[0]},
@@ -655,8 +658,8 @@ def home_modal_submission(channel: str) -> dict[str, Any]:
             "state": {
                 "values": {
                     "channel": {"channel": {"selected_conversation": channel}},
-                    "client_id": {"client_id": {"value": CLIENT_ID}},
-                    "project": {"project": {"value": PROJECT_ID}},
+                    "client_id": {"client_id": {"value": client_id}},
+                    "project": {"project": {"value": project}},
                 }
             },
         },
@@ -684,6 +687,22 @@ def test_a_checklist_that_cannot_be_stored_leaves_no_message_and_says_so(
     assert deleted.params["channel"] == CHANNEL and told.params["channel"] == f"D{ADMINS[0]}"[:11]
     assert slack.thread(CHANNEL, deleted.params["ts"]) == []  # gone: no buttons naming no checklist
     assert "disk is full" not in told.params["text"]
+
+
+@pytest.mark.parametrize(
+    ("client_id", "project", "field"),
+    [(CLIENT_ID, "c4Jhg8Fkl3ZEnn4T", "project"), (f"{CLIENT_ID}:c4Jhg8Fkl3ZEnn4T", PROJECT_ID, "client_id")],
+)
+def test_a_secret_typed_into_the_home_modal_is_refused_and_never_posted(
+    settings, slack, client_id: str, project: str, field: str
+) -> None:
+    with running_bot(settings) as bot:
+        response = bot.send_action(home_modal_submission(CHANNEL, client_id, project))
+        bot.drain()
+    answer = json.loads(response.body)
+    assert answer["response_action"] == "errors" and "rotate it" in answer["errors"][field]
+    assert "c4Jhg8Fkl3ZEnn4T" not in json.dumps([c.params for c in slack.calls])
+    assert store_for(settings).open_checklists() == []
 
 
 def test_a_private_channel_without_the_bot_gets_invite_me_not_try_again(settings, slack) -> None:
@@ -956,3 +975,85 @@ def test_the_shipped_checklist_runs_as_a_thread(tmp_path, slack) -> None:
         parent = updated(slack, state.parent_ts)[-1]
     total = sum(len(s.items) for s in state.template.steps)
     assert f"0/5 steps · 1/{total} items" in json.dumps(parent.json("blocks"), ensure_ascii=False)
+
+
+def test_a_recheck_that_cannot_be_stored_leaves_the_tick_unstored(settings, slack, monkeypatch) -> None:
+    """The re-check is written in the tick's own transaction: no done Custom Integrations step without it
+    (a crash between two transactions used to lose the re-check for good)."""
+
+    def disk_full(*args: Any, **kwargs: Any) -> int:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    with running_bot(settings) as bot:
+        state = start_with_ids(bot, settings)
+        monkeypatch.setattr(JobStore, "schedule_in", disk_full)
+        items = [item.id for item in state.step("add-integration").items]
+        message = step_message(slack, state, "add-integration")
+        bot.send_action(tick_payload(state, "add-integration", ADMINS[1], items, message))
+        bot.drain()
+    assert not store_for(settings).get(state.id).step_done("add-integration")
+
+
+def test_a_recheck_job_for_a_reopened_step_does_nothing(settings, slack, aps) -> None:
+    """Two admins' clicks (one ticking the last item, one unticking another) may store their consequences in
+    either order; the job itself checks the step is still done."""
+    clock = Clock()
+    with running_bot(settings, clock=clock) as bot:
+        state = start_with_ids(bot, settings)
+        JobStore(Database(settings.bot_db_path)).schedule(
+            RECHECK_JOB, clock.now, {"checklist": state.id}, key=f"recheck:{state.id}"
+        )
+        assert Scheduler(bot.runtime.deps).run_due() == 1
+        bot.drain()
+    assert not [c for c in slack.calls_to("chat.postMessage") if "re-check" in c.params.get("text", "")]
+    assert aps.calls == []
+
+
+def test_a_click_that_finishes_the_checklist_promises_no_recheck(settings, slack, aps) -> None:
+    clock = Clock()
+    with running_bot(settings, clock=clock) as bot:
+        state = start_with_ids(bot, settings)
+        for step in ("create-app", "admin-rights", "project-access", "test-access", "add-integration"):
+            tick_step(bot, slack, state, step, ADMINS[1])
+        bot.drain()
+        texts = [c.params.get("text", "") for c in slack.calls_to("chat.postMessage")]
+        assert JobStore(Database(settings.bot_db_path)).by_key(f"recheck:{state.id}") == []
+    assert not [t for t in texts if "re-run the live check" in t]
+    assert [t for t in texts if "Checklist complete" in t]
+
+
+def test_a_dropped_connection_on_chat_update_loses_no_notice(settings, slack) -> None:
+    with running_bot(settings) as bot:
+        state = start_by_button(bot, settings)
+        bot.drain()
+
+        def reset(params: dict[str, Any]) -> dict[str, Any]:
+            raise ConnectionResetError("connection reset by Slack's edge")
+
+        slack.set_response("chat.update", reset)
+        bot.send_action(assign_payload(slack, state, "add-integration", ADMINS[0], ADMINS[2]))
+        wait_until(lambda: "add-integration" in store_for(settings).get(state.id).assignments)
+        bot.drain()
+    dm_channel = f"D{ADMINS[2]}"[:11]
+    assert [c for c in slack.calls_to("chat.postMessage") if c.params["channel"] == dm_channel]
+
+
+def test_an_app_given_by_name_is_stored_by_its_client_id(settings, slack) -> None:
+    """The Custom Integrations step tells admins to paste the client id: never the app's name."""
+    named = settings.model_copy(
+        update={
+            "aps_apps": [
+                ApsApp(
+                    name="acc-sync",
+                    client_id=CLIENT_ID,
+                    client_secret=CLIENT_SECRET,
+                    allowed_channels=[CHANNEL],
+                )
+            ]
+        }
+    )
+    with running_bot(named) as bot:
+        bot.send_command(f"checklist acc-sync b.{PROJECT_ID}", user_id=ADMINS[0], channel_id=CHANNEL)
+        state = the_checklist(named)
+        text = json.dumps(step_message(slack, state, "add-integration")["blocks"])
+    assert state.client_id == CLIENT_ID and CLIENT_ID in text and "acc-sync" not in text

@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable, Iterable, Sequence
+import sqlite3
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -29,7 +30,6 @@ from bot.checklist import (
     Event,
     IntegrationStepCompleted,
     StepAssigned,
-    StepReopened,
     Transition,
 )
 from bot.checklist.state import DAY_SECONDS
@@ -158,7 +158,11 @@ class ChecklistThreads:
         project: str | None = None,
         cause: str | None = None,
     ) -> ChecklistState:
-        """Post the parent message and one message per step in its thread; store where they are."""
+        """Post the parent message and one message per step in its thread; store where they are. An app
+        given by its registered name is stored by its client id, the string admins paste into Custom
+        Integrations."""
+        app = find_app(self.deps.settings, client_id) if client_id else None
+        client_id = app.client_id if app is not None else client_id
         state = ChecklistState.start(
             new_checklist_id(),
             self.deps.kb.checklist,
@@ -346,35 +350,44 @@ class ChecklistThreads:
         always_render: bool = False,
     ) -> ChecklistState:
         try:
-            result = self.store.update(checklist_id, change)
+            result = self.store.update(checklist_id, change, on_commit=self._schedule_recheck)
         except ChecklistError as exc:
             raise Rejected(str(exc)) from exc
         if result is None:
             raise Rejected(f"unknown checklist {checklist_id}")
         transition, _before = result
         state = transition.state
-        self._schedule(state, transition.events)
         if transition.events or always_render:
-            self.render(client, checklist_id, steps)
+            try:
+                self.render(client, checklist_id, steps)
+            except Exception as exc:  # the change is stored: its notices still go out
+                log.warning("checklist %s: could not render: %s", state.id, _why(exc))
         for event in transition.events:
             try:
                 self._notify(client, state, event)
-            except SlackApiError as exc:
-                log.warning(
-                    "checklist %s: could not post about %s: %s", state.id, event, exc.response.get("error")
-                )
+            except Exception as exc:
+                log.warning("checklist %s: could not post about %s: %s", state.id, event, _why(exc))
         return state
 
-    def _schedule(self, state: ChecklistState, events: Iterable[Event]) -> None:
-        """Stored consequences first (the re-render shows them): schedule or cancel the re-check."""
-        for event in events:
-            if isinstance(event, IntegrationStepCompleted) and state.can_recheck:
-                run_at = event.at + self.deps.settings.bot_recheck_delay_seconds
-                self.jobs.schedule(RECHECK_JOB, run_at, {"checklist": state.id}, key=recheck_key(state.id))
-            elif isinstance(event, StepReopened) and event.step_id == INTEGRATION_STEP:
-                self.jobs.cancel(recheck_key(state.id))
+    def _schedule_recheck(
+        self, conn: sqlite3.Connection, before: ChecklistState, after: ChecklistState
+    ) -> None:
+        """The automatic re-check follows the stored state, in the transaction that stores it: scheduled when
+        the Custom Integrations step becomes done (unless that finished the checklist), cancelled when it is
+        reopened. So a crash cannot leave a done step without its re-check, nor two admins' clicks leave a
+        re-check behind for a reopened step."""
+        was, done = before.step_done(INTEGRATION_STEP), after.step_done(INTEGRATION_STEP)
+        if done and not was and after.can_recheck and not after.done:
+            run_at = self.deps.clock() + self.deps.settings.bot_recheck_delay_seconds
+            self.jobs.schedule_in(
+                conn, RECHECK_JOB, run_at, {"checklist": after.id}, key=recheck_key(after.id)
+            )
+        elif was and not done:
+            self.jobs.cancel_in(conn, recheck_key(after.id))
 
     def _notify(self, client: WebClient, state: ChecklistState, event: Event) -> None:
+        if isinstance(event, IntegrationStepCompleted) and state.done:
+            return  # the same click finished the checklist: no re-check is due, the completion says it all
         if isinstance(event, IntegrationStepCompleted) and state.can_recheck:
             run_at = event.at + self.deps.settings.bot_recheck_delay_seconds
             self._post_in_thread(
@@ -534,7 +547,7 @@ class ChecklistThreads:
 
     def run_recheck_job(self, client: WebClient, job: Job) -> None:
         state = self.store.get(str(job.payload.get("checklist")))
-        if state is None or state.done or state.closed:
+        if state is None or state.done or state.closed or not state.step_done(INTEGRATION_STEP):
             return
         self.recheck(client, state.id)
 
@@ -569,8 +582,8 @@ def _update(
     rate limit) is logged and skipped: the change is stored; the other messages and notices still go out."""
     try:
         client.chat_update(channel=state.channel, ts=ts, text=text, blocks=blocks)
-    except SlackApiError as exc:
-        log.warning("checklist %s: could not update message %s: %s", state.id, ts, exc.response.get("error"))
+    except Exception as exc:  # a Slack error, or the network's (a reset, a read timeout)
+        log.warning("checklist %s: could not update message %s: %s", state.id, ts, _why(exc))
 
 
 def _tick_all(state: ChecklistState, step_id: str, items: list[str], at: float) -> Transition:

@@ -13,6 +13,7 @@ from slack_sdk.errors import SlackApiError
 from bot.checklist.state import DAY_SECONDS
 from bot.slack.checklist_blocks import HOME_START, START_MODAL, HomeEntry, home_view, start_modal
 from bot.slack.deps import Deps
+from bot.slack.listeners.check_command import looks_secret
 from bot.slack.listeners.checklist import ARG_RE, ChecklistThreads, _submit, start_and_report
 from bot.store.feedback import FeedbackStore
 
@@ -21,6 +22,10 @@ log = logging.getLogger(__name__)
 TOP_CAUSE_DAYS = 30
 TOP_CAUSE_LIMIT = 5
 OPEN_LIMIT = 15
+ROTATE_FIELD = (
+    "That looks like a client secret. I never take secrets from Slack: rotate it in the APS developer "
+    "portal, and give the client id (or the app's name) and the project id here."
+)
 
 
 def visible_channels(client: WebClient, user: str) -> set[str]:
@@ -100,6 +105,10 @@ def register(app: App, deps: Deps) -> None:
             for block, text in (("client_id", client_id), ("project", project))
             if text is not None and not ARG_RE.fullmatch(text)
         }
+        ids = [app.client_id for app in deps.settings.aps_apps]
+        for block, words in (("client_id", [client_id]), ("project", ["app", project])):
+            if block not in errors and words[-1] and looks_secret(" ".join(words), words, ids):
+                errors[block] = ROTATE_FIELD
         if not isinstance(channel, str):
             errors["channel"] = "Pick a channel."
         if errors:
