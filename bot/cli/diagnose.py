@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import math
 import re
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from bot.diagnosis import Diagnoser, Diagnosis
 from bot.knowledge import KnowledgeError, load_kb
@@ -38,11 +40,26 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _read_input(args: argparse.Namespace) -> str:
+    """The paste as text: bytes that are no UTF-8 become U+FFFD, a byte-order mark is dropped."""
     if args.file is not None:
-        return args.file.read_text(encoding="utf-8", errors="replace")
+        return args.file.read_bytes().decode("utf-8-sig", errors="replace")
     if args.text == "-":
-        return sys.stdin.read()
-    return args.text
+        return sys.stdin.buffer.read().decode("utf-8-sig", errors="replace")
+    return _valid(args.text)
+
+
+def _valid(text: str) -> str:
+    """`text` without lone surrogates (half an emoji from a cut string, or undecodable argv bytes)."""
+    return text.encode("utf-8", errors="replace").decode("utf-8")
+
+
+def _lines(text: str) -> list[str]:
+    """JSON Lines are split at "\n" only (a "\r" before it dropped): U+2028 and its kin may sit raw inside a
+    JSON string, where str.splitlines() would cut it."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()  # the newline that ends the last line
+    return [line.removesuffix("\r") for line in lines]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,13 +69,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"aps-bot diagnose: broken knowledge base: {exc}", file=sys.stderr)
         return 1
     diagnoser = Diagnoser(kb)
+    if isinstance(sys.stdout, io.TextIOWrapper):  # UTF-8 whatever the locale says
+        sys.stdout.reconfigure(encoding="utf-8", errors="replace")
     try:
         text = _read_input(args)
     except OSError as exc:
         print(f"aps-bot diagnose: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
         return USAGE_ERROR
     if args.jsonl:
-        return _batch(diagnoser, text.splitlines(), sys.stdout)
+        return _batch(diagnoser, _lines(text), sys.stdout)
     diagnosis = diagnoser.diagnose(text)
     if args.json:
         print(json.dumps(diagnosis.to_json(), ensure_ascii=False))
@@ -76,17 +95,34 @@ def _batch(diagnoser: Diagnoser, lines: list[str], out: TextIO) -> int:
             nothing = {"is_aps_error": False, "causes": [], "signals": {}, "secrets_found": False}
             out.write(json.dumps({"id": item.get("id"), **nothing, "line": number, "error": error}) + "\n")
             continue
-        diagnosis = diagnoser.diagnose(item["text"])
-        out.write(json.dumps(diagnosis.to_json(id=item.get("id")), ensure_ascii=False) + "\n")
+        diagnosis = diagnoser.diagnose(_valid(item["text"]))
+        result = diagnosis.to_json(id=_id(item.get("id")), with_id="id" in item)
+        out.write(json.dumps(result, ensure_ascii=False) + "\n")
     return 0
+
+
+def _id(value: Any) -> Any:
+    """The line's id as given, any JSON value; its strings made valid UTF-8."""
+    return _valid(value) if isinstance(value, str) else value
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is no JSON number")
+
+
+def _finite(number: str) -> float:
+    value = float(number)
+    if not math.isfinite(value):
+        raise ValueError(f"{number} is out of range")
+    return value
 
 
 def _parse_line(line: str) -> tuple[dict, str | None]:
     """The line's object, or an error message (with whatever object could be read, for its id)."""
     if not line.strip():
         return {}, "empty line"
-    try:
-        item = json.loads(line)
+    try:  # strict JSON: NaN, Infinity and 1e400 would be echoed back as no JSON at all
+        item = json.loads(line, parse_constant=_no_constant, parse_float=_finite)
     except ValueError as exc:
         return {}, f"not JSON: {exc}"[:200]
     if not isinstance(item, dict):

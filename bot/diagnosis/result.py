@@ -31,9 +31,10 @@ class Diagnosis:
     def best(self) -> CauseMatch | None:
         return self.causes[0] if self.causes else None
 
-    def to_json(self, id: Any = None) -> dict[str, Any]:
-        """The JSON contract of `aps-bot diagnose --json/--jsonl`."""
-        out: dict[str, Any] = {} if id is None else {"id": id}
+    def to_json(self, id: Any = None, *, with_id: bool | None = None) -> dict[str, Any]:
+        """The JSON contract of `aps-bot diagnose --json/--jsonl`. The id is echoed when given (`with_id`:
+        also when it is None, as a batch line's `"id": null`)."""
+        out: dict[str, Any] = {"id": id} if (id is not None if with_id is None else with_id) else {}
         out["is_aps_error"] = self.is_aps_error
         out["causes"] = [
             {"id": c.id, "title": c.title, "score": c.score, "evidence": list(c.evidence), "fix": c.fix}

@@ -62,7 +62,7 @@ def test_file_and_stdin_give_the_same_answer(
     paste.write_text(text)
     assert main(["diagnose", "--json", "--file", str(paste)]) == 0
     from_file = capsys.readouterr().out
-    monkeypatch.setattr(sys, "stdin", io.StringIO(text))
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(text.encode())))  # bytes, as a pipe gives
     assert main(["diagnose", "--json", "-"]) == 0
     assert capsys.readouterr().out == from_file
 
@@ -94,3 +94,43 @@ def test_jsonl_batch_one_line_out_per_line_in_in_order(kb: KnowledgeBase, diagno
         assert row == diagnoser.diagnose(text).to_json(id=row["id"])
     assert out[-1]["secrets_found"] is True
     assert SECRET not in run.stdout
+
+
+def run_cli(stdin: bytes, *args: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "diagnose", *args], input=stdin, capture_output=True, timeout=120
+    )
+
+
+def test_jsonl_reads_bytes_as_json_lines_whatever_they_hold(tmp_path: Path) -> None:
+    """Raw U+2028/U+0085 inside strings (as JSON.stringify writes them), a lone surrogate (an emoji cut in
+    half), bytes that are no UTF-8, a byte-order mark, CRLF: one UTF-8 line out per line in, in order."""
+    lines = [
+        json.dumps({"id": 1, "text": "HTTP/1.1 403\u2028AUTH-001"}, ensure_ascii=False).encode(),
+        json.dumps({"id": 2, "text": "a\x85b"}, ensure_ascii=False).encode(),
+        b'{"id": 3, "text": "x\\ud800 denied on the project"}',
+        b'{"id": 4, "text": "caf\xe9 403 denied on the project"}',
+    ]
+    body = b"\xef\xbb\xbf" + b"\r\n".join(lines) + b"\r\n"
+    (tmp_path / "batch.jsonl").write_bytes(body)
+    for args, stdin in (
+        (["--jsonl", "-"], body),
+        (["--jsonl", "--file", str(tmp_path / "batch.jsonl")], b""),
+    ):
+        done = run_cli(stdin, *args)
+        assert done.returncode == 0 and b"Traceback" not in done.stderr, done.stderr[-300:]
+        out = [json.loads(line) for line in done.stdout.decode("utf-8").splitlines()]  # strict UTF-8
+        assert [o["id"] for o in out] == [1, 2, 3, 4] and not any("error" in o for o in out)
+
+
+def test_jsonl_echoes_every_id_and_writes_strict_json() -> None:
+    done = run_cli(
+        b'{"id": null, "text": "x"}\n{"id": 1e400, "text": "x"}\n{"id": NaN, "text": "x"}\n', "--jsonl", "-"
+    )
+    strict = [json.loads(line, parse_constant=_refuse) for line in done.stdout.decode().splitlines()]
+    assert len(strict) == 3 and strict[0]["id"] is None and "error" not in strict[0]
+    assert all("error" in line for line in strict[1:])
+
+
+def _refuse(name: str) -> None:
+    raise ValueError(f"{name} is no JSON")
