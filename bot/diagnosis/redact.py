@@ -15,6 +15,9 @@ from bot.diagnosis.scan import anchor_offsets, anchored, keyed, matches_at, posi
 MASK = "[REDACTED]"
 
 _VALUE = r"[^\s\"'&,;}\])\\]+"
+# The rest of a credential's name after its word ("_SECRET", "Token.Value"): bounded, so a paste of one word
+# repeated ("tokentoken…") costs each occurrence 64 steps, not the rest of the paste (40,000 chars: 10 s).
+_NAME_TAIL = r"[\w.-]{0,64}[\\\"'\]]{0,4}"
 # A credential's name holds one of these ("APS_CLIENT_SECRET", "clientSecret", "x-api-key", "refresh_token",
 # "ForgeClientSecret", "SLACK_SIGNING_SECRET"): a match starts at the word, wherever it sits in the name.
 _FIELD_WORD = r"(?:secret|passw(?:or)?d|token|api_?key)"
@@ -31,7 +34,12 @@ _SECRET_ANCHORS = ("secret", "passw", "api_key", "apikey", "token")
 _PATTERNS: tuple[tuple[str, tuple[str, ...], re.Pattern[str], int], ...] = (
     ("bearer", ("bearer",), re.compile(r"\b(Bearer)([\s:]+|%20)([A-Za-z0-9._~+/=-]{8,})", re.IGNORECASE), 3),
     ("basic", ("basic",), re.compile(r"\b(Basic)(\s+)([A-Za-z0-9+/=]{8,})", re.IGNORECASE), 3),
-    ("jwt", ("eyj",), re.compile(r"()()(eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}(?:\.[A-Za-z0-9_-]*)?)"), 3),
+    (  # segments bounded (and possessive: no "." inside them) so "eyJeyJ…" is not quadratic
+        "jwt",
+        ("eyj",),
+        re.compile(r"()()(eyJ[A-Za-z0-9_-]{5,4096}+\.[A-Za-z0-9_-]{5,16384}+(?:\.[A-Za-z0-9_-]*)?)"),
+        3,
+    ),
     (
         "slack-token",
         ("xox", "xapp-"),
@@ -81,7 +89,7 @@ _PATTERNS: tuple[tuple[str, tuple[str, ...], re.Pattern[str], int], ...] = (
         "postman",  # {"key": "client_secret", "value": "…"} in Postman collections and environments
         ("key",),
         re.compile(
-            rf"(\"key\"\s*:\s*\"[^\"\n]*{_FIELD_WORD}[^\"\n]*\"\s*,\s*\"value\"\s*:\s*)(\")([^\"\s]+)",
+            rf"(\"key\"\s*:\s*\"[^\"\n]{{0,64}}{_FIELD_WORD}[^\"\n]{{0,64}}\"\s*,\s*\"value\"\s*:\s*)(\")([^\"\s]+)",
             re.IGNORECASE,
         ),
         3,
@@ -90,7 +98,7 @@ _PATTERNS: tuple[tuple[str, tuple[str, ...], re.Pattern[str], int], ...] = (
         "key-value",  # name = value, "name": "value", := => %3D, typed, setters, "name is value"
         _FIELD_ANCHORS,
         re.compile(
-            rf"({_FIELD_WORD}[\w.-]*[\\\"'\]]*(?:\s*:\s*[A-Za-z]\w*\??(?=\s*=[^=>]))?"
+            rf"({_FIELD_WORD}{_NAME_TAIL}(?:\s*:\s*[A-Za-z]\w{{0,64}}\??(?=\s*=[^=>]))?"
             r"(?:\s*(?::=|=>|%3D|[:=])|\s+(?:is|was)\s|(?<=[\"'])\s*,\s*(?=[\"'][^\"'\s]+[\"']\s*\))|\(\s*(?=[\"']))\s*)"
             rf"(\\?[\"']?)({_VALUE})",
             re.IGNORECASE,
@@ -100,13 +108,19 @@ _PATTERNS: tuple[tuple[str, tuple[str, ...], re.Pattern[str], int], ...] = (
     (
         "secret-word",  # prose and logs: "client secret AbC…", "clientSecret\tAbC…" (words are kept)
         _SECRET_ANCHORS,
-        re.compile(rf"({_PROSE_NAME}[\w.-]*[\\\"'\]]*\s+)([\"']?)({_VALUE})", re.IGNORECASE),
+        re.compile(rf"({_PROSE_NAME}{_NAME_TAIL}\s+)([\"']?)({_VALUE})", re.IGNORECASE),
         3,
     ),
     (
-        "xml",  # <client_secret>…</client_secret>: every closing tag of such a field ends in one of these
+        # <client_secret>…</client_secret>: every closing tag of such a field ends in one of these. Values up
+        # to 256 characters (a JWT, longer, is the jwt pattern's): "secret>secret>…" stays linear.
+        "xml",
         ("secret>", "token>", "password>", "passwd>", "key>"),
-        re.compile(rf"({_FIELD_WORD}[\w:.-]*>)()([^<\s]+)(?=</[\w:.-]*{_FIELD_WORD})", re.IGNORECASE),
+        re.compile(
+            rf"({_FIELD_WORD}[\w:.-]{{0,64}}>)()([^<\s]{{1,256}}+)"
+            rf"(?=</[\w:.-]{{0,64}}{_FIELD_WORD})",
+            re.IGNORECASE,
+        ),
         3,
     ),
 )
