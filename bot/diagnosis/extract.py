@@ -113,7 +113,9 @@ _STATUS_PATTERNS = (  # matched against the lower-cased text
         r"http|response)\s+(?:an?\s+)?(?:http\s+)?(?:error\s+)?\(?([45]\d\d)\)?(?![\w.-])"
     ),
     re.compile(r"(?<![\w.-])([45]\d\d)\s+(?:error|response|status)\b"),
-    re.compile(r"(?<![\w.:/-])(401|403|429)(?![\w.:/-])"),
+    # a bare 401/403/429, but not a stack frame's line ("line 429,", ".cs:line 403") or a header's number
+    re.compile(r"(?<![\w.:/-])(?<!line )(?<!length: )(?<!after: )(?<!limit: )(401|403|429)(?![\w.:/-])"),
+    re.compile(r"[\"']code[\"']\s*:\s*([1-5]\d\d)\b"),  # {"code":401,"message":…}: a number, not a code
 )
 # For each status pattern, words one of which any match of it holds (none: always tried).
 _STATUS_GUARDS: tuple[tuple[str, ...], ...] = (
@@ -125,6 +127,7 @@ _STATUS_GUARDS: tuple[tuple[str, ...], ...] = (
     (),
     ("error", "response", "status"),
     ("401", "403", "429"),
+    ("code",),
 )  # fmt: skip
 
 _GUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"

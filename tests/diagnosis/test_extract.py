@@ -87,6 +87,7 @@ def test_oauth_error_fields() -> None:
         ("getting 403 on /project/v1/hubs", 403),
         ("Status Code: 400 Bad Request", 400),
         ('fails with: 406 "Not Acceptable"', 406),
+        ('{"code":401,"message":"Unauthorized"}', 401),
     ],
 )
 def test_status_spellings(text: str, status: int) -> None:
@@ -96,6 +97,18 @@ def test_status_spellings(text: str, status: int) -> None:
 def test_numbers_inside_ids_and_ports_are_not_statuses() -> None:
     signals = extract("listening on 127.0.0.1:4030, item 12403, version 1.403.2")
     assert signals.statuses == ()
+
+
+def test_line_numbers_and_header_numbers_are_not_statuses() -> None:
+    """A frame at line 429 of a 401 traceback made rate-limited the best cause."""
+    trace = (
+        "requests.exceptions.HTTPError: 401 Client Error: Unauthorized for url: "
+        "https://developer.api.autodesk.com/project/v1/hubs\n"
+        '  File "/srv/app/aps.py", line 429, in fetch_hubs\n'
+        "   at Aps.Client.Get() in C:\\src\\Client.cs:line 403\n"
+        "Content-Length: 403\nRetry-After: 429\n"
+    )
+    assert extract(trace).statuses == (401,)
 
 
 def test_endpoints_families_and_ids() -> None:
