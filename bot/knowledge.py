@@ -5,10 +5,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 CHECKLIST_FILE = "checklist.yml"
 _ID = r"^[a-z0-9]+(-[a-z0-9]+)*$"
@@ -31,16 +39,29 @@ def _not_blank(value: str) -> str:
     return value
 
 
+# A signature string: an empty code or endpoint would match every paste.
+Signature = Annotated[str, Field(min_length=1, pattern=r"\S")]
+HttpStatus = Annotated[StrictInt, Field(ge=100, le=599)]
+
+
+def _unique(ids: list[str], what: str) -> None:
+    seen: set[str] = set()
+    for value in ids:
+        if value in seen:
+            raise ValueError(f"duplicate {what} id {value!r}")  # stored ticks and buttons key on ids
+        seen.add(value)
+
+
 class Signatures(_Strict):
     """What identifies a cause in pasted text."""
 
-    error_codes: list[str] = Field(
+    error_codes: list[Signature] = Field(
         default_factory=list, description="Exact codes: AUTH-001, BIM360DM_ERROR, invalid_client…"
     )
-    messages: list[str] = Field(
+    messages: list[Signature] = Field(
         default_factory=list, description="Message strings APS returns, fuzzy-matched."
     )
-    endpoints: list[str] = Field(
+    endpoints: list[Signature] = Field(
         default_factory=list,
         description="Regular expressions over URL paths, e.g. ^/authentication/v1/",
     )
@@ -62,7 +83,7 @@ class Cause(_Strict):
     id: str = Field(pattern=_ID)
     title: str = Field(min_length=1, max_length=150)
     summary: str = Field(min_length=1)
-    http_status: list[int] = Field(default_factory=list)
+    http_status: list[HttpStatus] = Field(default_factory=list)
     signatures: Signatures
     fix: str = Field(min_length=1, description="Slack mrkdwn steps.")
     checklist_step: str = Field(pattern=_ID)
@@ -86,10 +107,20 @@ class ChecklistStep(_Strict):
     gotchas: list[str] = Field(default_factory=list)
     links: list[str] = Field(default_factory=list)
 
+    @model_validator(mode="after")
+    def _unique_items(self) -> ChecklistStep:
+        _unique([item.id for item in self.items], "item")
+        return self
+
 
 class Checklist(_Strict):
     title: str = Field(min_length=1, max_length=150)
     steps: list[ChecklistStep] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_steps(self) -> Checklist:
+        _unique([step.id for step in self.steps], "step")
+        return self
 
     def step(self, step_id: str) -> ChecklistStep | None:
         return next((s for s in self.steps if s.id == step_id), None)
@@ -104,10 +135,23 @@ class KnowledgeBase:
         return next((c for c in self.causes if c.id == cause_id), None)
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (the second `fix:` silently won)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        keys = [self.construct_object(key, deep=deep) for key, _ in node.value]
+        for index, key in enumerate(keys):
+            if key in keys[:index]:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} given twice", node.start_mark
+                )
+        return super().construct_mapping(node, deep=deep)
+
+
 def _read_yaml(path: Path) -> object:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 - safe loader
+    except (OSError, ValueError, yaml.YAMLError) as exc:  # ValueError: bytes that are no UTF-8
         raise KnowledgeError(f"{path.name}: cannot read YAML: {exc}") from exc
 
 

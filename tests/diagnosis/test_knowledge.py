@@ -52,6 +52,10 @@ def test_a_valid_kb_loads(tmp_path: Path) -> None:
         ({"checklist_step": "nowhere"}, ["bad.yml", "checklist_step", "nowhere"]),
         ({"signatures": {"endpoints": ["(unclosed"]}}, ["bad.yml", "signatures.endpoints", "(unclosed"]),
         ({"id": "Not An Id"}, ["bad.yml", "id"]),
+        ({"http_status": [True, "429"]}, ["bad.yml", "http_status.0"]),  # YAML's yes/quoted numbers
+        ({"http_status": [4030]}, ["bad.yml", "http_status.0"]),
+        ({"signatures": {"error_codes": [""]}}, ["bad.yml", "signatures.error_codes.0"]),  # matches any paste
+        ({"signatures": {"endpoints": ["  "]}}, ["bad.yml", "signatures.endpoints.0"]),
     ],
 )
 def test_broken_cause_names_file_and_field(tmp_path: Path, change: dict, words: list[str]) -> None:
@@ -73,6 +77,29 @@ def test_a_checklist_item_fits_a_slack_checkbox(tmp_path: Path) -> None:
     checklist = {"title": "P", "steps": [{**CHECKLIST["steps"][0], "items": [item]}]}
     with pytest.raises(KnowledgeError, match=r"checklist\.yml: steps\.0\.items\.0\.text"):
         load_kb(write_kb(tmp_path / "kb", checklist=checklist, missing_scope=CAUSE))
+
+
+def test_a_key_given_twice_and_bytes_that_are_no_utf8_name_the_file(tmp_path: Path) -> None:
+    folder = write_kb(tmp_path / "kb", missing_scope=CAUSE)
+    (folder / "missing-scope.yml").write_text(
+        yaml.safe_dump(CAUSE) + "fix: the second fix silently won\n", encoding="utf-8"
+    )
+    with pytest.raises(
+        KnowledgeError, match=r"missing-scope\.yml: cannot read YAML: .*key 'fix' given twice"
+    ):
+        load_kb(folder)
+    (folder / "missing-scope.yml").write_bytes(yaml.safe_dump(CAUSE).encode() + b"# caf\xe9\n")
+    with pytest.raises(KnowledgeError, match=r"missing-scope\.yml: cannot read YAML"):
+        load_kb(folder)
+
+
+@pytest.mark.parametrize("twice", ["step", "item"])
+def test_duplicate_checklist_ids_are_errors(tmp_path: Path, twice: str) -> None:
+    step = CHECKLIST["steps"][0]
+    steps = [step, step] if twice == "step" else [{**step, "items": [step["items"][0]] * 2}]
+    folder = write_kb(tmp_path / "kb", checklist={"title": "P", "steps": steps}, missing_scope=CAUSE)
+    with pytest.raises(KnowledgeError, match=rf"checklist\.yml: .*duplicate {twice} id"):
+        load_kb(folder)
 
 
 def test_duplicate_ids_name_both_files(tmp_path: Path) -> None:
