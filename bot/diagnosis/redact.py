@@ -20,20 +20,34 @@ _VALUE = r"[^\s\"'&,;}\])\\]+"
 _NAME_TAIL = r"[\w.-]{0,64}[\\\"'\]]{0,4}"
 # A credential's name holds one of these ("APS_CLIENT_SECRET", "clientSecret", "x-api-key", "refresh_token",
 # "ForgeClientSecret", "SLACK_SIGNING_SECRET"): a match starts at the word, wherever it sits in the name.
-_FIELD_WORD = r"(?:secret|passw(?:or)?d|token|api_?key)"
-_FIELD_ANCHORS = ("secret", "passw", "token", "api_key", "apikey")
-_SECRET_WORD = r"(?:secret|passw(?:or)?d|api_?key)"  # noqa: S105 - a pattern; "token" is too common in prose
+_FIELD_WORD = r"(?:secret|passw(?:or)?d|token|api[_-]?key)"
+_FIELD_ANCHORS = ("secret", "passw", "token", "api_key", "apikey", "api-key")
+_SECRET_WORD = r"(?:secret|passw(?:or)?d|api[_-]?key)"  # noqa: S105 - a pattern; "token" is too common in prose
 # but an access, refresh, bearer or auth token is one ("The refresh token mK3v… is invalid or expired")
 _TOKEN_KINDS = ("access", "refresh", "bearer", "auth")
 _TOKEN_AFTER = "|".join(f"(?<={kind}{gap})" for kind in _TOKEN_KINDS for gap in ("", "[ _-]"))
 _TOKEN_WORD = f"(?:{_TOKEN_AFTER})token"
 _PROSE_NAME = rf"(?:{_SECRET_WORD}|{_TOKEN_WORD})"
-_SECRET_ANCHORS = ("secret", "passw", "api_key", "apikey", "token")
+_SECRET_ANCHORS = ("secret", "passw", "api_key", "apikey", "api-key", "token")
+# A token's characters; a "/" may come JSON-escaped ("\/", as PHP's json_encode writes it).
+_OPAQUE_RUN = r"(?:[A-Za-z0-9._~+=-]|\\?/){8,}"
 
 # (kind, words one of which must be in the lower-cased text for the pattern to run, pattern, secret's group)
 _PATTERNS: tuple[tuple[str, tuple[str, ...], re.Pattern[str], int], ...] = (
-    ("bearer", ("bearer",), re.compile(r"\b(Bearer)([\s:]+|%20)([A-Za-z0-9._~+/=-]{8,})", re.IGNORECASE), 3),
-    ("basic", ("basic",), re.compile(r"\b(Basic)(\s+)([A-Za-z0-9+/=]{8,})", re.IGNORECASE), 3),
+    ("bearer", ("bearer",), re.compile(rf"\b(Bearer)([\s:]+|%20)({_OPAQUE_RUN})", re.IGNORECASE), 3),
+    ("basic", ("basic",), re.compile(r"\b(Basic)(\s+)((?:[A-Za-z0-9+=]|\\?/){8,})", re.IGNORECASE), 3),
+    (  # the other common scheme name: "Authorization: Token <value>"
+        "token-scheme",
+        ("authorization",),
+        re.compile(rf"\b(Authorization[\"']?\s*[:=]\s*[\"']?Token)(\s+)({_OPAQUE_RUN})", re.IGNORECASE),
+        3,
+    ),
+    (  # an incoming-webhook URL is itself the credential
+        "slack-webhook",
+        ("hooks.slack.com",),
+        re.compile(r"(https://hooks\.slack\.com/(?:services|workflows|triggers)/)()([\w/-]+)"),
+        3,
+    ),
     (  # segments bounded (and possessive: no "." inside them) so "eyJeyJ…" is not quadratic
         "jwt",
         ("eyj",),
@@ -131,6 +145,8 @@ _AT_FIELD = {anchor: (0,) for anchor in _FIELD_ANCHORS}
 _STARTS: dict[str, tuple[dict[str, tuple[int, ...]], bool]] = {
     "bearer": ({"bearer": (0,)}, True),
     "basic": ({"basic": (0,)}, True),
+    "token-scheme": ({"authorization": (0,)}, True),
+    "slack-webhook": ({"https://hooks.slack.com": (0,)}, False),
     "jwt": ({"eyJ": (0,)}, False),
     "slack-token": ({"xox": (0,), "xapp-": (0,)}, False),
     "curl-user": ({"-u": (0, 1, 2)}, False),  # "-u", " -u", " --user" (its "-u" 2 in)
@@ -153,7 +169,7 @@ _STARTS: dict[str, tuple[dict[str, tuple[int, ...]], bool]] = {
 }
 
 _PLACEHOLDER = re.compile(
-    r"^(?:\[REDACTED\]|<[^>]*>?|\$\{?[\w.]*\}?|%\w+%|\{\{?[\w.]*\}?\}?|\*+|x+|\.{2,}|null|none|true|false|"
+    r"^(?:\[REDACTED\]|<[^>]*>?|\$\{?[\w.]*\}?|%\w+%|\{\{?[\w.]*\}?\}?|\*+|x+|[a-z0-9]{1,8}[_-]x{6,}|\.{2,}|null|none|true|false|"
     r"undefined|string|bearer|basic|(?:your|my)(?:[_-]\w*|(?:client|app|api|access|secret|token|password|key|id)"
     r"[\w-]*)?|[A-Z0-9]*_(?:SECRET|TOKEN|KEY|PASSWORD)[A-Z0-9_]*)$",
     re.IGNORECASE,
@@ -229,7 +245,7 @@ def _kept(kind: str, value: str) -> bool:
     ("Basic authentication", "token: expired", "token_url: https://…")."""
     if _is_placeholder(value) or MASK in value:
         return True
-    if kind in ("bearer", "basic", "oauth-code"):
+    if kind in ("bearer", "basic", "token-scheme", "oauth-code"):
         return bool(_PLAIN_WORD.fullmatch(value))
     if kind == "secret-word":  # prose: any word ("AFAIK", "(Parameter"), unless as long and mixed as a secret
         word = value.lstrip("(").rstrip(".!?:")

@@ -81,6 +81,11 @@ JWT = "eyJhbGciOiJSUzI1NiIsImtpZCI6IlUzc1QifQ.eyJzY29wZSI6WyJkYXRhOnJlYWQiXSwiY2
         ("The refresh token mK3vQ8zR5tY7uI9oP is invalid or expired", "mK3vQ8zR5tY7uI9oP"),
         ("refresh_token 'mK3vQ8zR5tY7uI9oP' was already used", "mK3vQ8zR5tY7uI9oP"),
         ('accessToken "AbCdEf123456GhIjKl" rejected', "AbCdEf123456GhIjKl"),
+        # a "/" JSON-escaped (PHP's json_encode), another header name, another scheme, a webhook URL
+        ('{"header":"Authorization: Basic YWJjZGVmZ2hp\\/amtsbW5vcA=="}', "amtsbW5vcA=="),
+        ("x-api-key: Hk29sLq0pXv7Zx8C", "Hk29sLq0pXv7Zx8C"),
+        ("Authorization: Token 9f86d081884c7d659a2f", "9f86d081884c7d659a2f"),
+        ("posting to https://hooks.slack.com/services/T0001/B0002/XXXXyyyyZZZZ failed", "XXXXyyyyZZZZ"),
     ],
 )
 def test_known_secret_shapes_are_blanked(text: str, secret: str) -> None:
@@ -122,6 +127,7 @@ def test_known_secret_shapes_are_blanked(text: str, secret: str) -> None:
         "derivative model01:dXJuOmFkc2sub2JqZWN0czpvcy5vYmplY3Q6YnVja2V0L21vZGVsLnJ2dA",
         "objectKey:MyHouseModel2024v3 uploaded",
         "x-ads-request-id3:Zx8Cv7Bn6Mq5Lk4J",
+        'curl -H "Authorization: token ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxx" https://api.github.com/user',
         # words after a token's name: the sentence goes on
         "the access token is invalid; the refresh token endpoint returns 400",
         "Access Token を取得して、expires_in にある秒数が経過すると",
