@@ -68,15 +68,15 @@ _KV_KEYS = (  # case-sensitive on purpose: these spellings are what APS and SDKs
     "errorCode", "ErrorCode", "errorcode", "error_code", "developerMessage", "error_description",
     "errorDescription", "errorMessage", "error", "Error", "Detail", "detail", "Title", "title", "message",
     "Message", "code", "Code", "reason", "Reason", "HttpStatusCode", "statusCode", "status", "Status",
-    "userMessage", "diagnostic",
+    "userMessage", "diagnostic", "faultstring",
 )  # fmt: skip
 _KV_KEY = "|".join(_KV_KEYS)
 _KV = re.compile(
     rf"""(?P<key>{_KV_KEY})["']?\s*[:=]\s*"""
-    r"""(?:"(?P<dq>(?:[^"\\\n]|\\.){0,600})"?|'(?P<sq>[^'\n]{0,600})'?|(?P<bare>[^\s,;}\]\n][^,;}\]\n]{0,300}))"""
+    r"""(?:"(?P<dq>(?:[^"\\\n]|\\.){0,600})"?|'(?P<sq>[^'\n]{0,600})'?|(?P<bare>[^\s,;{}\[\]\n][^,;}\]\n]{0,300}))"""
 )
 # Every key holds one of these; a key/value match can only start that far before one of them.
-_KV_ANCHORS = ("rror", "essage", "etail", "itle", "ode", "eason", "tatus", "iagnostic")
+_KV_ANCHORS = ("rror", "essage", "etail", "itle", "ode", "eason", "tatus", "iagnostic", "aultstring")
 _XML_CODE = re.compile(r"<(Code|Message)>([^<]{1,300})</\1>")
 _MESSAGE_KEYS = {
     "developermessage",
@@ -89,6 +89,7 @@ _MESSAGE_KEYS = {
     "reason",
     "usermessage",
     "diagnostic",
+    "faultstring",  # the API gateway's own answer: {"fault":{"faultstring":…,"detail":{"errorcode":…}}}
 }
 _CODE_KEYS = {"errorcode", "code"}
 _STATUS_KEYS = {"httpstatuscode", "statuscode", "status"}

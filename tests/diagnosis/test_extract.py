@@ -207,3 +207,15 @@ def test_codes_and_statuses_glued_to_cjk_letters_are_read(
 def test_separate_scripts_spaces_only_cjk_seams() -> None:
     assert separate_scripts("AUTH-001错误 accès denied") == "AUTH-001 错误 accès denied"
     assert separate_scripts("plain ASCII stays") == "plain ASCII stays"
+
+
+def test_a_nested_object_after_a_key_is_read_inside_not_swallowed() -> None:
+    """The API gateway's own 401 body, and an error object nested under "error"."""
+    gateway = extract(
+        'HTTP/1.1 401 Unauthorized\n{"fault":{"faultstring":"Invalid ApiKey for given resource",'
+        '"detail":{"errorcode":"oauth.v2.InvalidApiKeyForGivenResource"}}}'
+    )
+    assert gateway.codes == ("oauth.v2.InvalidApiKeyForGivenResource",)
+    assert gateway.messages == ("Invalid ApiKey for given resource",)
+    nested = extract('{"error":{"code":"BIM360DM_ERROR","message":"No hubs"}}')
+    assert nested.codes == ("BIM360DM_ERROR",) and nested.messages == ("No hubs",)
