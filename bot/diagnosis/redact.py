@@ -27,8 +27,7 @@ _SECRET_WORD = r"(?:secret|passw(?:or)?d|api[_-]?key)"  # noqa: S105 - a pattern
 _TOKEN_KINDS = ("access", "refresh", "bearer", "auth")
 _TOKEN_AFTER = "|".join(f"(?<={kind}{gap})" for kind in _TOKEN_KINDS for gap in ("", "[ _-]"))
 _TOKEN_WORD = f"(?:{_TOKEN_AFTER})token"
-_PROSE_NAME = rf"(?:{_SECRET_WORD}|{_TOKEN_WORD})"
-_SECRET_ANCHORS = ("secret", "passw", "api_key", "apikey", "api-key", "token")
+_SECRET_ANCHORS = ("secret", "passw", "api_key", "apikey", "api-key")
 # A token's characters; a "/" may come JSON-escaped ("\/", as PHP's json_encode writes it).
 _OPAQUE_RUN = r"(?:[A-Za-z0-9._~+=-]|\\?/){8,}"
 
@@ -122,7 +121,13 @@ _PATTERNS: tuple[tuple[str, tuple[str, ...], re.Pattern[str], int], ...] = (
     (
         "secret-word",  # prose and logs: "client secret AbC…", "clientSecret\tAbC…" (words are kept)
         _SECRET_ANCHORS,
-        re.compile(rf"({_PROSE_NAME}{_NAME_TAIL}\s+)([\"']?)({_VALUE})", re.IGNORECASE),
+        re.compile(rf"({_SECRET_WORD}{_NAME_TAIL}\s+)([\"']?)({_VALUE})", re.IGNORECASE),
+        3,
+    ),
+    (  # "The refresh token mK3v… is invalid": only a value shaped like a token ("access token AUTH-001" not)
+        "token-word",
+        ("token",),
+        re.compile(rf"({_TOKEN_WORD}{_NAME_TAIL}\s+)([\"']?)({_VALUE})", re.IGNORECASE),
         3,
     ),
     (
@@ -165,6 +170,7 @@ _STARTS: dict[str, tuple[dict[str, tuple[int, ...]], bool]] = {
     "postman": ({'"key"': (0,)}, True),
     "key-value": (_AT_FIELD, True),
     "secret-word": ({anchor: (0,) for anchor in _SECRET_ANCHORS}, True),
+    "token-word": ({"token": (0,)}, True),
     "xml": (_AT_FIELD, True),
 }
 
@@ -174,6 +180,7 @@ _PLACEHOLDER = re.compile(
     r"[\w-]*)?|[A-Z0-9]*_(?:SECRET|TOKEN|KEY|PASSWORD)[A-Z0-9_]*)$",
     re.IGNORECASE,
 )
+_TOKEN_SHAPED = re.compile(r"[A-Za-z0-9_~+/=-]{12,}")
 _PLAIN_WORD = re.compile(r"[A-Za-z][a-z]*")  # "expired", "Authorization": words, not credentials
 _SHORT_WORD = re.compile(r"[A-Za-z][a-z]{0,11}")
 # a token endpoint's URL, a lifetime in seconds or a date, a scope ("data:read")
@@ -247,6 +254,8 @@ def _kept(kind: str, value: str) -> bool:
         return True
     if kind in ("bearer", "basic", "token-scheme", "oauth-code"):
         return bool(_PLAIN_WORD.fullmatch(value))
+    if kind == "token-word":  # 12+ letters and digits (both), as tokens are: not a code, a name or a sentence
+        return not (_TOKEN_SHAPED.fullmatch(value) and any(map(str.isdigit, value)) and not value.isdigit())
     if kind == "secret-word":  # prose: any word ("AFAIK", "(Parameter"), unless as long and mixed as a secret
         word = value.lstrip("(").rstrip(".!?:")
         return bool(

@@ -128,8 +128,10 @@ def test_known_secret_shapes_are_blanked(text: str, secret: str) -> None:
         "objectKey:MyHouseModel2024v3 uploaded",
         "x-ads-request-id3:Zx8Cv7Bn6Mq5Lk4J",
         'curl -H "Authorization: token ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxx" https://api.github.com/user',
-        # words after a token's name: the sentence goes on
+        # words after a token's name: the sentence goes on, or names a code, a grant, a property
         "the access token is invalid; the refresh token endpoint returns 400",
+        "Failed to get access token AUTH-001: the client_id specified does not have access to the api product",
+        "Access token (2-legged) expired; refresh token grant_type=refresh_token; access token AccessToken.Value",
         "Access Token を取得して、expires_in にある秒数が経過すると",
         "when using 3-legged oauth token. (Parameter 'Signatures.ActivityId')",
     ],
