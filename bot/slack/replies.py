@@ -149,14 +149,16 @@ class Replier:
         if job["action"] != ANSWER:
             return False
         thread_ts = job.get("thread_ts") or ts
-        text = self.with_snippets(client, job["text"], job.get("snippets"))
+        own = self.with_snippets(client, job["text"], job.get("snippets"))
+        text = own
         if job["parent"] and (parent := self._parent(client, channel, thread_ts)):
-            text = f"{message_text(parent)}\n{text}"
+            text = f"{message_text(parent)}\n{own}"
         diagnosis = self.deps.diagnoser.diagnose(text)
         if not diagnosis.is_aps_error and job.get("files_unseen"):
             diagnosis = self._with_files(client, channel, ts) or diagnosis
         self.post_answer(client, diagnosis, channel=channel, thread_ts=thread_ts)
-        return diagnosis.secrets_found
+        # Only what the asker posted: a secret in the parent is its author's to rotate, not theirs.
+        return redact(own).found if text is not own else diagnosis.secrets_found
 
     def with_snippets(self, client: WebClient, text: str, snippets: list[str] | None) -> str:
         """`text` followed by the whole text of the given snippets (files.info), as far as Slack gives it: a

@@ -345,6 +345,23 @@ def test_a_snippet_slack_will_not_give_is_diagnosed_from_its_preview(
     assert "recognise" in post.params["text"]
 
 
+def test_a_mention_in_a_thread_warns_no_one_of_the_parents_secret(
+    bot: BotServer, slack: FakeSlackApi
+) -> None:
+    """The parent is diagnosed with the mention, but its secret is its author's to rotate, not the asker's."""
+    parent_ts = next_ts()
+    parent = (
+        'HTTP/1.1 403 Forbidden {"developerMessage":"The client_id specified does not have access to the api '
+        'product","errorCode":"AUTH-001"}\nAPS_CLIENT_SECRET=Qw3rTy9UiOp2AsDf7GhJ'
+    )
+    slack.add_message(CHANNEL, parent_ts, parent, user=HUMAN)
+    bot.send_event(mention_event("what does this mean?", thread_ts=parent_ts, user="U0ASKER01"))
+    [post] = slack.wait_for("chat.postMessage")
+    bot.drain()
+    assert "app-api-access-missing" in json.dumps(post.json("blocks"))
+    assert slack.calls_to("chat.postEphemeral") == []
+
+
 def test_an_edited_mention_is_not_answered_again(
     bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
 ) -> None:
