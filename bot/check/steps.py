@@ -178,6 +178,8 @@ def _hub_absent(ctx: Context, filtered: ApsResponse, hub_id: str) -> Outcome:
     """The target hub is not reachable: tell missing integration from other-region provisioning."""
     api: ApsApi = ctx["api"]
     everything = api.hubs()  # cached per client id; shows the accounts the app does reach
+    if not everything.ok and (everything.token_refused or _transient(everything)):
+        return _search_failed(everything, f"hub {hub_id} not reachable; ")  # APS did not say which it reaches
     regions = _regions(filtered) or _regions(everything)
     reachable = [h for h in parse_hubs(everything) if h.is_account] if everything.ok else []
     status = filtered.status
@@ -269,6 +271,8 @@ def _search_hubs(
             found = any(_name_of(item).lower() == (req.project_name or "").lower() for item in response.items)
         if found:
             return hub, None
+        if response.token_refused:
+            return None, response  # no hub can answer without a token
         if unanswered is None and _transient(response):
             unanswered = response
     return None, unanswered
@@ -279,7 +283,8 @@ def _transient(response: ApsResponse) -> bool:
 
 
 def _search_failed(response: ApsResponse, prefix: str) -> Outcome:
-    """The project search could not finish: say what APS answered, with no provisioning verdict."""
+    """The project search could not finish: say what APS answered (a refused token renewal: why), with no
+    provisioning verdict."""
     failure = common_failure(response, DM) or Outcome("fail", observed(response))
     message = f"{prefix}looking for the project in the app's hubs: {failure.observed.message}"
     return Outcome("fail", Observed(response.status, response.code, message), failure.cause_id)

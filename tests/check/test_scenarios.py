@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
 import pytest
 
@@ -156,6 +157,37 @@ def test_a_token_that_cannot_be_renewed_is_judged_as_the_token_endpoint_said(
     failed = check(settings).failed_step
     assert failed.name != "token" and failed.cause_id == cause, failed
     assert failed.observed.message.startswith("token not renewed: ")
+
+
+def test_a_hub_list_aps_did_not_give_gives_no_provisioning_verdict(
+    aps: FakeAps, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A wrong account id typed: which accounts the app reaches decides the verdict, and that list got 503."""
+    real = FakeAps._hubs
+
+    def hubs(self: FakeAps, query: dict) -> Any:
+        if not query.get("filter[id]"):
+            return 503, "text/html", "<html><head><title>503 Service Unavailable</title></head></html>", {}
+        return real(self, query)
+
+    monkeypatch.setattr(FakeAps, "_hubs", hubs)
+    failed = run_live_check(settings, CLIENT_ID, PROJECT_ID, account=OTHER_ACCOUNT_ID).failed_step
+    assert (failed.name, failed.cause_id, failed.observed.status) == ("hub", None, 503)
+
+
+def test_a_token_refused_during_the_hub_search_names_the_credentials(
+    aps: FakeAps, settings: Settings
+) -> None:
+    aps.scenario = "two_accounts"
+    assert check_without_account(settings).passed  # caches the token and the hub list
+    aps.scenario = "bad_secret"
+    aps.revoke_tokens()
+    failed = check_without_account(settings).failed_step
+    assert failed.cause_id == "invalid-client-credentials", failed
+
+
+def check_without_account(settings: Settings) -> Any:
+    return run_live_check(settings, CLIENT_ID, PROJECT_ID)
 
 
 def test_missing_scope_also_fails_the_admin_call_with_auth_010(aps: FakeAps, settings: Settings) -> None:
