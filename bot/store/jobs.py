@@ -161,6 +161,11 @@ class JobStore:
                 "UPDATE jobs SET payload = ? WHERE id = ?", (json.dumps(payload, sort_keys=True), job_id)
             )
 
+    def delete_key(self, key: str) -> None:
+        """Forget every job of `key`, whatever its status (work whose payload should not outlive it)."""
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM jobs WHERE key = ?", (key,))
+
     def delete(self, job_id: int) -> None:
         """Forget a job and its payload (work whose payload should not outlive it, e.g. pasted text)."""
         with self.db.transaction() as conn:

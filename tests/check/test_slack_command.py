@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from tests.check.test_scenarios import FAILURES
 from tests.fakes.aps_server import ACCOUNT_ID, APP_NAME, CLIENT_ID, CLIENT_SECRET, PROJECT_ID, FakeAps
 from tests.fakes.bolt_server import BotServer, block_action_payload, make_settings, running_bot
 from tests.fakes.clock import Clock
+from tests.fakes.polling import wait_until
 from tests.fakes.slack_api import Call, FakeSlackApi
 
 OTHER_CHANNEL = "C0RANDOM"
@@ -242,15 +244,12 @@ def _dies_before_answering(monkeypatch: pytest.MonkeyPatch) -> None:
     answers, and its stored job stays behind."""
     from bot.slack.listeners import check_command
 
-    def started_then_died(self: Any, job: int, client: Any, respond: Any, app: Any, *rest: Any) -> None:
+    def started_then_died(self: Any, job: str, client: Any, respond: Any, app: Any, *rest: Any) -> None:
         user, _, args = rest
         spacing = self.deps.settings.bot_check_spacing_seconds
-        assert (
-            self.deps.check_runs.claim(
-                check_command.check_key(user, app.client_id, args), self.deps.clock(), spacing
-            )
-            == 0
-        )
+        key = check_command.check_key(user, app.client_id, args)
+        assert self.deps.check_runs.claim(key, self.deps.clock(), spacing) == 0
+        check_command._ANSWERING.discard(job)  # the process's memory dies with it
 
     monkeypatch.setattr(check_command.CheckCommand, "_answer", started_then_died)
 
@@ -278,6 +277,32 @@ def test_a_check_the_bot_died_during_is_run_again_after_the_restart(
         assert scheduler.run_due(clock.now + 2 * RESUME_AFTER) == 0  # run again once, never twice
         assert stored_checks(bot) == 0
     assert len(slack.calls_to("response_url")) == 1  # the report alone: the first run may have used the rest
+
+
+def test_a_check_still_on_its_way_is_not_run_again_when_its_job_comes_due(
+    bot_settings: Settings, slack: FakeSlackApi, aps: FakeAps, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A slow APS (or a queue of checks ahead) keeps a check past the wait: the live bot runs it once."""
+    release = threading.Event()
+    real = FakeAps._hubs
+
+    def slow_hubs(self: FakeAps, query: dict) -> Any:
+        release.wait(30)
+        return real(self, query)
+
+    monkeypatch.setattr(FakeAps, "_hubs", slow_hubs)
+    clock = Clock()
+    with running_bot(bot_settings, clock=clock) as bot:
+        command(bot, f"{CLIENT_ID} {PROJECT_ID} {ACCOUNT_ID}")
+        wait_until(lambda: aps.count("/project/v1/hubs") == 1)  # the check waits on APS
+        scheduler = Scheduler(bot.runtime.deps)
+        assert scheduler.run_due(clock.now + RESUME_AFTER) == 1  # looked at, and left to its run
+        release.set()
+        final_report(slack)
+        bot.drain()
+        assert scheduler.run_due(clock.now + 3 * RESUME_AFTER) == 0 and stored_checks(bot) == 0
+    finals = [c for c in slack.calls_to("response_url") if is_final(c)]
+    assert len(finals) == 1 and "restarted during this check" not in json.dumps(finals[0].params)
 
 
 def test_an_interrupted_check_whose_response_url_expired_is_dropped(

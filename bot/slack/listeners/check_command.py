@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import shlex
+import socket
 import threading
 import uuid
 from collections.abc import Callable, Iterable
@@ -221,6 +223,26 @@ class ProgressView:
             log.warning("progress update failed: %s", type(exc).__name__)
 
 
+_THIS_PROCESS = f"{socket.gethostname()}:{os.getpid()}"
+_ANSWERING: set[str] = set()  # job keys of the checks this process accepted and has not answered yet
+
+
+def _still_answering(key: str, owner: str) -> bool:
+    """Whether the check is still on its way: in this process, or in another live one on this host."""
+    if owner == _THIS_PROCESS:
+        return key in _ANSWERING
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False  # another host's process: the wait was long enough to call it gone
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, another user's
+    return True
+
+
 class CheckCommand:
     """The listeners, with the reports awaiting a Share click."""
 
@@ -269,14 +291,19 @@ class CheckCommand:
             )
             return
         job = self._store(body, app, args)  # before the ack: once Slack has its answer, the check is kept
+        if job is not None:
+            _ANSWERING.add(job)  # from now until it has answered (queued behind other checks too)
         ack()
         log.info("/aps-check by %s in %s: app=%s project=%s", user, channel, app.client_id, args["project"])
         self.deps.executor.submit(self._guarded, self._answer, job, client, respond, app, user, channel, args)
 
-    def _store(self, body: dict[str, Any], app: ApsApp, args: dict[str, Any]) -> int | None:
-        """Keep the accepted check until it has answered (None: storage failed; the check still runs)."""
+    def _store(self, body: dict[str, Any], app: ApsApp, args: dict[str, Any]) -> str | None:
+        """Keep the accepted check until it has answered; its job key (None: storage failed; the check
+        still runs)."""
         now = self.deps.clock()
+        key = f"{CHECK_JOB}:{uuid.uuid4().hex}"
         payload = {
+            "owner": _THIS_PROCESS,
             "user": str(body.get("user_id", "")),
             "channel": str(body.get("channel_id", "")),
             "client_id": app.client_id,
@@ -285,26 +312,36 @@ class CheckCommand:
             "accepted_at": now,
         }
         try:
-            return self.jobs.schedule(CHECK_JOB, now + RESUME_AFTER, payload)
+            self.jobs.schedule(CHECK_JOB, now + RESUME_AFTER, payload, key=key)
         except Exception:
             log.exception("/aps-check could not be stored; it runs, but a crash would lose it")
             return None
+        return key
 
-    def _answer(self, job: int | None, *args: Any) -> None:
+    def _answer(self, key: str | None, *args: Any) -> None:
         """Run the check, then forget its stored job (also when it failed: it has answered)."""
         try:
             self._run(*args)
         finally:
-            if job is not None:
-                self.jobs.delete(job)
+            if key is not None:
+                self.jobs.delete_key(key)
+                _ANSWERING.discard(key)
 
     def resume(self, job: Job, now: float, client: WebClient) -> None:
-        """Run again a check whose bot died before it answered, if its response_url still lives."""
-        self.jobs.delete(job.id)  # it held a response_url: nothing of it outlives this run
+        """Run again a check whose bot died before it answered, if its response_url still lives. A check
+        still on its way in a live process (slow APS, or queued behind other checks) is looked at later."""
         payload = job.payload
+        expired = now - float(payload.get("accepted_at", 0)) >= REPORT_TTL
+        if job.key and not expired and _still_answering(job.key, str(payload.get("owner", ""))):
+            self.jobs.schedule(CHECK_JOB, now + RESUME_AFTER, payload, key=job.key)
+            return
+        if job.key:  # it held a response_url: nothing of it outlives this run
+            self.jobs.delete_key(job.key)
+        else:
+            self.jobs.delete(job.id)
         app = find_app(self.deps.settings, str(payload.get("client_id", "")))
         response_url = str(payload.get("response_url", ""))
-        if now - float(payload.get("accepted_at", 0)) >= REPORT_TTL or not response_url or app is None:
+        if expired or not response_url or app is None:
             log.info("interrupted /aps-check %s dropped: its response_url expired or its app is gone", job.id)
             return
         respond = Respond(response_url=response_url)
