@@ -47,17 +47,24 @@ class StubSlack:
                 "ts": ts,
                 "text": kw.get("text"),
                 "blocks": kw.get("blocks"),
+                "thread_ts": kw.get("thread_ts"),
+                "bot_id": "B0STUB001",
             }
         return _response("chat.postMessage", {"ok": True, "channel": kw["channel"], "ts": ts})
+
+    def conversations_replies(self, **kw: Any) -> SlackResponse:
+        """The thread of `ts`: its parent, then the replies, as posted (the bot's own)."""
+        self._record("conversations.replies", kw)
+        with self._lock:
+            stored = [m for (channel, _), m in sorted(self.messages.items()) if channel == kw["channel"]]
+        thread = [m for m in stored if m["ts"] == kw["ts"] or m.get("thread_ts") == kw["ts"]]
+        return _response("conversations.replies", {"ok": True, "messages": thread[: kw.get("limit", 1000)]})
 
     def chat_update(self, **kw: Any) -> SlackResponse:
         self._record("chat.update", kw)
         with self._lock:
-            self.messages[(kw["channel"], kw["ts"])] = {
-                "ts": kw["ts"],
-                "text": kw["text"],
-                "blocks": kw["blocks"],
-            }
+            stored = self.messages.get((kw["channel"], kw["ts"]), {"ts": kw["ts"]})
+            self.messages[(kw["channel"], kw["ts"])] = {**stored, "text": kw["text"], "blocks": kw["blocks"]}
         return _response("chat.update", {"ok": True, "channel": kw["channel"], "ts": kw["ts"]})
 
     def chat_delete(self, **kw: Any) -> SlackResponse:

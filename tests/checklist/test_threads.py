@@ -150,6 +150,38 @@ def test_step_messages_cut_off_by_a_failure_are_posted_later_in_order(deps, cloc
     assert threads.store.get(state.id).ticked_items(steps[2]) == set(items(stored, steps[2])[:1])
 
 
+class LostAnswerSlack(StubSlack):
+    """chat.postMessage call number `lost` is posted, but its answer never arrives (a read timeout, or the
+    bot dying before it stored the ts)."""
+
+    def __init__(self, lost: int) -> None:
+        super().__init__()
+        self.lost = lost
+        self.posts = 0
+
+    def chat_postMessage(self, **kw: Any):
+        self.posts += 1
+        response = super().chat_postMessage(**kw)
+        if self.posts == self.lost:
+            raise TimeoutError("The read operation timed out")
+        return response
+
+
+def test_a_step_slack_took_without_answering_is_adopted_not_posted_twice(deps, clock) -> None:
+    slack = LostAnswerSlack(lost=3)  # parent, step 1, then step 2 is posted but its ts never comes back
+    threads = ChecklistThreads(deps, live_check=FakeCheck(True))
+    state = threads.start(slack, channel="C1", user="U1")
+    steps = [s.id for s in state.template.steps]
+    handlers = {POST_STEPS_JOB: lambda job, at: threads.run_post_steps_job(slack, job)}
+    assert Scheduler(deps, handlers=handlers, sweeps=[]).run_due(clock.now + POST_STEPS_RETRY_SECONDS) == 1
+    stored = threads.store.get(state.id)
+    assert set(stored.step_ts) == set(steps)
+    for step in steps:
+        block = step_block_id(state.id, step)
+        copies = [m for m in slack.messages.values() if block in json.dumps(m.get("blocks"))]
+        assert [m["ts"] for m in copies] == [stored.step_ts[step]], step  # posted once, that one stored
+
+
 def test_no_checklist_is_stored_without_its_safety_net(deps, slack, monkeypatch) -> None:
     """The job that posts missing step messages is stored before the checklist: a crash (here: the job
     store failing) between the two can never leave a checklist that nothing will finish."""

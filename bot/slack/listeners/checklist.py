@@ -55,6 +55,8 @@ from bot.slack.checklist_blocks import (
     step_text,
 )
 from bot.slack.deps import Deps
+from bot.slack.listeners.messages import is_from_bot
+from bot.slack.replies import is_retriable
 from bot.store.checklists import ChecklistStore, new_checklist_id
 from bot.store.jobs import PENDING, Job, JobStore
 
@@ -207,22 +209,29 @@ class ChecklistThreads:
         except Exception as exc:  # the storage error that brought us here is the one to raise
             log.error("orphan checklist message %s in %s left: %s", ts, channel, _why(exc))
 
-    def post_missing_steps(self, client: WebClient, checklist_id: str) -> ChecklistState | None:
+    def post_missing_steps(
+        self, client: WebClient, checklist_id: str, *, adopt: bool = False
+    ) -> ChecklistState | None:
         """Post, in order, the step messages not posted yet, storing each one's ts as soon as it is posted;
-        a failure stops here and raises (what was posted stays recorded)."""
+        a failure stops here and raises (what was posted stays recorded). `adopt`: first look in the thread
+        for step messages Slack took but whose ts was never stored (a crash, or a timeout after the post), so
+        no step is posted twice."""
         state = self.store.get(checklist_id)
         if state is None or not state.parent_ts or state.closed:
             return state
+        found = self._posted_steps(client, state) if adopt else {}
         for step in state.template.steps:
             if step.id in state.step_ts:
                 continue
-            posted = client.chat_postMessage(
-                channel=state.channel,
-                thread_ts=state.parent_ts,
-                text=step_text(state, step.id),
-                blocks=step_blocks(state, step.id),
-            )
-            ts = posted["ts"]
+            ts = found.get(step.id)
+            if ts is None:
+                posted = client.chat_postMessage(
+                    channel=state.channel,
+                    thread_ts=state.parent_ts,
+                    text=step_text(state, step.id),
+                    blocks=step_blocks(state, step.id),
+                )
+                ts = posted["ts"]
             result = self.store.update(
                 checklist_id,
                 lambda s, step_id=step.id, ts=ts: Transition(
@@ -232,12 +241,38 @@ class ChecklistThreads:
             state = result[0].state if result else state
         return state
 
+    def _posted_steps(self, client: WebClient, state: ChecklistState) -> dict[str, str]:
+        """Step id → ts of the bot's step messages already in the checklist's thread."""
+        wanted = {step_block_id(state.id, step.id): step.id for step in state.template.steps}
+        try:
+            response = client.conversations_replies(
+                channel=state.channel, ts=state.parent_ts or "", limit=200
+            )
+        except SlackApiError as exc:
+            if is_retriable(exc):
+                raise
+            log.warning(
+                "checklist %s: thread not readable (%s); posting what is missing", state.id, _why(exc)
+            )
+            return {}
+        found: dict[str, str] = {}
+        for message in response.get("messages") or []:
+            if not is_from_bot(message, self.deps.bot_user_id) or message.get("ts") == state.parent_ts:
+                continue
+            blocks = message.get("blocks") or []
+            blocks = json.loads(blocks) if isinstance(blocks, str) else blocks
+            for block in blocks:
+                step_id = wanted.get(block.get("block_id", "")) if isinstance(block, dict) else None
+                if step_id is not None:
+                    found.setdefault(step_id, str(message["ts"]))
+        return found
+
     def run_post_steps_job(self, client: WebClient, job: Job) -> None:
         """The safety net: post what is missing; after a failure try again later, a few times."""
         checklist_id = str(job.payload.get("checklist", ""))
         attempt = int(job.payload.get("attempt", 1))
         try:
-            self.post_missing_steps(client, checklist_id)
+            self.post_missing_steps(client, checklist_id, adopt=True)
         except Exception as exc:
             if attempt >= POST_STEPS_ATTEMPTS:
                 log.error("checklist %s: step messages missing after %s attempts", checklist_id, attempt)
