@@ -223,7 +223,8 @@ class ProgressView:
             log.warning("progress update failed: %s", type(exc).__name__)
 
 
-_THIS_PROCESS = f"{socket.gethostname()}:{os.getpid()}"
+# host:pid:incarnation. A restarted bot may have the dead one's pid (pid 1 in a container), never its token.
+_THIS_PROCESS = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 _ANSWERING: set[str] = set()  # job keys of the checks this process accepted and has not answered yet
 
 
@@ -231,9 +232,10 @@ def _still_answering(key: str, owner: str) -> bool:
     """Whether the check is still on its way: in this process, or in another live one on this host."""
     if owner == _THIS_PROCESS:
         return key in _ANSWERING
-    host, _, pid = owner.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False  # another host's process: the wait was long enough to call it gone
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False  # another host's (the wait was long enough to call it gone), or our pid's earlier life
     try:
         os.kill(int(pid), 0)
     except ProcessLookupError:
