@@ -127,7 +127,9 @@ _PATTERNS: tuple[tuple[str, tuple[str, ...], re.Pattern[str], int], ...] = (
     (  # "The refresh token mK3v… is invalid": only a value shaped like a token ("access token AUTH-001" not)
         "token-word",
         ("token",),
-        re.compile(rf"({_TOKEN_WORD}{_NAME_TAIL}\s+)([\"']?)({_VALUE})", re.IGNORECASE),
+        re.compile(  # the token's own characters: a quote, backtick or "." around it is not masked with it
+            rf"({_TOKEN_WORD}{_NAME_TAIL}\s+)([\"'`*(]{{0,2}})([A-Za-z0-9_~+/=-]{{12,}})", re.IGNORECASE
+        ),
         3,
     ),
     (
@@ -180,7 +182,6 @@ _PLACEHOLDER = re.compile(
     r"[\w-]*)?|[A-Z0-9]*_(?:SECRET|TOKEN|KEY|PASSWORD)[A-Z0-9_]*)$",
     re.IGNORECASE,
 )
-_TOKEN_SHAPED = re.compile(r"[A-Za-z0-9_~+/=-]{12,}")
 _PLAIN_WORD = re.compile(r"[A-Za-z][a-z]*")  # "expired", "Authorization": words, not credentials
 _SHORT_WORD = re.compile(r"[A-Za-z][a-z]{0,11}")
 # a token endpoint's URL, a lifetime in seconds or a date, a scope ("data:read")
@@ -254,8 +255,10 @@ def _kept(kind: str, value: str) -> bool:
         return True
     if kind in ("bearer", "basic", "token-scheme", "oauth-code"):
         return bool(_PLAIN_WORD.fullmatch(value))
-    if kind == "token-word":  # 12+ letters and digits (both), as tokens are: not a code, a name or a sentence
-        return not (_TOKEN_SHAPED.fullmatch(value) and any(map(str.isdigit, value)) and not value.isdigit())
+    if kind == "token-word":  # letters and digits, or a long mixed-case run: not a code, a name or a grant
+        letters, digits = any(map(str.isalpha, value)), any(map(str.isdigit, value))
+        mixed = any(map(str.islower, value)) and any(map(str.isupper, value))
+        return not ((letters and digits) or (len(value) >= 24 and mixed))
     if kind == "secret-word":  # prose: any word ("AFAIK", "(Parameter"), unless as long and mixed as a secret
         word = value.lstrip("(").rstrip(".!?:")
         return bool(

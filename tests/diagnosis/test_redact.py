@@ -81,6 +81,12 @@ JWT = "eyJhbGciOiJSUzI1NiIsImtpZCI6IlUzc1QifQ.eyJzY29wZSI6WyJkYXRhOnJlYWQiXSwiY2
         ("The refresh token mK3vQ8zR5tY7uI9oP is invalid or expired", "mK3vQ8zR5tY7uI9oP"),
         ("refresh_token 'mK3vQ8zR5tY7uI9oP' was already used", "mK3vQ8zR5tY7uI9oP"),
         ('accessToken "AbCdEf123456GhIjKl" rejected', "AbCdEf123456GhIjKl"),
+        ("the refresh token `mK3vQ9xLp2Rt7Ws4Yz8B` is rejected", "mK3vQ9xLp2Rt7Ws4Yz8B"),
+        (
+            "auth token mK3vQ9xLp2Rt7Ws4Yz8B! expired, refresh token (nP4wR0yMq3Su8Xt5Za9C).",
+            "mK3vQ9xLp2Rt7Ws4Yz8B",
+        ),
+        ("access token AbCdEfGhIjKlMnOpQrStUvWxYz is bad", "AbCdEfGhIjKlMnOpQrStUvWxYz"),
         # a "/" JSON-escaped (PHP's json_encode), another header name, another scheme, a webhook URL
         ('{"header":"Authorization: Basic YWJjZGVmZ2hp\\/amtsbW5vcA=="}', "amtsbW5vcA=="),
         ("x-api-key: Hk29sLq0pXv7Zx8C", "Hk29sLq0pXv7Zx8C"),
