@@ -153,6 +153,8 @@ class Replier:
         text = own
         if job["parent"] and (parent := self._parent(client, channel, thread_ts)):
             text = f"{message_text(parent)}\n{own}"
+            if parent.get("user") == job["user"]:  # the asker's own parent: their secret too
+                own = text
         diagnosis = self.deps.diagnoser.diagnose(text)
         if not diagnosis.is_aps_error and job.get("files_unseen"):
             diagnosis = self._with_files(client, channel, ts) or diagnosis

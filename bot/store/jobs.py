@@ -161,6 +161,11 @@ class JobStore:
                 "UPDATE jobs SET payload = ? WHERE id = ?", (json.dumps(payload, sort_keys=True), job_id)
             )
 
+    def renew(self, key: str, run_at: float) -> None:
+        """Move the pending jobs of `key` to `run_at` (a heartbeat: they come due only once it stops)."""
+        with self.db.transaction() as conn:
+            conn.execute("UPDATE jobs SET run_at = ? WHERE key = ? AND status = ?", (run_at, key, PENDING))
+
     def delete_key(self, key: str) -> None:
         """Forget every job of `key`, whatever its status (work whose payload should not outlive it)."""
         with self.db.transaction() as conn:

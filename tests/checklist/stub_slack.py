@@ -19,6 +19,9 @@ def _response(method: str, data: dict[str, Any]) -> SlackResponse:
     )
 
 
+STUB_BOT_USER = "U0STUBBOT"  # the user id of the bot's own posts
+
+
 class StubSlack:
     def __init__(self, members: dict[str, list[str]] | None = None, page_size: int = 1) -> None:
         self.members = members if members is not None else {"C1": ["U1", "U2", "U3"]}
@@ -49,6 +52,7 @@ class StubSlack:
                 "blocks": kw.get("blocks"),
                 "thread_ts": kw.get("thread_ts"),
                 "bot_id": "B0STUB001",
+                "user": STUB_BOT_USER,
             }
         return _response("chat.postMessage", {"ok": True, "channel": kw["channel"], "ts": ts})
 

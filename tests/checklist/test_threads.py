@@ -31,7 +31,7 @@ from bot.slack.listeners.checklist import (
 from bot.store.db import Database
 from bot.store.jobs import CANCELLED, DONE, PENDING
 from tests.checklist.conftest import make_template
-from tests.checklist.stub_slack import StubSlack, _response, click
+from tests.checklist.stub_slack import STUB_BOT_USER, StubSlack, _response, click
 from tests.fakes.clock import Clock
 
 DAY = 86_400.0
@@ -167,10 +167,19 @@ class LostAnswerSlack(StubSlack):
         return response
 
 
-def test_a_step_slack_took_without_answering_is_adopted_not_posted_twice(deps, clock) -> None:
+@pytest.mark.parametrize("poster", ["this bot", "another app"])
+def test_a_step_slack_took_without_answering_is_adopted_not_posted_twice(deps, clock, poster: str) -> None:
+    deps.bot_user_id = STUB_BOT_USER
     slack = LostAnswerSlack(lost=3)  # parent, step 1, then step 2 is posted but its ts never comes back
     threads = ChecklistThreads(deps, live_check=FakeCheck(True))
     state = threads.start(slack, channel="C1", user="U1")
+    lost = next(
+        m
+        for m in slack.messages.values()
+        if m["ts"] not in threads.store.get(state.id).step_ts.values() and m["ts"] != state.parent_ts
+    )
+    if poster == "another app":  # a message with our block id that this bot did not post: never adopted
+        lost["user"] = "U0OTHERAPP"
     steps = [s.id for s in state.template.steps]
     handlers = {POST_STEPS_JOB: lambda job, at: threads.run_post_steps_job(slack, job)}
     assert Scheduler(deps, handlers=handlers, sweeps=[]).run_due(clock.now + POST_STEPS_RETRY_SECONDS) == 1
@@ -178,7 +187,11 @@ def test_a_step_slack_took_without_answering_is_adopted_not_posted_twice(deps, c
     assert set(stored.step_ts) == set(steps)
     for step in steps:
         block = step_block_id(state.id, step)
-        copies = [m for m in slack.messages.values() if block in json.dumps(m.get("blocks"))]
+        copies = [
+            m
+            for m in slack.messages.values()
+            if block in json.dumps(m.get("blocks")) and m["user"] == STUB_BOT_USER
+        ]
         assert [m["ts"] for m in copies] == [stored.step_ts[step]], step  # posted once, that one stored
 
 

@@ -362,6 +362,16 @@ def test_a_mention_in_a_thread_warns_no_one_of_the_parents_secret(
     assert slack.calls_to("chat.postEphemeral") == []
 
 
+def test_a_mention_under_ones_own_parent_warns_about_its_secret(bot: BotServer, slack: FakeSlackApi) -> None:
+    """A parent posted before the bot joined (no passive warning then): its author asks in the thread."""
+    parent_ts = next_ts()
+    parent = 'HTTP/1.1 403 {"errorCode":"AUTH-001"}\nAPS_CLIENT_SECRET=Qw3rTy9UiOp2AsDf7GhJ'
+    slack.add_message(CHANNEL, parent_ts, parent, user=HUMAN)
+    bot.send_event(mention_event("what does this mean?", thread_ts=parent_ts, user=HUMAN))
+    [warning] = slack.wait_for("chat.postEphemeral")
+    assert warning.params["user"] == HUMAN and "Qw3rTy9UiOp2AsDf7GhJ" not in warning.params["text"]
+
+
 def test_an_edited_mention_is_not_answered_again(
     bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
 ) -> None:

@@ -21,4 +21,5 @@ def scheduled_work(deps: Deps) -> tuple[dict[str, JobHandler], list[Sweep]]:
     """Every job handler (by job kind) and periodic sweep the scheduler runs."""
     client = checklist.background_client(deps)
     handlers, sweeps = checklist.scheduled_work(deps, client)
-    return {**handlers, **check_command.scheduled_work(deps, client)}, sweeps
+    check_handlers, check_sweeps = check_command.scheduled_work(deps, client)
+    return {**handlers, **check_handlers}, [*check_sweeps, *sweeps]

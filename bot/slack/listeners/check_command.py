@@ -9,7 +9,8 @@ Everything else runs on `deps.executor`: authorisation (user, user group or chan
 ephemeral "checking…" message through `response_url`, replaced in place as steps finish (response_url allows
 5 uses, so progress updates are rationed), ending with the report and a "Share in channel" button.
 
-An accepted check is stored as a job due `RESUME_AFTER` later and deleted once it has answered: if the bot
+An accepted check is stored as a job due `RESUME_AFTER` later and deleted once it has answered; while the bot
+answering it lives, the scheduler's passes keep pushing that time back (a heartbeat). If the bot
 dies mid-check, the scheduler of the restarted bot runs it again and answers through the same `response_url`.
 """
 
@@ -17,10 +18,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import shlex
-import socket
 import threading
 import uuid
 from collections.abc import Callable, Iterable
@@ -83,7 +82,7 @@ MAX_PROGRESS_UPDATES = 3  # response_url: 5 uses = 1 "checking…" + 3 progress 
 PROGRESS_MIN_INTERVAL = 0.3
 REPORT_TTL = 30 * 60.0  # as long as a response_url lives
 CHECK_JOB = "aps-check"
-RESUME_AFTER = 5 * 60.0  # a check not answered by then had its bot die: far longer than the slowest check
+RESUME_AFTER = 5 * 60.0  # a job not renewed for this long had its bot die (the scheduler passes every 15 s)
 RESUMED_NOTE = ":arrows_counterclockwise: The bot restarted during this check, so it ran again."
 
 
@@ -223,26 +222,7 @@ class ProgressView:
             log.warning("progress update failed: %s", type(exc).__name__)
 
 
-# host:pid:incarnation. A restarted bot may have the dead one's pid (pid 1 in a container), never its token.
-_THIS_PROCESS = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 _ANSWERING: set[str] = set()  # job keys of the checks this process accepted and has not answered yet
-
-
-def _still_answering(key: str, owner: str) -> bool:
-    """Whether the check is still on its way: in this process, or in another live one on this host."""
-    if owner == _THIS_PROCESS:
-        return key in _ANSWERING
-    host, _, rest = owner.partition(":")
-    pid = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
-        return False  # another host's (the wait was long enough to call it gone), or our pid's earlier life
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # alive, another user's
-    return True
 
 
 class CheckCommand:
@@ -305,7 +285,6 @@ class CheckCommand:
         now = self.deps.clock()
         key = f"{CHECK_JOB}:{uuid.uuid4().hex}"
         payload = {
-            "owner": _THIS_PROCESS,
             "user": str(body.get("user_id", "")),
             "channel": str(body.get("channel_id", "")),
             "client_id": app.client_id,
@@ -314,7 +293,7 @@ class CheckCommand:
             "accepted_at": now,
         }
         try:
-            self.jobs.schedule(CHECK_JOB, now + RESUME_AFTER, payload, key=key)
+            self.jobs.schedule(CHECK_JOB, now + self._resume_after(), payload, key=key)
         except Exception:
             log.exception("/aps-check could not be stored; it runs, but a crash would lose it")
             return None
@@ -329,14 +308,21 @@ class CheckCommand:
                 self.jobs.delete_key(key)
                 _ANSWERING.discard(key)
 
+    def renew(self, now: float) -> None:
+        """Keep the jobs of the checks this process is still answering from coming due: while it lives, a
+        slow check (or one queued behind others) is its own; once it dies, its jobs come due."""
+        for key in list(_ANSWERING):
+            self.jobs.renew(key, now + self._resume_after())
+
+    def _resume_after(self) -> float:
+        """How long a job waits for its next renewal: several scheduler passes, whatever their interval."""
+        return max(RESUME_AFTER, 3 * self.deps.settings.bot_scheduler_poll_seconds)
+
     def resume(self, job: Job, now: float, client: WebClient) -> None:
-        """Run again a check whose bot died before it answered, if its response_url still lives. A check
-        still on its way in a live process (slow APS, or queued behind other checks) is looked at later."""
+        """Run again a check whose bot died before it answered (its job was no longer renewed), if its
+        response_url still lives."""
         payload = job.payload
         expired = now - float(payload.get("accepted_at", 0)) >= REPORT_TTL
-        if job.key and not expired and _still_answering(job.key, str(payload.get("owner", ""))):
-            self.jobs.schedule(CHECK_JOB, now + RESUME_AFTER, payload, key=job.key)
-            return
         if job.key:  # it held a response_url: nothing of it outlives this run
             self.jobs.delete_key(job.key)
         else:
@@ -517,10 +503,13 @@ class CheckCommand:
             log.warning("run_live_check hint failed: %s", exc.response.get("error"))
 
 
-def scheduled_work(deps: Deps, client: WebClient) -> dict[str, Callable[[Job, float], None]]:
-    """The job handler that runs again the checks a dead bot left unanswered."""
+def scheduled_work(
+    deps: Deps, client: WebClient
+) -> tuple[dict[str, Callable[[Job, float], None]], list[Callable[[float], None]]]:
+    """The job handler that runs again the checks a dead bot left unanswered, and the sweep that keeps the
+    checks this bot is still answering from coming due."""
     handler = CheckCommand(deps)
-    return {CHECK_JOB: lambda job, now: handler.resume(job, now, client)}
+    return {CHECK_JOB: lambda job, now: handler.resume(job, now, client)}, [handler.renew]
 
 
 def register(app: App, deps: Deps) -> None:

@@ -55,7 +55,6 @@ from bot.slack.checklist_blocks import (
     step_text,
 )
 from bot.slack.deps import Deps
-from bot.slack.listeners.messages import is_from_bot
 from bot.slack.replies import is_retriable
 from bot.store.checklists import ChecklistStore, new_checklist_id
 from bot.store.jobs import PENDING, Job, JobStore
@@ -257,8 +256,8 @@ class ChecklistThreads:
             return {}
         found: dict[str, str] = {}
         for message in response.get("messages") or []:
-            if not is_from_bot(message, self.deps.bot_user_id) or message.get("ts") == state.parent_ts:
-                continue
+            if message.get("user") != self.deps.bot_user_id or message.get("ts") == state.parent_ts:
+                continue  # only this bot's own messages (another app could carry the same block id)
             blocks = message.get("blocks") or []
             blocks = json.loads(blocks) if isinstance(blocks, str) else blocks
             for block in blocks:
