@@ -28,6 +28,8 @@ _TOKEN_KINDS = ("access", "refresh", "bearer", "auth")
 _TOKEN_AFTER = "|".join(f"(?<={kind}{gap})" for kind in _TOKEN_KINDS for gap in ("", "[ _-]"))
 _TOKEN_WORD = f"(?:{_TOKEN_AFTER})token"
 _SECRET_ANCHORS = ("secret", "passw", "api_key", "apikey", "api-key")
+# A token as written after its name: its characters, "%2F" escapes, "\/", dots inside it ("ya29.a0Af…")
+_AS_WRITTEN = r"(?:[A-Za-z0-9_~+/=-]|%[0-9A-Fa-f]{2}|\\/|\.(?=[A-Za-z0-9_~+/=-]))+"
 # A token's characters; a "/" may come JSON-escaped ("\/", as PHP's json_encode writes it).
 _OPAQUE_RUN = r"(?:[A-Za-z0-9._~+=-]|\\?/){8,}"
 
@@ -128,7 +130,7 @@ _PATTERNS: tuple[tuple[str, tuple[str, ...], re.Pattern[str], int], ...] = (
         "token-word",
         ("token",),
         re.compile(  # the token's own characters: a quote, backtick or "." around it is not masked with it
-            rf"({_TOKEN_WORD}{_NAME_TAIL}\s+)([\"'`*(]{{0,2}})([A-Za-z0-9_~+/=-]{{12,}})", re.IGNORECASE
+            rf"({_TOKEN_WORD}{_NAME_TAIL}\s+)([\"'`*(]{{0,2}})({_AS_WRITTEN})", re.IGNORECASE
         ),
         3,
     ),
@@ -255,10 +257,8 @@ def _kept(kind: str, value: str) -> bool:
         return True
     if kind in ("bearer", "basic", "token-scheme", "oauth-code"):
         return bool(_PLAIN_WORD.fullmatch(value))
-    if kind == "token-word":  # letters and digits, or a long mixed-case run: not a code, a name or a grant
-        letters, digits = any(map(str.isalpha, value)), any(map(str.isdigit, value))
-        mixed = any(map(str.islower, value)) and any(map(str.isupper, value))
-        return not ((letters and digits) or (len(value) >= 24 and mixed))
+    if kind == "token-word":  # 12+ characters with letters and digits: not a code, a class name or a grant
+        return len(value) < 12 or not (any(map(str.isalpha, value)) and any(map(str.isdigit, value)))
     if kind == "secret-word":  # prose: any word ("AFAIK", "(Parameter"), unless as long and mixed as a secret
         word = value.lstrip("(").rstrip(".!?:")
         return bool(

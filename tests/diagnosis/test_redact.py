@@ -86,7 +86,8 @@ JWT = "eyJhbGciOiJSUzI1NiIsImtpZCI6IlUzc1QifQ.eyJzY29wZSI6WyJkYXRhOnJlYWQiXSwiY2
             "auth token mK3vQ9xLp2Rt7Ws4Yz8B! expired, refresh token (nP4wR0yMq3Su8Xt5Za9C).",
             "mK3vQ9xLp2Rt7Ws4Yz8B",
         ),
-        ("access token AbCdEfGhIjKlMnOpQrStUvWxYz is bad", "AbCdEfGhIjKlMnOpQrStUvWxYz"),
+        ("refresh token mK3vQ9xLp2Rt%2F7Ws4Yz8B%3D%3D rejected", "7Ws4Yz8B"),  # URL-encoded: masked whole
+        ("access token ya29.a0AfH6SMBx1234abcd expired", "a0AfH6SMBx1234abcd"),  # dots inside it
         # a "/" JSON-escaped (PHP's json_encode), another header name, another scheme, a webhook URL
         ('{"header":"Authorization: Basic YWJjZGVmZ2hp\\/amtsbW5vcA=="}', "amtsbW5vcA=="),
         ("x-api-key: Hk29sLq0pXv7Zx8C", "Hk29sLq0pXv7Zx8C"),
@@ -138,6 +139,7 @@ def test_known_secret_shapes_are_blanked(text: str, secret: str) -> None:
         "the access token is invalid; the refresh token endpoint returns 400",
         "Failed to get access token AUTH-001: the client_id specified does not have access to the api product",
         "Access token (2-legged) expired; refresh token grant_type=refresh_token; access token AccessToken.Value",
+        "access token GetThreeLeggedTokenAsync failed: refresh token InvalidRefreshTokenException",
         "Access Token を取得して、expires_in にある秒数が経過すると",
         "when using 3-legged oauth token. (Parameter 'Signatures.ActivityId')",
     ],
