@@ -44,8 +44,14 @@ class Scheduler:
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
 
     def run_due(self, now: float | None = None) -> int:
-        """Run every job due at `now` (default: the deps clock) and every sweep; return how many jobs ran."""
+        """Run every sweep, then every job due at `now` (default: the deps clock); return how many jobs ran.
+        Sweeps first: one of them renews the jobs of work still in progress, which must not come due."""
         now = self.deps.clock() if now is None else now
+        for sweep in self.sweeps:
+            try:
+                sweep(now)
+            except Exception:
+                log.exception("scheduler sweep %s failed", getattr(sweep, "__name__", sweep))
         ran = 0
         while True:
             batch = self.jobs.claim_due(now, self.worker, kinds=tuple(self.handlers), limit=BATCH)
@@ -54,11 +60,6 @@ class Scheduler:
                 ran += 1
             if len(batch) < BATCH:
                 break
-        for sweep in self.sweeps:
-            try:
-                sweep(now)
-            except Exception:
-                log.exception("scheduler sweep %s failed", getattr(sweep, "__name__", sweep))
         return ran
 
     def _run(self, job: Job, now: float) -> None:

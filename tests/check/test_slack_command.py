@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -305,6 +306,50 @@ def test_a_check_still_on_its_way_is_not_run_again_when_its_job_comes_due(
         assert scheduler.run_due(clock.now + 3 * RESUME_AFTER) == 0 and stored_checks(bot) == 0
     finals = [c for c in slack.calls_to("response_url") if is_final(c)]
     assert len(finals) == 1 and "restarted during this check" not in json.dumps(finals[0].params)
+
+
+def test_a_live_checks_job_that_came_due_anyway_is_left_to_its_run(
+    bot_settings: Settings, slack: FakeSlackApi, aps: FakeAps, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scheduler pass slowed by long jobs can let a renewal slip: the job of a check this bot is still
+    answering is then put back, not run a second time."""
+    from bot.slack.listeners import check_command
+    from bot.slack.listeners import scheduled_work as all_work
+
+    release = threading.Event()
+    real = FakeAps._hubs
+    monkeypatch.setattr(FakeAps, "_hubs", lambda self, query: (release.wait(30), real(self, query))[1])
+    clock = Clock()
+    with running_bot(bot_settings, clock=clock) as bot:
+        command(bot, f"{CLIENT_ID} {PROJECT_ID} {ACCOUNT_ID}")
+        wait_until(lambda: aps.count("/project/v1/hubs") == 1)
+        handlers, _sweeps = all_work(bot.runtime.deps)
+        no_renewal = Scheduler(bot.runtime.deps, handlers=handlers, sweeps=[])
+        assert no_renewal.run_due(clock.now + RESUME_AFTER) == 1  # came due, and was put back
+        release.set()
+        final_report(slack)
+        bot.drain()
+        assert no_renewal.run_due(clock.now + 3 * RESUME_AFTER) == 0 and stored_checks(bot) == 0
+        assert not check_command._ANSWERING
+    finals = [c for c in slack.calls_to("response_url") if is_final(c)]
+    assert len(finals) == 1 and "restarted during this check" not in json.dumps(finals[0].params)
+
+
+def test_a_check_whose_job_cannot_be_deleted_is_no_longer_renewed(
+    bot_settings: Settings, slack: FakeSlackApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.slack.listeners import check_command
+    from bot.store.jobs import JobStore
+
+    def locked(self: Any, key: str) -> None:
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(JobStore, "delete_key", locked)
+    with running_bot(bot_settings) as bot:
+        command(bot, f"{CLIENT_ID} {PROJECT_ID} {ACCOUNT_ID}")
+        final_report(slack)
+        bot.drain()
+    assert not check_command._ANSWERING  # else its job would be renewed, and run again after a restart
 
 
 def test_an_interrupted_check_whose_response_url_expired_is_dropped(

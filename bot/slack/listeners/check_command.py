@@ -277,7 +277,13 @@ class CheckCommand:
             _ANSWERING.add(job)  # from now until it has answered (queued behind other checks too)
         ack()
         log.info("/aps-check by %s in %s: app=%s project=%s", user, channel, app.client_id, args["project"])
-        self.deps.executor.submit(self._guarded, self._answer, job, client, respond, app, user, channel, args)
+        try:
+            self.deps.executor.submit(
+                self._guarded, self._answer, job, client, respond, app, user, channel, args
+            )
+        except RuntimeError:  # the pool is shut down: this bot is stopping, its successor runs the check
+            _ANSWERING.discard(job or "")
+            log.warning("/aps-check not started: the bot is stopping; it runs after the restart")
 
     def _store(self, body: dict[str, Any], app: ApsApp, args: dict[str, Any]) -> str | None:
         """Keep the accepted check until it has answered; its job key (None: storage failed; the check
@@ -305,8 +311,8 @@ class CheckCommand:
             self._run(*args)
         finally:
             if key is not None:
+                _ANSWERING.discard(key)  # first: a failing delete must not keep renewing an answered job
                 self.jobs.delete_key(key)
-                _ANSWERING.discard(key)
 
     def renew(self, now: float) -> None:
         """Keep the jobs of the checks this process is still answering from coming due: while it lives, a
@@ -323,6 +329,9 @@ class CheckCommand:
         response_url still lives."""
         payload = job.payload
         expired = now - float(payload.get("accepted_at", 0)) >= REPORT_TTL
+        if job.key in _ANSWERING and not expired:  # ours, still answering: a slow pass let it come due
+            self.jobs.schedule(CHECK_JOB, now + self._resume_after(), payload, key=job.key)
+            return
         if job.key:  # it held a response_url: nothing of it outlives this run
             self.jobs.delete_key(job.key)
         else:
