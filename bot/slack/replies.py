@@ -16,6 +16,7 @@ from slack_sdk.errors import SlackApiError
 from bot.diagnosis import Diagnosis, redact
 from bot.slack.blocks import diagnosis_blocks, secret_warning_text, slack_to_plain, unrecognised_blocks
 from bot.slack.deps import Deps
+from bot.store.dedupe import DedupeStore, message_key
 from bot.store.feedback import FeedbackStore
 
 log = logging.getLogger(__name__)
@@ -122,6 +123,7 @@ class Replier:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
         self.feedback = FeedbackStore(deps.db)
+        self.dedupe = DedupeStore(deps.db)
 
     def handle(self, client: WebClient, job: dict[str, Any], answered: Answered = lambda _: None) -> None:
         """Carry out one queued reply (see `reply_job`). When a warning follows the answer, `answered(job)`
@@ -153,8 +155,8 @@ class Replier:
         text = own
         if job["parent"] and (parent := self._parent(client, channel, thread_ts)):
             text = f"{message_text(parent)}\n{own}"
-            if parent.get("user") == job["user"]:  # the asker's own parent: their secret too
-                own = text
+            if parent.get("user") == job["user"] and not self._delivered(channel, thread_ts):
+                own = text  # the asker's own parent, which the bot never saw (so never warned about)
         diagnosis = self.deps.diagnoser.diagnose(text)
         if not diagnosis.is_aps_error and job.get("files_unseen"):
             diagnosis = self._with_files(client, channel, ts) or diagnosis
@@ -204,6 +206,10 @@ class Replier:
             client.chat_postEphemeral(channel=channel, user=user, text=secret_warning_text(), **extra)
         except Exception as exc:
             log_slack_error("secret warning", exc)
+
+    def _delivered(self, channel: str, ts: str) -> bool:
+        """Whether Slack delivered this message to the bot (whose reply job warned its poster then)."""
+        return self.dedupe.state(message_key(channel, ts)) is not None
 
     def _with_files(self, client: WebClient, channel: str, ts: str) -> Diagnosis | None:
         """The diagnosis of the mentioning message read back with its snippets, if it has any."""

@@ -372,6 +372,19 @@ def test_a_mention_under_ones_own_parent_warns_about_its_secret(bot: BotServer, 
     assert warning.params["user"] == HUMAN and "Qw3rTy9UiOp2AsDf7GhJ" not in warning.params["text"]
 
 
+def test_a_parent_the_bot_saw_is_not_warned_about_twice(bot: BotServer, slack: FakeSlackApi) -> None:
+    """Its own delivery warned its author already; a mention under it by the same author adds no second."""
+    parent = message_event('HTTP/1.1 403 {"errorCode":"AUTH-001"}\nAPS_CLIENT_SECRET=Qw3rTy9UiOp2AsDf7GhJ')
+    slack.add_message(CHANNEL, parent["ts"], parent["text"], user=HUMAN)
+    bot.send_event(parent)
+    slack.wait_for("chat.postEphemeral")
+    bot.drain()
+    bot.send_event(mention_event("what does this mean?", thread_ts=parent["ts"], user=HUMAN))
+    slack.wait_for("chat.postMessage", count=2)
+    bot.drain()
+    assert len(slack.calls_to("chat.postEphemeral")) == 1
+
+
 def test_an_edited_mention_is_not_answered_again(
     bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
 ) -> None:
