@@ -240,6 +240,28 @@ def stored_checks(bot: BotServer) -> int:
     return int(row.fetchone()[0])
 
 
+def accepted_then_died(settings: Settings, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bot takes one /aps-check and dies before answering it."""
+    with monkeypatch.context() as patch:
+        _dies_before_answering(patch)
+        with running_bot(settings, clock=clock) as bot:
+            command(bot, f"{CLIENT_ID} {PROJECT_ID} {ACCOUNT_ID}")
+            bot.drain()
+
+
+def hold_hubs(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """Make APS's hubs endpoint wait until the returned event is set (a slow APS)."""
+    release = threading.Event()
+    real = FakeAps._hubs
+
+    def slow_hubs(self: FakeAps, query: dict) -> Any:
+        release.wait(30)
+        return real(self, query)
+
+    monkeypatch.setattr(FakeAps, "_hubs", slow_hubs)
+    return release
+
+
 def _dies_before_answering(monkeypatch: pytest.MonkeyPatch) -> None:
     """The bot acks `/aps-check`, starts the check (its spacing slot taken) and dies: the check never
     answers, and its stored job stays behind."""
@@ -262,11 +284,7 @@ def test_a_check_the_bot_died_during_is_run_again_after_the_restart(
     # spaced longer than the wait before the re-run: the re-run is the same check, not a repeat of it
     bot_settings = bot_settings.model_copy(update={"bot_check_spacing_seconds": 2 * RESUME_AFTER})
     clock = Clock()
-    with monkeypatch.context() as patch:
-        _dies_before_answering(patch)
-        with running_bot(bot_settings, clock=clock) as bot:
-            command(bot, f"{CLIENT_ID} {PROJECT_ID} {ACCOUNT_ID}")
-            bot.drain()
+    accepted_then_died(bot_settings, clock, monkeypatch)
     assert slack.calls_to("response_url") == [] and aps.calls == []
     with running_bot(bot_settings, clock=clock) as bot:
         scheduler = Scheduler(bot.runtime.deps)
@@ -284,14 +302,7 @@ def test_a_check_still_on_its_way_is_not_run_again_when_its_job_comes_due(
     bot_settings: Settings, slack: FakeSlackApi, aps: FakeAps, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A slow APS (or a queue of checks ahead) keeps a check past the wait: the live bot runs it once."""
-    release = threading.Event()
-    real = FakeAps._hubs
-
-    def slow_hubs(self: FakeAps, query: dict) -> Any:
-        release.wait(30)
-        return real(self, query)
-
-    monkeypatch.setattr(FakeAps, "_hubs", slow_hubs)
+    release = hold_hubs(monkeypatch)
     clock = Clock()
     with running_bot(bot_settings, clock=clock) as bot:
         command(bot, f"{CLIENT_ID} {PROJECT_ID} {ACCOUNT_ID}")
@@ -316,9 +327,7 @@ def test_a_live_checks_job_that_came_due_anyway_is_left_to_its_run(
     from bot.slack.listeners import check_command
     from bot.slack.listeners import scheduled_work as all_work
 
-    release = threading.Event()
-    real = FakeAps._hubs
-    monkeypatch.setattr(FakeAps, "_hubs", lambda self, query: (release.wait(30), real(self, query))[1])
+    release = hold_hubs(monkeypatch)
     clock = Clock()
     with running_bot(bot_settings, clock=clock) as bot:
         command(bot, f"{CLIENT_ID} {PROJECT_ID} {ACCOUNT_ID}")
@@ -356,11 +365,7 @@ def test_an_interrupted_check_whose_response_url_expired_is_dropped(
     bot_settings: Settings, slack: FakeSlackApi, aps: FakeAps, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clock = Clock()
-    with monkeypatch.context() as patch:
-        _dies_before_answering(patch)
-        with running_bot(bot_settings, clock=clock) as bot:
-            command(bot, f"{CLIENT_ID} {PROJECT_ID} {ACCOUNT_ID}")
-            bot.drain()
+    accepted_then_died(bot_settings, clock, monkeypatch)
     with running_bot(bot_settings, clock=clock) as bot:
         scheduler = Scheduler(bot.runtime.deps)
         assert stored_checks(bot) == 1
