@@ -150,15 +150,17 @@ class Runtime:
         if self._stop_background is not None:
             self._stop_background()
             self._stop_background = None
+        # Producers first: listeners, then the pool's work (a shortcut may still hand its answer to the
+        # inbox), then the inbox and the worker that drain what they left.
         self.listener_executor.shutdown(wait=True)
+        executor = self.deps.executor
+        if isinstance(executor, ThreadPoolExecutor):
+            executor.shutdown(wait=True)
         if "inbox" in vars(self.deps):  # created on the first message
             self.deps.inbox.close()
         if self._stop_worker is not None:
             self._stop_worker()
             self._stop_worker = None
-        executor = self.deps.executor
-        if isinstance(executor, ThreadPoolExecutor):
-            executor.shutdown(wait=True)
         self.deps.db.close()
 
 

@@ -13,8 +13,9 @@ class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
-        except (TypeError, ValueError):
-            message = str(record.msg)
+        except (TypeError, ValueError):  # format and arguments disagree: logging would print both raw
+            message = f"{record.msg} {record.args!r}"
+            record.msg, record.args = message, None
         redacted = redact(message)
         if redacted.found:
             record.msg, record.args = redacted.text, None

@@ -34,6 +34,7 @@ MAX_ATTEMPTS = 5  # retriable failures (5xx, 429, network) are tried again after
 POLL_SECONDS = 1.0  # also look without a wake-up: retries falling due, jobs of a worker that died
 NICENESS = 19  # below the acking process: replies wait a moment during a burst, acks never do
 RESTART_DELAY_SECONDS = 1.0
+MAX_RESTART_DELAY_SECONDS = 60.0
 START_TIMEOUT_SECONDS = 60.0
 READY = "ready"  # the worker's one line on stdout once it can take jobs
 
@@ -181,15 +182,22 @@ class WorkerProcess:
             pass  # a wake-up is pending already, or the worker is being restarted (it drains on start)
 
     def _watch(self) -> None:
-        while not self._stopping.wait(RESTART_DELAY_SECONDS):
+        """Restart the worker when it dies; after failed starts wait longer each time (up to a minute), so a
+        worker that cannot start (a broken knowledge base) is not respawned every second."""
+        delay = RESTART_DELAY_SECONDS
+        while not self._stopping.wait(delay):
             with self._lock:
                 code = self._process.poll()
-                if code is not None and not self._stopping.is_set():
-                    log.error("reply worker exited with code %s; restarting it", code)
-                    try:
-                        self._process = self._spawn()
-                    except WorkerStartError as exc:
-                        log.error("%s; trying again", exc)
+                if code is None or self._stopping.is_set():
+                    delay = RESTART_DELAY_SECONDS
+                    continue
+                log.error("reply worker exited with code %s; restarting it", code)
+                try:
+                    self._process = self._spawn()
+                    delay = RESTART_DELAY_SECONDS
+                except WorkerStartError as exc:
+                    delay = min(delay * 2, MAX_RESTART_DELAY_SECONDS)
+                    log.error("%s; trying again in %.0f s", exc, delay)
 
     def stop(self, timeout: float = 60) -> None:
         """Close the pipe: the worker finishes the queued jobs and exits."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import re
 import signal
 import sqlite3
@@ -10,6 +11,8 @@ import sys
 
 from bot.logsetup import configure_logging
 from bot.settings import Settings, SettingsProblem, load_settings
+
+log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 3000
 _SIGNING_SECRET = re.compile(r"^[0-9a-f]{32}$")
@@ -77,7 +80,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         runtime = build(settings)
     except SlackApiError as exc:
-        return _fail(f"Slack rejected SLACK_BOT_TOKEN ({exc.response.get('error')})")
+        error = exc.response.get("error")
+        if getattr(exc.response, "status_code", 200) >= 429 or error in ("ratelimited", "fatal_error"):
+            return _fail(f"Slack is unavailable ({error}); try again later", 1)  # not the token's fault
+        return _fail(f"Slack rejected SLACK_BOT_TOKEN ({error})")
     except KnowledgeError as exc:
         return _fail(f"knowledge base: {exc}")
     except sqlite3.Error as exc:
@@ -96,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
         return _fail(f"Slack refused the connection ({exc.response.get('error')}); check SLACK_APP_TOKEN", 1)
     except WorkerStartError as exc:
         return _fail(f"{exc}; its error is above", 1)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM in Socket Mode (waitress handles its own): a clean stop
+        log.info("stopping")
     finally:
         runtime.close()
     return 0

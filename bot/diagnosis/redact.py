@@ -46,7 +46,10 @@ _PATTERNS: tuple[tuple[str, tuple[str, ...], re.Pattern[str], int], ...] = (
     (  # an incoming-webhook URL is itself the credential
         "slack-webhook",
         ("hooks.slack.com",),
-        re.compile(r"(https://hooks\.slack\.com/(?:services|workflows|triggers)/)()([\w/-]+)"),
+        re.compile(  # also as Slack's JSON writes it ("https:\/\/hooks…"), and response URLs
+            r"(https:(?:\\?/){2}hooks\.slack\.com(?:\\?/)(?:services|workflows|triggers|commands|actions)(?:\\?/))()"
+            r"((?:[\w-]|\\?/)+)"
+        ),
         3,
     ),
     (  # segments bounded (and possessive: no "." inside them) so "eyJeyJ…" is not quadratic
@@ -155,7 +158,7 @@ _STARTS: dict[str, tuple[dict[str, tuple[int, ...]], bool]] = {
     "bearer": ({"bearer": (0,)}, True),
     "basic": ({"basic": (0,)}, True),
     "token-scheme": ({"authorization": (0,)}, True),
-    "slack-webhook": ({"https://hooks.slack.com": (0,)}, False),
+    "slack-webhook": ({"https:": (0,)}, False),
     "jwt": ({"eyJ": (0,)}, False),
     "slack-token": ({"xox": (0,), "xapp-": (0,)}, False),
     "curl-user": ({"-u": (0, 1, 2)}, False),  # "-u", " -u", " --user" (its "-u" 2 in)

@@ -93,6 +93,8 @@ JWT = "eyJhbGciOiJSUzI1NiIsImtpZCI6IlUzc1QifQ.eyJzY29wZSI6WyJkYXRhOnJlYWQiXSwiY2
         ("x-api-key: Hk29sLq0pXv7Zx8C", "Hk29sLq0pXv7Zx8C"),
         ("Authorization: Token 9f86d081884c7d659a2f", "9f86d081884c7d659a2f"),
         ("posting to https://hooks.slack.com/services/T0001/B0002/XXXXyyyyZZZZ failed", "XXXXyyyyZZZZ"),
+        ('{"url":"https:\\/\\/hooks.slack.com\\/services\\/T0001\\/B0002\\/XXXXyyyyZZZZ"}', "XXXXyyyyZZZZ"),
+        ("Sending a request - url: https://hooks.slack.com/commands/T0001/1234/abcDEF123xyz", "abcDEF123xyz"),
     ],
 )
 def test_known_secret_shapes_are_blanked(text: str, secret: str) -> None:

@@ -209,3 +209,70 @@ def test_http_mode_serves_signed_events_with_waitress(
 def test_env_example_names_every_setting() -> None:
     named = set(re.findall(r"^#? ?([A-Z][A-Z_]+)=", (bolt_server.ROOT / ".env.example").read_text(), re.M))
     assert named == {name.upper() for name in Settings.model_fields}
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_slack_unavailable_at_start_is_not_blamed_on_the_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], status: int
+) -> None:
+    with FakeSlackApi() as slack:
+        slack.fail_next("auth.test", status=status)
+        for name, value in env_for(slack, tmp_path).items():
+            monkeypatch.setenv(name, value)
+        assert main(["serve", "--port", "0"]) == 1
+    err = capsys.readouterr().err
+    assert "Slack is unavailable" in err and "SLACK_BOT_TOKEN" not in err
+
+
+def test_a_stop_in_socket_mode_is_a_clean_exit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGTERM (docker stop, systemd) raises KeyboardInterrupt where Socket Mode waits: exit 0, not 130."""
+    from bot import server
+
+    def stopped(app: object, token: str) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(server, "serve_socket_mode", stopped)
+    with FakeSlackApi() as slack:
+        for name, value in env_for(
+            slack, tmp_path, SLACK_APP_TOKEN=APP_TOKEN, SLACK_SIGNING_SECRET=""
+        ).items():
+            monkeypatch.setenv(name, value)
+        assert main(["serve"]) == 0
+
+
+def test_the_runtime_stops_its_producers_before_the_inbox(tmp_path: Path) -> None:
+    """A shortcut on the pool may hand its answer to the inbox while the bot stops: the pool must be done
+    before the inbox and the worker close."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bot.app import build
+
+    with FakeSlackApi() as slack:
+        runtime = build(bolt_server.make_settings(tmp_path, slack))
+        order: list[str] = []
+        _ = runtime.deps.inbox
+        inbox_close, pool_shutdown = runtime.deps.inbox.close, runtime.deps.executor.shutdown
+        runtime.deps.inbox.close = lambda: (order.append("inbox"), inbox_close())[1]  # type: ignore[method-assign]
+        assert isinstance(runtime.deps.executor, ThreadPoolExecutor)
+        runtime.deps.executor.shutdown = lambda wait=True: (order.append("pool"), pool_shutdown(wait))[1]  # type: ignore[method-assign]
+        runtime.close()
+    assert order == ["pool", "inbox"]
+
+
+def test_a_log_call_whose_arguments_do_not_fit_its_format_leaks_nothing() -> None:
+    """logging would print the raw arguments beside the error; the filter redacts them with the message."""
+    import io
+    import logging
+
+    from bot.logsetup import RedactingFilter
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RedactingFilter())
+    logger = logging.getLogger("tests.mismatched")
+    logger.addHandler(handler)
+    try:
+        logger.warning("token %s and %s", "xoxb-1234567890-abcdefghij")  # one argument for two %s
+    finally:
+        logger.removeHandler(handler)
+    assert "xoxb-1234567890-abcdefghij" not in stream.getvalue() and "[REDACTED]" in stream.getvalue()

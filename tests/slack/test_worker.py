@@ -110,3 +110,34 @@ def test_a_worker_killed_between_the_answer_and_the_warning_does_not_answer_twic
         worker.stop()
     assert len(slack.calls_to("chat.postMessage")) == 1
     assert len(slack.calls_to("chat.postEphemeral")) == 2  # the warning, cut off, then sent again
+
+
+def test_a_worker_that_keeps_failing_to_start_is_retried_less_and_less_often() -> None:
+    """A broken knowledge base makes every start fail: the monitor waits 1, 2, 4 … up to 60 s between tries,
+    not one second forever (each try reloads the knowledge base)."""
+    from bot.worker import MAX_RESTART_DELAY_SECONDS, RESTART_DELAY_SECONDS
+
+    waits: list[float] = []
+
+    class Stopping:
+        def wait(self, delay: float) -> bool:
+            waits.append(delay)
+            return len(waits) > 9  # stop after nine looks
+
+        def is_set(self) -> bool:
+            return False
+
+    class Dead:
+        def poll(self) -> int:
+            return 1
+
+    def fails() -> None:
+        raise WorkerStartError("reply worker exited with code 2 before it was ready")
+
+    monitor = WorkerProcess.__new__(WorkerProcess)  # its state only: no child process is started
+    monitor._stopping, monitor._lock, monitor._process = Stopping(), threading.Lock(), Dead()
+    monitor._spawn = fails  # type: ignore[method-assign]
+    monitor._watch()
+    assert waits[0] == RESTART_DELAY_SECONDS
+    assert waits[1:5] == [2 * RESTART_DELAY_SECONDS, 4 * RESTART_DELAY_SECONDS, 8, 16]
+    assert max(waits) == MAX_RESTART_DELAY_SECONDS
