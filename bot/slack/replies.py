@@ -58,6 +58,13 @@ def retry_after_header(headers: Mapping[str, Any] | None) -> float | None:
     return None
 
 
+def failure_name(exc: BaseException) -> str:
+    """A failure named by Slack's error code or the exception type: never a token or a message text."""
+    if isinstance(exc, SlackApiError):
+        return str(exc.response.get("error") or getattr(exc.response, "status_code", "?"))
+    return type(exc).__name__
+
+
 def log_slack_error(what: str, exc: BaseException) -> None:
     """Log a failure by its Slack error code or exception type only: never a token, never the paste."""
     if isinstance(exc, SlackApiError):

@@ -55,7 +55,7 @@ from bot.slack.checklist_blocks import (
     step_text,
 )
 from bot.slack.deps import Deps
-from bot.slack.replies import is_retriable
+from bot.slack.replies import failure_name, is_retriable
 from bot.store.checklists import ChecklistStore, new_checklist_id
 from bot.store.jobs import PENDING, Job, JobStore
 
@@ -195,7 +195,9 @@ class ChecklistThreads:
         try:
             state = self.post_missing_steps(client, state.id) or state
         except Exception as exc:
-            log.warning("checklist %s: step messages failed (%s); finished later", state.id, _why(exc))
+            log.warning(
+                "checklist %s: step messages failed (%s); finished later", state.id, failure_name(exc)
+            )
             return self.store.get(state.id) or state
         self.jobs.cancel(post_steps_key(state.id))
         return state
@@ -206,7 +208,7 @@ class ChecklistThreads:
         try:
             client.chat_delete(channel=channel, ts=ts)
         except Exception as exc:  # the storage error that brought us here is the one to raise
-            log.error("orphan checklist message %s in %s left: %s", ts, channel, _why(exc))
+            log.error("orphan checklist message %s in %s left: %s", ts, channel, failure_name(exc))
 
     def post_missing_steps(
         self, client: WebClient, checklist_id: str, *, adopt: bool = False
@@ -251,7 +253,7 @@ class ChecklistThreads:
             if is_retriable(exc):
                 raise
             log.warning(
-                "checklist %s: thread not readable (%s); posting what is missing", state.id, _why(exc)
+                "checklist %s: thread not readable (%s); posting what is missing", state.id, failure_name(exc)
             )
             return {}
         found: dict[str, str] = {}
@@ -276,7 +278,9 @@ class ChecklistThreads:
             if attempt >= POST_STEPS_ATTEMPTS:
                 log.error("checklist %s: step messages missing after %s attempts", checklist_id, attempt)
                 raise
-            log.warning("checklist %s: step messages failed (%s); will retry", checklist_id, _why(exc))
+            log.warning(
+                "checklist %s: step messages failed (%s); will retry", checklist_id, failure_name(exc)
+            )
             self.jobs.schedule(
                 POST_STEPS_JOB,
                 self.deps.clock() + POST_STEPS_RETRY_SECONDS,
@@ -315,7 +319,7 @@ class ChecklistThreads:
         except SlackApiError as exc:
             if exc.response.get("error") not in NOT_VISIBLE:
                 raise
-            log.warning("checklist click in a channel Slack hides from the bot: %s", _why(exc))
+            log.warning("checklist click in a channel Slack hides from the bot: %s", failure_name(exc))
 
     def _authorize(
         self, body: dict[str, Any], client: WebClient, ref: ActionRef, action: dict[str, Any]
@@ -395,12 +399,12 @@ class ChecklistThreads:
             try:
                 self.render(client, checklist_id, steps)
             except Exception as exc:  # the change is stored: its notices still go out
-                log.warning("checklist %s: could not render: %s", state.id, _why(exc))
+                log.warning("checklist %s: could not render: %s", state.id, failure_name(exc))
         for event in transition.events:
             try:
                 self._notify(client, state, event)
             except Exception as exc:
-                log.warning("checklist %s: could not post about %s: %s", state.id, event, _why(exc))
+                log.warning("checklist %s: could not post about %s: %s", state.id, event, failure_name(exc))
         return state
 
     def _schedule_recheck(
@@ -617,7 +621,7 @@ def _update(
     try:
         client.chat_update(channel=state.channel, ts=ts, text=text, blocks=blocks)
     except Exception as exc:  # a Slack error, or the network's (a reset, a read timeout)
-        log.warning("checklist %s: could not update message %s: %s", state.id, ts, _why(exc))
+        log.warning("checklist %s: could not update message %s: %s", state.id, ts, failure_name(exc))
 
 
 def _tick_all(state: ChecklistState, step_id: str, items: list[str], at: float) -> Transition:
@@ -836,13 +840,6 @@ def deleted_ts(event: dict[str, Any]) -> str | None:
         message = event.get("message") or {}
         ts = message.get("ts") if message.get("subtype") == "tombstone" else None
     return ts if isinstance(ts, str) else None
-
-
-def _why(exc: Exception) -> str:
-    """A failure named by Slack's error code or the exception type: never a token or a message text."""
-    if isinstance(exc, SlackApiError):
-        return str(exc.response.get("error") or getattr(exc.response, "status_code", "?"))
-    return type(exc).__name__
 
 
 def _button_value(body: dict[str, Any]) -> dict[str, Any] | None:

@@ -20,6 +20,7 @@ from bot.slack.replies import (
     ANSWER,
     REPLY_JOB,
     Replier,
+    failure_name,
     is_retriable,
     log_slack_error,
     message_text,
@@ -68,7 +69,7 @@ def _diagnose(replier: Replier, body: dict[str, Any], client: WebClient, respond
         ):
             _tell(respond, NOT_IN_CHANNEL)
         else:
-            _tell(respond, f":warning: I could not answer ({_reason(exc)}). Try the shortcut again.")
+            _tell(respond, f":warning: I could not answer ({failure_name(exc)}). Try the shortcut again.")
 
 
 def _queue(replier: Replier, body: dict[str, Any], message: dict[str, Any], channel: str) -> None:
@@ -76,10 +77,6 @@ def _queue(replier: Replier, body: dict[str, Any], message: dict[str, Any], chan
     job = reply_job(ANSWER, {**message, "channel": channel}, message_text(message))
     job["secret"] = job["secret"] and not is_from_bot(message, replier.deps.bot_user_id)
     replier.deps.inbox.put([f"shortcut:{body.get('trigger_id', '')}"], REPLY_JOB, job)
-
-
-def _reason(exc: Exception) -> str:
-    return str(exc.response.get("error")) if isinstance(exc, SlackApiError) else type(exc).__name__
 
 
 def _tell(respond: Respond, text: str) -> None:
