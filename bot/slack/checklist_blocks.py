@@ -141,7 +141,10 @@ def parent_blocks(
     if not state.done:
         hint = "Tick the items in the thread as you go; use *Assign to…* to hand a step to someone."
         if not state.can_recheck:
-            hint += " Start with `/aps-check checklist <client-id> <project>` to get the automatic re-check."
+            hint += (  # escaped: a bare <…> is Slack link markup
+                " Start with `/aps-check checklist &lt;client-id&gt; &lt;project&gt;` to get the automatic "
+                "re-check."
+            )
         blocks.append(_context(hint))
     return blocks
 

@@ -174,6 +174,17 @@ def test_parent_without_ids_explains_how_to_get_the_recheck(template: Checklist)
     )
 
 
+def test_parent_hint_shows_the_command_placeholders_as_typed(template: Checklist) -> None:
+    """A bare `<client-id>` is Slack link markup: the reader would see a broken link, not the placeholder."""
+    hint = next(
+        block["elements"][0]["text"]
+        for block in parent_blocks(start(template))
+        if block["type"] == "context" and "/aps-check checklist" in block["elements"][0]["text"]
+    )
+    assert "`/aps-check checklist &lt;client-id&gt; &lt;project&gt;`" in hint
+    assert "<" not in hint and ">" not in hint
+
+
 @pytest.mark.parametrize(
     ("seconds", "text"),
     [(45, "45 s"), (720, "12 min"), (7500, "2 h 05 min"), (3 * 86_400 + 4 * 3600, "3 d 4 h")],
