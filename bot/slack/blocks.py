@@ -1,8 +1,10 @@
 """Block Kit for diagnosis replies, within Slack's limits. Pure: diagnosis + KB in, (text, blocks) out.
 
 Limits respected: 50 blocks per message, 3,000 chars per section text, 40,000 chars of `text`, 150 chars
-per header / button label, 2,000 chars per button value. Long text is split at line, then word, boundaries
-and every cut is marked with "…"; a single word longer than a section is the only thing ever cut inside.
+per header / button label, 2,000 chars per button value, and about 12,000 chars of text in all the blocks of
+a message (more gets `msg_blocks_too_long`, however few the blocks). Long text is split at line, then word,
+boundaries and every cut is marked with "…"; a single word longer than a section is the only thing ever cut
+inside.
 Text that came from a paste is escaped (`&`, `<`, `>`), so it can never form a mention or a link, and
 @channel/@here/@everyone are defused.
 """
@@ -23,6 +25,9 @@ MAX_MESSAGE_TEXT = 40_000
 MAX_BUTTON_VALUE = 2000
 MAX_PLAIN_LABEL = 75  # button text
 MAX_CONTEXT_TEXT = 3000
+# Slack refuses a message whose blocks hold more than about 12,000 characters of text in all (undocumented,
+# `msg_blocks_too_long`); a reply stays well under it, room left for the feedback note added on a vote.
+MAX_REPLY_TEXT = 10_000
 ELLIPSIS = "…"
 MAX_RUNNER_UPS = 2
 FALLBACK_FIX_CHARS = 500
@@ -219,15 +224,41 @@ def diagnosis_blocks(
     if others := runner_ups_text(diagnosis.causes[1 : 1 + MAX_RUNNER_UPS]):
         tail.append(_context(others, "diagnosis_others"))
     tail.append(actions_block(best.id, channel, ts))
-    room = MAX_BLOCKS - len(blocks) - len(tail)
-    if len(fix_chunks) > room:
-        fix_chunks = [*fix_chunks[: room - 1], f"{ELLIPSIS} (fix shortened; the checklist has every step)"]
+    used = _text_length([*blocks, *tail])
+    fix_chunks = _fit(fix_chunks, MAX_BLOCKS - len(blocks) - len(tail), MAX_REPLY_TEXT - used)
     blocks += [_section(chunk) for chunk in fix_chunks]
     blocks += tail
     text = f"Likely cause: {escape(best.title)} ({confidence_label(best.score)} confidence). Fix: " + escape(
         truncate(slack_to_plain(best.fix), FALLBACK_FIX_CHARS)
     )
     return truncate(text, MAX_MESSAGE_TEXT), blocks
+
+
+SHORTENED = f"{ELLIPSIS} (fix shortened; the checklist has every step)"
+
+
+def _fit(chunks: list[str], max_sections: int, max_chars: int) -> list[str]:
+    """The fix's chunks that fit in `max_sections` sections and `max_chars` characters (the first one always),
+    a shortened fix ending with a note that says so."""
+    if len(chunks) <= max_sections and sum(map(len, chunks)) <= max_chars:
+        return chunks
+    kept: list[str] = []
+    used = len(SHORTENED)
+    for chunk in chunks[: max_sections - 1]:
+        if kept and used + len(chunk) > max_chars:
+            break
+        kept.append(chunk)
+        used += len(chunk)
+    return [*kept, SHORTENED]
+
+
+def _text_length(node: Any) -> int:
+    """Characters of text in a block tree (every `text` string), as Slack's limit per message counts them."""
+    if isinstance(node, dict):
+        return sum(len(v) if k == "text" and isinstance(v, str) else _text_length(v) for k, v in node.items())
+    if isinstance(node, list):
+        return sum(_text_length(v) for v in node)
+    return 0
 
 
 def runner_ups_text(causes: Sequence[CauseMatch]) -> str:

@@ -93,6 +93,35 @@ def test_huge_fix_stays_within_slack_limits(kb: KnowledgeBase) -> None:
     assert "shortened" in json.dumps(blocks)
 
 
+SLACK_BLOCKS_TEXT = 12_000  # msg_blocks_too_long above about this much text in a message's blocks [seen]
+
+
+def blocks_text(node: object) -> int:
+    """Characters of text in a block tree (every `text` string), as Slack's cumulative limit counts them."""
+    if isinstance(node, dict):
+        return sum(len(v) if k == "text" and isinstance(v, str) else blocks_text(v) for k, v in node.items())
+    if isinstance(node, list):
+        return sum(blocks_text(v) for v in node)
+    return 0
+
+
+def test_a_fix_of_any_length_gives_a_reply_slack_accepts(kb: KnowledgeBase) -> None:
+    """Slack refuses (msg_blocks_too_long) a message whose blocks hold more than ~12,000 characters in all,
+    however few blocks: the reply would never appear. A long fix is shortened, and a feedback note still fits."""
+    evidence = tuple("e" * 200 for _ in range(6))
+    for fix in ("word " * 2500, "\n".join(f"{n}. " + "do the thing carefully " * 30 for n in range(1, 2000))):
+        text, blocks = diagnosis_blocks(
+            make_diagnosis(kb, fix, evidence=evidence), kb, channel="C1", ts="1.2"
+        )
+        assert_within_limits(text, blocks)
+        voted = with_feedback_note(
+            blocks, ":pray: Thanks <@U0123ABCD>, glad it's fixed!  Feedback so far: 1 · 0"
+        )
+        assert blocks_text(voted) <= SLACK_BLOCKS_TEXT
+        assert "fix shortened" in json.dumps(blocks) and blocks[-1]["type"] == "actions"
+        assert voted[-2]["type"] == "actions"
+
+
 def test_runner_ups_are_at_most_two(kb: KnowledgeBase) -> None:
     diagnosis = make_diagnosis(kb, "Fix it.", causes=4)
     _, blocks = diagnosis_blocks(diagnosis, kb, channel="C1", ts="1.2")
