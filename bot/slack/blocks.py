@@ -61,7 +61,7 @@ def escape(text: str) -> str:
     return _BROADCAST.sub(lambda m: "@\u2060" + m.group(1), text)
 
 
-_MARKUP = re.compile(r"<(?:(?:https?|mailto):[^<>\s]+|[@#][A-Z0-9]+(?:\|[^<>]*)?|!date\^[^<>]+)>")
+_MARKUP = re.compile(r"<(?:(?:https?|mailto):[^<>\s|]+|[@#][A-Z0-9]+)(?:\|[^<>]*)?>|<!date\^[^<>]+>")
 
 
 def knowledge_mrkdwn(text: str) -> str:

@@ -174,6 +174,13 @@ def test_knowledge_mrkdwn_keeps_links_and_escapes_stray_brackets() -> None:
     assert knowledge_mrkdwn("already &lt;escaped&gt; &amp; fine") == "already &lt;escaped&gt; &amp; fine"
 
 
+def test_knowledge_mrkdwn_keeps_links_whose_label_has_spaces() -> None:
+    """The knowledge base writes `<https://aps.autodesk.com/myapps|APS My Apps>`: it must stay a link."""
+    text = "Open <https://aps.autodesk.com/myapps|APS My Apps> or <mailto:a@b.co|the admin team>."
+    assert knowledge_mrkdwn(text) == text
+    assert knowledge_mrkdwn("<https://x.co/a b|c>") == "&lt;https://x.co/a b|c&gt;"  # no space in a URL
+
+
 def test_every_shipped_fix_renders_without_stray_markup(kb: KnowledgeBase) -> None:
     for cause in kb.causes:
         _, blocks = diagnosis_blocks(make_diagnosis_for(cause), kb, channel="C1", ts="1.2")
