@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.checklist import INTEGRATION_STEP, ChecklistState, TickRecord
 from bot.knowledge import ChecklistStep
+from bot.slack.blocks import knowledge_mrkdwn
 
 TICK, ASSIGN, UNASSIGN, RECHECK = "cl_tick", "cl_assign", "cl_unassign", "cl_recheck"
 HOME_START = "cl_home_start"
@@ -174,8 +175,9 @@ def step_blocks(state: ChecklistState, step_id: str) -> list[Block]:
     step = state.step(step_id)
     number, total = state.step_number(step_id), len(state.template.steps)
     mark = ":white_check_mark:" if state.step_done(step_id) else ":white_square:"
-    blocks: list[Block] = [_section(f"{mark} *Step {number} of {total}: {escape(step.title)}*\n{step.why}")]
-    gotchas = list(step.gotchas)
+    heading = f"{mark} *Step {number} of {total}: {escape(step.title)}*"
+    blocks: list[Block] = [_section(f"{heading}\n{knowledge_mrkdwn(step.why)}")]
+    gotchas = [knowledge_mrkdwn(g) for g in step.gotchas]
     if step_id == INTEGRATION_STEP and state.client_id:
         gotchas.insert(
             0,

@@ -260,3 +260,23 @@ def test_the_shipped_checklist_renders_within_block_kit_limits() -> None:
         assert_within_limits(blocks)
         assert len(json.dumps(blocks)) < 12_000  # well under the ~13k where long messages were seen failing
     assert_within_limits(home_view([HomeEntry(state, "https://x")] * 15, [("t", 1)] * 5)["blocks"], 100)
+
+
+def test_step_text_from_the_knowledge_base_keeps_links_and_shows_placeholders_as_typed(
+    template: Checklist,
+) -> None:
+    """A step's `why` and gotchas are knowledge-base mrkdwn: `<https://…|label>` stays a link, while a bare
+    `b.<account id>` would be a broken link unless escaped."""
+    first = template.steps[0].model_copy(
+        update={
+            "why": "Hub ids are `b.<account id>`; see <https://aps.autodesk.com/|the docs>.",
+            "gotchas": ["Paste `<client id>` & nothing else."],
+        }
+    )
+    state = start(template.model_copy(update={"steps": [first, *template.steps[1:]]}))
+    text = "\n".join(
+        block["text"]["text"] for block in step_blocks(state, first.id) if block["type"] == "section"
+    )
+    assert "`b.&lt;account id&gt;`" in text
+    assert "<https://aps.autodesk.com/|the docs>" in text
+    assert "`&lt;client id&gt;` &amp; nothing else" in text
