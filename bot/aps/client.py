@@ -209,7 +209,8 @@ class ApsClient:
     def admin_project_users(self, project_guid: str, *, region: str, email: str) -> ApsResponse:
         return self._get(
             f"/construction/admin/v1/projects/{project_guid}/users",
-            params={"filter[email]": email, "limit": "1"},
+            # `filter[email]` matches partially unless told otherwise: ask for the exact address
+            params={"filter[email]": email, "filterTextMatch": "equals", "limit": "20"},
             headers={"Region": region},
         )
 

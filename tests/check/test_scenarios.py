@@ -268,6 +268,18 @@ def test_user_member_by_email_passes(aps: FakeAps, settings: Settings) -> None:
     assert [c.headers["x-user-id"] for c in topfolders] == [USER_ID]
 
 
+def test_user_by_email_is_found_among_members_whose_email_contains_it(
+    aps: FakeAps, settings: Settings
+) -> None:
+    """The ACC Admin `filter[email]` matches partially by default: "jo.member@example.com" also contains
+    "member@example.com" and may list first."""
+    aps.other_members = [("jo.member@example.com", "JOMEMBER0001")]
+    report = check(settings, user=USER_EMAIL)
+    assert report.passed and report.step("user_access").status == "pass", report.step("user_access")
+    topfolders = [c for c in aps.calls if c.path.endswith("/topFolders") and "x-user-id" in c.headers]
+    assert [c.headers["x-user-id"] for c in topfolders] == [USER_ID]
+
+
 def test_user_not_member_of_the_project(aps: FakeAps, settings: Settings) -> None:
     report = check(settings, user="stranger@example.com")
     failed = report.failed_step

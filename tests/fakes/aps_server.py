@@ -162,6 +162,8 @@ class FakeAps:
         # Projects listed before the one the tests look for (a big account): names that sort first, half of
         # them holding its name ("Tower A (archive 7)"), which a "contains" name filter also returns.
         self.other_projects = 0
+        # Project members listed before USER_EMAIL's member, as (email, Autodesk id)
+        self.other_members: list[tuple[str, str]] = []
         # Hubs whose project endpoints answer this status for now (503: an outage; 429: throttled)
         self.unavailable_hubs: dict[str, int] = {}
         self._calls: list[Call] = []
@@ -584,20 +586,31 @@ class FakeAps:
             if len(parts) == 5:
                 return self._json(200, project)
             if parts[5:] == ["users"]:
-                email = (query.get("filter[email]") or [""])[0].lower()
-                member = {
-                    "id": "5f4e3d2c-1b0a-4f9e-8d7c-6b5a4f3e2d1c",
-                    "email": USER_EMAIL,
-                    "name": "Project Member",
-                    "autodeskId": USER_ID,
-                    "status": "active",
-                }
-                page["results"] = [member] if email == USER_EMAIL else []
-                page["pagination"]["totalResults"] = len(page["results"])
-                return self._json(200, page)
+                return self._json(200, self._project_users(query))
         return self._json(
             404, {"errors": [{"title": "Not Found", "detail": "Unknown resource.", "status": "404"}]}
         )
+
+    def _project_users(self, query: dict) -> dict[str, Any]:
+        """A page of GET projects/{id}/users: `filter[email]` matched as `filterTextMatch` says (`contains`
+        by default), then `offset`/`limit` (20 by default)."""
+        members = [
+            {
+                "id": str(uuid.uuid5(uuid.NAMESPACE_URL, email)),
+                "email": email,
+                "name": email.split("@")[0],
+                "autodeskId": autodesk_id,
+                "status": "active",
+            }
+            for email, autodesk_id in [*self.other_members, (USER_EMAIL, USER_ID)]
+        ]
+        email = (query.get("filter[email]") or [""])[0].lower()
+        how = (query.get("filterTextMatch") or ["contains"])[0]
+        matching = [m for m in members if _text_matches(m["email"].lower(), email, how)]
+        limit = min(200, int((query.get("limit") or ["20"])[0]))
+        offset = int((query.get("offset") or ["0"])[0])
+        pagination = {"limit": limit, "offset": offset, "totalResults": len(matching)}
+        return {"pagination": pagination, "results": matching[offset : offset + limit]}
 
     def _admin_project_json(self) -> dict[str, Any]:
         return {
