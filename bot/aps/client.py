@@ -1,9 +1,9 @@
 """The APS HTTP client of the live check (httpx, sync).
 
-Two-legged tokens (v2, Basic auth) cached until shortly before they expire, hub lookups cached per client
-id (the hubs endpoint allows 50 requests/min), one refresh-and-retry on 401, bounded waits on 429
-`Retry-After`, a timeout on every call, and error bodies parsed whatever their shape. Tokens and secrets
-never reach a log line, an exception message or a returned object.
+Two-legged tokens (v2, Basic auth) cached until shortly before they expire, hub lookups that found their
+hub cached per client id (the hubs endpoint allows 50 requests/min), one refresh-and-retry on 401, bounded
+waits on 429 `Retry-After`, a timeout on every call, and error bodies parsed whatever their shape. Tokens
+and secrets never reach a log line, an exception message or a returned object.
 """
 
 from __future__ import annotations
@@ -157,7 +157,9 @@ class ApsClient:
             return _with_cache_flag(hit[1])
         params = {"filter[id]": hub_id} if hub_id else None
         response = self._get("/project/v1/hubs", params=params)
-        if response.ok and not response.warnings:
+        if response.ok and not response.warnings and hub_id and _lists_hub(response, hub_id):
+            # only "the app reaches this hub" is kept: an absent hub (or a list without the project's
+            # account) is what an admin is changing, and the report says to re-run the check once they have
             with self.caches.lock:
                 self.caches.hubs[key] = (now + self.hubs_ttl, response)
         return response
@@ -296,6 +298,10 @@ def _scrubbed(
         error = dataclasses.replace(error, code=scrub(error.code), message=scrub(error.message))
     warnings = tuple(dataclasses.replace(w, title=scrub(w.title), detail=scrub(w.detail)) for w in warnings)
     return error, warnings
+
+
+def _lists_hub(response: ApsResponse, hub_id: str) -> bool:
+    return any(str(item.get("id", "")).lower() == hub_id.lower() for item in response.items)
 
 
 def _project_name(item: dict[str, Any]) -> str:

@@ -32,6 +32,7 @@ FAILURES: dict[str, tuple[str, str | None]] = {
     "integration_missing_403": ("hub", "integration-not-provisioned"),
     "integration_missing_200": ("hub", "integration-not-provisioned"),
     "integration_missing_legacy": ("hub", "integration-not-provisioned"),
+    "integration_missing_here": ("hub", "integration-not-provisioned"),
     "other_region": ("hub", "integration-not-provisioned"),  # added in another account: add it in this one
     "missing_scope": ("scopes", "missing-scope"),
     "acc_api_not_enabled": ("account_admin", "app-api-access-missing"),
@@ -109,6 +110,19 @@ def test_missing_integration_lists_regions_from_warnings(
     failed = check(settings).failed_step
     assert "US, EMEA" in failed.observed.message
     assert failed.observed.status == (200 if scenario == "integration_missing_200" else 403)
+
+
+@pytest.mark.parametrize("account", [ACCOUNT_ID, None])
+def test_a_re_check_right_after_the_integration_is_added_sees_it(
+    aps: FakeAps, settings: Settings, account: str | None
+) -> None:
+    """The app reaches other accounts in every region (no warnings); an admin adds it in this account and
+    the user re-runs the check at once, as the report tells them to: the hub lookup asks APS again."""
+    aps.scenario = "integration_missing_here"
+    assert not check(settings, account=account).passed
+    aps.scenario = "healthy"
+    report = check(settings, account=account)
+    assert report.passed, json.dumps(report.to_json(), indent=1)
 
 
 def test_other_region_names_where_it_is_provisioned(aps: FakeAps, settings: Settings) -> None:

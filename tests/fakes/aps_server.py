@@ -41,6 +41,7 @@ SCENARIOS = (
     "integration_missing_403",
     "integration_missing_200",
     "integration_missing_legacy",
+    "integration_missing_here",
     "other_region",
     "two_accounts",
     "missing_scope",
@@ -365,6 +366,10 @@ class FakeAps:
             return [], all_regions, 403
         if self.scenario == "integration_missing_200":
             return [personal], all_regions, 200
+        if (
+            self.scenario == "integration_missing_here"
+        ):  # added in other accounts of every region: no warnings
+            return [other, hub_json(f"b.{uuid.UUID(int=7)}", "Contoso EMEA", "EMEA")], [], 200
         if self.scenario == "other_region":
             return [other], [dm_warning(self.region if self.region != "US" else "EMEA")], 200
         if self.scenario == "two_accounts":
