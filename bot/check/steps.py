@@ -32,7 +32,8 @@ def observed(response: ApsResponse, message: str | None = None) -> Observed:
 
 
 def common_failure(response: ApsResponse, api: str) -> Outcome | None:
-    """Failures that mean the same on every endpoint: no answer, 429, 5xx/HTML, AUTH-001, AUTH-010, 401."""
+    """Failures that mean the same on every endpoint: no answer, 429, 5xx, a 4xx HTML page, AUTH-001,
+    AUTH-010, 401."""
     if response.token_refused:
         refused = token_failure(response)
         message = f"token not renewed: {refused.observed.message}"
@@ -52,6 +53,15 @@ def common_failure(response: ApsResponse, api: str) -> Outcome | None:
     if response.status >= 500:
         kind = error.message if error else "server error"
         return Outcome("fail", observed(response, f"APS answered {response.status} ({kind}); retry later"))
+    if response.status >= 400 and error is not None and error.body_kind == "html":
+        return Outcome(  # a proxy's or gateway's own page: no APS verdict on provisioning or access in it
+            "fail",
+            observed(
+                response,
+                f"{response.status} with a {error.message}: a proxy or gateway answered, not the {api}; "
+                "check the bot's network path to APS, then retry",
+            ),
+        )
     if response.code == "AUTH-001":
         return Outcome(
             "fail",

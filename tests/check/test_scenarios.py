@@ -275,6 +275,14 @@ def test_html_502_is_a_non_json_body(aps: FakeAps, settings: Settings) -> None:
     )
 
 
+def test_an_html_403_from_a_gateway_is_no_provisioning_verdict(aps: FakeAps, settings: Settings) -> None:
+    """A proxy's or gateway's own "403 Forbidden" page says nothing about the custom integration."""
+    aps.scenario = "html_403"
+    failed = check(settings).failed_step
+    assert failed.name == "hub" and failed.cause_id is None, failed
+    assert failed.observed.status == 403 and "HTML page: 403 Forbidden" in failed.observed.message
+
+
 def test_user_member_by_email_passes(aps: FakeAps, settings: Settings) -> None:
     report = check(settings, user=USER_EMAIL)
     assert report.passed and report.step("user_access").status == "pass"

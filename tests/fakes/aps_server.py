@@ -54,6 +54,7 @@ SCENARIOS = (
     "rate_limited",
     "rate_limited_brief",
     "html_502",
+    "html_403",
 )
 
 AUTH_001 = {
@@ -72,6 +73,11 @@ PRIVILEGE_TEXT = AUTH_010["developerMessage"]
 HTML_502 = (
     "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
     "<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n"
+)
+# A gateway or proxy in front of the API refusing the request: its own page, no APS JSON in it
+HTML_403 = (
+    "<html>\r\n<head><title>403 Forbidden</title></head>\r\n<body>\r\n"
+    "<center><h1>403 Forbidden</h1></center>\r\n</body>\r\n</html>\r\n"
 )
 Answer = tuple[int, str, "str | bytes", dict[str, str]]  # status, content type, body, extra headers
 SCOPES_NEEDED = {"/project/": "data:read", "/data/": "data:read", "/construction/admin/": "account:read"}
@@ -277,6 +283,8 @@ class FakeAps:
             return self._token(headers, body)
         if method != "GET":
             return self._json(405, {"developerMessage": "Method not allowed"})
+        if self.scenario == "html_403":
+            return 403, "text/html", HTML_403, {}
         token = self._bearer(headers)
         if token is None:
             return 401, "", b"", {}
