@@ -254,6 +254,16 @@ def step_hub(ctx: Context) -> Outcome:
         return _found_hub(ctx, home, f" (found the project among {len(accounts)} hubs)")
     if unanswered is not None:
         return _search_failed(unanswered, "")
+    if len(accounts) > MAX_HUBS_SEARCHED:  # the rest were not asked: no verdict on them
+        return Outcome(
+            "fail",
+            Observed(
+                response.status,
+                "",
+                f"the project is in none of the first {MAX_HUBS_SEARCHED} of the {len(accounts)} account "
+                "hubs the app reaches (the others were not searched); pass the account id",
+            ),
+        )
     return Outcome(
         "fail",
         Observed(

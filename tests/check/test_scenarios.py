@@ -354,6 +354,18 @@ def test_project_by_name_in_a_big_account(aps: FakeAps, settings: Settings, acco
     assert admin and all(c.query["filterTextMatch"] == ["equals"] for c in admin)
 
 
+def test_an_app_in_many_accounts_does_not_claim_the_project_is_in_none_it_did_not_search(
+    aps: FakeAps, settings: Settings
+) -> None:
+    """Without an account id only the first hubs are searched; the project is in the 13th of 13."""
+    aps.extra_accounts = 12
+    report = run_live_check(settings, CLIENT_ID, PROJECT_ID)
+    failed = report.failed_step
+    assert failed.name == "hub" and failed.cause_id is None, failed
+    assert "none of the first 10 of the 13 account hubs" in failed.observed.message
+    assert "pass the account id" in failed.observed.message
+
+
 def test_region_given_differs_from_the_hub(aps: FakeAps, settings: Settings) -> None:
     report = check(settings, region="emea")
     hub = report.step("hub")

@@ -169,6 +169,8 @@ class FakeAps:
         # Projects listed before the one the tests look for (a big account): names that sort first, half of
         # them holding its name ("Tower A (archive 7)"), which a "contains" name filter also returns.
         self.other_projects = 0
+        # Account hubs (without the project) the app also reaches, listed before the project's account
+        self.extra_accounts = 0
         # Project members listed before USER_EMAIL's member, as (email, Autodesk id)
         self.other_members: list[tuple[str, str]] = []
         # Hubs whose project endpoints answer this status for now (503: an outage; 429: throttled)
@@ -374,15 +376,17 @@ class FakeAps:
             return [], all_regions, 403
         if self.scenario == "integration_missing_200":
             return [personal], all_regions, 200
-        if (
-            self.scenario == "integration_missing_here"
-        ):  # added in other accounts of every region: no warnings
+        # added in other accounts of every region: no warnings
+        if self.scenario == "integration_missing_here":
             return [other, hub_json(f"b.{uuid.UUID(int=7)}", "Contoso EMEA", "EMEA")], [], 200
         if self.scenario == "other_region":
             return [other], [dm_warning(self.region if self.region != "US" else "EMEA")], 200
+        more = [
+            hub_json(f"b.{uuid.UUID(int=100 + n)}", f"Client {n}", "US") for n in range(self.extra_accounts)
+        ]
         if self.scenario == "two_accounts":
-            return [target, other], [], 200
-        return [target], [], 200
+            return [*more, target, other], [], 200
+        return [*more, target], [], 200
 
     def _data_management(self, path: str, query: dict, headers: Any) -> Answer:
         parts = [p for p in path.split("/") if p]
