@@ -485,6 +485,15 @@ def step_user_access(ctx: Context) -> Outcome:
         failure = common_failure(users, ACC)
         if failure:
             return failure
+        if not users.ok:  # a refused member list says nothing about the user
+            return Outcome(
+                "fail",
+                observed(
+                    users,
+                    f"the ACC Admin API did not list the project's members ({users.message or 'no details'})"
+                    "; see the ACC Admin API step, or pass the user's Autodesk id instead of the email",
+                ),
+            )
         member = next((u for u in users.items if str(u.get("email", "")).lower() == user_id.lower()), None)
         if member is None:
             return Outcome(

@@ -36,6 +36,7 @@ FAILURES: dict[str, tuple[str, str | None]] = {
     "other_region": ("hub", "integration-not-provisioned"),  # added in another account: add it in this one
     "missing_scope": ("scopes", "missing-scope"),
     "acc_api_not_enabled": ("account_admin", "app-api-access-missing"),
+    "admin_access_missing": ("account_admin", "integration-not-provisioned"),
     "project_not_found": ("project", "project-not-found"),
     "project_archived": ("account_admin", "project-not-found"),
     "project_not_in_docs": ("project", "project-service-not-activated"),
@@ -300,6 +301,14 @@ def test_user_by_email_is_found_among_members_whose_email_contains_it(
     assert report.passed and report.step("user_access").status == "pass", report.step("user_access")
     topfolders = [c for c in aps.calls if c.path.endswith("/topFolders") and "x-user-id" in c.headers]
     assert [c.headers["x-user-id"] for c in topfolders] == [USER_ID]
+
+
+def test_a_member_list_the_admin_api_refuses_is_not_not_a_member(aps: FakeAps, settings: Settings) -> None:
+    """The ACC Admin API refuses (403) to list the project's members: that says nothing about the user."""
+    aps.scenario = "admin_access_missing"
+    user = check(settings, user=USER_EMAIL).step("user_access")
+    assert user.status == "fail" and user.cause_id != "user-lacks-project-access", user
+    assert "not a member" not in user.observed.message and user.observed.status == 403
 
 
 def test_user_not_member_of_the_project(aps: FakeAps, settings: Settings) -> None:

@@ -46,6 +46,7 @@ SCENARIOS = (
     "two_accounts",
     "missing_scope",
     "acc_api_not_enabled",
+    "admin_access_missing",
     "project_not_found",
     "project_archived",
     "project_not_in_docs",
@@ -571,6 +572,10 @@ class FakeAps:
     def _admin(self, path: str, query: dict, headers: Any) -> Answer:
         if self.scenario == "acc_api_not_enabled":
             return self._json(403, AUTH_001)
+        if self.scenario == "admin_access_missing":  # the integration lacks Account Administration access
+            return self._json(
+                403, {"errors": [{"title": "Forbidden", "detail": "Access denied.", "status": "403"}]}
+            )
         parts = [p for p in path.split("/") if p]
         account_region = "EMEA" if self.scenario == "other_region" and self.region == "US" else self.region
         if (headers.get("Region") or "US").upper() != account_region:
