@@ -385,6 +385,20 @@ def step_project(ctx: Context) -> Outcome:
         response = api.hub_projects(hub.id, name=req.project_name)
         wanted = (req.project_name or "").lower()
         item = next((p for p in response.items if _name_of(p).lower() == wanted), None)
+        if item is None and response.ok and _more_pages(response):  # the client stopped listing
+            ctx.result("account_admin")  # its lookup by name may give the project's id
+            admin_id = str((ctx.get("admin_project") or {}).get("id") or "")
+            if not admin_id:
+                return Outcome(
+                    "fail",
+                    observed(
+                        response,
+                        f"{req.project_name!r} is not among the first {len(response.items)} projects of "
+                        f"hub {hub.id} (the rest were not listed): pass the project id",
+                    ),
+                )
+            response = api.project(hub.id, f"b.{admin_id}")
+            item = response.items[0] if response.ok and response.items else None
     failure = common_failure(response, DM)
     if failure:
         return failure
@@ -404,6 +418,12 @@ def step_project(ctx: Context) -> Outcome:
             C.INTEGRATION_MISSING,
         )
     return _project_missing(ctx, response)
+
+
+def _more_pages(response: ApsResponse) -> bool:
+    """Whether a project list still links a next page (JSON:API `links.next`)."""
+    links = response.data.get("links") if isinstance(response.data, dict) else None
+    return isinstance(links, dict) and bool(links.get("next"))
 
 
 def _project_missing(ctx: Context, response: ApsResponse) -> Outcome:

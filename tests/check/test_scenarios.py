@@ -375,6 +375,27 @@ def test_an_app_in_many_accounts_does_not_claim_the_project_is_in_none_it_did_no
     assert "pass the account id" in failed.observed.message
 
 
+def test_a_project_name_past_the_listed_pages_is_looked_up_by_its_admin_id(
+    aps: FakeAps, settings: Settings
+) -> None:
+    """5,001 projects list before it: the name search stops at its page cap, and the ACC Admin API's id for
+    the name finds the project in Data Management (it is served: no 'Docs not activated')."""
+    aps.other_projects = 5001
+    report = run_live_check(settings, CLIENT_ID, PROJECT_NAME, account=ACCOUNT_ID)
+    assert report.passed, json.dumps(report.to_json(), indent=1)
+    assert any(c.path == f"/project/v1/hubs/b.{ACCOUNT_ID}/projects/b.{PROJECT_ID}" for c in aps.calls)
+
+
+def test_a_project_name_past_the_listed_pages_without_an_admin_id_asks_for_the_id(
+    aps: FakeAps, settings: Settings
+) -> None:
+    aps.other_projects = 5001
+    aps.scenario = "acc_api_not_enabled"
+    project = run_live_check(settings, CLIENT_ID, PROJECT_NAME, account=ACCOUNT_ID).step("project")
+    assert project.status == "fail" and project.cause_id is None, project
+    assert "pass the project id" in project.observed.message
+
+
 def test_region_given_differs_from_the_hub(aps: FakeAps, settings: Settings) -> None:
     report = check(settings, region="emea")
     hub = report.step("hub")
