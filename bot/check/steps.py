@@ -15,7 +15,7 @@ import dataclasses
 from collections.abc import Sequence
 
 from bot.check import causes as C
-from bot.check.ports import ApsApi, ApsResponse, Hub, parse_hubs
+from bot.check.ports import ApsApi, ApsError, ApsResponse, Hub, parse_hubs
 from bot.check.report import Observed
 from bot.check.request import CheckRequest
 from bot.check.runner import Context, Outcome, Step
@@ -279,8 +279,8 @@ def step_hub(ctx: Context) -> Outcome:
 def _search_hubs(
     api: ApsApi, hubs: Sequence[Hub], req: CheckRequest
 ) -> tuple[Hub | None, ApsResponse | None]:
-    """The first hub holding the project, and the first answer that could not tell (a timeout, 429, 5xx):
-    "not in these hubs" is a verdict only when every hub answered."""
+    """The first hub holding the project, and the first answer that could not tell (a timeout, 429, 5xx, a
+    project list cut short): "not in these hubs" is a verdict only when every hub answered in full."""
     unanswered = None
     for hub in hubs:
         if req.dm_project_id:
@@ -295,6 +295,10 @@ def _search_hubs(
             return None, response  # no hub can answer without a token
         if unanswered is None and _transient(response):
             unanswered = response
+        elif unanswered is None and not req.dm_project_id and response.ok and _more_pages(response):
+            listed = len(response.items)
+            cut = f"hub {hub.id} has more than {listed} projects, the rest not listed: pass the project id"
+            unanswered = dataclasses.replace(response, error=ApsError("", cut))
     return None, unanswered
 
 

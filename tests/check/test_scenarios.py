@@ -396,6 +396,15 @@ def test_a_project_name_past_the_listed_pages_without_an_admin_id_asks_for_the_i
     assert "pass the project id" in project.observed.message
 
 
+def test_a_hub_search_by_name_that_stopped_listing_gives_no_verdict(aps: FakeAps, settings: Settings) -> None:
+    """No account id, two account hubs, and the project's account lists it past the page cap."""
+    aps.scenario = "two_accounts"
+    aps.other_projects = 5001
+    hub = run_live_check(settings, CLIENT_ID, PROJECT_NAME).step("hub")
+    assert hub.status == "fail" and hub.cause_id is None, hub
+    assert f"b.{ACCOUNT_ID}" in hub.observed.message and "pass the project id" in hub.observed.message
+
+
 def test_region_given_differs_from_the_hub(aps: FakeAps, settings: Settings) -> None:
     report = check(settings, region="emea")
     hub = report.step("hub")
