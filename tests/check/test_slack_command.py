@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import sqlite3
@@ -540,9 +541,12 @@ def test_progress_is_updated_in_place_while_a_slow_check_runs(
     calls = slack.calls_to("response_url")
     progress = calls[1:-1]
     assert calls[-1] is final and 1 <= len(progress) <= 3
+    shown = []  # each update lists the steps finished so far, in the order they finished
     for update in progress:
         assert update.params["replace_original"] is True
-        assert "Two-legged token" in json.dumps(update.json("blocks"))
+        [_, finished, _] = update.json("blocks")
+        shown.append(finished["text"]["text"].split("\n"))
+    assert all(later[: len(earlier)] == earlier for earlier, later in itertools.pairwise(shown))
 
 
 @pytest.mark.parametrize(("user", "in_group", "listed"), [(STRANGER, False, False), (STRANGER, True, True)])
