@@ -66,8 +66,12 @@ FIRST_COMPLETED = (
 
 # When a checklist was closed because its thread went away (parent deleted, channel archived).
 CLOSED = ("checklists-3", ("ALTER TABLE checklists ADD COLUMN closed_at REAL",))
-# A checklist by its parent message: looked up for every deleted message in the bot's channels.
-BY_PARENT = ("checklists-4", ("CREATE INDEX checklists_parent ON checklists (channel, parent_ts)",))
+# A checklist by its parent message: looked up for every deleted message in the bot's channels. IF NOT
+# EXISTS: for a while `checklists-3` created it too, and databases of that time have it already.
+BY_PARENT = (
+    "checklists-4",
+    ("CREATE INDEX IF NOT EXISTS checklists_parent ON checklists (channel, parent_ts)",),
+)
 
 MAX_ATTEMPTS = 50
 # Writes that follow from a stored change, run in its transaction: (connection, state before, state after).

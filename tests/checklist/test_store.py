@@ -71,6 +71,30 @@ def test_a_database_of_the_first_schema_gains_the_column_and_keeps_its_rows(tmp_
     assert (old.completed_at, old.first_completed_at) == (5.0, 5.0)  # done then: announced then
 
 
+def test_a_database_whose_closed_migration_made_the_parent_index_opens(tmp_path: Path) -> None:
+    """For a while, `checklists-3` also created the parent index that is now `checklists-4`: a database the
+    bot left then must still open (and keep its checklists), not fail at start on 'index already exists'."""
+    from bot.store.checklists import FIRST_COMPLETED, MIGRATION
+
+    db = Database(tmp_path / "old.sqlite3")
+    db.migrate(*MIGRATION)
+    db.migrate(*FIRST_COMPLETED)
+    db.migrate(
+        "checklists-3",
+        (
+            "ALTER TABLE checklists ADD COLUMN closed_at REAL",
+            "CREATE INDEX checklists_parent ON checklists (channel, parent_ts)",
+        ),
+    )
+    with db.transaction() as conn:
+        conn.execute(
+            "INSERT INTO checklists (id, channel, started_by, started_at, parent_ts, last_activity) "
+            "VALUES ('old1', 'C1', 'U0', 1.0, '9.9', 5.0)"
+        )
+    store = ChecklistStore(db, make_template())
+    assert store.unclosed_ids("C1", "9.9") == ["old1"]
+
+
 def test_untick_deletes_the_row(tmp_path: Path) -> None:
     store = new_store(tmp_path / "db.sqlite3")
     state = create(store)
