@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
+import sys
 import time
 
 from bot.knowledge import KnowledgeError, load_kb
@@ -25,11 +27,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = Settings()
-    store = FeedbackStore(Database(settings.bot_db_path))
-    since = time.time() - args.days * DAY
-    counts = store.top_causes(since, ALL_CAUSES)
+    try:
+        store = FeedbackStore(Database(settings.bot_db_path))
+        counts = store.top_causes(time.time() - args.days * DAY, ALL_CAUSES)
+        helpfulness = store.helpfulness()
+    except (sqlite3.Error, OSError) as exc:  # a folder, not a database, damaged, unreadable
+        print(f"aps-bot stats: cannot open the database at BOT_DB_PATH ({exc})", file=sys.stderr)
+        return 1
     top = counts[: args.limit]
-    helpfulness = store.helpfulness()
     if args.json:
         print(
             json.dumps(

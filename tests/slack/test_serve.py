@@ -100,6 +100,23 @@ def test_a_database_path_that_cannot_be_opened_gives_one_line(
     assert len(lines) == 2 and all("cannot open the database at BOT_DB_PATH" in line for line in lines), lines
 
 
+@pytest.mark.parametrize("kind", ["folder", "not-a-database"])
+def test_stats_on_a_database_it_cannot_read_gives_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    path = tmp_path / "stats.sqlite3"
+    if kind == "folder":
+        path.mkdir()
+    else:
+        path.write_bytes(b"not a database " * 100)
+    monkeypatch.setenv("BOT_DB_PATH", str(path))
+    assert main(["stats"]) == 1
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert captured.out == "" and len(lines) == 1, lines
+    assert lines[0].startswith("aps-bot stats: cannot open the database at BOT_DB_PATH"), lines
+
+
 def test_lower_case_log_level_and_an_empty_app_token_are_read_as_meant(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
