@@ -16,7 +16,7 @@ from slack_sdk.errors import SlackApiError
 from bot.diagnosis import Diagnosis, redact
 from bot.slack.blocks import diagnosis_blocks, secret_warning_text, slack_to_plain, unrecognised_blocks
 from bot.slack.deps import Deps
-from bot.store.dedupe import DedupeStore, message_key
+from bot.store.dedupe import DedupeStore, message_key, warned_key
 from bot.store.feedback import FeedbackStore
 
 log = logging.getLogger(__name__)
@@ -143,6 +143,9 @@ class Replier:
                 answered({**job, "answered": True, "secret": True})
         if secret:  # after the answer: a retried job then warns once, and a failed warning loses no answer
             self.warn_poster(client, channel=job["channel"], user=job["user"], thread_ts=job.get("thread_ts"))
+            # Remembered for good (delivery keys are forgotten after a day): a mention under this message
+            # by its poster, however much later, adds no second warning.
+            self.dedupe.record([warned_key(job["channel"], job["ts"])], now=self.deps.clock())
 
     def _answer(self, client: WebClient, job: dict[str, Any]) -> bool:
         """Post the job's answer, if it gets one; True when what was diagnosed held a secret."""
@@ -215,8 +218,10 @@ class Replier:
             log_slack_error("secret warning", exc)
 
     def _delivered(self, channel: str, ts: str) -> bool:
-        """Whether Slack delivered this message to the bot (whose reply job warned its poster then)."""
-        return self.dedupe.state(message_key(channel, ts)) is not None
+        """Whether Slack delivered this message to the bot (whose reply job warned its poster then): its
+        delivery key (kept a day) or the warning (kept for good) is stored."""
+        keys = (message_key(channel, ts), warned_key(channel, ts))
+        return any(self.dedupe.state(key) is not None for key in keys)
 
     def _with_files(self, client: WebClient, channel: str, ts: str) -> Diagnosis | None:
         """The diagnosis of the mentioning message read back with its snippets, if it has any."""

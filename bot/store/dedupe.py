@@ -5,6 +5,9 @@ twice (app_mention + message.channels, different event ids). Every delivery reco
 (`event:<event_id>`, `msg:<channel>:<ts>`) in the same transaction that queues its work
 (`bot/store/jobs.py`): the first delivery wins for good, and the queued job, not Slack's retries, carries
 the work through failures and restarts.
+
+Delivery keys are forgotten after a day (`purge`); `warned:<channel>:<ts>` keys, one per message whose
+poster was told to rotate a secret in it (few), are kept: a thread can come back to life any time later.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ MIGRATION = (
     ],
 )
 OWNER = "aps-bot"
+WARNED = "warned:"
 MAX_VARIABLES = 500  # per statement; SQLite allows at least 999
 
 
@@ -37,6 +41,11 @@ def event_key(event_id: str) -> str:
 
 def message_key(channel: str, ts: str) -> str:
     return f"msg:{channel}:{ts}"
+
+
+def warned_key(channel: str, ts: str) -> str:
+    """The poster of this message was warned about a secret in it (never purged)."""
+    return f"{WARNED}{channel}:{ts}"
 
 
 class DedupeStore:
@@ -84,6 +93,9 @@ class DedupeStore:
         return None if row is None else str(row["state"])
 
     def purge(self, *, before: float) -> int:
-        """Forget keys recorded before `before` (Slack stops retrying after minutes); return how many."""
+        """Forget delivery keys recorded before `before` (Slack stops retrying after minutes), not warnings;
+        return how many."""
         with self.db.transaction() as conn:
-            return conn.execute("DELETE FROM dedupe WHERE claimed_at < ?", (before,)).rowcount
+            return conn.execute(
+                "DELETE FROM dedupe WHERE claimed_at < ? AND key NOT LIKE ?", (before, f"{WARNED}%")
+            ).rowcount

@@ -17,7 +17,9 @@ import pytest
 from bot.diagnosis.result import Diagnosis
 from bot.knowledge import KnowledgeBase
 from bot.server import MAX_BODY_BYTES
+from bot.settings import Settings
 from bot.slack.replies import REPLY_JOB
+from bot.store import inbox
 from bot.store.dedupe import DedupeStore, event_key, message_key
 from bot.store.jobs import JobStore
 from bot.worker import LEASE_SECONDS
@@ -34,6 +36,7 @@ from tests.fakes.bolt_server import (
     running_bot,
     sign,
 )
+from tests.fakes.clock import Clock
 from tests.fakes.polling import wait_until
 from tests.fakes.slack_api import BOT_ID, BOT_USER_ID, FakeSlackApi
 
@@ -382,6 +385,27 @@ def test_a_parent_the_bot_saw_is_not_warned_about_twice(bot: BotServer, slack: F
     bot.send_event(mention_event("what does this mean?", thread_ts=parent["ts"], user=HUMAN))
     slack.wait_for("chat.postMessage", count=2)
     bot.drain()
+    assert len(slack.calls_to("chat.postEphemeral")) == 1
+
+
+def test_a_parent_the_bot_saw_days_ago_is_not_warned_about_twice(
+    slack: FakeSlackApi, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The inbox forgets delivery keys after a day; the warning given for the parent back then is not."""
+    monkeypatch.setattr(inbox, "PURGE_EVERY", 1)  # purge at every stored delivery, not every thousandth
+    clock = Clock()
+    with running_bot(settings, clock=clock) as bot:
+        parent = message_event(
+            'HTTP/1.1 403 {"errorCode":"AUTH-001"}\nAPS_CLIENT_SECRET=Qw3rTy9UiOp2AsDf7GhJ'
+        )
+        slack.add_message(CHANNEL, parent["ts"], parent["text"], user=HUMAN)
+        bot.send_event(parent)
+        slack.wait_for("chat.postEphemeral")
+        bot.drain()
+        clock.now += 3 * 86_400  # the thread comes back to life days later
+        bot.send_event(mention_event("still failing, any idea?", thread_ts=parent["ts"], user=HUMAN))
+        slack.wait_for("chat.postMessage", count=2)
+        bot.drain()
     assert len(slack.calls_to("chat.postEphemeral")) == 1
 
 
