@@ -27,6 +27,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = Settings()
+    if not settings.bot_db_path.exists():  # opening it would create an empty one and report nothing
+        print(
+            f"aps-bot stats: no database at BOT_DB_PATH ({settings.bot_db_path}); run it where "
+            "`aps-bot serve` runs, or set BOT_DB_PATH",
+            file=sys.stderr,
+        )
+        return 1
     try:
         store = FeedbackStore(Database(settings.bot_db_path))
         counts = store.top_causes(time.time() - args.days * DAY, ALL_CAUSES)

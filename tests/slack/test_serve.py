@@ -117,6 +117,20 @@ def test_stats_on_a_database_it_cannot_read_gives_one_line(
     assert lines[0].startswith("aps-bot stats: cannot open the database at BOT_DB_PATH"), lines
 
 
+def test_stats_without_a_database_says_so_and_creates_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Run where the bot's database is not (a relative BOT_DB_PATH, another folder): not "0 diagnoses"."""
+    path = tmp_path / "elsewhere" / "aps-bot.sqlite3"
+    monkeypatch.setenv("BOT_DB_PATH", str(path))
+    assert main(["stats"]) == 1
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert captured.out == "" and len(lines) == 1 and "no database at BOT_DB_PATH" in lines[0], lines
+    assert str(path) in lines[0]
+    assert not path.exists() and not path.parent.exists()
+
+
 def test_lower_case_log_level_and_an_empty_app_token_are_read_as_meant(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
