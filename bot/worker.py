@@ -28,8 +28,9 @@ from bot.store.jobs import Job, JobStore
 
 log = logging.getLogger(__name__)
 
-LEASE_SECONDS = 120.0  # a reply takes seconds at most; held longer, its worker died
+LEASE_SECONDS = 120.0  # renewed while a reply is in flight: not renewed for this long, its worker died
 CLAIM_POLL_SECONDS = 0.05  # while replies are in flight and threads are free, look this often for new ones
+LEASE_CHECK_SECONDS = 1.0  # while every thread is busy, look this often whether their leases need renewing
 MAX_ATTEMPTS = 5  # retriable failures (5xx, 429, network) are tried again after 2, 4, 8 and 16 s
 POLL_SECONDS = 1.0  # also look without a wake-up: retries falling due, jobs of a worker that died
 NICENESS = 19  # below the acking process: replies wait a moment during a burst, acks never do
@@ -58,6 +59,7 @@ class ReplyWorker:
         """Run every reply job due now, and those falling due while some still run; return how many ran."""
         ran = 0
         running: dict[Future[None], int] = {}  # job id of each reply in flight
+        renewed = self.deps.clock()
         while True:
             free = self.batch - len(running)
             # Our own job still in flight past its lease is claimed again (lease renewed), not run twice.
@@ -66,15 +68,29 @@ class ReplyWorker:
             ran += len(claimed)
             if not running:
                 return ran
+            # Held half their lease: renewed, busy threads or not, so another worker never takes them.
+            now = self.deps.clock()
+            if now - renewed >= LEASE_SECONDS / 2 and self._extend(list(running.values()), now):
+                renewed = now
             # All threads busy: wait for one to finish. Some free: look again for new jobs shortly.
             done, _ = wait_for_any(
-                running, timeout=None if len(running) == self.batch else CLAIM_POLL_SECONDS,
+                running, timeout=LEASE_CHECK_SECONDS if len(running) == self.batch else CLAIM_POLL_SECONDS,
                 return_when=FIRST_COMPLETED,
             )  # fmt: skip
             for future in done:
                 del running[future]
                 if future.exception() is not None:
                     log.error("reply job failed", exc_info=future.exception())
+
+    def _extend(self, job_ids: list[int], now: float) -> bool:
+        """Renew the leases of the replies in flight; False when the database failed (the replies go on, the
+        next pass tries again)."""
+        try:
+            self.jobs.extend(job_ids, now, self.name)
+        except Exception:
+            log.exception("could not renew the leases of %d replies in flight", len(job_ids))
+            return False
+        return True
 
     def _claim(self, limit: int) -> list[Job]:
         return self.jobs.claim_due(

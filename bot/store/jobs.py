@@ -140,6 +140,18 @@ class JobStore:
             for row in rows
         ]
 
+    def extend(self, job_ids: Sequence[int], now: float, worker: str) -> None:
+        """Renew the leases of the jobs `worker` is still running, as if claimed at `now`."""
+        if not job_ids:
+            return
+        marks = ",".join("?" * len(job_ids))
+        with self.db.transaction() as conn:
+            conn.execute(
+                f"UPDATE jobs SET claimed_at = ? WHERE id IN ({marks}) "  # noqa: S608 - placeholders
+                "AND status = ? AND claimed_by = ?",
+                (now, *job_ids, RUNNING, worker),
+            )
+
     def finish(self, job_id: int, at: float) -> None:
         self._set(job_id, DONE, at, None)
 

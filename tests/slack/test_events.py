@@ -22,7 +22,7 @@ from bot.slack.replies import REPLY_JOB
 from bot.store import inbox
 from bot.store.dedupe import DedupeStore, event_key, message_key
 from bot.store.jobs import JobStore
-from bot.worker import LEASE_SECONDS
+from bot.worker import LEASE_SECONDS, ReplyWorker
 from tests.fakes.bolt_server import (
     BOT_TOKEN,
     CHANNEL,
@@ -586,6 +586,27 @@ def test_a_reply_still_in_flight_past_its_lease_is_not_posted_twice(
             now[0] += LEASE_SECONDS + 1
             bot.send_event(message_event(not_aps))  # the worker looks at the queue again
             wait_until(lambda: jobs.execute("SELECT claimed_at FROM jobs").fetchone()[0] > claimed_at, 10)
+        bot.drain()
+    assert len(slack.calls_to("chat.postMessage")) == 1
+
+
+def test_a_busy_worker_keeps_its_reply_in_flight_from_a_second_worker(
+    tmp_path, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis], not_aps: str
+) -> None:
+    """Every thread busy (one here) with a reply stuck in Slack past the lease: the worker still holds the
+    job, so a second worker (`aps-bot worker`, run when one is not enough) does not post it again."""
+    now = [1_800_000_000.0]
+    settings = make_settings(tmp_path, slack, bot_worker_threads=1)
+    with running_bot(settings, clock=lambda: now[0]) as bot:
+        jobs = bot.runtime.deps.db.connection()
+        with slack_on_hold(bot, slack, not_aps):
+            bot.send_event(message_event(aps_paste[0]))
+            slack.wait_for("chat.postMessage")  # the reply is stuck in Slack, the only thread with it
+            claimed_at = jobs.execute("SELECT claimed_at FROM jobs").fetchone()[0]
+            now[0] += LEASE_SECONDS + 1
+            wait_until(lambda: jobs.execute("SELECT claimed_at FROM jobs").fetchone()[0] > claimed_at, 10)
+            second = ReplyWorker(bot.runtime.deps, bot.runtime.app.client, name="second-worker")
+            assert second.drain() == 0
         bot.drain()
     assert len(slack.calls_to("chat.postMessage")) == 1
 
