@@ -211,9 +211,12 @@ class WorkerProcess:
                 try:
                     self._process = self._spawn()
                     delay = RESTART_DELAY_SECONDS
-                except WorkerStartError as exc:
+                except Exception as exc:  # it said nothing, or no process at all (fork out of memory)
                     delay = min(delay * 2, MAX_RESTART_DELAY_SECONDS)
-                    log.error("%s; trying again in %.0f s", exc, delay)
+                    failure = (
+                        exc if isinstance(exc, WorkerStartError) else f"cannot start the reply worker: {exc}"
+                    )
+                    log.error("%s; trying again in %.0f s", failure, delay)
 
     def stop(self, timeout: float = 60) -> None:
         """Close the pipe: the worker finishes the queued jobs and exits."""

@@ -141,3 +141,40 @@ def test_a_worker_that_keeps_failing_to_start_is_retried_less_and_less_often() -
     assert waits[0] == RESTART_DELAY_SECONDS
     assert waits[1:5] == [2 * RESTART_DELAY_SECONDS, 4 * RESTART_DELAY_SECONDS, 8, 16]
     assert max(waits) == MAX_RESTART_DELAY_SECONDS
+
+
+def test_a_restart_that_cannot_even_start_a_process_is_tried_again() -> None:
+    """Starting the process itself can fail (fork out of memory, the interpreter briefly gone during an
+    upgrade): one more failed start, tried again later; not the end of the monitor, and of all replies."""
+
+    class Stopping:
+        def __init__(self) -> None:
+            self.looks = 0
+
+        def wait(self, delay: float) -> bool:
+            self.looks += 1
+            return self.looks > 4
+
+        def is_set(self) -> bool:
+            return False
+
+    class Process:
+        def __init__(self, code: int | None) -> None:
+            self.code = code
+
+        def poll(self) -> int | None:
+            return self.code
+
+    alive, starts = Process(None), []
+
+    def spawn() -> Process:
+        starts.append(alive)
+        if len(starts) == 1:
+            raise OSError(12, "Cannot allocate memory")
+        return alive
+
+    monitor = WorkerProcess.__new__(WorkerProcess)  # its state only: no child process is started
+    monitor._stopping, monitor._lock, monitor._process = Stopping(), threading.Lock(), Process(-9)
+    monitor._spawn = spawn  # type: ignore[method-assign]
+    monitor._watch()
+    assert len(starts) == 2 and monitor._process is alive
