@@ -55,9 +55,13 @@ class Scheduler:
         ran = 0
         while True:
             batch = self.jobs.claim_due(now, self.worker, kinds=tuple(self.handlers), limit=BATCH)
-            for job in batch:
+            for index, job in enumerate(batch):
                 self._run(job, now)
                 ran += 1
+                # Those still waiting behind it (slow live re-checks) keep their lease, or another instance's
+                # scheduler would take them and run them as well.
+                waiting = [later.id for later in batch[index + 1 :]]
+                self.jobs.extend(waiting, max(now, self.deps.clock()), self.worker)
             if len(batch) < BATCH:
                 break
         return ran

@@ -180,6 +180,31 @@ def test_two_schedulers_racing_run_each_job_once(tmp_path: Path) -> None:
     assert sorted(ran) == sorted(ids)
 
 
+def test_jobs_waiting_behind_slow_ones_are_not_taken_by_another_scheduler(tmp_path: Path) -> None:
+    """A pass with many due jobs (after a restart, say) that take a while each (live re-checks): the last of
+    them start long after they were claimed. Their leases are renewed as each job before them finishes, so a
+    second instance's scheduler does not run them as well."""
+    clock = [1000.0]
+    ran: list[tuple[str, int]] = []
+
+    def on_b(job: Job, now: float) -> None:
+        ran.append(("B", job.payload["i"]))
+
+    second = Scheduler(make_deps(tmp_path / "db", clock=lambda: clock[0]), handlers={"k": on_b}, sweeps=[])
+
+    def on_a(job: Job, now: float) -> None:
+        ran.append(("A", job.payload["i"]))
+        clock[0] += 100.0  # a slow re-check
+        if job.payload["i"] == 7:  # 700 s into the pass: the other instance's scheduler looks
+            second.run_due()
+
+    first = Scheduler(make_deps(tmp_path / "db", clock=lambda: clock[0]), handlers={"k": on_a}, sweeps=[])
+    for i in range(10):
+        first.jobs.schedule("k", 1000.0, {"i": i})
+    first.run_due()
+    assert sorted(i for _, i in ran) == list(range(10)), ran
+
+
 def test_sweeps_run_each_pass_and_a_failing_sweep_does_not_stop_jobs(tmp_path: Path) -> None:
     deps = make_deps(tmp_path / "db")
     seen: list[float] = []
