@@ -346,6 +346,45 @@ def test_a_live_checks_job_that_came_due_anyway_is_left_to_its_run(
     assert len(finals) == 1 and "restarted during this check" not in json.dumps(finals[0].params)
 
 
+def test_a_check_that_answers_while_its_job_is_put_back_leaves_no_job(
+    bot_settings: Settings, slack: FakeSlackApi, aps: FakeAps, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check answers (and deletes its jobs) just after the scheduler saw it still answering and just
+    before it put the job back: the put-back job must not outlive it, or it comes due and runs the check
+    a second time."""
+    from bot.slack.listeners import scheduled_work as all_work
+    from bot.store.jobs import JobStore
+
+    release = hold_hubs(monkeypatch)
+    answered = threading.Event()
+    real_schedule, real_delete_key = JobStore.schedule, JobStore.delete_key
+
+    def delete_key(self: JobStore, key: str) -> None:
+        real_delete_key(self, key)
+        answered.set()
+
+    def schedule(self: JobStore, kind: str, run_at: float, payload: dict, *, key: str | None = None) -> int:
+        if kind == CHECK_JOB and not answered.is_set():  # the put-back: let the check answer first
+            release.set()
+            assert answered.wait(30)
+        return real_schedule(self, kind, run_at, payload, key=key)
+
+    clock = Clock()
+    with running_bot(bot_settings, clock=clock) as bot:
+        command(bot, f"{CLIENT_ID} {PROJECT_ID} {ACCOUNT_ID}")
+        wait_until(lambda: aps.count("/project/v1/hubs") == 1)
+        monkeypatch.setattr(JobStore, "schedule", schedule)
+        monkeypatch.setattr(JobStore, "delete_key", delete_key)
+        handlers, _sweeps = all_work(bot.runtime.deps)
+        no_renewal = Scheduler(bot.runtime.deps, handlers=handlers, sweeps=[])
+        assert no_renewal.run_due(clock.now + RESUME_AFTER) == 1  # came due while still answering
+        final_report(slack)
+        bot.drain()
+        assert stored_checks(bot) == 0
+        assert no_renewal.run_due(clock.now + 3 * RESUME_AFTER) == 0
+    assert len([c for c in slack.calls_to("response_url") if is_final(c)]) == 1
+
+
 def test_a_check_whose_job_cannot_be_deleted_is_no_longer_renewed(
     bot_settings: Settings, slack: FakeSlackApi, monkeypatch: pytest.MonkeyPatch
 ) -> None:

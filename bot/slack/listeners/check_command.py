@@ -331,6 +331,10 @@ class CheckCommand:
         expired = now - float(payload.get("accepted_at", 0)) >= REPORT_TTL
         if job.key in _ANSWERING and not expired:  # ours, still answering: a slow pass let it come due
             self.jobs.schedule(CHECK_JOB, now + self._resume_after(), payload, key=job.key)
+            if (
+                job.key not in _ANSWERING
+            ):  # it answered meanwhile, and may have deleted its jobs before this one
+                self.jobs.delete_key(job.key)
             return
         if job.key:  # it held a response_url: nothing of it outlives this run
             self.jobs.delete_key(job.key)
