@@ -164,12 +164,15 @@ class WorkerProcess:
 
     def _spawn(self) -> subprocess.Popen[bytes]:
         """Start the worker and wait until it says it is ready; raise WorkerStartError if it doesn't."""
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "worker", "--wake-stdin"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            env=self.env,
-        )
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "bot", "worker", "--wake-stdin"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                env=self.env,
+            )
+        except OSError as exc:  # no process at all: fork out of memory, the interpreter gone mid-upgrade
+            raise WorkerStartError(f"cannot start the reply worker ({exc.strerror or exc})") from exc
         assert process.stdin is not None and process.stdout is not None
         ready, _, _ = select.select([process.stdout], [], [], START_TIMEOUT_SECONDS)
         line = process.stdout.readline().decode(errors="replace").strip() if ready else ""
@@ -177,7 +180,9 @@ class WorkerProcess:
         if line != READY:
             process.kill()
             process.wait()
-            raise WorkerStartError(f"the reply worker did not start (exit code {process.returncode})")
+            raise WorkerStartError(
+                f"the reply worker did not start (exit code {process.returncode}; its error is above)"
+            )
         os.set_blocking(process.stdin.fileno(), False)
         return process
 
@@ -211,12 +216,9 @@ class WorkerProcess:
                 try:
                     self._process = self._spawn()
                     delay = RESTART_DELAY_SECONDS
-                except Exception as exc:  # it said nothing, or no process at all (fork out of memory)
+                except WorkerStartError as exc:  # it said nothing, or no process at all (fork out of memory)
                     delay = min(delay * 2, MAX_RESTART_DELAY_SECONDS)
-                    failure = (
-                        exc if isinstance(exc, WorkerStartError) else f"cannot start the reply worker: {exc}"
-                    )
-                    log.error("%s; trying again in %.0f s", failure, delay)
+                    log.error("%s; trying again in %.0f s", exc, delay)
 
     def stop(self, timeout: float = 60) -> None:
         """Close the pipe: the worker finishes the queued jobs and exits."""

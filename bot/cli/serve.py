@@ -92,16 +92,20 @@ def run(args: argparse.Namespace) -> int:
         return _fail(f"cannot reach Slack at SLACK_API_URL or open BOT_DB_PATH: {type(exc).__name__}", 1)
     signal.signal(signal.SIGTERM, _stop_like_ctrl_c)  # docker stop / systemd: shut down as cleanly as Ctrl-C
     runtime.start_background()
+    socket_mode = settings.slack_app_token is not None
     try:
         runtime.start_worker()
-        if settings.slack_app_token is not None:
+        if socket_mode:
             serve_socket_mode(runtime.app, settings.slack_app_token.get_secret_value().strip())
         else:
             serve_http(runtime.wsgi, host=args.host, port=args.port)
     except SlackApiError as exc:
         return _fail(f"Slack refused the connection ({exc.response.get('error')}); check SLACK_APP_TOKEN", 1)
     except WorkerStartError as exc:
-        return _fail(f"{exc}; its error is above", 1)
+        return _fail(str(exc), 1)
+    except OSError as exc:  # the port taken or not ours to bind; Socket Mode: no network to Slack
+        where = "connect to Slack (Socket Mode)" if socket_mode else f"listen on {args.host}:{args.port}"
+        return _fail(f"cannot {where}: {exc.strerror or exc}", 1)
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM in Socket Mode (waitress handles its own): a clean stop
         log.info("stopping")
     finally:

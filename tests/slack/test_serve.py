@@ -13,6 +13,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -152,6 +153,41 @@ def test_token_slack_rejects_is_reported(
     err = capsys.readouterr().err.strip()
     assert "SLACK_BOT_TOKEN" in err and "invalid_auth" in err
     assert BOT_TOKEN not in err
+
+
+def test_a_port_in_use_gives_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as taken, FakeSlackApi() as slack:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for name, value in env_for(slack, tmp_path).items():
+            monkeypatch.setenv(name, value)
+        assert main(["serve", "--host", "127.0.0.1", "--port", str(port)]) == 1
+    [line] = capsys.readouterr().err.strip().splitlines()[-1:]
+    assert line.startswith(f"aps-bot serve: cannot listen on 127.0.0.1:{port}: ")
+    assert "in use" in line
+
+
+def test_a_reply_worker_that_cannot_be_started_at_all_gives_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    real = subprocess.Popen
+
+    def no_worker(command: list[str], *args: Any, **kwargs: Any) -> Any:
+        if "worker" in command:
+            raise OSError(12, "Cannot allocate memory")  # fork out of memory
+        return real(command, *args, **kwargs)
+
+    monkeypatch.setattr("bot.worker.subprocess.Popen", no_worker)
+    with FakeSlackApi() as slack:
+        for name, value in env_for(slack, tmp_path).items():
+            monkeypatch.setenv(name, value)
+        assert main(["serve", "--port", "0"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert "aps-bot serve: cannot start the reply worker (Cannot allocate memory)" in err
 
 
 def test_app_token_selects_socket_mode(

@@ -143,7 +143,7 @@ def test_a_worker_that_keeps_failing_to_start_is_retried_less_and_less_often() -
     assert max(waits) == MAX_RESTART_DELAY_SECONDS
 
 
-def test_a_restart_that_cannot_even_start_a_process_is_tried_again() -> None:
+def test_a_restart_that_cannot_even_start_a_process_is_tried_again(monkeypatch: pytest.MonkeyPatch) -> None:
     """Starting the process itself can fail (fork out of memory, the interpreter briefly gone during an
     upgrade): one more failed start, tried again later; not the end of the monitor, and of all replies."""
 
@@ -167,14 +167,20 @@ def test_a_restart_that_cannot_even_start_a_process_is_tried_again() -> None:
 
     alive, starts = Process(None), []
 
+    def no_process(*args: object, **kwargs: object) -> None:
+        raise OSError(12, "Cannot allocate memory")
+
     def spawn() -> Process:
         starts.append(alive)
         if len(starts) == 1:
-            raise OSError(12, "Cannot allocate memory")
+            with monkeypatch.context() as patch:
+                patch.setattr("bot.worker.subprocess.Popen", no_process)
+                return WorkerProcess._spawn(monitor)  # the real start, with no process to be had
         return alive
 
     monitor = WorkerProcess.__new__(WorkerProcess)  # its state only: no child process is started
     monitor._stopping, monitor._lock, monitor._process = Stopping(), threading.Lock(), Process(-9)
+    monitor.env = {}
     monitor._spawn = spawn  # type: ignore[method-assign]
     monitor._watch()
     assert len(starts) == 2 and monitor._process is alive
