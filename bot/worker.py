@@ -114,6 +114,10 @@ class ReplyWorker:
         self._pool.shutdown()
 
     def _run(self, job: Job) -> None:
+        if job.attempts > MAX_ATTEMPTS:  # taken that often without a retry: its handling kills its workers
+            log.error("reply job %s dropped: taken %s times, its workers died with it", job.id, job.attempts)
+            self.jobs.delete(job.id)
+            return
         try:
             self.replier.handle(self.client, job.payload, lambda payload: self.jobs.update(job.id, payload))
         except Exception as exc:

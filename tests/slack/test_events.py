@@ -611,6 +611,33 @@ def test_a_busy_worker_keeps_its_reply_in_flight_from_a_second_worker(
     assert len(slack.calls_to("chat.postMessage")) == 1
 
 
+def test_a_reply_whose_workers_keep_dying_on_it_is_dropped(
+    tmp_path, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A reply whose handling kills its worker (out of memory, say) would be taken again after every lease,
+    and kill every restarted worker in turn: after MAX_ATTEMPTS such deaths it is dropped, and logged."""
+    from bot.store.jobs import JobStore
+    from bot.worker import MAX_ATTEMPTS, REPLY_JOB
+
+    now = [1_800_000_000.0]
+    settings = make_settings(tmp_path, slack)
+    with running_bot(settings, clock=lambda: now[0], worker=False) as bot:
+        bot.send_event(message_event(aps_paste[0]))
+        bot.drain()
+        jobs = JobStore(bot.runtime.deps.db)
+        for death in range(MAX_ATTEMPTS):  # taken, then its worker died with it
+            assert len(
+                jobs.claim_due(now[0], f"dead-{death}", kinds=(REPLY_JOB,), lease_seconds=LEASE_SECONDS)
+            )
+            now[0] += LEASE_SECONDS + 1
+        survivor = ReplyWorker(bot.runtime.deps, bot.runtime.app.client, name="survivor")
+        with caplog.at_level(logging.ERROR, logger="bot.worker"):
+            survivor.drain()
+        assert jobs.due_count((REPLY_JOB,), now[0] + 3600) == 0
+    assert slack.calls_to("chat.postMessage") == []
+    assert any("dropped" in r.getMessage() for r in caplog.records)
+
+
 def test_messages_acked_while_the_worker_is_down_are_answered_once_it_runs(
     settings, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
 ) -> None:
