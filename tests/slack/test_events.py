@@ -175,6 +175,37 @@ def test_message_shortcut_replies_in_that_messages_thread(
     assert expected.best.title in block_texts(post.json("blocks"))
 
 
+@pytest.mark.parametrize("kind", ["forwarded message", "integration alert"])
+def test_shortcut_reads_the_error_held_in_a_messages_attachments(
+    bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis], kind: str
+) -> None:
+    """A forwarded message carries the original in `attachments`; an alert posted by another integration
+    often has its whole text there, and nothing in `text`."""
+    paste, expected = aps_paste
+    escaped = paste.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    if kind == "forwarded message":
+        attachment = {"is_share": True, "is_msg_unfurl": True, "text": escaped, "fallback": "[forwarded]"}
+        message = {"type": "message", "user": "U0OTHER01", "text": "", "ts": next_ts()}
+    else:
+        attachment = {
+            "color": "danger",
+            "title": "Nightly model sync failed",
+            "fields": [{"title": "Response", "value": escaped, "short": False}],
+            "fallback": "Nightly model sync failed",
+        }
+        message = {
+            "type": "message",
+            "subtype": "bot_message",
+            "bot_id": "B0CIALERT",
+            "text": "",
+            "ts": next_ts(),
+        }
+    bot.send_shortcut(message_shortcut_payload({**message, "attachments": [attachment]}))
+    [post] = slack.wait_for("chat.postMessage")
+    assert post.params["thread_ts"] == message["ts"]
+    assert expected.best.title in block_texts(post.json("blocks"))
+
+
 def test_shortcut_where_the_bot_is_not_a_member_tells_the_user(
     bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
 ) -> None:

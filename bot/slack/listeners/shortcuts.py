@@ -14,6 +14,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.diagnosis import redact
+from bot.slack.blocks import slack_to_plain
 from bot.slack.deps import Deps
 from bot.slack.listeners.messages import is_from_bot
 from bot.slack.replies import (
@@ -53,7 +54,7 @@ def _diagnose(replier: Replier, body: dict[str, Any], client: WebClient, respond
     thread_ts = message.get("thread_ts") or message.get("ts", "")
     try:
         text = message_text(message)
-        full = replier.with_snippets(client, text, truncated_snippets(message))
+        full = replier.with_snippets(client, shortcut_text(message), truncated_snippets(message))
         replier.reply(client, full, channel=channel, thread_ts=thread_ts)
         if not is_from_bot(message, replier.deps.bot_user_id) and redact(text).found:
             replier.warn_poster(
@@ -72,10 +73,48 @@ def _diagnose(replier: Replier, body: dict[str, Any], client: WebClient, respond
             _tell(respond, f":warning: I could not answer ({failure_name(exc)}). Try the shortcut again.")
 
 
+def shortcut_text(message: dict[str, Any]) -> str:
+    """What the shortcut diagnoses: the message (text, code blocks, snippet previews) and what it carries
+    elsewhere: a forwarded message's original and another integration's alert sit in `attachments` (text,
+    fields, blocks, snippets), a bot's post may hold its words only in section blocks."""
+    parts = [_block_text(message.get("blocks"))]
+    for attachment in message.get("attachments") or []:
+        if not isinstance(attachment, dict):
+            continue
+        fields = attachment.get("fields") or []
+        parts += [attachment.get(k) or "" for k in ("pretext", "title")]
+        parts.append(attachment.get("text") or ("" if fields else attachment.get("fallback") or ""))
+        parts += [f"{f.get('title') or ''}\n{f.get('value') or ''}" for f in fields if isinstance(f, dict)]
+        parts.append(
+            _block_text([*(attachment.get("blocks") or []), *(attachment.get("message_blocks") or [])])
+        )
+        parts.append(message_text({"files": attachment.get("files")}))
+    extra = slack_to_plain("\n".join(p for p in parts if isinstance(p, str) and p.strip())).replace(
+        "```", "\n"
+    )
+    return "\n".join(p for p in (message_text(message), extra) if p)
+
+
+def _block_text(blocks: Any) -> str:
+    """The text of section, header and context blocks (rich_text blocks only repeat the message's `text`);
+    a forwarded message's blocks come wrapped as {"message": {"blocks": [...]}}."""
+    texts: list[str] = []
+    for block in blocks if isinstance(blocks, list) else []:
+        if not isinstance(block, dict):
+            continue
+        if isinstance(block.get("message"), dict):
+            texts.append(_block_text(block["message"].get("blocks")))
+        items = [block.get("text"), *(block.get("fields") or [])]
+        if block.get("type") == "context":
+            items += block.get("elements") or []
+        texts += [i["text"] for i in items if isinstance(i, dict) and isinstance(i.get("text"), str)]
+    return "\n".join(t for t in texts if t)
+
+
 def _queue(replier: Replier, body: dict[str, Any], message: dict[str, Any], channel: str) -> None:
     """Hand the answer to the reply worker, which retries it (once per shortcut run)."""
-    job = reply_job(ANSWER, {**message, "channel": channel}, message_text(message))
-    job["secret"] = job["secret"] and not is_from_bot(message, replier.deps.bot_user_id)
+    job = reply_job(ANSWER, {**message, "channel": channel}, shortcut_text(message))
+    job["secret"] = redact(message_text(message)).found and not is_from_bot(message, replier.deps.bot_user_id)
     replier.deps.inbox.put([f"shortcut:{body.get('trigger_id', '')}"], REPLY_JOB, job)
 
 
