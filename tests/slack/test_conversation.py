@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 
@@ -79,3 +80,34 @@ def test_feedback_click_with_a_forged_value_changes_nothing(bot: BotServer, slac
     bot.drain()
     assert slack.calls_to("chat.update") == []
     assert FeedbackStore(bot.runtime.deps.db).helpfulness()["votes"] == 0
+
+
+def test_two_votes_at_once_leave_the_reply_showing_both(
+    bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
+) -> None:
+    """chat.update has no version check: the first voter's update, slow to land, must not leave the reply
+    showing one vote when two are stored."""
+    event = message_event(aps_paste[0])
+    bot.send_event(event)
+    slack.wait_for("chat.postMessage")
+    [reply] = slack.thread(CHANNEL, event["ts"])
+    value = button(reply, "diagnosis_fixed")["value"]
+    second_landed = threading.Event()
+
+    def update(params: dict) -> dict:
+        if slack.calls_to("chat.update")[0].params is not params:
+            answer = slack._m_chat_update(params)
+            second_landed.set()
+            return answer
+        second_landed.wait(timeout=10)  # the first update lands after the second one
+        return slack._m_chat_update(params)
+
+    slack.set_response("chat.update", update)
+    bot.send_action(block_action_payload("diagnosis_fixed", value, message=reply))
+    slack.wait_for("chat.update")
+    bot.send_action(block_action_payload("diagnosis_fixed", value, message=reply, user="U0SECOND1"))
+    assert second_landed.wait(timeout=10)
+    bot.drain()
+    assert FeedbackStore(bot.runtime.deps.db).votes_on(CHANNEL, event["ts"], aps_paste[1].best.id) == (2, 0)
+    [reply] = slack.thread(CHANNEL, event["ts"])
+    assert ":white_check_mark: 2 · :x: 0" in json.dumps(reply["blocks"], ensure_ascii=False)

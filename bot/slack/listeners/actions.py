@@ -19,6 +19,7 @@ from bot.store.feedback import FeedbackStore
 log = logging.getLogger(__name__)
 
 ALREADY_VOTED = "You already gave feedback on this diagnosis — thanks!"
+MAX_TALLY_UPDATES = 3  # one update, and up to two more if votes landed meanwhile
 
 
 def parse_value(value: str | None) -> dict[str, Any]:
@@ -44,7 +45,6 @@ class FeedbackButtons:
         value = parse_value(action.get("value"))
         user = (body.get("user") or {}).get("id", "")
         channel = (body.get("channel") or {}).get("id") or value.get("channel", "")
-        message = body.get("message") or {}
         cause = value.get("cause")
         if not (cause and value.get("channel") and value.get("ts") and user):
             log.warning("feedback click with an unusable button value ignored")
@@ -58,21 +58,43 @@ class FeedbackButtons:
                     channel=channel, user=user, text=ALREADY_VOTED, thread_ts=value["ts"]
                 )
                 return
-            yes, no = self.store.votes_on(value["channel"], value["ts"], cause)
-            thanks = (
-                f":pray: Thanks <@{user}>, glad it's fixed!"
-                if helpful
-                else f":pray: Thanks <@{user}>. Try *Start checklist* or {CHECK_HINT}."
-            )
-            note = f"{thanks}  Feedback so far: :white_check_mark: {yes} · :x: {no}"
+            self._show_votes(client, body, value, user, helpful, channel)
+        except Exception as exc:
+            log_slack_error(f"{action.get('action_id')} button", exc)
+
+    def _show_votes(
+        self,
+        client: WebClient,
+        body: dict[str, Any],
+        value: dict[str, Any],
+        user: str,
+        helpful: bool,
+        channel: str,
+    ) -> None:
+        """Update the reply with the stored tally. chat.update has no version check, so a concurrent voter's
+        update may land after ours with an older tally: read the tally again once ours has landed, and
+        update again until what the reply shows is what is stored."""
+        message = body.get("message") or {}
+        thanks = (
+            f":pray: Thanks <@{user}>, glad it's fixed!"
+            if helpful
+            else f":pray: Thanks <@{user}>. Try *Start checklist* or {CHECK_HINT}."
+        )
+        shown: tuple[int, int] | None = None
+        for _ in range(MAX_TALLY_UPDATES):
+            tally = self.store.votes_on(value["channel"], value["ts"], value["cause"])
+            if tally == shown:
+                return
+            yes, no = shown = tally
             client.chat_update(
                 channel=channel,
                 ts=message.get("ts") or (body.get("container") or {}).get("message_ts", ""),
                 text=message.get("text") or "Diagnosis",
-                blocks=with_feedback_note(message.get("blocks") or [], note),
+                blocks=with_feedback_note(
+                    message.get("blocks") or [],
+                    f"{thanks}  Feedback so far: :white_check_mark: {yes} · :x: {no}",
+                ),
             )
-        except Exception as exc:
-            log_slack_error(f"{action.get('action_id')} button", exc)
 
 
 def register(app: App, deps: Deps) -> None:
