@@ -19,7 +19,9 @@ ALL_CAUSES = 1_000_000
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("stats", help="most frequent causes and the helpfulness rate")
-    parser.add_argument("--days", type=int, default=30, help="look back this many days (default 30)")
+    parser.add_argument(
+        "--days", type=int, default=30, help="look back this many days, for causes and votes (default 30)"
+    )
     parser.add_argument("--limit", type=int, default=10, help="causes to list (default 10)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(handler=run)
@@ -36,8 +38,9 @@ def run(args: argparse.Namespace) -> int:
         return 1
     try:
         store = FeedbackStore(Database(settings.bot_db_path))
-        counts = store.top_causes(time.time() - args.days * DAY, ALL_CAUSES)
-        helpfulness = store.helpfulness()
+        since = time.time() - args.days * DAY
+        counts = store.top_causes(since, ALL_CAUSES)
+        helpfulness = store.helpfulness(since)
     except (sqlite3.Error, OSError) as exc:  # a folder, not a database, damaged, unreadable
         print(f"aps-bot stats: cannot open the database at BOT_DB_PATH ({exc})", file=sys.stderr)
         return 1
@@ -64,13 +67,14 @@ def run(args: argparse.Namespace) -> int:
     votes = helpfulness["votes"]
     if votes:
         print(
-            f"Helpfulness: {helpfulness['helpful']} of {votes} votes said it fixed the problem "
+            f"Helpfulness (votes of the last {args.days} days): {helpfulness['helpful']} of {votes} votes "
+            "said it fixed the problem "
             f"({helpfulness['rate']:.0%}); {helpfulness['not_helpful']} said not it"
         )
         for cause, tally in helpfulness["by_cause"].items():
             print(f"  {cause}: {tally['helpful']} fixed, {tally['not_helpful']} not it")
     else:
-        print("Helpfulness: no feedback yet")
+        print(f"Helpfulness: no feedback in the last {args.days} days")
     return 0
 
 

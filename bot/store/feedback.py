@@ -106,14 +106,15 @@ class FeedbackStore:
         )
         return [(str(r["cause_id"]), int(r["n"])) for r in rows]
 
-    def helpfulness(self) -> dict[str, Any]:
-        """All votes: {"votes", "helpful", "not_helpful", "rate" (helpful/votes, None without votes),
-        "by_cause": {cause_id: {"helpful", "not_helpful"}}}."""
+    def helpfulness(self, since: float | None = None) -> dict[str, Any]:
+        """All votes (those cast since `since`, if given): {"votes", "helpful", "not_helpful", "rate"
+        (helpful/votes, None without votes), "by_cause": {cause_id: {"helpful", "not_helpful"}}}."""
         rows = (
             self.db.connection()
             .execute(
                 "SELECT cause_id, SUM(helpful) AS yes, COUNT(*) - SUM(helpful) AS no "
-                "FROM feedback_votes GROUP BY cause_id ORDER BY cause_id"
+                "FROM feedback_votes WHERE at >= ? GROUP BY cause_id ORDER BY cause_id",
+                (float("-inf") if since is None else since,),
             )
             .fetchall()
         )

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import threading
+import time
+from pathlib import Path
 
 import pytest
 
 from bot.cli import main
 from bot.diagnosis.result import Diagnosis
 from bot.settings import Settings
+from bot.store.db import Database
 from bot.store.feedback import FeedbackStore
 from tests.fakes.bolt_server import CHANNEL, HUMAN, BotServer, block_action_payload, message_event
 from tests.fakes.slack_api import FakeSlackApi
@@ -111,3 +114,25 @@ def test_two_votes_at_once_leave_the_reply_showing_both(
     assert FeedbackStore(bot.runtime.deps.db).votes_on(CHANNEL, event["ts"], aps_paste[1].best.id) == (2, 0)
     [reply] = slack.thread(CHANNEL, event["ts"])
     assert ":white_check_mark: 2 · :x: 0" in json.dumps(reply["blocks"], ensure_ascii=False)
+
+
+def test_stats_days_window_also_bounds_the_helpfulness(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`aps-bot stats --days 7` is about the last week: a year-old "Not it" is not part of its rate."""
+    path = tmp_path / "stats.sqlite3"
+    store = FeedbackStore(Database(path))
+    now, year_ago = time.time(), time.time() - 365 * 86_400
+    store.record_diagnosis(CHANNEL, "1.000001", "missing-scope", year_ago)
+    store.record_vote(CHANNEL, "1.000001", HUMAN, "missing-scope", False, year_ago)
+    store.record_diagnosis(CHANNEL, "2.000002", "rate-limited", now)
+    store.record_vote(CHANNEL, "2.000002", HUMAN, "rate-limited", True, now)
+    monkeypatch.setenv("BOT_DB_PATH", str(path))
+    assert main(["stats", "--days", "7", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["top_causes"] == [{"cause": "rate-limited", "count": 1}]
+    assert data["helpfulness"]["votes"] == 1 and data["helpfulness"]["rate"] == 1.0
+    assert data["helpfulness"]["by_cause"] == {"rate-limited": {"helpful": 1, "not_helpful": 0}}
+    assert main(["stats", "--days", "7"]) == 0
+    out = capsys.readouterr().out
+    assert "1 of 1 votes" in out and "missing-scope" not in out
