@@ -206,15 +206,25 @@ def test_shortcut_reads_the_error_held_in_a_messages_attachments(
     assert expected.best.title in block_texts(post.json("blocks"))
 
 
-def test_shortcut_where_the_bot_is_not_a_member_tells_the_user(
-    bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
+@pytest.mark.parametrize(
+    ("channel", "error"), [("D0PEERDM1", "channel_not_found"), ("C0NOBOT01", "not_in_channel")]
+)
+def test_shortcut_where_the_bot_cannot_post_answers_the_user_privately(
+    bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis], channel: str, error: str
 ) -> None:
-    slack.fail_next("chat.postMessage", error="not_in_channel")
-    message = {"type": "message", "user": "U0OTHER01", "text": aps_paste[0], "ts": next_ts()}
-    bot.send_shortcut(message_shortcut_payload(message))
+    """A direct message between two people cannot take the bot at all (adding someone makes a new
+    conversation), and a channel it is not in should not leave the user empty-handed: the diagnosis comes
+    back to them alone, without buttons that need the bot in the conversation."""
+    paste, expected = aps_paste
+    slack.fail_next("chat.postMessage", error=error)
+    message = {"type": "message", "user": "U0OTHER01", "text": paste, "ts": next_ts()}
+    bot.send_shortcut(message_shortcut_payload(message, channel=channel))
     [answer] = slack.wait_for("response_url")
-    assert "/invite" in answer.params["text"]
     assert answer.params["response_type"] == "ephemeral"
+    blocks = answer.json("blocks")
+    assert expected.best.title in block_texts(blocks)
+    assert all(block.get("type") != "actions" for block in blocks)
+    assert ("/invite" in json.dumps(answer.params)) is channel.startswith("C")
 
 
 def test_a_shortcut_answer_slack_fails_to_take_is_retried_by_the_worker(

@@ -14,7 +14,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.diagnosis import redact
-from bot.slack.blocks import slack_to_plain
+from bot.slack.blocks import diagnosis_blocks, slack_to_plain, unrecognised_blocks
 from bot.slack.deps import Deps
 from bot.slack.listeners.messages import is_from_bot
 from bot.slack.replies import (
@@ -33,8 +33,12 @@ log = logging.getLogger(__name__)
 
 DIAGNOSE_MESSAGE = "diagnose_message"
 NOT_IN_CHANNEL = (
-    ":wave: I can't post in this conversation yet. Invite me with `/invite @aps-bot` and run the "
-    "shortcut again."
+    ":wave: Only you can see this: I'm not in this conversation. Invite me with `/invite @aps-bot` and run "
+    "the shortcut again for an answer in the thread, with the checklist and feedback buttons."
+)
+NOT_IN_DM = (
+    ":wave: Only you can see this: I can't post in a direct message between people. For an answer in a "
+    "thread, with the checklist and feedback buttons, paste the error in a channel I'm in or in a DM to me."
 )
 
 
@@ -52,6 +56,7 @@ def _diagnose(replier: Replier, body: dict[str, Any], client: WebClient, respond
     message = body.get("message") or {}
     channel = (body.get("channel") or {}).get("id", "")
     thread_ts = message.get("thread_ts") or message.get("ts", "")
+    full = None
     try:
         text = message_text(message)
         full = replier.with_snippets(client, shortcut_text(message), truncated_snippets(message))
@@ -68,7 +73,7 @@ def _diagnose(replier: Replier, body: dict[str, Any], client: WebClient, respond
             "not_in_channel",
             "channel_not_found",
         ):
-            _tell(respond, NOT_IN_CHANNEL)
+            _answer_privately(replier, respond, full or shortcut_text(message), body)
         else:
             _tell(respond, f":warning: I could not answer ({failure_name(exc)}). Try the shortcut again.")
 
@@ -116,6 +121,29 @@ def _queue(replier: Replier, body: dict[str, Any], message: dict[str, Any], chan
     job = reply_job(ANSWER, {**message, "channel": channel}, shortcut_text(message))
     job["secret"] = redact(message_text(message)).found and not is_from_bot(message, replier.deps.bot_user_id)
     replier.deps.inbox.put([f"shortcut:{body.get('trigger_id', '')}"], REPLY_JOB, job)
+
+
+def _answer_privately(replier: Replier, respond: Respond, text: str, body: dict[str, Any]) -> None:
+    """The answer, seen by the shortcut's user alone (response_url works where the bot cannot post), without
+    the buttons: they need the bot in the conversation. A direct message between people cannot take the bot
+    (adding someone makes another conversation), a channel can."""
+    conversation = body.get("channel") or {}
+    diagnosis = replier.deps.diagnoser.diagnose(text)
+    where = {"channel": str(conversation.get("id", "")), "ts": str((body.get("message") or {}).get("ts", ""))}
+    if diagnosis.is_aps_error and diagnosis.best is not None:
+        fallback, blocks = diagnosis_blocks(diagnosis, replier.deps.kb, **where)
+    else:
+        fallback, blocks = unrecognised_blocks(replier.deps.kb, **where)
+    direct = where["channel"].startswith("D") or str(conversation.get("name", "")).startswith("mpdm-")
+    note = {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": NOT_IN_DM if direct else NOT_IN_CHANNEL}],
+    }
+    blocks = [*(b for b in blocks if b.get("type") != "actions"), note]
+    try:
+        respond(text=fallback, blocks=blocks, response_type="ephemeral", replace_original=False)
+    except Exception as exc:
+        log_slack_error("response_url", exc)
 
 
 def _tell(respond: Respond, text: str) -> None:
