@@ -206,6 +206,22 @@ def test_shortcut_reads_the_error_held_in_a_messages_attachments(
     assert expected.best.title in block_texts(post.json("blocks"))
 
 
+def test_shortcut_on_the_bots_own_answer_posts_no_second_answer(
+    bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
+) -> None:
+    """Run on the bot's reply, the shortcut would diagnose the bot's own words and answer itself in the
+    thread, for everyone to see: the user is told, privately, to run it on the error instead."""
+    event = message_event(aps_paste[0])
+    bot.send_event(event)
+    slack.wait_for("chat.postMessage")
+    [reply] = [m for m in slack.thread(CHANNEL, event["ts"]) if m["ts"] != event["ts"]]
+    bot.send_shortcut(message_shortcut_payload(reply))
+    [told] = slack.wait_for("response_url")
+    bot.drain()
+    assert told.params["response_type"] == "ephemeral" and "own answer" in told.params["text"]
+    assert len(slack.calls_to("chat.postMessage")) == 1
+
+
 @pytest.mark.parametrize(
     ("channel", "error"), [("D0PEERDM1", "channel_not_found"), ("C0NOBOT01", "not_in_channel")]
 )

@@ -36,6 +36,10 @@ NOT_IN_CHANNEL = (
     ":wave: Only you can see this: I'm not in this conversation. Invite me with `/invite @aps-bot` and run "
     "the shortcut again for an answer in the thread, with the checklist and feedback buttons."
 )
+OWN_ANSWER = (
+    ":information_source: That is my own answer. Run *Diagnose this error* on the message that holds the "
+    "error (in this thread, the one I answered)."
+)
 NOT_IN_DM = (
     ":wave: Only you can see this: I can't post in a direct message between people. For an answer in a "
     "thread, with the checklist and feedback buttons, paste the error in a channel I'm in or in a DM to me."
@@ -56,6 +60,9 @@ def _diagnose(replier: Replier, body: dict[str, Any], client: WebClient, respond
     message = body.get("message") or {}
     channel = (body.get("channel") or {}).get("id", "")
     thread_ts = message.get("thread_ts") or message.get("ts", "")
+    if replier.deps.bot_user_id and message.get("user") == replier.deps.bot_user_id:
+        _tell(respond, OWN_ANSWER)  # diagnosing its own words would only answer itself in the thread
+        return
     full = None
     try:
         text = message_text(message)
