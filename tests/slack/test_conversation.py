@@ -136,3 +136,24 @@ def test_stats_days_window_also_bounds_the_helpfulness(
     assert main(["stats", "--days", "7"]) == 0
     out = capsys.readouterr().out
     assert "1 of 1 votes" in out and "missing-scope" not in out
+
+
+def test_a_second_vote_by_someone_outside_the_channel_is_still_answered(
+    bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
+) -> None:
+    """Anyone can read (and click in) a public channel without joining it; Slack refuses an ephemeral
+    message to a non-member (`user_not_in_channel`), so "you already voted" goes by the click's response_url."""
+    event = message_event(aps_paste[0])
+    bot.send_event(event)
+    slack.wait_for("chat.postMessage")
+    [reply] = slack.thread(CHANNEL, event["ts"])
+    value = button(reply, "diagnosis_fixed")["value"]
+    visitor = "U0VISITOR"
+    bot.send_action(block_action_payload("diagnosis_fixed", value, message=reply, user=visitor))
+    slack.wait_for("chat.update")
+    slack.fail_next("chat.postEphemeral", error="user_not_in_channel")
+    bot.send_action(block_action_payload("diagnosis_not_it", value, message=reply, user=visitor))
+    [told] = slack.wait_for("response_url")
+    assert "already" in told.params["text"] and told.params["response_type"] == "ephemeral"
+    assert told.params.get("replace_original") in (False, "false")
+    assert FeedbackStore(bot.runtime.deps.db).helpfulness()["votes"] == 1
