@@ -548,6 +548,19 @@ def test_run_live_check_button_prompts_for_the_command(
     assert aps.calls == []
 
 
+def test_run_live_check_by_someone_reading_the_channel_without_being_in_it_gets_the_hint(
+    bot: BotServer, slack: FakeSlackApi
+) -> None:
+    """Slack refuses an ephemeral message to a non-member of a public channel (`user_not_in_channel`): the
+    hint goes through the click's response_url instead of nowhere."""
+    value = json.dumps({"cause": None, "channel": OTHER_CHANNEL, "ts": "1690000001.000001"})
+    slack.fail_next("chat.postEphemeral", error="user_not_in_channel")
+    bot.send_action(block_action_payload(RUN_LIVE_CHECK, value, user=ALLOWED_USER, channel=OTHER_CHANNEL))
+    [hint] = slack.wait_for("response_url")
+    assert "/aps-check" in hint.params["text"] and CLIENT_ID in hint.params["text"]
+    assert hint.params["response_type"] == "ephemeral" and hint.params["replace_original"] in (False, "false")
+
+
 def test_checklist_subcommand_is_routed_to_the_checklist_listeners(
     bot: BotServer, slack: FakeSlackApi, aps: FakeAps
 ) -> None:

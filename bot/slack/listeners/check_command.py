@@ -481,7 +481,7 @@ class CheckCommand:
 
     # --- "Run live check" button on diagnosis replies --------------------------------------------------
 
-    def on_run_live_check(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    def on_run_live_check(self, ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
         ack()
         user = str((body.get("user") or {}).get("id", ""))
         try:
@@ -490,9 +490,11 @@ class CheckCommand:
             value = {}
         value = value if isinstance(value, dict) else {}
         channel = str(value.get("channel") or (body.get("channel") or {}).get("id", ""))
-        self.deps.executor.submit(self._guarded, self._hint, client, user, channel, value)
+        self.deps.executor.submit(self._guarded, self._hint, client, respond, user, channel, value)
 
-    def _hint(self, client: WebClient, user: str, channel: str, value: dict[str, Any]) -> None:
+    def _hint(
+        self, client: WebClient, respond: Respond, user: str, channel: str, value: dict[str, Any]
+    ) -> None:
         usable = [a for a in self.deps.settings.aps_apps if self.allowed(client, a, user, channel)]
         apps = ", ".join(f"*{escape(a.name)}* (`{escape(a.client_id)}`)" for a in usable[:10])
         lines = [":mag: Run a live access check here, with the project of the failing call:"]
@@ -514,6 +516,8 @@ class CheckCommand:
             client.chat_postEphemeral(**kwargs)
         except SlackApiError as exc:
             log.warning("run_live_check hint failed: %s", exc.response.get("error"))
+            if exc.response.get("error") == "user_not_in_channel":  # reading a public channel, not in it
+                respond(text=kwargs["text"], response_type="ephemeral", replace_original=False)
 
 
 def scheduled_work(
