@@ -206,6 +206,30 @@ def test_shortcut_reads_the_error_held_in_a_messages_attachments(
     assert expected.best.title in block_texts(post.json("blocks"))
 
 
+def test_shortcut_does_not_diagnose_a_linked_web_pages_preview(
+    bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis], not_aps: str
+) -> None:
+    """Only a forwarded or linked Slack message counts as part of the message: the preview Slack adds for a
+    web page the message links to (a forum thread quoting some other error) is not what was asked about."""
+    page = {
+        "from_url": "https://forums.example.com/t/403-on-hubs",
+        "original_url": "https://forums.example.com/t/403-on-hubs",
+        "service_name": "forums",
+        "title": "403 on hubs",
+        "text": aps_paste[0],
+    }
+    message = {
+        "type": "message",
+        "user": "U0OTHER01",
+        "text": not_aps,
+        "ts": next_ts(),
+        "attachments": [page],
+    }
+    bot.send_shortcut(message_shortcut_payload(message))
+    [post] = slack.wait_for("chat.postMessage")
+    assert "recognise" in post.params["text"]
+
+
 def test_shortcut_on_the_bots_own_answer_posts_no_second_answer(
     bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
 ) -> None:

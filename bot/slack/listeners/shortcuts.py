@@ -91,7 +91,7 @@ def shortcut_text(message: dict[str, Any]) -> str:
     fields, blocks, snippets), a bot's post may hold its words only in section blocks."""
     parts = [_block_text(message.get("blocks"))]
     for attachment in message.get("attachments") or []:
-        if not isinstance(attachment, dict):
+        if not isinstance(attachment, dict) or _web_unfurl(attachment):
             continue
         fields = attachment.get("fields") or []
         parts += [attachment.get(k) or "" for k in ("pretext", "title")]
@@ -105,6 +105,13 @@ def shortcut_text(message: dict[str, Any]) -> str:
         "```", "\n"
     )
     return "\n".join(p for p in (message_text(message), extra) if p)
+
+
+def _web_unfurl(attachment: dict[str, Any]) -> bool:
+    """A preview of a web page linked in the message (not a forwarded or linked Slack message): not what
+    the user asked about."""
+    linked = attachment.get("from_url") or attachment.get("original_url")
+    return bool(linked) and not (attachment.get("is_share") or attachment.get("is_msg_unfurl"))
 
 
 def _block_text(blocks: Any) -> str:
