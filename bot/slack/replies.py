@@ -76,6 +76,28 @@ def log_slack_error(what: str, exc: BaseException) -> None:
         log.error("%s failed: %s", what, type(exc).__name__, exc_info=not isinstance(exc, OSError))
 
 
+def tell_clicker(
+    client: WebClient,
+    respond: Callable[..., Any] | None,
+    *,
+    channel: str,
+    user: str,
+    text: str,
+    thread_ts: str | None = None,
+) -> None:
+    """An ephemeral message to whoever clicked. Someone reading a public channel without being in it can
+    click, but Slack refuses them an ephemeral message (`user_not_in_channel`): they get it through the
+    click's response_url (`respond`) instead. Other Slack errors are raised."""
+    try:
+        client.chat_postEphemeral(
+            channel=channel, user=user, text=text, **({"thread_ts": thread_ts} if thread_ts else {})
+        )
+    except SlackApiError as exc:
+        if exc.response.get("error") != "user_not_in_channel" or respond is None:
+            raise
+        respond(text=text, response_type="ephemeral", replace_original=False)
+
+
 def message_text(message: dict[str, Any], *, drop_mentions: bool = False) -> str:
     """The text worth diagnosing: the message (without user mentions if asked), its code blocks, and the
     preview of attached snippets, as plain text."""

@@ -492,6 +492,22 @@ def test_assigning_a_step_dms_the_assignee_a_link(settings, slack) -> None:
     assert store_for(settings).get(state.id).assignments["add-integration"].assignee == ADMINS[2]
 
 
+def test_a_click_by_someone_reading_the_channel_without_being_in_it_is_answered(settings, slack) -> None:
+    """Anyone can read (and click in) a public channel without joining it; Slack refuses them an ephemeral
+    message (`user_not_in_channel`), so the refusal goes through the click's response_url."""
+    outsider = "U0OUTSIDE1"
+    with running_bot(settings) as bot:
+        state = start_by_button(bot, settings)
+        message = step_message(slack, state, "create-app")
+        slack.fail_next("chat.postEphemeral", error="user_not_in_channel")
+        bot.send_action(tick_payload(state, "create-app", outsider, ["create-app-1"], message))
+        [told] = slack.wait_for("response_url")
+        assert "not valid for you" in told.params["text"] and told.params["response_type"] == "ephemeral"
+        assert told.params.get("replace_original") in (False, "false")
+        bot.drain()
+    assert store_for(settings).get(state.id).ticked("create-app", "create-app-1") is None
+
+
 def test_assigning_someone_outside_the_channel_is_refused_with_the_reason(settings, slack) -> None:
     outsider = "U0OUTSIDE1"
     with running_bot(settings) as bot:

@@ -10,11 +10,10 @@ from typing import Any
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
 from bot.slack.blocks import CHECK_HINT, FIXED, NOT_IT, with_feedback_note
 from bot.slack.deps import Deps
-from bot.slack.replies import log_slack_error
+from bot.slack.replies import log_slack_error, tell_clicker
 from bot.store.feedback import FeedbackStore
 
 log = logging.getLogger(__name__)
@@ -59,22 +58,13 @@ class FeedbackButtons:
                 value["channel"], value["ts"], user, cause, helpful, self.deps.clock()
             )
             if not voted:
-                self._already_voted(client, respond, channel, user, value["ts"])
+                tell_clicker(
+                    client, respond, channel=channel, user=user, text=ALREADY_VOTED, thread_ts=value["ts"]
+                )
                 return
             self._show_votes(client, body, value, user, helpful, channel)
         except Exception as exc:
             log_slack_error(f"{action.get('action_id')} button", exc)
-
-    @staticmethod
-    def _already_voted(client: WebClient, respond: Respond, channel: str, user: str, thread_ts: str) -> None:
-        """Say so in the thread; to someone reading a public channel without being in it (Slack refuses them
-        an ephemeral message: `user_not_in_channel`), through the click's response_url."""
-        try:
-            client.chat_postEphemeral(channel=channel, user=user, text=ALREADY_VOTED, thread_ts=thread_ts)
-        except SlackApiError as exc:
-            if exc.response.get("error") != "user_not_in_channel":
-                raise
-            respond(text=ALREADY_VOTED, response_type="ephemeral", replace_original=False)
 
     def _show_votes(
         self,

@@ -44,6 +44,7 @@ from bot.slack.check_blocks import (
     spacing_text,
 )
 from bot.slack.deps import Deps
+from bot.slack.replies import tell_clicker
 from bot.store.jobs import Job, JobStore
 from bot.store.shared_reports import KeptReport, SharedReports
 
@@ -509,15 +510,11 @@ class CheckCommand:
             if apps
             else f"No APS app is registered for you yet. {escape(REGISTER_HINT)}"
         )
-        kwargs: dict[str, Any] = {"channel": channel, "user": user, "text": "\n".join(lines)}
-        if value.get("ts"):
-            kwargs["thread_ts"] = str(value["ts"])
+        text, thread_ts = "\n".join(lines), str(value.get("ts") or "") or None
         try:
-            client.chat_postEphemeral(**kwargs)
+            tell_clicker(client, respond, channel=channel, user=user, text=text, thread_ts=thread_ts)
         except SlackApiError as exc:
             log.warning("run_live_check hint failed: %s", exc.response.get("error"))
-            if exc.response.get("error") == "user_not_in_channel":  # reading a public channel, not in it
-                respond(text=kwargs["text"], response_type="ephemeral", replace_original=False)
 
 
 def scheduled_work(

@@ -55,7 +55,7 @@ from bot.slack.checklist_blocks import (
     step_text,
 )
 from bot.slack.deps import Deps
-from bot.slack.replies import failure_name, is_retriable
+from bot.slack.replies import failure_name, is_retriable, tell_clicker
 from bot.store.checklists import ChecklistStore, new_checklist_id
 from bot.store.jobs import PENDING, Job, JobStore
 
@@ -517,8 +517,10 @@ class ChecklistThreads:
         user = (body.get("user") or {}).get("id")
         if not (isinstance(channel, str) and isinstance(user, str)):
             return
+        url = body.get("response_url")
+        respond = Respond(response_url=url) if isinstance(url, str) and url else None
         try:
-            client.chat_postEphemeral(channel=channel, user=user, text=text)
+            tell_clicker(client, respond, channel=channel, user=user, text=text)
         except SlackApiError as exc:
             log.info("could not tell %s about their click: %s", user, exc.response.get("error"))
 
