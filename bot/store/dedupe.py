@@ -48,6 +48,11 @@ def warned_key(channel: str, ts: str) -> str:
     return f"{WARNED}{channel}:{ts}"
 
 
+def checklist_from_key(channel: str, ts: str) -> str:
+    """A checklist was started from the diagnosis reply in this thread (kept a day, like delivery keys)."""
+    return f"checklist-from:{channel}:{ts}"
+
+
 class DedupeStore:
     """SQLite-backed delivery keys, safe across threads and processes."""
 
@@ -87,6 +92,11 @@ class DedupeStore:
         """`first_seen` of one delivery, in a transaction of its own."""
         with self.db.transaction() as conn:
             return self.first_seen(conn, [keys], now=now)[0]
+
+    def forget(self, key: str) -> None:
+        """Drop one key (what it guarded did not happen after all)."""
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM dedupe WHERE key = ?", (key,))
 
     def state(self, key: str) -> str | None:
         row = self.db.connection().execute("SELECT state FROM dedupe WHERE key = ?", (key,)).fetchone()

@@ -193,6 +193,35 @@ def test_start_from_the_diagnosis_button_posts_the_thread(settings, slack) -> No
     assert state.cause == CAUSE["id"]
 
 
+def test_a_second_start_from_the_same_diagnosis_points_to_the_first_checklist(settings, slack) -> None:
+    """A double click on *Start checklist*, or a teammate clicking it too: one checklist, one link."""
+    value = json.dumps({"cause": CAUSE["id"], "channel": CHANNEL, "ts": "1690000001.000001"})
+    with running_bot(settings) as bot:
+        for clicker in ADMINS[:2]:
+            bot.send_action(block_action_payload("start_checklist", value, user=clicker, channel=CHANNEL))
+        [told] = slack.wait_for("response_url", predicate=lambda c: "already" in c.params.get("text", ""))
+        assert told.params["response_type"] == "ephemeral"
+        bot.drain()
+    assert len(store_for(settings).open_checklists()) == 1
+    links = [
+        p for p in slack.calls_to("chat.postMessage") if p.params.get("thread_ts") == "1690000001.000001"
+    ]
+    assert len(links) == 1
+
+
+def test_a_start_slack_refused_can_be_clicked_again(settings, slack) -> None:
+    value = json.dumps({"cause": CAUSE["id"], "channel": CHANNEL, "ts": "1690000001.000001"})
+    with running_bot(settings) as bot:
+        slack.fail_next("chat.postMessage", error="restricted_action")
+        bot.send_action(block_action_payload("start_checklist", value, user=ADMINS[0], channel=CHANNEL))
+        slack.wait_for("response_url", predicate=lambda c: "refused" in c.params.get("text", ""))
+        bot.drain()
+        assert store_for(settings).open_checklists() == []
+        start_by_button(bot, settings)
+        bot.drain()
+    assert len(store_for(settings).open_checklists()) == 1
+
+
 def test_start_from_the_command_with_client_id_and_project(settings, slack) -> None:
     with running_bot(settings) as bot:
         response = bot.send_command(

@@ -57,6 +57,7 @@ from bot.slack.checklist_blocks import (
 from bot.slack.deps import Deps
 from bot.slack.replies import failure_name, is_retriable, tell_clicker
 from bot.store.checklists import ChecklistStore, new_checklist_id
+from bot.store.dedupe import DedupeStore, checklist_from_key
 from bot.store.jobs import PENDING, Job, JobStore
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,9 @@ def run_check(settings: Settings, client_id: str, project: str) -> CheckOutcome:
 
 
 TRY_AGAIN = ":hourglass: Slack did not answer in time; nothing changed. Try again."
+ALREADY_STARTED = (
+    ":clipboard: A checklist was already started from this diagnosis: its link is in the diagnosis thread."
+)
 CLOSED_TEXT = (
     ":lock: This checklist was closed when its first message was deleted or its channel archived. "
     "Start a new one with `/aps-check checklist`."
@@ -727,14 +731,23 @@ def start_and_report(
     With `diagnosis_ts`, also link the new checklist from that diagnosis thread."""
 
     def work() -> None:
+        origin = checklist_from_key(channel, diagnosis_ts) if diagnosis_ts else None
+        started = False
         try:
             # In a channel its starter is not in (picked in the App Home modal) they could tick nothing.
             if not channel.startswith("D") and not is_member(client, channel, user):
+                origin = None
                 tell(f":warning: You are not in <#{channel}>: join it first, or pick a channel you are in.")
+                return
+            # One checklist per diagnosis: a double click, or a teammate clicking too, gets a pointer to it.
+            if origin is not None and not DedupeStore(deps.db).record([origin], now=deps.clock()):
+                origin = None  # the first click's, not ours to forget
+                tell(ALREADY_STARTED)
                 return
             state = ChecklistThreads(deps).start(
                 client, channel=channel, user=user, client_id=client_id, project=project, cause=cause
             )
+            started = True
             if diagnosis_ts and state.parent_ts:
                 link = client.chat_getPermalink(channel=channel, message_ts=state.parent_ts)["permalink"]
                 client.chat_postMessage(
@@ -756,6 +769,9 @@ def start_and_report(
         except Exception:  # storage failed (a full disk, say): the user is told, the details are logged
             log.exception("checklist in %s could not be started", channel)
             tell(":x: The checklist could not be started (the error is in the bot's log). Try again later.")
+        finally:
+            if origin is not None and not started:  # nothing was started: the next click may try again
+                _forget(deps, origin)
 
     def tell(text: str) -> None:
         if respond is not None:
@@ -765,6 +781,13 @@ def start_and_report(
             client.chat_postMessage(channel=dm, text=text)
 
     _submit(deps, work)
+
+
+def _forget(deps: Deps, key: str) -> None:
+    try:
+        DedupeStore(deps.db).forget(key)
+    except Exception:
+        log.exception("could not release %s; a new checklist from that diagnosis waits a day", key)
 
 
 def background_client(deps: Deps) -> WebClient:
