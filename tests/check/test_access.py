@@ -50,6 +50,7 @@ def test_request_accepts_ids_with_or_without_prefix() -> None:
     "kwargs",
     [
         {"project": ""},
+        {"project": "x" * 256},  # ACC project names have at most 255 characters
         {"project": "x", "region": "MARS"},
         {"project": "x", "account": "not an id"},
         {"project": "x", "user": "a b"},
@@ -58,6 +59,10 @@ def test_request_accepts_ids_with_or_without_prefix() -> None:
 def test_request_rejects_bad_arguments(kwargs) -> None:
     with pytest.raises(InvalidRequest):
         CheckRequest.build(kwargs.pop("project"), **kwargs)
+
+
+def test_a_project_name_of_255_characters_is_accepted() -> None:
+    assert CheckRequest.build("x" * 255).project_name == "x" * 255
 
 
 def test_region_aliases() -> None:

@@ -22,6 +22,8 @@ from tests.fakes.aps_server import (
     USER_EMAIL,
     USER_ID,
     FakeAps,
+    dm_error,
+    hub_json,
 )
 
 # scenario -> (failing step, cause id); None = the check passes
@@ -409,6 +411,7 @@ def test_region_given_differs_from_the_hub(aps: FakeAps, settings: Settings) -> 
     report = check(settings, region="emea")
     hub = report.step("hub")
     assert report.passed and (hub.status, hub.cause_id) == ("warn", "region-mismatch")
+    assert {s.status for s in report.steps if s.name != "hub"} == {"pass"}  # a warning blocks nothing
 
 
 def test_unknown_app_is_a_failed_first_step_with_registration_help(settings: Settings) -> None:
@@ -442,3 +445,137 @@ def test_project_of_another_account_the_app_also_reaches(aps: FakeAps, settings:
     assert (failed.name, failed.cause_id) == ("account_admin", "project-not-found")
     assert f"belongs to account {ACCOUNT_ID}" in failed.observed.message
     assert report.step("project").cause_id == "project-not-found"
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_a_server_error_on_the_project_is_no_verdict(aps: FakeAps, settings: Settings, status: int) -> None:
+    """A plain 500 is an APS failure like a 503: "retry later", not "Docs is not activated" (which the ACC
+    Admin API's knowing the project would otherwise conclude)."""
+    aps.unavailable_hubs = {f"b.{ACCOUNT_ID}": status}
+    failed = check(settings).failed_step
+    assert (failed.name, failed.cause_id, failed.observed.status) == ("project", None, status)
+    assert "retry later" in failed.observed.message
+
+
+def test_a_401_with_a_fresh_token_is_an_invalid_token(
+    aps: FakeAps, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hubs call refuses even the renewed token: the token is the problem, not a missing integration."""
+    monkeypatch.setattr(
+        FakeAps, "_hubs", lambda self, query: self._json(401, {"developerMessage": "The token is not valid"})
+    )
+    failed = check(settings).failed_step
+    assert (failed.name, failed.cause_id, failed.observed.status) == ("hub", "expired-or-invalid-token", 401)
+    assert "The token is not valid" in failed.observed.message
+
+
+def test_account_id_given_as_project_id_in_another_case(aps: FakeAps, settings: Settings) -> None:
+    """GUIDs copied from different places differ in case; the same id is still the same id."""
+    report = check(settings, account=ACCOUNT_ID.upper(), project=ACCOUNT_ID.lower())
+    ids = report.step("ids")
+    assert (ids.status, ids.cause_id) == ("warn", "id-prefix-mismatch")
+    assert "equals the account id" in ids.observed.message
+
+
+def test_the_only_account_hub_is_used_without_searching_it(aps: FakeAps, settings: Settings) -> None:
+    """No account id and one account hub: the check goes on in it, so a project Docs does not serve is
+    named as such, not as "in none of the account hubs"."""
+    aps.scenario = "project_not_in_docs"
+    report = check_without_account(settings)
+    assert report.step("hub").status == "pass"
+    failed = report.failed_step
+    assert (failed.name, failed.cause_id) == ("project", "project-service-not-activated")
+
+
+@pytest.mark.parametrize(
+    ("resource", "step"), [("topFolders", "top_folders"), ("contents", "folder_contents")]
+)
+def test_a_folder_the_integration_may_not_read_is_a_folder_permission(
+    aps: FakeAps, settings: Settings, monkeypatch: pytest.MonkeyPatch, resource: str, step: str
+) -> None:
+    real = FakeAps._data_management
+
+    def data_management(self: FakeAps, path: str, query: dict, headers: Any) -> Any:
+        if path.endswith(f"/{resource}"):
+            return self._json(403, dm_error(403, "ERR_NOT_ALLOWED", "You don't have permission to view it"))
+        return real(self, path, query, headers)
+
+    monkeypatch.setattr(FakeAps, "_data_management", data_management)
+    failed = check(settings).failed_step
+    assert (failed.name, failed.cause_id, failed.observed.status) == (step, "folder-permission-denied", 403)
+
+
+def test_a_user_who_sees_no_folder_lacks_project_access(
+    aps: FakeAps, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """APS may answer the user's top folders with 200 and an empty list: they can see nothing."""
+    monkeypatch.setattr(
+        FakeAps,
+        "_user_denied",
+        lambda self, headers: self._json(200, {"data": []}) if headers.get("x-user-id") else None,
+    )
+    failed = check(settings, user=USER_ID).failed_step
+    assert (failed.name, failed.cause_id) == ("user_access", "user-lacks-project-access")
+    assert "no folders visible" in failed.observed.message
+
+
+def hubs_with_the_project_at(position: int, total: int = 11) -> Any:
+    """A `FakeAps._reachable_hubs` answering `total` account hubs, the project's own at `position` (1-based)."""
+
+    def reachable(self: FakeAps) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
+        hubs = [hub_json(f"b.{uuid.UUID(int=n)}", f"Account {n}", "US") for n in range(1, total)]
+        hubs.insert(position - 1, hub_json(f"b.{ACCOUNT_ID}", self.account_name, self.region))
+        return hubs, [], 200
+
+    return reachable
+
+
+def hubs_asked_for_the_project(aps: FakeAps) -> set[str]:
+    return {c.path.split("/")[4] for c in aps.calls if c.path.startswith("/project/v1/hubs/b.")}
+
+
+@pytest.mark.parametrize(("position", "found"), [(10, True), (11, False)])
+def test_the_project_is_looked_for_in_ten_hubs_at_most(
+    aps: FakeAps, settings: Settings, monkeypatch: pytest.MonkeyPatch, position: int, found: bool
+) -> None:
+    """No account id: each hub is one call against the hubs quota (50/min), so ten are searched at most."""
+    monkeypatch.setattr(FakeAps, "_reachable_hubs", hubs_with_the_project_at(position))
+    report = check_without_account(settings)
+    assert len(hubs_asked_for_the_project(aps)) == 10
+    hub = report.step("hub")
+    assert (hub.status, hub.cause_id) == (("pass", None) if found else ("fail", "project-not-found"))
+
+
+@pytest.mark.parametrize(
+    ("position", "cause"), [(5, "project-not-found"), (6, "integration-not-provisioned")]
+)
+def test_an_unreachable_account_probes_five_reachable_hubs_for_the_project(
+    aps: FakeAps, settings: Settings, monkeypatch: pytest.MonkeyPatch, position: int, cause: str
+) -> None:
+    """A wrong account id: the first five hubs the app reaches are asked whether they hold the project (the
+    "wrong account id" verdict); past them, the verdict is the missing integration."""
+    monkeypatch.setattr(FakeAps, "_reachable_hubs", hubs_with_the_project_at(position))
+    failed = check(settings, account=str(uuid.UUID(int=999))).failed_step
+    assert (failed.name, failed.cause_id) == ("hub", cause)
+    assert len(hubs_asked_for_the_project(aps)) == 5
+
+
+def test_a_failed_token_skips_every_step_that_needs_it(aps: FakeAps, settings: Settings) -> None:
+    """Steps after a failure are skipped, not run without their facts (an "internal error" each)."""
+    aps.scenario = "bad_secret"
+    report = check(settings, user=USER_ID)
+    statuses = {s.name: s.status for s in report.steps}
+    assert statuses.pop("ids") == "pass" and statuses.pop("token") == "fail"
+    assert set(statuses.values()) == {"skipped"}, statuses
+    assert report.step("hub").observed.message == "skipped: needs Two-legged token"
+    assert report.step("folder_contents").observed.message == "skipped: needs Top folders"
+
+
+def test_a_failure_points_at_its_causes_checklist_step_not_the_steps(
+    aps: FakeAps, settings: Settings
+) -> None:
+    """A 429 on the hub lookup is no reason to send an admin to the Custom Integrations step (the hub step's):
+    the report names the rate-limited cause's step (knowledge/rate-limited.yml)."""
+    aps.scenario = "rate_limited"
+    failed = check(settings).failed_step
+    assert (failed.name, failed.cause_id, failed.checklist_step) == ("hub", "rate-limited", "test-access")
