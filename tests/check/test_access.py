@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from bot.check import causes as C
 from bot.check.access import find_app, may_use
+from bot.check.causes import CauseText, describe
 from bot.check.request import CheckRequest, InvalidRequest
 from bot.settings import ApsApp, Settings
 
@@ -51,6 +53,7 @@ def test_request_accepts_ids_with_or_without_prefix() -> None:
     [
         {"project": ""},
         {"project": "x" * 256},  # ACC project names have at most 255 characters
+        {"project": "b.not an id"},  # `b.` makes it an id: told at once, not as "project not found"
         {"project": "x", "region": "MARS"},
         {"project": "x", "account": "not an id"},
         {"project": "x", "user": "a b"},
@@ -67,3 +70,11 @@ def test_a_project_name_of_255_characters_is_accepted() -> None:
 
 def test_region_aliases() -> None:
     assert CheckRequest.build("x", region="eu").region == "EMEA"
+
+
+def test_without_a_knowledge_base_a_cause_keeps_its_own_title_fix_and_step() -> None:
+    """A bare CLI run (no KB loaded) still tells what to do about each cause the check concludes."""
+    text = describe(C.INTEGRATION_MISSING, None)
+    assert text.checklist_step == "add-integration"
+    assert "Custom Integrations" in text.fix and text.title != C.INTEGRATION_MISSING
+    assert describe("no-such-cause", None) == CauseText("no-such-cause", "", "test-access")

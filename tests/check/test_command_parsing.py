@@ -6,9 +6,12 @@ from dataclasses import dataclass
 
 import pytest
 
+from bot.check.report import StepResult
+from bot.settings import ApsApp
 from bot.slack.listeners import check_command
 from bot.slack.listeners.check_command import UsageError, looks_secret, parse_check_args, split_words
 from tests.fakes.aps_server import ACCOUNT_ID, CLIENT_ID, CLIENT_SECRET, PROJECT_ID
+from tests.fakes.clock import Clock
 
 
 def parse(text: str) -> dict:
@@ -106,3 +109,28 @@ def test_registered_client_ids_may_come_as_a_generator() -> None:
     words = split_words(text)
     assert not looks_secret(text, words, (client_id for client_id in [CLIENT_ID]))
     assert looks_secret(text, words, ())  # unregistered, the same 32-character word looks like a secret
+
+
+def progress_calls(step_gap: float, steps: int = 9) -> list[dict]:
+    """The response_url uses of a check whose steps finish `step_gap` seconds apart."""
+    calls: list[dict] = []
+    clock = Clock(1000.0)
+    app = ApsApp(name="Integration Bot", client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
+    view = check_command.ProgressView(lambda **kw: calls.append(kw), app, PROJECT_ID, clock)
+    view.start()
+    for n in range(steps):
+        clock.now += step_gap
+        view.on_step(StepResult(f"step{n}", f"Step {n}", "pass"))
+    return calls
+
+
+def test_progress_leaves_one_response_url_use_for_the_report() -> None:
+    """response_url takes five uses: "checking…", at most three updates, and the final report."""
+    calls = progress_calls(step_gap=1.0)
+    assert len(calls) == 1 + 3
+    assert all(call["replace_original"] is True for call in calls[1:])
+
+
+def test_progress_is_not_updated_for_steps_finishing_close_together() -> None:
+    """Nine steps 0.3 intervals apart span 2.7 intervals: two updates, however many steps."""
+    assert len(progress_calls(step_gap=check_command.PROGRESS_MIN_INTERVAL * 0.3)) == 1 + 2

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from bot.scheduler import Scheduler
-from bot.settings import Settings
+from bot.settings import ApsApp, Settings
 from bot.slack.listeners.check_command import CHECK_JOB, REPORT_TTL, RESUME_AFTER, RUN_LIVE_CHECK
 from tests.check.conftest import ALLOWED_CHANNEL, ALLOWED_GROUP, ALLOWED_USER, app_entry
 from tests.check.test_scenarios import FAILURES
@@ -166,6 +166,19 @@ def test_stranger_is_refused_and_nothing_reaches_aps(
     assert "may not run checks" in refusal.params["text"]
     bot.runtime.deps.executor.submit(lambda: None).result(timeout=10)
     assert aps.calls == []
+
+
+def test_an_app_without_user_groups_is_refused_to_strangers(
+    bot_settings: Settings, slack: FakeSlackApi, aps: FakeAps
+) -> None:
+    """No group to look up does not open the app: only its listed users and channels may use it."""
+    settings = bot_settings.model_copy(update={"aps_apps": [ApsApp(**app_entry(allowed_usergroups=[]))]})
+    with running_bot(settings) as bot:
+        command(bot, f"{CLIENT_ID} {PROJECT_ID}", user=STRANGER)
+        [refusal] = slack.wait_for("response_url")
+        assert "may not run checks" in refusal.params["text"]
+        bot.runtime.deps.executor.submit(lambda: None).result(timeout=10)
+    assert aps.calls == [] and slack.calls_to("usergroups.users.list") == []
 
 
 def test_allowed_channel_lets_anyone_check(bot: BotServer, slack: FakeSlackApi) -> None:

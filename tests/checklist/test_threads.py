@@ -518,3 +518,17 @@ def test_a_reminder_that_cannot_be_posted_does_not_block_the_others(deps, slack,
     assert len(reminders) == 2  # one refused by Slack, one posted
     assert threads.store.get(first.id).reminded_at is not None
     assert threads.remind_stale(slack, clock.now + 9 * DAY) == 0
+
+
+def test_a_checklist_finished_before_its_recheck_is_due_is_not_rechecked(deps, slack, clock) -> None:
+    """The admins ticked every step (the test step too) while the re-check waited: nothing is left to prove."""
+    threads, state = started(deps, slack, client_id="abc", project="b.p")
+    complete_integration(threads, slack, state)
+    for step in state.template.steps:
+        tick(threads, slack, state, step.id, "U2", items(state, step.id))
+    assert threads.store.get(state.id).done
+    check = FakeCheck(False)
+    clock.now += 600
+    run_scheduler(deps, slack, check, clock.now)
+    assert check.calls == []
+    assert not any(p["text"].startswith("Automatic re-check") for p in slack.of("chat.postMessage"))
