@@ -86,15 +86,29 @@ def test_ticking_everything_completes_with_total_time(template) -> None:
     assert str(state.progress) == "5/5 steps · 11/11 items"
 
 
-def test_completion_event_is_emitted_once(template) -> None:
+def test_completion_event_is_emitted_once_by_the_last_tick(template) -> None:
     state = start(template)
     completions = []
+    at = 5000.0
     for step in template.steps:
         for item in step.items:
-            result = state.tick(step.id, item.id, "U1", 5000.0)
+            at += 10
+            result = state.tick(step.id, item.id, "U1", at)
             state = result.state
             completions += [e for e in result.events if isinstance(e, ChecklistCompleted)]
-    assert completions == [ChecklistCompleted(5000.0, 4000.0)]
+    assert completions == [ChecklistCompleted(at, at - 1000.0)]
+
+
+def test_one_item_left_open_is_not_done(template) -> None:
+    state = tick_all(start(template))
+    result = state.untick("project-access", "project-access-2", "U1", 3000.0)
+    assert not result.state.done and not result.state.progress.done
+    assert str(result.state.progress) == "4/5 steps · 10/11 items"
+
+
+@pytest.mark.parametrize(("client_id", "project"), [("abc", None), (None, "b.p1"), (None, None)])
+def test_a_recheck_needs_both_the_client_id_and_the_project(template, client_id, project) -> None:
+    assert not start(template, client_id=client_id, project=project).can_recheck
 
 
 def test_untick_reopens_step_and_checklist(template) -> None:
@@ -107,6 +121,12 @@ def test_untick_reopens_step_and_checklist(template) -> None:
     )
     assert not result.state.done and result.state.ticked("test-access", "test-access-1") is None
     assert result.state.last_activity == 3000.0
+
+
+def test_untick_in_an_open_step_reopens_nothing(template) -> None:
+    state = start(template).tick("create-app", "create-app-1", "U1", 1100.0).state
+    result = state.untick("create-app", "create-app-1", "U2", 1200.0)
+    assert result.events == (ItemUnticked("create-app", "create-app-1", "U2", 1200.0),)
 
 
 def test_done_again_after_a_reopening_is_not_a_first_completion(template) -> None:
@@ -171,6 +191,14 @@ def test_assign_emits_event_and_is_idempotent(template) -> None:
     assert result.state.assign("add-integration", "U9", "U2", 1600.0).events == ()
     with pytest.raises(ChecklistError):
         state.assign("nope", "U9", "U1", 1500.0)
+
+
+def test_reassigning_a_step_to_someone_else_moves_it(template) -> None:
+    state = start(template).assign("add-integration", "U9", "U1", 1500.0).state
+    result = state.assign("add-integration", "U8", "U2", 1600.0)
+    assert result.events == (StepAssigned("add-integration", "U8", "U2", 1600.0),)
+    assert result.state.assignments["add-integration"].assignee == "U8"
+    assert result.state.last_activity == 1600.0  # an assignment is activity: no stale reminder yet
 
 
 def test_unassign_emits_event_only_when_assigned(template) -> None:
