@@ -95,6 +95,12 @@ JWT = "eyJhbGciOiJSUzI1NiIsImtpZCI6IlUzc1QifQ.eyJzY29wZSI6WyJkYXRhOnJlYWQiXSwiY2
         ("posting to https://hooks.slack.com/services/T0001/B0002/XXXXyyyyZZZZ failed", "XXXXyyyyZZZZ"),
         ('{"url":"https:\\/\\/hooks.slack.com\\/services\\/T0001\\/B0002\\/XXXXyyyyZZZZ"}', "XXXXyyyyZZZZ"),
         ("Sending a request - url: https://hooks.slack.com/commands/T0001/1234/abcDEF123xyz", "abcDEF123xyz"),
+        # the boundaries: an id trimmed to 24 characters still takes any value as its secret; six characters
+        # are no placeholder; a 12-character token after its name, a 13-letter word after "client secret"
+        ("failed for abcdefghijklmnopqrstuvwx:zx8cv7bn6mq5lk4jab -> 401", "zx8cv7bn6mq5lk4jab"),
+        ("client_secret=Ab3dE6", "Ab3dE6"),
+        ("The refresh token Ab3dEf6hIj9k is invalid", "Ab3dEf6hIj9k"),
+        ("my client secret QWERTZUIOPASD is wrong", "QWERTZUIOPASD"),
     ],
 )
 def test_known_secret_shapes_are_blanked(text: str, secret: str) -> None:
@@ -144,11 +150,21 @@ def test_known_secret_shapes_are_blanked(text: str, secret: str) -> None:
         "access token GetThreeLeggedTokenAsync failed: refresh token InvalidRefreshTokenException",
         "Access Token を取得して、expires_in にある秒数が経過すると",
         "when using 3-legged oauth token. (Parameter 'Signatures.ActivityId')",
+        "client secret を入力しましたがエラーになりました。どうすればいいですか",
+        "client_secret=Ab3dE",  # five characters or fewer: a placeholder ("abc", "12345")
     ],
 )
 def test_placeholders_are_not_secrets(text: str) -> None:
-    assert redact(text) == redact(text)  # deterministic
-    assert not redact(text).found
+    result = redact(text)
+    assert not result.found and result.text == text
+
+
+def test_secrets_of_two_kinds_in_one_paste_are_both_blanked() -> None:
+    """Blanking the first shortens the paste: the second is still found where it now is."""
+    text = "Authorization: Bearer abcdefgh12345678abcd then client_secret=Hk29sLq0pXv7 failed"
+    result = redact(text)
+    assert result.text == "Authorization: Bearer [REDACTED] then client_secret=[REDACTED] failed"
+    assert set(result.kinds) == {"bearer", "key-value"}
 
 
 # Real secrets mix letters and digits; all-"x" or "YOUR…" strings are placeholders the redactor keeps on purpose.
