@@ -312,6 +312,25 @@ def test_a_check_the_bot_died_during_is_run_again_after_the_restart(
     assert len(slack.calls_to("response_url")) == 1  # the report alone: the first run may have used the rest
 
 
+def test_a_strangers_check_the_bot_died_during_is_refused_after_the_restart(
+    bot_settings: Settings, slack: FakeSlackApi, aps: FakeAps, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check is stored before it is authorised: its re-run authorises the same user in the same channel."""
+    clock = Clock()
+    with monkeypatch.context() as patch:
+        _dies_before_answering(patch)
+        with running_bot(bot_settings, clock=clock) as bot:
+            command(bot, f"{CLIENT_ID} {PROJECT_ID} {ACCOUNT_ID}", user=STRANGER)
+            bot.drain()
+    with running_bot(bot_settings, clock=clock) as bot:
+        assert Scheduler(bot.runtime.deps).run_due(clock.now + RESUME_AFTER) == 1
+        [refusal] = slack.wait_for("response_url")
+        assert "may not run checks" in refusal.params["text"]
+        bot.drain()
+        assert stored_checks(bot) == 0
+    assert aps.calls == []
+
+
 def test_a_check_still_on_its_way_is_not_run_again_when_its_job_comes_due(
     bot_settings: Settings, slack: FakeSlackApi, aps: FakeAps, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -539,12 +558,31 @@ def test_share_after_the_response_url_expired_is_refused(
     assert slack.calls_to("chat.postMessage") == []
 
 
-def test_share_by_someone_else_or_stale_is_refused(bot: BotServer, slack: FakeSlackApi) -> None:
+def test_share_of_an_unknown_report_is_refused(bot: BotServer, slack: FakeSlackApi) -> None:
     payload = block_action_payload("share_check_report", json.dumps({"report": "forged"}), user=ALLOWED_USER)
     bot.send_action(payload)
     [answer] = slack.wait_for("response_url")
     assert "expired" in answer.params["text"]
     assert slack.calls_to("chat.postMessage") == []
+
+
+def test_only_the_user_who_ran_the_check_shares_its_report_and_only_once(
+    bot: BotServer, slack: FakeSlackApi, aps: FakeAps
+) -> None:
+    aps.scenario = "integration_missing_403"
+    command(bot, f"{CLIENT_ID} {PROJECT_ID} {ACCOUNT_ID}")
+    payload = share_button(slack)
+    someone_else = json.loads(json.dumps(payload))
+    someone_else["user"] = {**someone_else["user"], "id": STRANGER}
+    bot.send_action(someone_else)
+    slack.wait_for("response_url", predicate=lambda c: "expired" in str(c.params.get("text")))
+    bot.drain()
+    assert slack.calls_to("chat.postMessage") == []
+    for _ in range(2):  # the owner's share, then a second click on the same button
+        bot.send_action(payload)
+        bot.drain()
+    [post] = slack.calls_to("chat.postMessage")
+    assert f"Shared by <@{ALLOWED_USER}>" in json.dumps(post.json("blocks"))
 
 
 def test_run_live_check_button_prompts_for_the_command(
@@ -556,6 +594,7 @@ def test_run_live_check_button_prompts_for_the_command(
     bot.send_action(block_action_payload("run_live_check", value, user=ALLOWED_USER, channel=OTHER_CHANNEL))
     [hint] = slack.wait_for("chat.postEphemeral")
     assert hint.params["user"] == ALLOWED_USER and hint.params["channel"] == OTHER_CHANNEL
+    assert hint.params["thread_ts"] == "1690000001.000001"  # in the diagnosis thread the button is in
     assert "/aps-check" in hint.params["text"] and CLIENT_ID in hint.params["text"]
     assert "Custom integration missing (test KB)" in hint.params["text"]
     assert aps.calls == []
