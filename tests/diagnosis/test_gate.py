@@ -112,6 +112,8 @@ SHARED_WORDS_ELSEWHERE = [
     "Navisworks: 403 Forbidden when downloading the NWD from our intranet",
     "Procore API returns 403 Forbidden when listing projects of company 12345",
     'Client can\'t download project files: { "message": "This action is unauthorized." }',
+    "MinIO returns 403 Forbidden when listing objects in bucket models, so the manifest upload fails",
+    "docker pull: 403 Forbidden from the hub, no access to the manifest of the image in our projects",
 ]
 
 
@@ -241,6 +243,8 @@ def test_a_missing_resource_of_another_kind_is_not_a_missing_project(diagnoser: 
         'HTTP 403 {"developerMessage":"The client_id specified does not have access to the api product"} '
         "Not an outage - status page is green.",
         "no APS outage today, yet our 2-legged token is refused with 401 Unauthorized on every BIM 360 call",
+        "This is not an outage: since this morning the hubs list is empty for our APS app and BIM 360 projects "
+        "say permission denied",
     ],
 )
 def test_an_outage_named_beside_a_refused_request_does_not_silence_it(
@@ -287,3 +291,20 @@ def test_a_refused_request_that_no_cause_explains_well_gets_no_reply(diagnoser: 
 def test_a_build_or_module_load_error_gets_no_reply(diagnoser: Diagnoser, text: str) -> None:
     """Nothing was sent to APS, so nothing was refused, however well "could not be found" matches."""
     assert not diagnoser.diagnose(text).is_aps_error
+
+
+def test_aps_named_and_a_close_fit_is_answered_beside_another_system(diagnoser: Diagnoser) -> None:
+    """GitHub runs the job; the quoted message is APS's own."""
+    text = (
+        "Our GitHub Actions job calls the Autodesk BIM 360 API and gets 403: The client_id specified does not "
+        "have access to the api product"
+    )
+    diagnosis = diagnoser.diagnose(text)
+    assert diagnosis.is_aps_error and diagnosis.best.id == "app-api-access-missing"
+
+
+def test_aps_refusing_a_call_made_from_our_webhook_receiver_is_answered(diagnoser: Diagnoser) -> None:
+    """APS's host named: APS refused the receiver's call, not the receiver an APS callback."""
+    text = "Calling developer.api.autodesk.com from our webhook receiver returns 401 Unauthorized: the token expired"
+    diagnosis = diagnoser.diagnose(text)
+    assert diagnosis.is_aps_error and diagnosis.best.id == "expired-or-invalid-token"
