@@ -190,6 +190,8 @@ GENERIC_WORDS = [
     "Music app login fails: `INVALID_CLIENT: Invalid redirect URI`",
     # HTTP's own description of 429, which any server prints
     "Our gateway answers 429: The user has sent too many requests in a given amount of time.",
+    # APS-like resources, but no product named and no request refused
+    "the hubs and projects list of our integration is missing, bucket objects not visible",
 ]
 
 
@@ -291,6 +293,13 @@ def test_a_refused_request_that_no_cause_explains_well_gets_no_reply(diagnoser: 
 def test_a_build_or_module_load_error_gets_no_reply(diagnoser: Diagnoser, text: str) -> None:
     """Nothing was sent to APS, so nothing was refused, however well "could not be found" matches."""
     assert not diagnoser.diagnose(text).is_aps_error
+
+
+def test_an_aps_endpoint_refusing_a_call_from_a_ci_job_is_answered(diagnoser: Diagnoser) -> None:
+    """The job runs on GitHub; the endpoint that refused it is APS's."""
+    text = "github workflow: https://developer.api.autodesk.com/data/v1/projects/b.1/folders/x/contents gives 403"
+    diagnosis = diagnoser.diagnose(text)
+    assert diagnosis.is_aps_error and diagnosis.best.id == "folder-permission-denied"
 
 
 def test_aps_named_and_a_close_fit_is_answered_beside_another_system(diagnoser: Diagnoser) -> None:
