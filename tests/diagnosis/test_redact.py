@@ -99,6 +99,7 @@ JWT = "eyJhbGciOiJSUzI1NiIsImtpZCI6IlUzc1QifQ.eyJzY29wZSI6WyJkYXRhOnJlYWQiXSwiY2
         # are no placeholder; a 12-character token after its name, a 13-letter word after "client secret"
         ("failed for abcdefghijklmnopqrstuvwx:zx8cv7bn6mq5lk4jab -> 401", "zx8cv7bn6mq5lk4jab"),
         ("client_secret=Ab3dE6", "Ab3dE6"),
+        ("Authorization: Bearer Ab3dEf6h", "Ab3dEf6h"),  # eight characters after the scheme
         ("The refresh token Ab3dEf6hIj9k is invalid", "Ab3dEf6hIj9k"),
         ("my client secret QWERTZUIOPASD is wrong", "QWERTZUIOPASD"),
     ],
