@@ -134,3 +134,14 @@ def test_progress_leaves_one_response_url_use_for_the_report() -> None:
 def test_progress_is_not_updated_for_steps_finishing_close_together() -> None:
     """Nine steps 0.3 intervals apart span 2.7 intervals: two updates, however many steps."""
     assert len(progress_calls(step_gap=check_command.PROGRESS_MIN_INTERVAL * 0.3)) == 1 + 2
+
+
+def test_named_arguments_in_any_case() -> None:
+    """Phones capitalise: `Region=EU User=…` are the named arguments, not an account id."""
+    assert parse(f"{CLIENT_ID} {PROJECT_ID} Region=eu User=a@b.co Account={ACCOUNT_ID}") == {
+        "app": CLIENT_ID,
+        "project": PROJECT_ID,
+        "account": ACCOUNT_ID,
+        "region": "eu",
+        "user": "a@b.co",
+    }

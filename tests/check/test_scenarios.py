@@ -543,7 +543,8 @@ def test_the_project_is_looked_for_in_ten_hubs_at_most(
     report = check_without_account(settings)
     assert len(hubs_asked_for_the_project(aps)) == 10
     hub = report.step("hub")
-    assert (hub.status, hub.cause_id) == (("pass", None) if found else ("fail", "project-not-found"))
+    assert hub.status == ("pass" if found else "fail") and hub.cause_id is None
+    assert found or "the others were not searched" in hub.observed.message
 
 
 @pytest.mark.parametrize(
@@ -579,3 +580,57 @@ def test_a_failure_points_at_its_causes_checklist_step_not_the_steps(
     aps.scenario = "rate_limited"
     failed = check(settings).failed_step
     assert (failed.name, failed.cause_id, failed.checklist_step) == ("hub", "rate-limited", "test-access")
+
+
+def test_a_403_from_the_acc_admin_api_is_the_missing_account_administration_access(
+    aps: FakeAps, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        FakeAps,
+        "_admin",
+        lambda self, path, query, headers: self._json(
+            403, {"code": "ERR_ACCESS_DENIED", "message": "You do not have access to this resource"}
+        ),
+    )
+    report = check(settings)
+    admin = report.step("account_admin")
+    assert (admin.status, admin.cause_id) == ("fail", "integration-not-provisioned")
+    assert "Account Administration" in admin.observed.message
+    assert report.step("project").status == "pass"  # Data Management still serves it
+
+
+def test_a_403_on_the_project_is_the_integration_not_a_docs_activation(
+    aps: FakeAps, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ACC Admin API knows the project; Data Management refuses it: no "Docs is not activated" guess."""
+    real = FakeAps._data_management
+
+    def data_management(self: FakeAps, path: str, query: dict, headers: Any) -> Any:
+        if path == f"/project/v1/hubs/b.{ACCOUNT_ID}/projects/b.{PROJECT_ID}":
+            return self._json(403, dm_error(403, "ERR_NOT_ALLOWED", "No access to the project"))
+        return real(self, path, query, headers)
+
+    monkeypatch.setattr(FakeAps, "_data_management", data_management)
+    failed = check(settings).failed_step
+    assert (failed.name, failed.cause_id, failed.observed.status) == (
+        "project",
+        "integration-not-provisioned",
+        403,
+    )
+
+
+def test_a_project_without_top_folders_skips_opening_one(
+    aps: FakeAps, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = FakeAps._data_management
+
+    def data_management(self: FakeAps, path: str, query: dict, headers: Any) -> Any:
+        if path.endswith("/topFolders"):
+            return self._json(200, {"data": []})
+        return real(self, path, query, headers)
+
+    monkeypatch.setattr(FakeAps, "_data_management", data_management)
+    report = check(settings)
+    assert report.passed
+    assert (report.step("top_folders").status, report.step("folder_contents").status) == ("warn", "skipped")
+    assert not any("/contents" in c.path for c in aps.calls)
