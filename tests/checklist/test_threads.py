@@ -16,7 +16,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.knowledge import KnowledgeBase
 from bot.scheduler import Scheduler
-from bot.settings import Settings
+from bot.settings import ApsApp, Settings
 from bot.slack.checklist_blocks import ASSIGN, RECHECK, UNASSIGN, action_id, step_block_id, step_text
 from bot.slack.deps import Deps
 from bot.slack.listeners.checklist import (
@@ -532,3 +532,27 @@ def test_a_checklist_finished_before_its_recheck_is_due_is_not_rechecked(deps, s
     run_scheduler(deps, slack, check, clock.now)
     assert check.calls == []
     assert not any(p["text"].startswith("Automatic re-check") for p in slack.of("chat.postMessage"))
+
+
+def test_a_recheck_click_on_a_checklist_without_ids_asks_for_them(deps, slack) -> None:
+    check = FakeCheck(True)
+    threads, state = started(deps, slack, live_check=check)
+    threads.recheck(slack, state.id, requested_by="U2")
+    assert check.calls == []
+    assert any("I need a client id and a project" in p["text"] for p in slack.of("chat.postMessage"))
+
+
+def test_rechecks_run_with_the_live_check_permissions_of_who_asked(deps, slack) -> None:
+    """The automatic re-check acts for the user who started the checklist; a click, for the clicker."""
+    app = ApsApp(name="Bot", client_id="abc", client_secret="not-used", allowed_users=["U1"])
+    settings = deps.settings.model_copy(update={"aps_apps": [app]})
+    deps = Deps(settings=settings, kb=deps.kb, db=deps.db, executor=deps.executor, clock=deps.clock)
+    check = FakeCheck(True)
+    threads, state = started(deps, slack, client_id="abc", project="b.p", live_check=check)  # by U1
+    threads.recheck(slack, state.id)
+    assert check.calls == [("abc", "b.p")]
+    threads.recheck(slack, state.id, requested_by="U2")
+    assert check.calls == [("abc", "b.p")]
+    assert any(
+        p["text"].startswith(":lock: Re-check requested by <@U2>") for p in slack.of("chat.postMessage")
+    )
