@@ -54,7 +54,7 @@ FALLBACK: dict[str, CauseText] = {
     MISSING_SCOPE: CauseText(
         "Token lacks a scope",
         "Request the scopes the endpoint needs (`data:read account:read` for this check).",
-        "create-app",
+        "test-access",
     ),
     INTEGRATION_MISSING: CauseText(
         "Custom integration not added in the account",
@@ -65,7 +65,7 @@ FALLBACK: dict[str, CauseText] = {
     REGION_MISMATCH: CauseText(
         "Region mismatch",
         "Add the custom integration in the account of the project's region, and send `Region` accordingly.",
-        "add-integration",
+        "test-access",
     ),
     ACCOUNT_ADMIN_REQUIRED: CauseText(
         "Account admin rights required",
@@ -97,7 +97,7 @@ FALLBACK: dict[str, CauseText] = {
         "`b.` prefix mix-up",
         "Data Management ids carry `b.` (hub `b.<account>`, project `b.<project>`); the ACC Admin API takes "
         "them without.",
-        "test-access",
+        "project-access",
     ),
     RATE_LIMITED: CauseText(
         "Rate limited (429)",

@@ -78,3 +78,16 @@ def test_without_a_knowledge_base_a_cause_keeps_its_own_title_fix_and_step() -> 
     assert text.checklist_step == "add-integration"
     assert "Custom Integrations" in text.fix and text.title != C.INTEGRATION_MISSING
     assert describe("no-such-cause", None) == CauseText("no-such-cause", "", "test-access")
+
+
+def test_the_fallbacks_name_the_checklist_step_the_knowledge_base_names() -> None:
+    """Without a KB the report must send the admin to the same checklist step as with it."""
+    from pathlib import Path
+
+    from bot.knowledge import load_kb
+
+    kb = load_kb(Path(__file__).resolve().parents[2] / "knowledge")
+    for cause_id, fallback in C.FALLBACK.items():
+        cause = kb.cause(cause_id)
+        assert cause is not None, cause_id
+        assert fallback.checklist_step == cause.checklist_step, cause_id
