@@ -279,8 +279,9 @@ def step_hub(ctx: Context) -> Outcome:
 def _search_hubs(
     api: ApsApi, hubs: Sequence[Hub], req: CheckRequest
 ) -> tuple[Hub | None, ApsResponse | None]:
-    """The first hub holding the project, and the first answer that could not tell (a timeout, 429, 5xx, a
-    project list cut short): "not in these hubs" is a verdict only when every hub answered in full."""
+    """The first hub holding the project, and the first answer that could not tell (a timeout, 429, 5xx, an
+    HTML page, a project list cut short): "not in these hubs" is a verdict only when every hub answered in
+    full."""
     unanswered = None
     for hub in hubs:
         if req.dm_project_id:
@@ -303,6 +304,9 @@ def _search_hubs(
 
 
 def _transient(response: ApsResponse) -> bool:
+    """An answer that says nothing about the hub: none, 429, 5xx, or a proxy's or gateway's 4xx HTML page."""
+    if response.status >= 400 and response.error is not None and response.error.body_kind == "html":
+        return True
     return response.status in (0, 429) or response.status >= 500
 
 

@@ -16,6 +16,7 @@ from tests.fakes.aps_server import (
     APP_NAME,
     CLIENT_ID,
     CLIENT_SECRET,
+    HTML_403,
     OTHER_ACCOUNT_ID,
     PROJECT_ID,
     PROJECT_NAME,
@@ -634,3 +635,28 @@ def test_a_project_without_top_folders_skips_opening_one(
     assert report.passed
     assert (report.step("top_folders").status, report.step("folder_contents").status) == ("warn", "skipped")
     assert not any("/contents" in c.path for c in aps.calls)
+
+
+def html_403_on_the_projects_of(hub_id: str) -> Any:
+    """A `FakeAps._data_management` whose answers for `hub_id`'s projects are a gateway's HTML 403 page."""
+    real = FakeAps._data_management
+
+    def data_management(self: FakeAps, path: str, query: dict, headers: Any) -> Any:
+        if path.startswith(f"/project/v1/hubs/{hub_id}/projects"):
+            return 403, "text/html", HTML_403, {}
+        return real(self, path, query, headers)
+
+    return data_management
+
+
+@pytest.mark.parametrize("account", [None, str(uuid.UUID(int=999))])
+def test_an_html_403_while_the_project_is_looked_for_is_no_verdict(
+    aps: FakeAps, settings: Settings, monkeypatch: pytest.MonkeyPatch, account: str | None
+) -> None:
+    """The project's own hub answers the search with a gateway's page: neither "in none of the hubs" (no
+    account id) nor "integration missing" (an account the app does not reach) can be told from it."""
+    aps.scenario = "two_accounts"
+    monkeypatch.setattr(FakeAps, "_data_management", html_403_on_the_projects_of(f"b.{ACCOUNT_ID}"))
+    failed = run_live_check(settings, CLIENT_ID, PROJECT_ID, account=account).failed_step
+    assert (failed.name, failed.cause_id, failed.observed.status) == ("hub", None, 403), failed
+    assert "HTML page: 403 Forbidden" in failed.observed.message
