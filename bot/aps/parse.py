@@ -97,7 +97,9 @@ def parse_body(
     if not failed:
         return None, ApsError("", "non-JSON body", "non-json"), ()
     lowered = text[:300].lower()
-    if "html" in content_type.lower() or lowered.startswith(("<!doctype", "<html")) or "<body" in lowered:
+    # a page is markup: APS's bare text (AUTH-010's sentence) may come under an HTML content type too
+    markup = lowered.startswith(("<!doctype", "<html")) or "<body" in lowered
+    if markup or ("html" in content_type.lower() and lowered.startswith("<")):
         title = HTML_TITLE.search(text)
         page = f": {title.group(1)}" if title else ""
         return None, ApsError("", f"non-JSON body (HTML page{page})", "html"), ()

@@ -156,7 +156,16 @@ def test_no_token_or_secret_in_logs_or_repr(aps: FakeAps, caplog: pytest.LogCapt
             "AUTH-010 Token does not have the privilege for this request.",
             "text",
         ),
+        (  # APS's bare text under an HTML content type is still APS's text, not a proxy's page
+            403,
+            "text/html; charset=utf-8",
+            "Token does not have the privilege for this request.",
+            "AUTH-010",
+            "Token does not have the privilege for this request.",
+            "text",
+        ),
         (401, "", "", "", "empty body", "empty"),
+        (403, "text/html", "<h1>403 Forbidden</h1>", "", "non-JSON body (HTML page)", "html"),
         (502, "text/html", HTML_502, "", "non-JSON body (HTML page: 502 Bad Gateway)", "html"),
         (
             404,

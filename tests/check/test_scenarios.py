@@ -208,6 +208,23 @@ def check_without_account(settings: Settings) -> Any:
     return run_live_check(settings, CLIENT_ID, PROJECT_ID)
 
 
+def test_aps_text_under_an_html_content_type_is_judged_as_aps_text(
+    aps: FakeAps, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """APS's bare "Token does not have the privilege" sent as text/html is a missing scope, not a proxy's
+    page."""
+    real = FakeAps._route
+
+    def route(self: FakeAps, *args: Any) -> Any:
+        status, content_type, payload, extra = real(self, *args)
+        return status, ("text/html" if content_type == "text/plain" else content_type), payload, extra
+
+    monkeypatch.setattr(FakeAps, "_route", route)
+    aps.scenario = "missing_scope"
+    admin = check(settings).step("account_admin")
+    assert (admin.status, admin.cause_id, admin.observed.code) == ("fail", "missing-scope", "AUTH-010"), admin
+
+
 def test_missing_scope_also_fails_the_admin_call_with_auth_010(aps: FakeAps, settings: Settings) -> None:
     aps.scenario = "missing_scope"
     report = check(settings)
