@@ -194,14 +194,24 @@ def test_a_hub_list_aps_did_not_give_gives_no_provisioning_verdict(
 
 
 def test_a_token_refused_during_the_hub_search_names_the_credentials(
-    aps: FakeAps, settings: Settings
+    aps: FakeAps, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The secret is revoked right after the hub list is served (an unfiltered list is never cached, so the
+    list itself has to succeed): the search's first project call cannot renew its token."""
+    real = FakeAps._hubs
+
+    def hubs(self: FakeAps, query: dict) -> Any:
+        answer = real(self, query)
+        if not query.get("filter[id]"):
+            self.scenario = "bad_secret"
+            self.revoke_tokens()
+        return answer
+
+    monkeypatch.setattr(FakeAps, "_hubs", hubs)
     aps.scenario = "two_accounts"
-    assert check_without_account(settings).passed  # caches the token and the hub list
-    aps.scenario = "bad_secret"
-    aps.revoke_tokens()
     failed = check_without_account(settings).failed_step
-    assert failed.cause_id == "invalid-client-credentials", failed
+    assert (failed.name, failed.cause_id) == ("hub", "invalid-client-credentials"), failed
+    assert "looking for the project in the app's hubs: token not renewed" in failed.observed.message
 
 
 def check_without_account(settings: Settings) -> Any:
