@@ -187,7 +187,7 @@ def _found_hub(ctx: Context, hub: Hub, note: str = "") -> Outcome:
 def _hub_absent(ctx: Context, filtered: ApsResponse, hub_id: str) -> Outcome:
     """The target hub is not reachable: tell missing integration from other-region provisioning."""
     api: ApsApi = ctx["api"]
-    everything = api.hubs()  # cached per client id; shows the accounts the app does reach
+    everything = api.hubs()  # not cached (an admin may be adding the integration); the accounts it reaches
     if not everything.ok and (everything.token_refused or _transient(everything)):
         return _search_failed(everything, f"hub {hub_id} not reachable; ")  # APS did not say which it reaches
     regions = _regions(filtered) or _regions(everything)
