@@ -531,6 +531,9 @@ def test_a_folder_the_integration_may_not_read_is_a_folder_permission(
     monkeypatch.setattr(FakeAps, "_data_management", data_management)
     failed = check(settings).failed_step
     assert (failed.name, failed.cause_id, failed.observed.status) == (step, "folder-permission-denied", 403)
+    # the app's own two-legged call was refused: the fix shown must say how that happens (an integration
+    # attached to a Secure Service Account has the SSA's folder permissions), not that it cannot
+    assert "Secure Service Account" in failed.fix, failed.fix
 
 
 def test_a_user_who_sees_no_folder_lacks_project_access(
