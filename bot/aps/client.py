@@ -157,9 +157,10 @@ class ApsClient:
             return _with_cache_flag(hit[1])
         params = {"filter[id]": hub_id} if hub_id else None
         response = self._get("/project/v1/hubs", params=params)
-        if response.ok and not response.warnings and hub_id and _lists_hub(response, hub_id):
+        if response.ok and hub_id and _lists_hub(response, hub_id):
             # only "the app reaches this hub" is kept: an absent hub (or a list without the project's
-            # account) is what an admin is changing, and the report says to re-run the check once they have
+            # account) is what an admin is changing, and the report says to re-run the check once they have;
+            # warnings beside a found hub are other regions', which the check does not read then
             with self.caches.lock:
                 self.caches.hubs[key] = (now + self.hubs_ttl, response)
         return response

@@ -11,7 +11,15 @@ import pytest
 
 from bot.aps.client import ApsCaches, ApsClient
 from bot.aps.parse import decode_token_info, parse_body, parse_retry_after
-from tests.fakes.aps_server import ACCOUNT_ID, CLIENT_ID, CLIENT_SECRET, HTML_502, Answer, FakeAps
+from tests.fakes.aps_server import (
+    ACCOUNT_ID,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    HTML_502,
+    OTHER_ACCOUNT_ID,
+    Answer,
+    FakeAps,
+)
 from tests.fakes.clock import Clock
 
 
@@ -66,6 +74,18 @@ def test_hub_lookups_are_cached_per_client_for_their_ttl(aps: FakeAps) -> None:
     clock.now += 61
     assert not client.hubs(hub).from_cache
     assert aps.count("/project/v1/hubs") == 2
+
+
+def test_a_hub_found_beside_another_regions_warning_is_cached(aps: FakeAps) -> None:
+    """An app added in a US account only gets its hub plus a warning for the region where it is in no
+    account (aps-facts §3): the hub was found, so a repeated check asks for it no more than any other."""
+    aps.scenario = "other_region"
+    client = make_client(aps)
+    hub = f"b.{OTHER_ACCOUNT_ID}"
+    first = client.hubs(hub)
+    assert first.warnings and any(item["id"] == hub for item in first.items)
+    assert client.hubs(hub).from_cache
+    assert aps.count("/project/v1/hubs") == 1
 
 
 def test_hub_answers_with_warnings_are_not_cached(aps: FakeAps) -> None:
