@@ -42,7 +42,8 @@ FALLBACK: dict[str, CauseText] = {
     ),
     NOT_IN_DEVELOPER_HUB: CauseText(
         "App not in an APS Developer Hub",
-        "Move the app into an APS Developer Hub (manage.autodesk.com → Hubs); it un-archives by itself.",
+        "Move the app from My Applications into your APS Developer Hub (Developer hub on aps.autodesk.com; "
+        "a team admin creates the hub in manage.autodesk.com → Hubs); it un-archives by itself.",
         "create-app",
     ),
     API_ACCESS_MISSING: CauseText(
