@@ -184,10 +184,14 @@ def _found_hub(ctx: Context, hub: Hub, note: str = "") -> Outcome:
     return Outcome("pass", Observed(200, "", message))
 
 
-def _hub_absent(ctx: Context, filtered: ApsResponse, hub_id: str) -> Outcome:
-    """The target hub is not reachable: tell missing integration from other-region provisioning."""
+def _hub_absent(
+    ctx: Context, filtered: ApsResponse, hub_id: str, everything: ApsResponse | None = None
+) -> Outcome:
+    """The target hub is not reachable: tell missing integration from other-region provisioning.
+    `everything` is the unfiltered hub list when the caller already has it."""
     api: ApsApi = ctx["api"]
-    everything = api.hubs()  # not cached (an admin may be adding the integration); the accounts it reaches
+    if everything is None:  # not cached (an admin may be adding the integration); the accounts it reaches
+        everything = api.hubs()
     if not everything.ok and (everything.token_refused or _transient(everything)):
         return _search_failed(everything, f"hub {hub_id} not reachable; ")  # APS did not say which it reaches
     regions = _regions(filtered) or _regions(everything)
@@ -246,7 +250,7 @@ def step_hub(ctx: Context) -> Outcome:
         return _found_hub(ctx, match) if match else _hub_absent(ctx, response, req.hub_id)
     accounts = [h for h in hubs if h.is_account]
     if not accounts:
-        return _hub_absent(ctx, response, "(any account)")
+        return _hub_absent(ctx, response, "(any account)", everything=response)
     if len(accounts) == 1:
         return _found_hub(ctx, accounts[0], " (the only account hub the app reaches)")
     home, unanswered = _search_hubs(api, accounts[:MAX_HUBS_SEARCHED], req)

@@ -690,3 +690,14 @@ def test_an_html_403_while_the_project_is_looked_for_is_no_verdict(
     failed = run_live_check(settings, CLIENT_ID, PROJECT_ID, account=account).failed_step
     assert (failed.name, failed.cause_id, failed.observed.status) == ("hub", None, 403), failed
     assert "HTML page: 403 Forbidden" in failed.observed.message
+
+
+def test_no_account_hub_without_an_account_id_asks_for_the_hub_list_once(
+    aps: FakeAps, settings: Settings
+) -> None:
+    """The list the check started from is every hub the app reaches: the verdict reads it, not a second
+    identical GET hubs (50 requests/min per client id)."""
+    aps.scenario = "integration_missing_200"
+    failed = check_without_account(settings).failed_step
+    assert (failed.name, failed.cause_id) == ("hub", "integration-not-provisioned")
+    assert sum(1 for c in aps.calls if c.path == "/project/v1/hubs") == 1
