@@ -222,6 +222,23 @@ def test_a_start_slack_refused_can_be_clicked_again(settings, slack) -> None:
     assert len(store_for(settings).open_checklists()) == 1
 
 
+def test_a_start_that_cannot_see_the_members_keeps_the_first_checklists_claim(settings, slack) -> None:
+    """A teammate's click whose member lookup fails (Slack unavailable) never claimed the diagnosis: it must
+    not release the first click's claim, or the next click starts a second checklist."""
+    value = json.dumps({"cause": CAUSE["id"], "channel": CHANNEL, "ts": "1690000001.000001"})
+    with running_bot(settings) as bot:
+        start_by_button(bot, settings)
+        bot.drain()
+        slack.fail_next("conversations.members", error="internal_error")
+        bot.send_action(block_action_payload("start_checklist", value, user=ADMINS[1], channel=CHANNEL))
+        slack.wait_for("response_url", predicate=lambda c: "did not answer" in c.params.get("text", ""))
+        bot.drain()
+        bot.send_action(block_action_payload("start_checklist", value, user=ADMINS[2], channel=CHANNEL))
+        slack.wait_for("response_url", predicate=lambda c: "already" in c.params.get("text", ""))
+        bot.drain()
+    assert len(store_for(settings).open_checklists()) == 1
+
+
 def test_start_from_the_command_with_client_id_and_project(settings, slack) -> None:
     with running_bot(settings) as bot:
         response = bot.send_command(

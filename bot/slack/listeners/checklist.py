@@ -732,18 +732,18 @@ def start_and_report(
 
     def work() -> None:
         origin = checklist_from_key(channel, diagnosis_ts) if diagnosis_ts else None
-        started = False
+        claimed = started = False  # released only if this click recorded it: another's is not ours
         try:
             # In a channel its starter is not in (picked in the App Home modal) they could tick nothing.
             if not channel.startswith("D") and not is_member(client, channel, user):
-                origin = None
                 tell(f":warning: You are not in <#{channel}>: join it first, or pick a channel you are in.")
                 return
             # One checklist per diagnosis: a double click, or a teammate clicking too, gets a pointer to it.
-            if origin is not None and not DedupeStore(deps.db).record([origin], now=deps.clock()):
-                origin = None  # the first click's, not ours to forget
-                tell(ALREADY_STARTED)
-                return
+            if origin is not None:
+                claimed = DedupeStore(deps.db).record([origin], now=deps.clock())
+                if not claimed:
+                    tell(ALREADY_STARTED)
+                    return
             state = ChecklistThreads(deps).start(
                 client, channel=channel, user=user, client_id=client_id, project=project, cause=cause
             )
@@ -770,7 +770,7 @@ def start_and_report(
             log.exception("checklist in %s could not be started", channel)
             tell(":x: The checklist could not be started (the error is in the bot's log). Try again later.")
         finally:
-            if origin is not None and not started:  # nothing was started: the next click may try again
+            if origin is not None and claimed and not started:  # nothing started: the next click may try
                 _forget(deps, origin)
 
     def tell(text: str) -> None:
