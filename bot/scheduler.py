@@ -53,8 +53,12 @@ class Scheduler:
             except Exception:
                 log.exception("scheduler sweep %s failed", getattr(sweep, "__name__", sweep))
         ran = 0
+        started = self.deps.clock()
         while True:
-            batch = self.jobs.claim_due(now, self.worker, kinds=tuple(self.handlers), limit=BATCH)
+            # A later batch of a slow pass is leased from when it is claimed: leased from the pass's start, it
+            # would be expired already for another instance's scheduler.
+            at = now + max(0.0, self.deps.clock() - started)
+            batch = self.jobs.claim_due(at, self.worker, kinds=tuple(self.handlers), limit=BATCH)
             for index, job in enumerate(batch):
                 self._run(job, now)
                 ran += 1

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bot.knowledge import KnowledgeBase
-from bot.scheduler import Scheduler
+from bot.scheduler import BATCH, Scheduler
 from bot.settings import Settings
 from bot.slack.deps import Deps
 from bot.store.db import Database
@@ -203,6 +203,31 @@ def test_jobs_waiting_behind_slow_ones_are_not_taken_by_another_scheduler(tmp_pa
         first.jobs.schedule("k", 1000.0, {"i": i})
     first.run_due()
     assert sorted(i for _, i in ran) == list(range(10)), ran
+
+
+def test_a_second_batch_claimed_late_in_a_pass_is_not_taken_by_another_scheduler(tmp_path: Path) -> None:
+    """More due jobs than one batch, slow ones: the next batch is claimed when the first has run, 1,000 s into
+    the pass. Its lease starts then, not at the pass's start, or another instance's scheduler finds it
+    expired at once and runs those jobs as well."""
+    clock = [1000.0]
+    ran: list[tuple[str, int]] = []
+
+    def on_b(job: Job, now: float) -> None:
+        ran.append(("B", job.payload["i"]))
+
+    second = Scheduler(make_deps(tmp_path / "db", clock=lambda: clock[0]), handlers={"k": on_b}, sweeps=[])
+
+    def on_a(job: Job, now: float) -> None:
+        ran.append(("A", job.payload["i"]))
+        clock[0] += 100.0  # a slow re-check
+        if job.payload["i"] == BATCH:  # the first of the second batch: the other instance looks
+            second.run_due()
+
+    first = Scheduler(make_deps(tmp_path / "db", clock=lambda: clock[0]), handlers={"k": on_a}, sweeps=[])
+    for i in range(BATCH + 2):
+        first.jobs.schedule("k", 1000.0, {"i": i})
+    assert first.run_due() == BATCH + 2
+    assert sorted(i for _, i in ran) == list(range(BATCH + 2)), ran
 
 
 def test_sweeps_run_each_pass_and_a_failing_sweep_does_not_stop_jobs(tmp_path: Path) -> None:
