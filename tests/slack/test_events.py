@@ -719,6 +719,29 @@ def test_a_reply_whose_workers_keep_dying_on_it_is_dropped(
     assert any("dropped" in r.getMessage() for r in caplog.records)
 
 
+def test_a_reply_taken_up_to_max_attempts_times_is_still_run(
+    tmp_path, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
+) -> None:
+    """The drop is for a reply taken more than MAX_ATTEMPTS times: its MAX_ATTEMPTS-th take (after deaths, or
+    the last retry of a 5xx, 16 s after the fourth) is still run."""
+    from bot.store.jobs import JobStore
+    from bot.worker import MAX_ATTEMPTS, REPLY_JOB
+
+    now = [1_800_000_000.0]
+    settings = make_settings(tmp_path, slack)
+    with running_bot(settings, clock=lambda: now[0], worker=False) as bot:
+        bot.send_event(message_event(aps_paste[0]))
+        bot.drain()
+        jobs = JobStore(bot.runtime.deps.db)
+        for death in range(MAX_ATTEMPTS - 1):
+            assert jobs.claim_due(now[0], f"dead-{death}", kinds=(REPLY_JOB,), lease_seconds=LEASE_SECONDS)
+            now[0] += LEASE_SECONDS + 1
+        survivor = ReplyWorker(bot.runtime.deps, bot.runtime.app.client, name="survivor")
+        assert survivor.drain() == 1
+        assert jobs.due_count((REPLY_JOB,), now[0] + 3600) == 0
+    assert len(slack.calls_to("chat.postMessage")) == 1
+
+
 def test_messages_acked_while_the_worker_is_down_are_answered_once_it_runs(
     settings, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
 ) -> None:
