@@ -164,10 +164,9 @@ class Replier:
             if secret:
                 answered({**job, "answered": True, "secret": True})
         if secret:  # after the answer: a retried job then warns once, and a failed warning loses no answer
-            self.warn_poster(client, channel=job["channel"], user=job["user"], thread_ts=job.get("thread_ts"))
-            # Remembered for good (delivery keys are forgotten after a day): a mention under this message
-            # by its poster, however much later, adds no second warning.
-            self.dedupe.record([warned_key(job["channel"], job["ts"])], now=self.deps.clock())
+            self.warn_poster(
+                client, channel=job["channel"], user=job["user"], ts=job["ts"], thread_ts=job.get("thread_ts")
+            )
 
     def _answer(self, client: WebClient, job: dict[str, Any]) -> bool:
         """Post the job's answer, if it gets one; True when what was diagnosed held a secret."""
@@ -230,12 +229,17 @@ class Replier:
         if recognised:
             self.feedback.record_diagnosis(channel, thread_ts, best.id, self.deps.clock())
 
-    def warn_poster(self, client: WebClient, *, channel: str, user: str, thread_ts: str | None) -> None:
-        """Ephemeral "rotate it" to whoever posted the secret (the secret itself is never repeated). Best
-        effort: a poster who left the channel (`user_not_in_channel`) or any other failure is only logged."""
+    def warn_poster(
+        self, client: WebClient, *, channel: str, user: str, ts: str, thread_ts: str | None
+    ) -> None:
+        """Ephemeral "rotate it" to whoever posted the secret in message `ts` (the secret itself is never
+        repeated). Best effort: a poster who left the channel (`user_not_in_channel`) or any other failure is
+        only logged. A warning given is remembered for good (delivery keys are forgotten after a day): a
+        mention under this message by its poster, however much later, adds no second warning."""
         extra = {"thread_ts": thread_ts} if thread_ts else {}
         try:
             client.chat_postEphemeral(channel=channel, user=user, text=secret_warning_text(), **extra)
+            self.dedupe.record([warned_key(channel, ts)], now=self.deps.clock())
         except Exception as exc:
             log_slack_error("secret warning", exc)
 

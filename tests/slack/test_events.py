@@ -490,6 +490,23 @@ def test_a_parent_the_bot_saw_days_ago_is_not_warned_about_twice(
     assert len(slack.calls_to("chat.postEphemeral")) == 1
 
 
+def test_a_poster_the_shortcut_warned_is_not_warned_again_when_they_ask_in_the_thread(
+    bot: BotServer, slack: FakeSlackApi
+) -> None:
+    """The shortcut, run on a message the bot never received (posted before it joined), warns its poster about
+    the secret in it; their later question in its thread must not warn them a second time."""
+    paste = 'HTTP/1.1 403 {"errorCode":"AUTH-001"}\nAPS_CLIENT_SECRET=Qw3rTy9UiOp2AsDf7GhJ'
+    message = {"type": "message", "user": HUMAN, "text": paste, "ts": next_ts()}
+    slack.add_message(CHANNEL, message["ts"], paste, user=HUMAN)
+    bot.send_shortcut(message_shortcut_payload(message, user="U0OTHER01"))
+    slack.wait_for("chat.postEphemeral")
+    bot.drain()  # the shortcut's work has finished
+    bot.send_event(mention_event("still failing, any idea?", thread_ts=message["ts"], user=HUMAN))
+    slack.wait_for("chat.postMessage", count=2)
+    bot.drain()
+    assert len(slack.calls_to("chat.postEphemeral")) == 1
+
+
 def test_an_edited_mention_is_not_answered_again(
     bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
 ) -> None:

@@ -70,7 +70,11 @@ def _diagnose(replier: Replier, body: dict[str, Any], client: WebClient, respond
         replier.reply(client, full, channel=channel, thread_ts=thread_ts)
         if not is_from_bot(message, replier.deps.bot_user_id) and redact(text).found:
             replier.warn_poster(
-                client, channel=channel, user=message.get("user", ""), thread_ts=message.get("thread_ts")
+                client,
+                channel=channel,
+                user=message.get("user", ""),
+                ts=message.get("ts", ""),
+                thread_ts=message.get("thread_ts"),
             )
     except Exception as exc:
         log_slack_error("diagnose_message shortcut", exc)
