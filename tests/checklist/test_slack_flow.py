@@ -222,6 +222,17 @@ def test_a_start_slack_refused_can_be_clicked_again(settings, slack) -> None:
     assert len(store_for(settings).open_checklists()) == 1
 
 
+def test_a_checklist_started_without_its_link_is_not_called_refused(settings, slack) -> None:
+    """The checklist is posted, only its link in the diagnosis thread failed: the starter is not told Slack
+    refused it and to try again (a second click would only be told it was started already)."""
+    with running_bot(settings) as bot:
+        slack.fail_next("chat.getPermalink", error="internal_error")
+        start_by_button(bot, settings)
+        bot.drain()
+    assert len(store_for(settings).open_checklists()) == 1
+    assert not [c for c in slack.calls_to("response_url") if "try again" in c.params.get("text", "")]
+
+
 def test_a_start_that_cannot_see_the_members_keeps_the_first_checklists_claim(settings, slack) -> None:
     """A teammate's click whose member lookup fails (Slack unavailable) never claimed the diagnosis: it must
     not release the first click's claim, or the next click starts a second checklist."""

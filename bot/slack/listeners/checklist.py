@@ -749,12 +749,8 @@ def start_and_report(
             )
             started = True
             if diagnosis_ts and state.parent_ts:
-                link = client.chat_getPermalink(channel=channel, message_ts=state.parent_ts)["permalink"]
-                client.chat_postMessage(
-                    channel=channel,
-                    thread_ts=diagnosis_ts,
-                    text=f":clipboard: {actor(user)} started the provisioning checklist: <{link}|open it>.",
-                    unfurl_links=False,
+                _link_from_diagnosis(
+                    client, channel=channel, diagnosis_ts=diagnosis_ts, state=state, user=user
                 )
         except SlackApiError as exc:
             error = exc.response.get("error")
@@ -781,6 +777,23 @@ def start_and_report(
             client.chat_postMessage(channel=dm, text=text)
 
     _submit(deps, work)
+
+
+def _link_from_diagnosis(
+    client: WebClient, *, channel: str, diagnosis_ts: str, state: ChecklistState, user: str
+) -> None:
+    """Best effort: the checklist is posted in the channel already; a failed link is no failed start (told
+    "try again", the starter would only hear that it was started already)."""
+    try:
+        link = client.chat_getPermalink(channel=channel, message_ts=state.parent_ts)["permalink"]
+        client.chat_postMessage(
+            channel=channel,
+            thread_ts=diagnosis_ts,
+            text=f":clipboard: {actor(user)} started the provisioning checklist: <{link}|open it>.",
+            unfurl_links=False,
+        )
+    except Exception as exc:
+        log.warning("checklist %s not linked from its diagnosis thread: %s", state.id, failure_name(exc))
 
 
 def _forget(deps: Deps, key: str) -> None:
