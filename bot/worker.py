@@ -63,7 +63,7 @@ class ReplyWorker:
         while True:
             free = self.batch - len(running)
             # Our own job still in flight past its lease is claimed again (lease renewed), not run twice.
-            claimed = [job for job in self._claim(free) if job.id not in running.values()] if free else []
+            claimed = [job for job in self._claim_beside(running, free) if job.id not in running.values()]
             running.update((self._pool.submit(self._run, job), job.id) for job in claimed)
             ran += len(claimed)
             if not running:
@@ -91,6 +91,19 @@ class ReplyWorker:
             log.exception("could not renew the leases of %d replies in flight", len(job_ids))
             return False
         return True
+
+    def _claim_beside(self, running: dict[Future[None], int], free: int) -> list[Job]:
+        """Due jobs for the free threads. With replies in flight, a failed look (the database busy) is logged
+        and tried again: leaving the pass would leave them unrenewed, taken again as if nobody ran them."""
+        if not free:
+            return []
+        try:
+            return self._claim(free)
+        except Exception:
+            if not running:
+                raise
+            log.exception("could not look for new reply jobs; %d in flight go on", len(running))
+            return []
 
     def _claim(self, limit: int) -> list[Job]:
         return self.jobs.claim_due(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -707,6 +708,38 @@ def test_a_busy_worker_keeps_its_reply_in_flight_from_a_second_worker(
             assert second.drain() == 0
         bot.drain()
     assert len(slack.calls_to("chat.postMessage")) == 1
+
+
+def test_a_worker_whose_database_fails_once_keeps_its_replies_in_flight(
+    settings, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis], not_aps: str
+) -> None:
+    """Looking for new jobs fails once (the database busy past its timeout) while a reply is stuck in Slack:
+    the worker still holds that reply, renews its lease and never runs it a second time."""
+    now = [1_800_000_000.0]
+    with running_bot(settings, clock=lambda: now[0]) as bot:
+        jobs = bot.runtime.deps.db.connection()
+        worker = bot.runtime.reply_worker
+        assert worker is not None
+        with slack_on_hold(bot, slack, not_aps):
+            bot.send_event(message_event(aps_paste[0]))
+            slack.wait_for("chat.postMessage")  # the reply is stuck in Slack
+            claimed_at = jobs.execute("SELECT claimed_at FROM jobs").fetchone()[0]
+            failed = threading.Event()
+            real_claim = worker._claim
+
+            def claim_fails_once(limit: int) -> list:
+                if not failed.is_set():
+                    failed.set()
+                    raise sqlite3.OperationalError("database is locked")
+                return real_claim(limit)
+
+            worker._claim = claim_fails_once  # type: ignore[method-assign]
+            assert failed.wait(10)
+            now[0] += LEASE_SECONDS + 1
+            bot.runtime.deps.wake_worker()
+            wait_until(lambda: jobs.execute("SELECT claimed_at FROM jobs").fetchone()[0] > claimed_at, 10)
+        bot.drain()
+    assert len(slack.calls_to("chat.postMessage")) == 1  # the chatter is not answered
 
 
 def test_a_reply_whose_workers_keep_dying_on_it_is_dropped(
