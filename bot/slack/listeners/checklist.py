@@ -98,7 +98,8 @@ def run_check(settings: Settings, client_id: str, project: str) -> CheckOutcome:
 
 TRY_AGAIN = ":hourglass: Slack did not answer in time; nothing changed. Try again."
 ALREADY_STARTED = (
-    ":clipboard: A checklist was already started from this diagnosis: its link is in the diagnosis thread."
+    ":clipboard: A checklist was already started from this diagnosis: it is in this channel (the diagnosis "
+    "thread links it)."
 )
 CLOSED_TEXT = (
     ":lock: This checklist was closed when its first message was deleted or its channel archived. "
