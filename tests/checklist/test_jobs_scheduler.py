@@ -180,54 +180,45 @@ def test_two_schedulers_racing_run_each_job_once(tmp_path: Path) -> None:
     assert sorted(ran) == sorted(ids)
 
 
+def slow_pass_with_a_second_scheduler(tmp_path: Path, jobs: int, second_looks_at: int) -> list[int]:
+    """`jobs` due jobs, each taking 100 s, run by one scheduler's pass; when job `second_looks_at` runs, a
+    second instance's scheduler makes its own pass. The job numbers run, by either, in order run."""
+    clock = [1000.0]
+    ran: list[int] = []
+
+    second = Scheduler(
+        make_deps(tmp_path / "db", clock=lambda: clock[0]),
+        handlers={"k": lambda job, now: ran.append(job.payload["i"])},
+        sweeps=[],
+    )
+
+    def slow(job: Job, now: float) -> None:
+        ran.append(job.payload["i"])
+        clock[0] += 100.0  # a slow re-check
+        if job.payload["i"] == second_looks_at:
+            second.run_due()
+
+    first = Scheduler(make_deps(tmp_path / "db", clock=lambda: clock[0]), handlers={"k": slow}, sweeps=[])
+    for i in range(jobs):
+        first.jobs.schedule("k", 1000.0, {"i": i})
+    first.run_due()
+    return ran
+
+
 def test_jobs_waiting_behind_slow_ones_are_not_taken_by_another_scheduler(tmp_path: Path) -> None:
     """A pass with many due jobs (after a restart, say) that take a while each (live re-checks): the last of
     them start long after they were claimed. Their leases are renewed as each job before them finishes, so a
     second instance's scheduler does not run them as well."""
-    clock = [1000.0]
-    ran: list[tuple[str, int]] = []
-
-    def on_b(job: Job, now: float) -> None:
-        ran.append(("B", job.payload["i"]))
-
-    second = Scheduler(make_deps(tmp_path / "db", clock=lambda: clock[0]), handlers={"k": on_b}, sweeps=[])
-
-    def on_a(job: Job, now: float) -> None:
-        ran.append(("A", job.payload["i"]))
-        clock[0] += 100.0  # a slow re-check
-        if job.payload["i"] == 7:  # 700 s into the pass: the other instance's scheduler looks
-            second.run_due()
-
-    first = Scheduler(make_deps(tmp_path / "db", clock=lambda: clock[0]), handlers={"k": on_a}, sweeps=[])
-    for i in range(10):
-        first.jobs.schedule("k", 1000.0, {"i": i})
-    first.run_due()
-    assert sorted(i for _, i in ran) == list(range(10)), ran
+    ran = slow_pass_with_a_second_scheduler(tmp_path, 10, second_looks_at=7)  # 700 s into the pass
+    assert sorted(ran) == list(range(10)), ran
 
 
 def test_a_second_batch_claimed_late_in_a_pass_is_not_taken_by_another_scheduler(tmp_path: Path) -> None:
     """More due jobs than one batch, slow ones: the next batch is claimed when the first has run, 1,000 s into
     the pass. Its lease starts then, not at the pass's start, or another instance's scheduler finds it
     expired at once and runs those jobs as well."""
-    clock = [1000.0]
-    ran: list[tuple[str, int]] = []
-
-    def on_b(job: Job, now: float) -> None:
-        ran.append(("B", job.payload["i"]))
-
-    second = Scheduler(make_deps(tmp_path / "db", clock=lambda: clock[0]), handlers={"k": on_b}, sweeps=[])
-
-    def on_a(job: Job, now: float) -> None:
-        ran.append(("A", job.payload["i"]))
-        clock[0] += 100.0  # a slow re-check
-        if job.payload["i"] == BATCH:  # the first of the second batch: the other instance looks
-            second.run_due()
-
-    first = Scheduler(make_deps(tmp_path / "db", clock=lambda: clock[0]), handlers={"k": on_a}, sweeps=[])
-    for i in range(BATCH + 2):
-        first.jobs.schedule("k", 1000.0, {"i": i})
-    assert first.run_due() == BATCH + 2
-    assert sorted(i for _, i in ran) == list(range(BATCH + 2)), ran
+    ran = slow_pass_with_a_second_scheduler(tmp_path, BATCH + 2, second_looks_at=BATCH)
+    assert sorted(ran) == list(range(BATCH + 2)), ran
 
 
 def test_sweeps_run_each_pass_and_a_failing_sweep_does_not_stop_jobs(tmp_path: Path) -> None:

@@ -742,13 +742,20 @@ def test_a_worker_whose_database_fails_once_keeps_its_replies_in_flight(
     assert len(slack.calls_to("chat.postMessage")) == 1  # the chatter is not answered
 
 
+def taken_by_dying_workers(jobs: Any, now: list[float], times: int) -> None:
+    """The queued reply is taken `times` times, each time by a worker that dies with it (its lease runs out)."""
+    for death in range(times):
+        assert jobs.claim_due(now[0], f"dead-{death}", kinds=(REPLY_JOB,), lease_seconds=LEASE_SECONDS)
+        now[0] += LEASE_SECONDS + 1
+
+
 def test_a_reply_whose_workers_keep_dying_on_it_is_dropped(
     tmp_path, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis], caplog: pytest.LogCaptureFixture
 ) -> None:
     """A reply whose handling kills its worker (out of memory, say) would be taken again after every lease,
     and kill every restarted worker in turn: after MAX_ATTEMPTS such deaths it is dropped, and logged."""
     from bot.store.jobs import JobStore
-    from bot.worker import MAX_ATTEMPTS, REPLY_JOB
+    from bot.worker import MAX_ATTEMPTS
 
     now = [1_800_000_000.0]
     settings = make_settings(tmp_path, slack)
@@ -756,11 +763,7 @@ def test_a_reply_whose_workers_keep_dying_on_it_is_dropped(
         bot.send_event(message_event(aps_paste[0]))
         bot.drain()
         jobs = JobStore(bot.runtime.deps.db)
-        for death in range(MAX_ATTEMPTS):  # taken, then its worker died with it
-            assert len(
-                jobs.claim_due(now[0], f"dead-{death}", kinds=(REPLY_JOB,), lease_seconds=LEASE_SECONDS)
-            )
-            now[0] += LEASE_SECONDS + 1
+        taken_by_dying_workers(jobs, now, MAX_ATTEMPTS)
         survivor = ReplyWorker(bot.runtime.deps, bot.runtime.app.client, name="survivor")
         with caplog.at_level(logging.ERROR, logger="bot.worker"):
             survivor.drain()
@@ -775,7 +778,7 @@ def test_a_reply_taken_up_to_max_attempts_times_is_still_run(
     """The drop is for a reply taken more than MAX_ATTEMPTS times: its MAX_ATTEMPTS-th take (after deaths, or
     the last retry of a 5xx, 16 s after the fourth) is still run."""
     from bot.store.jobs import JobStore
-    from bot.worker import MAX_ATTEMPTS, REPLY_JOB
+    from bot.worker import MAX_ATTEMPTS
 
     now = [1_800_000_000.0]
     settings = make_settings(tmp_path, slack)
@@ -783,9 +786,7 @@ def test_a_reply_taken_up_to_max_attempts_times_is_still_run(
         bot.send_event(message_event(aps_paste[0]))
         bot.drain()
         jobs = JobStore(bot.runtime.deps.db)
-        for death in range(MAX_ATTEMPTS - 1):
-            assert jobs.claim_due(now[0], f"dead-{death}", kinds=(REPLY_JOB,), lease_seconds=LEASE_SECONDS)
-            now[0] += LEASE_SECONDS + 1
+        taken_by_dying_workers(jobs, now, MAX_ATTEMPTS - 1)
         survivor = ReplyWorker(bot.runtime.deps, bot.runtime.app.client, name="survivor")
         assert survivor.drain() == 1
         assert jobs.due_count((REPLY_JOB,), now[0] + 3600) == 0
