@@ -14,7 +14,7 @@ from bot.diagnosis.scan import anchor_offsets, anchored, keyed, matches_at, posi
 
 MASK = "[REDACTED]"
 
-_VALUE = r"[^\s\"'&,;}\])\\]+"
+_VALUE = r"(?:[^\s\"'&,;}\])\\]|\\/)+"  # a JSON-escaped "\/" inside does not end it
 # The rest of a credential's name after its word ("_SECRET", "Token.Value"): bounded, so a paste of one word
 # repeated ("tokentoken…") costs each occurrence 64 steps, not the rest of the paste (40,000 chars: 10 s).
 _NAME_TAIL = r"[\w.-]{0,64}[\\\"'\]]{0,4}"

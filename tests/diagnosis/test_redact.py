@@ -94,6 +94,8 @@ JWT = "eyJhbGciOiJSUzI1NiIsImtpZCI6IlUzc1QifQ.eyJzY29wZSI6WyJkYXRhOnJlYWQiXSwiY2
         ("Authorization: Token 9f86d081884c7d659a2f", "9f86d081884c7d659a2f"),
         ("posting to https://hooks.slack.com/services/T0001/B0002/XXXXyyyyZZZZ failed", "XXXXyyyyZZZZ"),
         ('{"url":"https:\\/\\/hooks.slack.com\\/services\\/T0001\\/B0002\\/XXXXyyyyZZZZ"}', "XXXXyyyyZZZZ"),
+        ('{"client_secret":"Ab3dEfGh1jK2lM\\/xyzUVW123"}', "xyzUVW123"),  # a named value: the "\\/" inside
+        ("APS_CLIENT_SECRET=Ab3dE\\/fGh1jK2lM", "fGh1jK2lM"),
         ("Sending a request - url: https://hooks.slack.com/commands/T0001/1234/abcDEF123xyz", "abcDEF123xyz"),
         # the boundaries: an id trimmed to 24 characters still takes any value as its secret; six characters
         # are no placeholder; a 12-character token after its name, a 13-letter word after "client secret"
