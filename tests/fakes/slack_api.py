@@ -27,7 +27,9 @@ Steering answers:
 - `add_message(channel, ts, text, ...)`: seed a message that conversations.replies returns (messages posted
   with chat.postMessage are added too, so threads read back what the bot wrote).
 - `add_file(file_id, content)`: a snippet's whole text, which files.info returns (else `file_not_found`).
-- `thread(channel, thread_ts)`: the stored messages of a thread, e.g. to click a button on the bot's reply.
+- `thread(channel, thread_ts)`: the stored messages of a thread, e.g. to click a button on the bot's reply;
+  `wait_for_thread(channel, thread_ts, count=1)` waits until `count` of them are stored (a call is recorded,
+  and `wait_for` returns, before the fake has answered it).
 - `usergroups[group_id] = [user ids]`, `members[channel_id] = [user ids]`: data for those methods.
 - `latency`: seconds to wait before answering each request (for slow-API tests).
 - `hold`: an unset `threading.Event` here makes every request wait (after being recorded) until it is set.
@@ -50,6 +52,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlparse
+
+from tests.fakes.polling import wait_until
 
 Payload = dict[str, Any] | Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -201,6 +205,17 @@ class FakeSlackApi:
             key=lambda m: m["ts"],
         )
         return parent + replies
+
+    def wait_for_thread(
+        self, channel: str, thread_ts: str, count: int = 1, timeout: float = 10
+    ) -> list[dict[str, Any]]:
+        """`thread(channel, thread_ts)` once it holds at least `count` messages. `wait_for("chat.postMessage")`
+        returns when the call arrives, before the fake has stored the message it answers with."""
+
+        def stored() -> list[dict[str, Any]] | None:
+            return found if len(found := self.thread(channel, thread_ts)) >= count else None
+
+        return wait_until(stored, timeout)
 
     def calls_to(self, method: str) -> list[Call]:
         with self._cond:

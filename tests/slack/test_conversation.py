@@ -15,6 +15,7 @@ from bot.settings import Settings
 from bot.store.db import Database
 from bot.store.feedback import FeedbackStore
 from tests.fakes.bolt_server import CHANNEL, HUMAN, BotServer, block_action_payload, message_event
+from tests.fakes.polling import wait_until
 from tests.fakes.slack_api import FakeSlackApi
 
 
@@ -40,8 +41,7 @@ def test_paste_reply_not_it_feedback_stats(
     cause = expected.best.id
     event = message_event(paste)
     bot.send_event(event)
-    slack.wait_for("chat.postMessage")
-    [reply] = slack.thread(CHANNEL, event["ts"])
+    [reply] = slack.wait_for_thread(CHANNEL, event["ts"])
     assert reply["thread_ts"] == event["ts"]
 
     not_it = button(reply, "diagnosis_not_it")
@@ -56,7 +56,11 @@ def test_paste_reply_not_it_feedback_stats(
     store = FeedbackStore(bot.runtime.deps.db)
     assert store.helpfulness()["by_cause"] == {cause: {"helpful": 0, "not_helpful": 1}}
 
-    [reply] = slack.thread(CHANNEL, event["ts"])  # as updated
+    def updated_reply() -> dict | None:
+        [reply] = slack.thread(CHANNEL, event["ts"])
+        return reply if f"Thanks <@{HUMAN}>" in json.dumps(reply["blocks"]) else None
+
+    reply = wait_until(updated_reply)  # as updated (the fake stores the update after recording the call)
     fixed = button(reply, "diagnosis_fixed")
     bot.send_action(block_action_payload("diagnosis_fixed", fixed["value"], message=reply))
     [already] = slack.wait_for("chat.postEphemeral")
@@ -92,8 +96,7 @@ def test_two_votes_at_once_leave_the_reply_showing_both(
     showing one vote when two are stored."""
     event = message_event(aps_paste[0])
     bot.send_event(event)
-    slack.wait_for("chat.postMessage")
-    [reply] = slack.thread(CHANNEL, event["ts"])
+    [reply] = slack.wait_for_thread(CHANNEL, event["ts"])
     value = button(reply, "diagnosis_fixed")["value"]
     second_landed = threading.Event()
 
@@ -145,8 +148,7 @@ def test_a_second_vote_by_someone_outside_the_channel_is_still_answered(
     message to a non-member (`user_not_in_channel`), so "you already voted" goes by the click's response_url."""
     event = message_event(aps_paste[0])
     bot.send_event(event)
-    slack.wait_for("chat.postMessage")
-    [reply] = slack.thread(CHANNEL, event["ts"])
+    [reply] = slack.wait_for_thread(CHANNEL, event["ts"])
     value = button(reply, "diagnosis_fixed")["value"]
     visitor = "U0VISITOR"
     bot.send_action(block_action_payload("diagnosis_fixed", value, message=reply, user=visitor))

@@ -238,8 +238,7 @@ def test_shortcut_on_the_bots_own_answer_posts_no_second_answer(
     thread, for everyone to see: the user is told, privately, to run it on the error instead."""
     event = message_event(aps_paste[0])
     bot.send_event(event)
-    slack.wait_for("chat.postMessage")
-    [reply] = [m for m in slack.thread(CHANNEL, event["ts"]) if m["ts"] != event["ts"]]
+    [reply] = [m for m in slack.wait_for_thread(CHANNEL, event["ts"]) if m["ts"] != event["ts"]]
     bot.send_shortcut(message_shortcut_payload(reply))
     [told] = slack.wait_for("response_url")
     bot.drain()
