@@ -9,7 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
-import time
+import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -22,6 +22,7 @@ from bot.diagnosis.result import Diagnosis
 from bot.settings import Settings, load_settings
 from tests.fakes import bolt_server
 from tests.fakes.bolt_server import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, message_event, sign
+from tests.fakes.polling import wait_until
 from tests.fakes.slack_api import FakeSlackApi
 
 
@@ -205,44 +206,55 @@ def test_app_token_selects_socket_mode(
     assert "SLACK_APP_TOKEN" in capsys.readouterr().err
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def served_url(process: subprocess.Popen, stderr: list[str], timeout: float = 30) -> str:
+    """The URL `aps-bot serve --port 0` logs once it has bound a free port. A port the test picked and freed
+    again could be taken by another server before the bot binds it."""
+
+    def logged() -> str | None:
+        assert process.poll() is None, "".join(stderr)
+        found = (re.search(r"serving Slack events on (http://\S+/)slack/events", line) for line in stderr[:])
+        return next((m.group(1) for m in found if m), None)
+
+    return wait_until(logged, timeout)
 
 
-def wait_healthy(url: str, process: subprocess.Popen, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, process.stderr.read() if process.stderr else ""
+def wait_healthy(url: str, process: subprocess.Popen, stderr: list[str], timeout: float = 30) -> None:
+    def healthy() -> bool:
+        assert process.poll() is None, "".join(stderr)
         try:
             with urllib.request.urlopen(url + "healthz", timeout=2) as response:
-                if response.status == 200:
-                    return
+                return response.status == 200
         except (urllib.error.URLError, ConnectionError):
-            pass
-        time.sleep(0.05)  # polling a server that is starting up, with a deadline
-    raise AssertionError("the server did not become healthy")
+            return False
+
+    wait_until(healthy, timeout)
 
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_http_mode_serves_signed_events_with_waitress(
     tmp_path: Path, aps_paste: tuple[str, Diagnosis], stop: signal.Signals
 ) -> None:
-    port = free_port()
     with FakeSlackApi() as slack:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "APS_", "BOT_"))}
         env.update(env_for(slack, tmp_path))
         process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", "0"],
             cwd=tmp_path,
             env=env,
             stderr=subprocess.PIPE,
             text=True,
         )
+        lines: list[str] = []
+
+        def read_stderr() -> None:
+            for line in process.stderr or ():
+                lines.append(line)
+
+        reader = threading.Thread(target=read_stderr, daemon=True)
+        reader.start()
         try:
-            url = f"http://127.0.0.1:{port}/"
-            wait_healthy(url, process)
+            url = served_url(process, lines)
+            wait_healthy(url, process, lines)
             body = (
                 b'{"type":"event_callback","event_id":"EvSERVE001","team_id":"T0FAKE001","event":'
                 + json.dumps(message_event(aps_paste[0])).encode()
@@ -267,8 +279,9 @@ def test_http_mode_serves_signed_events_with_waitress(
         finally:
             process.send_signal(stop)
             process.wait(timeout=30)
-            stderr = process.stderr.read() if process.stderr else ""
+            reader.join(timeout=30)
             process.stderr.close() if process.stderr else None
+            stderr = "".join(lines)
     assert BOT_TOKEN not in stderr
     assert process.returncode == 0, stderr  # stopped cleanly (server closed, worker drained), not killed
 
