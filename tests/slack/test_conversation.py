@@ -69,6 +69,7 @@ def test_paste_reply_not_it_feedback_stats(
     slack.wait_for("chat.update", count=2)
     assert store.helpfulness()["by_cause"] == {cause: {"helpful": 1, "not_helpful": 1}}
 
+    bot.drain()  # the reply's diagnosis is counted once Slack has answered its post, which the clicks need not wait for
     monkeypatch.setenv("BOT_DB_PATH", str(settings.bot_db_path))
     monkeypatch.setenv("BOT_KB_DIR", str(settings.bot_kb_dir))
     assert main(["stats"]) == 0
