@@ -130,12 +130,17 @@ class FakeSocketMode:
         return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/link/?ticket={ticket}&app_id={self.app_id}"}
 
     # -- pushing -----------------------------------------------------------------------------------------
-    def current(self) -> Connection:
-        """The newest connection that is still open."""
+    def current_or_none(self) -> Connection | None:
+        """The newest connection that is still open, if any."""
         with self._cond:
             live = [c for c in self.connections if c.open]
-        assert live, "no open Socket Mode connection"
-        return live[-1]
+        return live[-1] if live else None
+
+    def current(self) -> Connection:
+        """The newest connection that is still open."""
+        found = self.current_or_none()
+        assert found is not None, "no open Socket Mode connection"
+        return found
 
     def send_envelope(
         self,
