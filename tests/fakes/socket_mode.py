@@ -22,7 +22,9 @@ reconnect has to ask `apps.connections.open` again.
 - `acks`: every ack received (`Ack(envelope_id, payload, connection)`), in order; `wait_for_ack(envelope_id)`.
 - `request_refresh()`: Slack's `{"type":"disconnect","reason":"refresh_requested"}` on the newest connection
   (Slack closes that connection a little later; `close(connection)` does it).
-- `drop(connection=None)`: the TCP connection goes away with no WebSocket close frame (a network drop).
+- `close(connection=None)`: a close frame, then the TCP connection closes; `hang_up(connection=None)`: the TCP
+  connection closes with no close frame (a proxy timing out); `drop(connection=None)`: it is reset (a network
+  drop).
 - `wait_for_connection(count=1)`: waits until `count` connections have been opened and greeted.
 - `errors`: protocol violations by the client (unmasked frames, bad handshakes, stale tickets); a test's
   teardown should assert it is empty.
@@ -258,6 +260,10 @@ class FakeSocketMode:
         with contextlib.suppress(OSError):
             target.send_frame(OP_CLOSE, struct.pack("!H", 1001))
         self._shutdown(target, socket.SHUT_RDWR)
+
+    def hang_up(self, connection: Connection | None = None) -> None:
+        """Close the TCP connection with no WebSocket close frame (a proxy or load balancer timing out)."""
+        self._shutdown(connection or self.current(), socket.SHUT_RDWR)
 
     def drop(self, connection: Connection | None = None) -> None:
         """The connection vanishes without a close frame (a network drop): reset, as a dead peer's is."""

@@ -247,6 +247,23 @@ def test_after_slack_asks_for_a_refresh_the_bot_reconnects_and_answers_there(
     bot.slack.wait_for_thread(CHANNEL, paste["ts"], timeout=30)
 
 
+@pytest.mark.parametrize("ending", ["close", "hang_up", "drop"])
+def test_a_connection_that_ends_without_notice_is_replaced_and_answers_there(
+    bot: SocketModeBot, aps_paste: tuple[str, Diagnosis], ending: str
+) -> None:
+    """A close frame, a TCP close with no frame (a proxy timing out) or a reset: the client opens a new
+    connection within seconds (slack_sdk's own stale check took 40 s and spun a CPU on a close with no frame)."""
+    before = len(bot.socket_mode.connections)
+    getattr(bot.socket_mode, ending)()
+    new = bot.socket_mode.wait_for_connection(before + 1, timeout=20)
+    paste = message_event(aps_paste[0])
+    assert (
+        bot.socket_mode.wait_for_ack(bot.socket_mode.send_event(paste, connection=new)).connection
+        == new.index
+    )
+    bot.slack.wait_for_thread(CHANNEL, paste["ts"], timeout=30)
+
+
 def test_the_first_delivery_after_a_start_needs_no_web_api_call_to_be_acked(
     tmp_path: Path, aps_paste: tuple[str, Diagnosis]
 ) -> None:
