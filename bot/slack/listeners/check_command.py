@@ -44,6 +44,7 @@ from bot.slack.check_blocks import (
     spacing_text,
 )
 from bot.slack.deps import Deps
+from bot.slack.listeners.checklist import handle_command
 from bot.slack.replies import tell_clicker
 from bot.store.jobs import Job, JobStore
 from bot.store.shared_reports import KeptReport, SharedReports
@@ -279,9 +280,7 @@ class CheckCommand:
         ack()
         log.info("/aps-check by %s in %s: app=%s project=%s", user, channel, app.client_id, args["project"])
         try:
-            self.deps.executor.submit(
-                self._guarded, self._answer, job, client, respond, app, user, channel, args
-            )
+            self.deps.submit(self._answer, job, client, respond, app, user, channel, args)
         except RuntimeError:  # the pool is shut down: this bot is stopping, its successor runs the check
             _ANSWERING.discard(job or "")
             log.warning("/aps-check not started: the bot is stopping; it runs after the restart")
@@ -350,20 +349,8 @@ class CheckCommand:
         user, channel, args = str(payload["user"]), str(payload["channel"]), dict(payload["args"])
         self._run(client, respond, app, user, channel, args, resumed=True)
 
-    def _guarded(self, work: Callable[..., None], *args: Any) -> None:
-        try:
-            work(*args)
-        except Exception:
-            log.exception("/aps-check work failed")
-
     def _checklist(self, body: dict[str, Any], client: WebClient, respond: Respond, args: list[str]) -> None:
-        from bot.slack.listeners import checklist
-
-        handler = getattr(checklist, "handle_command", None)
-        if handler is None:
-            respond(response_type="ephemeral", text=USAGE)
-            return
-        handler(body, client, respond, self.deps, args)
+        handle_command(body, client, respond, self.deps, args)
 
     def _run(
         self,
@@ -462,7 +449,7 @@ class CheckCommand:
                 text="That report expired: run `/aps-check` again.",
             )
             return
-        self.deps.executor.submit(self._guarded, self._share, client, respond, kept, channel, share_id)
+        self.deps.submit(self._share, client, respond, kept, channel, share_id)
 
     def _share(
         self, client: WebClient, respond: Respond, kept: KeptReport, channel: str, share_id: str
@@ -491,7 +478,7 @@ class CheckCommand:
             value = {}
         value = value if isinstance(value, dict) else {}
         channel = str(value.get("channel") or (body.get("channel") or {}).get("id", ""))
-        self.deps.executor.submit(self._guarded, self._hint, client, respond, user, channel, value)
+        self.deps.submit(self._hint, client, respond, user, channel, value)
 
     def _hint(
         self, client: WebClient, respond: Respond, user: str, channel: str, value: dict[str, Any]
