@@ -10,11 +10,11 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.check.command import looks_secret
 from bot.checklist.state import DAY_SECONDS
 from bot.slack.checklist_blocks import HOME_START, START_MODAL, HomeEntry, home_view, start_modal
 from bot.slack.checklist_threads import ChecklistThreads
 from bot.slack.deps import Deps
-from bot.slack.listeners.check_command import looks_secret
 from bot.slack.listeners.checklist import ARG_RE, start_and_report
 from bot.store.feedback import FeedbackStore
 
