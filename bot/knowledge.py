@@ -65,8 +65,13 @@ class Signatures(_Strict):
         default_factory=list,
         description="Regular expressions over URL paths, e.g. ^/authentication/v1/",
     )
+    not_endpoints: list[Signature] = Field(
+        default_factory=list,
+        description="Regular expressions over URL paths that rule the cause out: a paste calling one ranks "
+        "it low unless an error code or one of its own endpoints names it (a retired endpoint's successor).",
+    )
 
-    @field_validator("endpoints")
+    @field_validator("endpoints", "not_endpoints")
     @classmethod
     def _compiles(cls, patterns: list[str]) -> list[str]:
         for pattern in patterns:

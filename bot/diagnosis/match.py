@@ -106,6 +106,7 @@ class Matcher:
             self._indexes.setdefault(cause.id, index)
         owners: dict[str, set[int]] = defaultdict(set)
         self._endpoints: list[tuple[int, str, re.Pattern[str]]] = []  # (cause, literal start, pattern)
+        self._not_endpoints: list[tuple[int, str, re.Pattern[str]]] = []  # endpoints that rule a cause out
         self._signatures: list[_Signature] = []
         sequences: list[tuple[int, str, str, tuple[str, ...]]] = []
         for index, cause in enumerate(kb.causes):
@@ -113,6 +114,10 @@ class Matcher:
                 owners[code.lower()].add(index)
             self._endpoints.extend(
                 (index, literal_start(p), re.compile(p, re.IGNORECASE)) for p in cause.signatures.endpoints
+            )
+            self._not_endpoints.extend(
+                (index, literal_start(p), re.compile(p, re.IGNORECASE))
+                for p in cause.signatures.not_endpoints
             )
             for message in cause.signatures.messages:
                 folded = fold_grants(message)  # "2-legged" and "3-legged" must not look alike
@@ -175,7 +180,7 @@ class Matcher:
         penalties = self._grant_direction_hits(lower, grants_spelled, hits)
         self._token_endpoint_hits(lower, signals, hits, penalties)
         self._credentials_unset_hits(lower, hits, words.index, penalties)
-        excluded = ruled_out(lower, words.index)
+        excluded = ruled_out(lower, words.index) | self._ruled_out_by_endpoints(signals)
         ranked = []
         for index, cause_hits in hits.items():
             cause = self.causes[index]
@@ -295,6 +300,17 @@ class Matcher:
                     if not any(h.kind == "endpoint" for h in hits[index]):
                         hits[index].append(Hit("endpoint", ENDPOINT_SCORE, f"endpoint {endpoint}"))
                     break
+
+    def _ruled_out_by_endpoints(self, signals: Signals) -> set[str]:
+        """Causes an endpoint the paste calls contradicts (a signed S3 upload is no retired direct upload)."""
+        if not self._not_endpoints or not signals.endpoints:
+            return set()
+        endpoints = [(e, e.lower()) for e in signals.endpoints]
+        return {
+            self.causes[index].id
+            for index, start, pattern in self._not_endpoints
+            if any(lower.startswith(start) and pattern.search(e) for e, lower in endpoints)
+        }
 
     def _message_hits(self, signals: Signals, hits: dict[int, list[Hit]], words: PasteWords) -> None:
         candidates = signals.candidates

@@ -18,6 +18,7 @@ _STOPWORDS = frozenset((
     "the", "a", "an", "to", "of", "for", "this", "is", "not", "you", "your", "does", "do", "be", "in", "on",
     "and", "or", "with", "that", "it", "have", "has", "are", "was", "were", "can", "cannot", "i", "we", "my",
     "our", "at", "by", "from", "as", "but", "been", "could", "would", "should", "will",
+    "null", "true", "false",  # JSON's literals: in every body, about nothing
 ))  # fmt: skip
 
 

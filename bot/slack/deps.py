@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 from slack_sdk import WebClient
 
@@ -17,6 +19,8 @@ from bot.slack.usergroups import UserGroups
 from bot.store.check_runs import CheckRuns
 from bot.store.db import Database
 from bot.store.inbox import Inbox
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -29,6 +33,18 @@ class Deps:
     client: WebClient | None = None  # the app's Web API client, for work that runs outside a listener
     bot_user_id: str = ""  # the bot's own user id (U…), from auth.test
     wake_worker: Callable[[], None] = lambda: None  # tell the reply worker a job is queued (bot/worker.py)
+
+    def submit(self, work: Callable[..., object], *args: Any, **kwargs: Any) -> None:
+        """Run `work` on `executor`, after the ack. What it raises is logged with its traceback: a pool
+        keeps a task's exception in a future nobody reads, so it would vanish."""
+
+        def run() -> None:
+            try:
+                work(*args, **kwargs)
+            except Exception:
+                log.exception("background work %s failed", getattr(work, "__qualname__", work))
+
+        self.executor.submit(run)
 
     @cached_property
     def diagnoser(self) -> Diagnoser:

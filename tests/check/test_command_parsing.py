@@ -6,10 +6,11 @@ from dataclasses import dataclass
 
 import pytest
 
+from bot.check import command
+from bot.check.command import UsageError, looks_secret, parse_check_args, split_words
 from bot.check.report import StepResult
 from bot.settings import ApsApp
 from bot.slack.listeners import check_command
-from bot.slack.listeners.check_command import UsageError, looks_secret, parse_check_args, split_words
 from tests.fakes.aps_server import ACCOUNT_ID, CLIENT_ID, CLIENT_SECRET, PROJECT_ID
 from tests.fakes.clock import Clock
 
@@ -97,7 +98,7 @@ def test_redactor_verdict_is_used_without_registered_client_ids(monkeypatch: pyt
         seen.append(text)
         return Redaction(text, "xoxb-" in text or CLIENT_ID in text)
 
-    monkeypatch.setattr(check_command, "redact", redact)
+    monkeypatch.setattr(command, "redact", redact)
     assert not looks_secret(f"{CLIENT_ID} {PROJECT_ID}", [CLIENT_ID, PROJECT_ID], [CLIENT_ID])
     assert CLIENT_ID not in seen[-1]
     assert looks_secret(f"{CLIENT_ID} xoxb-123", [CLIENT_ID, "xoxb-123"], [CLIENT_ID])

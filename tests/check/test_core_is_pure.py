@@ -10,7 +10,7 @@ from tests.conftest import ROOT
 
 def test_importing_the_core_loads_no_http_or_slack_library() -> None:
     code = (
-        "import sys, bot.check.service, bot.check.steps, bot.check.runner, bot.check.access; "
+        "import sys, bot.check.service, bot.check.steps, bot.check.runner, bot.check.access, bot.check.command; "
         "print(sorted(m for m in ('httpx', 'slack_bolt', 'slack_sdk') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)

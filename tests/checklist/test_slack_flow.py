@@ -29,7 +29,7 @@ from bot.slack.checklist_blocks import (
     action_id,
     step_block_id,
 )
-from bot.slack.listeners.checklist import RECHECK_JOB
+from bot.slack.checklist_threads import RECHECK_JOB
 from bot.store.checklists import ChecklistStore
 from bot.store.db import Database
 from bot.store.feedback import FeedbackStore

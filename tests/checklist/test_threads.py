@@ -18,8 +18,7 @@ from bot.knowledge import KnowledgeBase
 from bot.scheduler import Scheduler
 from bot.settings import ApsApp, Settings
 from bot.slack.checklist_blocks import ASSIGN, RECHECK, UNASSIGN, action_id, step_block_id, step_text
-from bot.slack.deps import Deps
-from bot.slack.listeners.checklist import (
+from bot.slack.checklist_threads import (
     POST_STEPS_JOB,
     POST_STEPS_RETRY_SECONDS,
     RECHECK_JOB,
@@ -28,6 +27,7 @@ from bot.slack.listeners.checklist import (
     post_steps_key,
     recheck_key,
 )
+from bot.slack.deps import Deps
 from bot.store.db import Database
 from bot.store.jobs import CANCELLED, DONE, PENDING
 from tests.checklist.conftest import make_template

@@ -134,11 +134,20 @@ def test_links_to_aps_sample_repositories_are_not_another_system(diagnoser: Diag
     assert diagnoser.diagnose(text).is_aps_error
 
 
-def test_githubs_own_errors_stay_silent_beside_an_aps_sample_link(diagnoser: Diagnoser) -> None:
-    text = (
+@pytest.mark.parametrize(
+    "text",
+    [
         "git push to github.com/acme/our-fork fails: remote: Permission to acme/our-fork.git denied to bob. "
-        "fatal: unable to access: The requested URL returned error: 403 (forked from the github sample)"
-    )
+        "fatal: unable to access: The requested URL returned error: 403 (forked from the github sample)",
+        # a repository named like an APS app is still git refusing a push, not APS refusing a call
+        "remote: Permission to acme/forge-viewer-app.git denied to bot.\n"
+        "fatal: unable to access 'https://github.com/acme/forge-viewer-app.git/': "
+        "The requested URL returned error: 403",
+        "git@github.com: Permission denied (publickey).\nfatal: Could not read from remote repository.\n"
+        "while pushing the aps-hubs-browser fork with our 3-legged token fix",
+    ],
+)
+def test_gits_own_errors_stay_silent_beside_an_aps_repository(diagnoser: Diagnoser, text: str) -> None:
     assert not diagnoser.diagnose(text).is_aps_error
 
 

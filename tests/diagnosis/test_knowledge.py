@@ -56,6 +56,7 @@ def test_a_valid_kb_loads(tmp_path: Path) -> None:
         ({"http_status": [4030]}, ["bad.yml", "http_status.0"]),
         ({"signatures": {"error_codes": [""]}}, ["bad.yml", "signatures.error_codes.0"]),  # matches any paste
         ({"signatures": {"endpoints": ["  "]}}, ["bad.yml", "signatures.endpoints.0"]),
+        ({"signatures": {"not_endpoints": ["[a-"]}}, ["bad.yml", "signatures.not_endpoints", "[a-"]),
     ],
 )
 def test_broken_cause_names_file_and_field(tmp_path: Path, change: dict, words: list[str]) -> None:

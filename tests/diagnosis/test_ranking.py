@@ -39,3 +39,20 @@ def test_auth_001_with_credentials_never_set_is_the_credentials(diagnoser: Diagn
     assert _first(diagnoser, body) == "app-api-access-missing"
     unset = f"{body}\nI started the server without setting APS_CLIENT_ID and APS_CLIENT_SECRET"
     assert _first(diagnoser, unset) == "invalid-client-credentials"  # an unknown client id gets AUTH-001 too
+
+
+def test_json_literals_are_no_topic(diagnoser: Diagnoser) -> None:
+    """`null`, `true`, `false` fill every JSON body: a reply citing them as what the paste "talks about"
+    reads as noise, and they would pull causes whose examples hold JSON toward any JSON paste."""
+    paste = (
+        '{"jsonapi":{"version":"1.0"},"meta":{"warnings":[{"Id":null,"HttpStatusCode":"403",'
+        '"ErrorCode":"BIM360DM_ERROR","Title":"Unable to get hubs from BIM360DM EMEA.","Detail":'
+        '"You don\'t have permission to access this API","AboutLink":null,"Source":[],"meta":[]}]},'
+        '"data":[],"links":{"self":{"href":"https://developer.api.autodesk.com/project/v1/hubs"}}}'
+    )
+    diagnosis = diagnoser.diagnose(paste)
+    assert diagnosis.causes[0].id == "integration-not-provisioned"
+    topics = [e for cause in diagnosis.causes for e in cause.evidence if e.startswith("talks about")]
+    assert topics, "the paste's words should still name topics"
+    for literal in ("null", "true", "false"):
+        assert not any(literal in e.split("(")[0].replace(",", " ").split() for e in topics), topics

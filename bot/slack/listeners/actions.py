@@ -40,7 +40,7 @@ class FeedbackButtons:
         self, ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
     ) -> None:
         ack()
-        self.deps.executor.submit(self._vote, body, action, client, respond)
+        self.deps.submit(self._vote, body, action, client, respond)
 
     def _vote(
         self, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond

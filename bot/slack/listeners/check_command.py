@@ -18,11 +18,9 @@ from __future__ import annotations
 
 import json
 import logging
-import re
-import shlex
 import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -30,10 +28,10 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.check.access import REGISTER_HINT, find_app, may_use, needs_usergroups
+from bot.check.command import UsageError, check_key, looks_secret, parse_check_args, split_words
 from bot.check.report import CheckReport, StepResult
-from bot.check.request import REGION_ALIASES, REGIONS, CheckRequest, InvalidRequest
+from bot.check.request import REGIONS, CheckRequest, InvalidRequest
 from bot.check.service import run_live_check
-from bot.diagnosis.redact import redact
 from bot.settings import ApsApp
 from bot.slack.blocks import escape
 from bot.slack.check_blocks import (
@@ -44,6 +42,7 @@ from bot.slack.check_blocks import (
     spacing_text,
 )
 from bot.slack.deps import Deps
+from bot.slack.listeners.checklist import handle_command
 from bot.slack.replies import tell_clicker
 from bot.store.jobs import Job, JobStore
 from bot.store.shared_reports import KeptReport, SharedReports
@@ -67,123 +66,12 @@ ROTATE_WARNING = (
     "the app in the bot's `APS_APPS` setting and check it by client id or name. (A project name that only "
     "looks random: give the project id instead.)"
 )
-SECRET_WORDS = re.compile(r"(client_?secret|secret|password|passwd|pwd)\s*[=:]", re.IGNORECASE)
-SECRETISH = re.compile(r"^[A-Za-z0-9_\-+/=]{32,}$")
-GUID_LIKE = re.compile(r"^(b\.)?[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$")
-MAILTO = re.compile(r"<mailto:([^|>]+)(?:\|[^>]*)?>")
-# Smart quotes typed on phones and Macs, and the odd spaces pasted from web pages, as plain ones.
-SMART_QUOTES = str.maketrans(
-    {"“": '"', "”": '"', "‘": "'", "’": "'", "\xa0": " ", "\u202f": " ", "\u3000": " "}
-)
-APOSTROPHE = re.compile(r"(?<=\w)'(?=\w)")  # "Mary's": part of a word, not a quote
-_APOSTROPHE_HELD = "\x00"
-# A long word of readable parts ("2024-001_Hospital_Extension_Phase2"): a name, not a secret.
-NAME_PART = re.compile(r"\d+|[A-Za-z][a-z]*\d*|[A-Z]{1,5}")
 MAX_PROGRESS_UPDATES = 3  # response_url: 5 uses = 1 "checking…" + 3 progress + 1 final report
 PROGRESS_MIN_INTERVAL = 0.3
 REPORT_TTL = 30 * 60.0  # as long as a response_url lives
 CHECK_JOB = "aps-check"
 RESUME_AFTER = 5 * 60.0  # a job not renewed for this long had its bot die (the scheduler passes every 15 s)
 RESUMED_NOTE = ":arrows_counterclockwise: The bot restarted during this check, so it ran again."
-
-
-def check_key(user: str, client_id: str, args: dict[str, Any]) -> str:
-    """What `/aps-check` spaces out: one user's checks of one app with the same arguments (ids with or without
-    `b.`, any case): a corrected region or account is a new check, not a repeat."""
-    parts = [
-        str(args.get(k) or "").strip().lower().removeprefix("b.") for k in ("project", "account", "region")
-    ]
-    return ":".join(["check", user, client_id, *parts, str(args.get("user") or "").strip().lower()])
-
-
-class UsageError(ValueError):
-    """Arguments that do not make a check; the message is shown with the usage."""
-
-
-def looks_secret(text: str, words: list[str], client_ids: Iterable[str] = ()) -> bool:
-    """A secret in the command text: the diagnosis redactor's verdict, `secret=`, a long opaque token, or a
-    random-looking word as long as an APS secret (16 characters) where a name or id belongs.
-
-    Registered client ids (public, and as long as a secret) become zeros before the redactor looks, so an
-    id still shows the shape of `<id>:<secret>`."""
-    client_ids = list(client_ids)  # read twice below; a generator would be used up by the first loop
-    scrubbed = text
-    for client_id in client_ids:
-        scrubbed = scrubbed.replace(client_id, "0" * len(client_id))
-    if redact(scrubbed).found or SECRET_WORDS.search(text):
-        return True
-    known = set(client_ids)
-    first_arg = 1 if words and words[0].lower() == "checklist" else 0
-    for position, word in enumerate(words[first_arg:]):
-        bare = word.split("=", 1)[1] if word.lower().startswith(("user=", "account=", "region=")) else word
-        if bare in known or GUID_LIKE.match(bare) or _name_like(bare):
-            continue
-        an_id = position == 0 and len(bare) == 32  # the app's place holds a client id: random-looking, public
-        if (position > 0 and SECRETISH.match(bare)) or (_random_like(bare) and not an_id):
-            return True
-    return False
-
-
-_CHARACTER_RUN = re.compile(r"[a-z]+|[A-Z]+|\d+")
-
-
-def _random_like(word: str) -> bool:
-    """16+ letters and digits that mix lower case, upper case and digits and switch between them at least
-    every other character, as generated secrets do ("c4Jhg8Fkl3ZEnn4T"); names run in words
-    ("HospitalPhase2Tower")."""
-    if len(word) < 16 or not word.isascii() or not word.isalnum():
-        return False
-    mixed = any(map(str.islower, word)) and any(map(str.isupper, word))
-    return mixed and len(_CHARACTER_RUN.findall(word)) >= len(word) / 2
-
-
-def _name_like(word: str) -> bool:
-    parts = re.split(r"[-_]+", word.strip("-_"))
-    return len(parts) >= 2 and all(NAME_PART.fullmatch(part) for part in parts)
-
-
-def split_words(text: str) -> list[str]:
-    """Shell-like words of a command's text: quotes group, Slack's `&amp;`, `&lt;`, `&gt;` are the characters
-    typed, and an apostrophe inside a word ("Mary's") is a letter, not an opening quote."""
-    text = MAILTO.sub(r"\1", text.translate(SMART_QUOTES)).strip()
-    text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-    try:
-        words = shlex.split(APOSTROPHE.sub(_APOSTROPHE_HELD, text))
-    except ValueError as exc:
-        raise UsageError(f"cannot read the arguments ({exc})") from exc
-    return [word.replace(_APOSTROPHE_HELD, "'") for word in words]
-
-
-def parse_check_args(words: list[str]) -> dict[str, str | None]:
-    """`<app> <project> [account] [region] [user=…]` (also `account=`, `region=`, `project=`) → fields."""
-    named: dict[str, str] = {}
-    positional: list[str] = []
-    for word in words:
-        key, sep, value = word.partition("=")
-        if sep and key.lower() in ("user", "account", "region", "project"):
-            named[key.lower()] = value
-        else:
-            positional.append(word)
-    if len(positional) < 1:
-        raise UsageError("give the client id (or app name) and the project")
-    app_ref, rest = positional[0], positional[1:]
-    if "project" not in named:
-        if not rest:
-            raise UsageError("give the project id or name after the client id")
-        named["project"], rest = rest[0], rest[1:]
-    for word in rest:
-        is_region = word.upper() in REGIONS or word.upper() in REGION_ALIASES
-        slot = "region" if is_region and "region" not in named else "account"
-        if slot in named:
-            raise UsageError(f"unexpected argument {word!r}")
-        named[slot] = word
-    return {
-        "app": app_ref,
-        "project": named["project"],
-        "account": named.get("account"),
-        "region": named.get("region"),
-        "user": named.get("user"),
-    }
 
 
 class ProgressView:
@@ -279,9 +167,7 @@ class CheckCommand:
         ack()
         log.info("/aps-check by %s in %s: app=%s project=%s", user, channel, app.client_id, args["project"])
         try:
-            self.deps.executor.submit(
-                self._guarded, self._answer, job, client, respond, app, user, channel, args
-            )
+            self.deps.submit(self._answer, job, client, respond, app, user, channel, args)
         except RuntimeError:  # the pool is shut down: this bot is stopping, its successor runs the check
             _ANSWERING.discard(job or "")
             log.warning("/aps-check not started: the bot is stopping; it runs after the restart")
@@ -350,20 +236,8 @@ class CheckCommand:
         user, channel, args = str(payload["user"]), str(payload["channel"]), dict(payload["args"])
         self._run(client, respond, app, user, channel, args, resumed=True)
 
-    def _guarded(self, work: Callable[..., None], *args: Any) -> None:
-        try:
-            work(*args)
-        except Exception:
-            log.exception("/aps-check work failed")
-
     def _checklist(self, body: dict[str, Any], client: WebClient, respond: Respond, args: list[str]) -> None:
-        from bot.slack.listeners import checklist
-
-        handler = getattr(checklist, "handle_command", None)
-        if handler is None:
-            respond(response_type="ephemeral", text=USAGE)
-            return
-        handler(body, client, respond, self.deps, args)
+        handle_command(body, client, respond, self.deps, args)
 
     def _run(
         self,
@@ -462,7 +336,7 @@ class CheckCommand:
                 text="That report expired: run `/aps-check` again.",
             )
             return
-        self.deps.executor.submit(self._guarded, self._share, client, respond, kept, channel, share_id)
+        self.deps.submit(self._share, client, respond, kept, channel, share_id)
 
     def _share(
         self, client: WebClient, respond: Respond, kept: KeptReport, channel: str, share_id: str
@@ -491,7 +365,7 @@ class CheckCommand:
             value = {}
         value = value if isinstance(value, dict) else {}
         channel = str(value.get("channel") or (body.get("channel") or {}).get("id", ""))
-        self.deps.executor.submit(self._guarded, self._hint, client, respond, user, channel, value)
+        self.deps.submit(self._hint, client, respond, user, channel, value)
 
     def _hint(
         self, client: WebClient, respond: Respond, user: str, channel: str, value: dict[str, Any]

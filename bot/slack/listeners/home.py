@@ -10,11 +10,12 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.check.command import looks_secret
 from bot.checklist.state import DAY_SECONDS
 from bot.slack.checklist_blocks import HOME_START, START_MODAL, HomeEntry, home_view, start_modal
+from bot.slack.checklist_threads import ChecklistThreads
 from bot.slack.deps import Deps
-from bot.slack.listeners.check_command import looks_secret
-from bot.slack.listeners.checklist import ARG_RE, ChecklistThreads, _submit, start_and_report
+from bot.slack.listeners.checklist import ARG_RE, start_and_report
 from bot.store.feedback import FeedbackStore
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ def register(app: App, deps: Deps) -> None:
     def on_home_opened(event: dict[str, Any], client: WebClient) -> None:
         if event.get("tab", "home") != "home" or not isinstance(event.get("user"), str):
             return
-        _submit(deps, publish_home, deps, client, event["user"])
+        deps.submit(publish_home, deps, client, event["user"])
 
     @app.action(HOME_START)
     def on_start_button(ack: Ack, body: dict[str, Any], client: WebClient) -> None:

@@ -51,7 +51,7 @@ def register(app: App, deps: Deps) -> None:
 
     def diagnose_message(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
         ack()
-        deps.executor.submit(_diagnose, replier, body, client, respond)
+        deps.submit(_diagnose, replier, body, client, respond)
 
     app.shortcut(DIAGNOSE_MESSAGE)(diagnose_message)
 
