@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from slack_bolt import App
+from slack_bolt.middleware.authorization import SingleTeamAuthorization
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 
@@ -45,6 +46,15 @@ class RegistryApp(App):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.registered: dict[str, list[Any]] = defaultdict(list)
         super().__init__(*args, **kwargs)
+
+    def reuse_auth_test(self, result: Any) -> None:
+        """Give Bolt's single-workspace authorization the auth.test answer `build()` already has. Built
+        without token verification, Bolt calls auth.test on the first request instead: the first ack after a
+        start waited on Slack, and when that call failed Bolt acked the request with its "reinstall this app"
+        text and dropped it."""
+        for middleware in self._middleware_list:
+            if isinstance(middleware, SingleTeamAuthorization):
+                middleware.auth_test_result = result
 
     def _note(self, kind: str, constraints: Any, key: str) -> None:
         value = constraints.get(key) if isinstance(constraints, dict) else constraints
@@ -176,12 +186,13 @@ def build(settings: Settings, *, clock: Callable[[], float] = time.time) -> Runt
         client=client,
         signing_secret=secret,
         process_before_response=False,
-        token_verification_enabled=False,  # auth.test just ran above
+        token_verification_enabled=False,  # auth.test just ran above: its answer is reused below
         # Bolt's self-event filter would also drop the deletion of the bot's own checklist parent (its
         # `previous_message.user` is the bot); the message listeners skip the bot's messages themselves.
         ignoring_self_events_enabled=False,
         listener_executor=listener_executor,
     )
+    app.reuse_auth_test(auth)
     deps = Deps(
         settings=settings,
         kb=kb,

@@ -103,7 +103,7 @@ def serve_http(wsgi: Callable[..., Any], *, host: str, port: int, threads: int =
 
 def serve_socket_mode(app: App, app_token: str) -> None:
     """Connect to Slack over Socket Mode (no public URL) and block until interrupted."""
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
+    from bot.socket_mode import SocketModeHandler
 
     handler = SocketModeHandler(app, app_token)
     log.info("connecting to Slack in Socket Mode")

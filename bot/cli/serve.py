@@ -8,6 +8,7 @@ import re
 import signal
 import sqlite3
 import sys
+from typing import Any
 
 from bot.logsetup import configure_logging
 from bot.settings import Settings, SettingsProblem, load_settings
@@ -58,6 +59,12 @@ def _fail(message: str, code: int = 2) -> int:
     return code
 
 
+def slack_unavailable(exc: Any) -> bool:
+    """A SlackApiError that is Slack's trouble (5xx, rate limit), not a bad token."""
+    error = exc.response.get("error")
+    return getattr(exc.response, "status_code", 200) >= 429 or error in ("ratelimited", "fatal_error")
+
+
 def _stop_like_ctrl_c(signum: int, frame: object) -> None:
     raise KeyboardInterrupt  # the server stops, queued deliveries are stored, the worker finishes its jobs
 
@@ -81,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         runtime = build(settings)
     except SlackApiError as exc:
         error = exc.response.get("error")
-        if getattr(exc.response, "status_code", 200) >= 429 or error in ("ratelimited", "fatal_error"):
+        if slack_unavailable(exc):
             return _fail(f"Slack is unavailable ({error}); try again later", 1)  # not the token's fault
         return _fail(f"Slack rejected SLACK_BOT_TOKEN ({error})")
     except KnowledgeError as exc:
@@ -99,8 +106,11 @@ def run(args: argparse.Namespace) -> int:
             serve_socket_mode(runtime.app, settings.slack_app_token.get_secret_value().strip())
         else:
             serve_http(runtime.wsgi, host=args.host, port=args.port)
-    except SlackApiError as exc:
-        return _fail(f"Slack refused the connection ({exc.response.get('error')}); check SLACK_APP_TOKEN", 1)
+    except SlackApiError as exc:  # apps.connections.open (Socket Mode)
+        error = exc.response.get("error")
+        if slack_unavailable(exc):
+            return _fail(f"Slack is unavailable ({error}); try again later", 1)
+        return _fail(f"Slack refused the connection ({error}); check SLACK_APP_TOKEN", 1)
     except WorkerStartError as exc:
         return _fail(str(exc), 1)
     except OSError as exc:  # the port taken or not ours to bind; Socket Mode: no network to Slack

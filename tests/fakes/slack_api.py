@@ -16,7 +16,9 @@ Answers come from a built-in table shaped like Slack's real responses (auth.test
 increasing `ts`, chat.postEphemeral, chat.update, chat.delete, chat.getPermalink, chat.scheduleMessage, reactions.add,
 conversations.replies/info/members/open, files.info, users.info, usergroups.users.list, views.publish/open). Unknown
 methods get `{"ok": false, "error": "unknown_method"}`. Requests without a `Bearer xoxb-`/`xoxp-` token get
-`invalid_auth`, as Slack does.
+`not_authed`; `apps.connections.open` takes only the app-level token (`Bearer xapp-`), every other method refuses
+it, both with `not_allowed_token_type`, as Slack does. `apps.connections.open` has no built-in answer: give it
+`FakeSocketMode.connections_open` (tests/fakes/socket_mode.py) with `set_response`.
 
 Steering answers:
 - `fail_next(method, error="channel_not_found")`: the next call answers HTTP 200
@@ -61,6 +63,7 @@ TEAM_ID = "T0FAKE001"
 BOT_USER_ID = "U0FAKEBOT"
 BOT_ID = "B0FAKEBOT"
 APP_ID = "A0FAKEAPP"
+APP_LEVEL_METHOD = "apps.connections.open"  # the one method of this fake that takes the app-level token
 
 
 @dataclass(frozen=True)
@@ -473,7 +476,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, {"ok": True}, {})
             return
         auth = headers.get("Authorization", "")
-        if not auth.startswith(("Bearer xoxb-", "Bearer xoxp-")) and "token" not in params:
+        if (method == APP_LEVEL_METHOD) != auth.startswith("Bearer xapp-"):  # app-level token there only
+            self._send(200, {"ok": False, "error": "not_allowed_token_type"}, {})
+            return
+        if not auth.startswith(("Bearer xoxb-", "Bearer xoxp-", "Bearer xapp-")) and "token" not in params:
             self._send(200, {"ok": False, "error": "not_authed"}, {})
             return
         self._send(200, self.api.answer(method, params), {})

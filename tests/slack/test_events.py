@@ -87,6 +87,19 @@ def test_passive_paste_gets_one_threaded_diagnosis(
     assert [json.loads(v) for v in values] == [{"cause": best.id, "channel": CHANNEL, "ts": event["ts"]}]
 
 
+def test_the_first_event_after_a_start_is_answered_when_slack_hiccups(
+    bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
+) -> None:
+    """The ack needs no Web API call: Bolt used to call auth.test on the first request, and when that failed
+    it answered with its "reinstall this app" text and dropped the event."""
+    slack.fail_next("auth.test", status=500)
+    event = message_event(aps_paste[0])
+    response = bot.send_event(event)
+    assert response.status == 200 and response.body == b"", response.body
+    slack.wait_for_thread(CHANNEL, event["ts"])
+    assert len(slack.calls_to("auth.test")) == 1  # the one of build()
+
+
 def test_chatter_gets_nothing(bot: BotServer, slack: FakeSlackApi, not_aps: str) -> None:
     event = message_event(not_aps)
     assert bot.send_event(event).status == 200

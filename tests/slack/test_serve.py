@@ -206,6 +206,21 @@ def test_app_token_selects_socket_mode(
     assert "SLACK_APP_TOKEN" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("status", [500, 503])
+def test_slack_unavailable_when_socket_mode_connects_is_not_blamed_on_the_app_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], status: int
+) -> None:
+    with FakeSlackApi() as slack:
+        slack.fail_next("apps.connections.open", status=status)
+        for name, value in env_for(
+            slack, tmp_path, SLACK_APP_TOKEN=APP_TOKEN, SLACK_SIGNING_SECRET=""
+        ).items():
+            monkeypatch.setenv(name, value)
+        assert main(["serve"]) == 1
+    err = capsys.readouterr().err
+    assert "Slack is unavailable" in err and "SLACK_APP_TOKEN" not in err
+
+
 def served_url(process: subprocess.Popen, stderr: list[str], timeout: float = 30) -> str:
     """The URL `aps-bot serve --port 0` logs once it has bound a free port. A port the test picked and freed
     again could be taken by another server before the bot binds it."""
