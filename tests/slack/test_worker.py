@@ -112,6 +112,48 @@ def test_a_worker_killed_between_the_answer_and_the_warning_does_not_answer_twic
     assert len(slack.calls_to("chat.postEphemeral")) == 2  # the warning, cut off, then sent again
 
 
+@pytest.mark.parametrize("secret", [False, True], ids=["paste", "paste-with-secret"])
+def test_a_worker_killed_while_slack_takes_its_answer_does_not_answer_twice(
+    tmp_path: Path, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis], secret: bool
+) -> None:
+    """The worker dies (kill -9) while its chat.postMessage is with Slack: Slack posts the answer, the worker
+    never hears of it and its job stays stored. The job taken again after the lease finds the answer in the
+    thread and posts no second one (only the warning that was still owed)."""
+    settings = make_settings(tmp_path, slack)
+    db = Database(settings.bot_db_path)
+    in_post, release = threading.Event(), threading.Event()
+
+    def slow_post(params: dict) -> dict:
+        in_post.set()
+        release.wait(30)
+        return slack._m_chat_postMessage(params)
+
+    slack.set_response("chat.postMessage", slow_post)
+    worker = WorkerProcess(settings)
+    inbox = Inbox(db, clock=time.time, on_stored=worker.wake)
+    jobs = JobStore(db)
+    try:
+        text = f"{aps_paste[0]}\nAuthorization: Bearer {TOKEN}" if secret else aps_paste[0]
+        event = message_event(text)
+        slack.add_message(event["channel"], event["ts"], text)  # the paste, in Slack
+        inbox.put([event_key("EvCRASH2")], REPLY_JOB, reply_job(PASSIVE, event, text))
+        assert in_post.wait(30)
+        dead = worker.pid
+        os.kill(dead, 9)
+        wait_until(lambda: worker.pid != dead, timeout=30)
+        release.set()  # Slack finishes posting the answer of the dead worker
+        slack.wait_for_thread(event["channel"], event["ts"], count=2, timeout=30)
+        with db.transaction() as conn:  # the lease of the dead worker's claim runs out
+            conn.execute("UPDATE jobs SET claimed_at = claimed_at - ?", (LEASE_SECONDS + 1,))
+        worker.wake()
+        wait_until(lambda: jobs.due_count((REPLY_JOB,), time.time()) == 0, timeout=30)
+    finally:
+        inbox.close()
+        worker.stop()
+    assert len(slack.thread(event["channel"], event["ts"])) == 2  # the paste and one answer
+    assert len(slack.calls_to("chat.postEphemeral")) == int(secret)
+
+
 def test_a_worker_that_keeps_failing_to_start_is_retried_less_and_less_often() -> None:
     """A broken knowledge base makes every start fail: the monitor waits 1, 2, 4 … up to 60 s between tries,
     not one second forever (each try reloads the knowledge base)."""
