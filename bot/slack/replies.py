@@ -169,13 +169,15 @@ class Replier:
         is called with the job marked answered as soon as the answer is out, for the caller to store: a job
         run again after a crash in between then posts no second answer, and only warns. `again`: an earlier
         run of this job may have posted the answer before it died (or lost Slack's reply): the thread is
-        read first, and an answer found there is not posted twice."""
+        read first, and an answer found there (or a warning recorded as given) is not sent twice."""
         secret = job["secret"]
         if not job.get("answered"):
             secret = self._answer(client, job, again=again) or secret
             if secret:
                 answered({**job, "answered": True, "secret": True})
-        if secret:  # after the answer: a retried job then warns once, and a failed warning loses no answer
+        # After the answer: a retried job then warns once, and a failed warning loses no answer. Run again, it
+        # warns only if no earlier run recorded the warning as given.
+        if secret and not (again and self.dedupe.state(warned_key(job["channel"], job["ts"])) is not None):
             self.warn_poster(
                 client, channel=job["channel"], user=job["user"], ts=job["ts"], thread_ts=job.get("thread_ts")
             )
