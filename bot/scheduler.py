@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 JobHandler = Callable[[Job, float], None]
 Sweep = Callable[[float], None]
 BATCH = 10
+ENDED_JOBS_KEPT_SECONDS = 7 * 86_400  # done, failed and cancelled jobs are kept this long, then purged
+PURGE_EVERY_SECONDS = 3600.0
 
 
 class Scheduler:
@@ -42,11 +44,13 @@ class Scheduler:
         self.handlers = dict(handlers)
         self.sweeps = list(sweeps)
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self._purged_at: float | None = None
 
     def run_due(self, now: float | None = None) -> int:
         """Run every sweep, then every job due at `now` (default: the deps clock); return how many jobs ran.
         Sweeps first: one of them renews the jobs of work still in progress, which must not come due."""
         now = self.deps.clock() if now is None else now
+        self._purge_ended(now)
         for sweep in self.sweeps:
             try:
                 sweep(now)
@@ -69,6 +73,16 @@ class Scheduler:
             if len(batch) < BATCH:
                 break
         return ran
+
+    def _purge_ended(self, now: float) -> None:
+        """At the first pass and hourly: forget jobs that ended a week ago (every checklist leaves one)."""
+        if self._purged_at is not None and now - self._purged_at < PURGE_EVERY_SECONDS:
+            return
+        self._purged_at = now
+        try:
+            self.jobs.purge(before=now - ENDED_JOBS_KEPT_SECONDS)
+        except Exception:
+            log.exception("could not purge ended jobs")
 
     def _run(self, job: Job, now: float) -> None:
         handler = self.handlers[job.kind]  # claim_due takes only the kinds we have handlers for

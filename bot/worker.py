@@ -132,7 +132,12 @@ class ReplyWorker:
             self.jobs.delete(job.id)
             return
         try:
-            self.replier.handle(self.client, job.payload, lambda payload: self.jobs.update(job.id, payload))
+            self.replier.handle(
+                self.client,
+                job.payload,
+                lambda payload: self.jobs.update(job.id, payload),
+                again=job.attempts > 1,  # a worker that died, or a failure after Slack took the post
+            )
         except Exception as exc:
             log_slack_error("reply", exc)
             if is_retriable(exc) and job.attempts < MAX_ATTEMPTS:

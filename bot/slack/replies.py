@@ -29,6 +29,9 @@ REPLY_JOB = "reply"  # the kind of the stored job (bot/store/jobs.py) that carri
 PASSIVE = "passive"  # channel message: answer only when confident, warn about a pasted secret
 ANSWER = "answer"  # mention or DM: always answer
 WARN = "warn"  # thread reply holding a secret: only the ephemeral warning
+# The event_type of the (invisible) message metadata on a queued reply's answer, naming the message answered:
+# a job taken again after its worker died looks for it before answering, so the answer is posted once.
+ANSWER_METADATA = "aps_bot_answer"
 
 
 def is_retriable(exc: BaseException) -> bool:
@@ -154,22 +157,34 @@ class Replier:
         self.feedback = FeedbackStore(deps.db)
         self.dedupe = DedupeStore(deps.db)
 
-    def handle(self, client: WebClient, job: dict[str, Any], answered: Answered = lambda _: None) -> None:
+    def handle(
+        self,
+        client: WebClient,
+        job: dict[str, Any],
+        answered: Answered = lambda _: None,
+        *,
+        again: bool = False,
+    ) -> None:
         """Carry out one queued reply (see `reply_job`). When a warning follows the answer, `answered(job)`
         is called with the job marked answered as soon as the answer is out, for the caller to store: a job
-        run again after a crash in between then posts no second answer, and only warns."""
+        run again after a crash in between then posts no second answer, and only warns. `again`: an earlier
+        run of this job may have posted the answer before it died (or lost Slack's reply): the thread is
+        read first, and an answer found there (or a warning recorded as given) is not sent twice."""
         secret = job["secret"]
         if not job.get("answered"):
-            secret = self._answer(client, job) or secret
+            secret = self._answer(client, job, again=again) or secret
             if secret:
                 answered({**job, "answered": True, "secret": True})
-        if secret:  # after the answer: a retried job then warns once, and a failed warning loses no answer
+        # After the answer: a retried job then warns once, and a failed warning loses no answer. Run again, it
+        # warns only if no earlier run recorded the warning as given.
+        if secret and not (again and self.dedupe.state(warned_key(job["channel"], job["ts"])) is not None):
             self.warn_poster(
                 client, channel=job["channel"], user=job["user"], ts=job["ts"], thread_ts=job.get("thread_ts")
             )
 
-    def _answer(self, client: WebClient, job: dict[str, Any]) -> bool:
-        """Post the job's answer, if it gets one; True when what was diagnosed held a secret."""
+    def _answer(self, client: WebClient, job: dict[str, Any], *, again: bool = False) -> bool:
+        """Post the job's answer, if it gets one (once: see `handle`); True when what was diagnosed held a
+        secret."""
         channel, ts = job["channel"], job["ts"]
         if job["action"] == PASSIVE:
             diagnosis = self.deps.diagnoser.diagnose(
@@ -177,7 +192,7 @@ class Replier:
             )
             best = diagnosis.best
             if diagnosis.is_aps_error and best and best.score >= self.deps.settings.bot_passive_min_score:
-                self.post_answer(client, diagnosis, channel=channel, thread_ts=ts)
+                self._post_once(client, diagnosis, job, thread_ts=ts, again=again)
             return diagnosis.secrets_found
         if job["action"] != ANSWER:
             return False
@@ -191,7 +206,7 @@ class Replier:
         diagnosis = self.deps.diagnoser.diagnose(text)
         if not diagnosis.is_aps_error and job.get("files_unseen"):
             diagnosis = self._with_files(client, channel, ts) or diagnosis
-        self.post_answer(client, diagnosis, channel=channel, thread_ts=thread_ts)
+        self._post_once(client, diagnosis, job, thread_ts=thread_ts, again=again)
         # Only what the asker posted: a secret in the parent is its author's to rotate, not theirs.
         return redact(own).found if text is not own else diagnosis.secrets_found
 
@@ -216,15 +231,25 @@ class Replier:
         """Diagnose `text` and post the answer (or "I don't recognise this") in `thread_ts`."""
         self.post_answer(client, self.deps.diagnoser.diagnose(text), channel=channel, thread_ts=thread_ts)
 
-    def post_answer(self, client: WebClient, diagnosis: Diagnosis, *, channel: str, thread_ts: str) -> None:
+    def post_answer(
+        self, client: WebClient, diagnosis: Diagnosis, *, channel: str, thread_ts: str, answers: str = ""
+    ) -> None:
+        """Post the diagnosis in `thread_ts`; `answers`: the ts of the message it answers, kept in the post's
+        metadata for `_answered_before`."""
         best = diagnosis.best
         recognised = diagnosis.is_aps_error and best is not None
         if recognised:
             fallback, blocks = diagnosis_blocks(diagnosis, self.deps.kb, channel=channel, ts=thread_ts)
         else:
             fallback, blocks = unrecognised_blocks(self.deps.kb, channel=channel, ts=thread_ts)
+        metadata = {"event_type": ANSWER_METADATA, "event_payload": {"ts": answers}} if answers else None
         client.chat_postMessage(
-            channel=channel, thread_ts=thread_ts, text=fallback, blocks=blocks, unfurl_links=False
+            channel=channel,
+            thread_ts=thread_ts,
+            text=fallback,
+            blocks=blocks,
+            unfurl_links=False,
+            metadata=metadata,
         )
         if recognised:
             self.feedback.record_diagnosis(channel, thread_ts, best.id, self.deps.clock())
@@ -242,6 +267,37 @@ class Replier:
             self.dedupe.record([warned_key(channel, ts)], now=self.deps.clock())
         except Exception as exc:
             log_slack_error("secret warning", exc)
+
+    def _post_once(
+        self, client: WebClient, diagnosis: Diagnosis, job: dict[str, Any], *, thread_ts: str, again: bool
+    ) -> None:
+        """Post the job's answer in `thread_ts`, unless `again` and the thread holds it already."""
+        channel, ts = job["channel"], job["ts"]
+        if not (again and self._answered_before(client, channel, thread_ts, ts)):
+            self.post_answer(client, diagnosis, channel=channel, thread_ts=thread_ts, answers=ts)
+
+    def _answered_before(self, client: WebClient, channel: str, thread_ts: str, ts: str) -> bool:
+        """Whether the thread holds the bot's answer to message `ts` (its metadata names `ts`). A thread Slack
+        will not read (deleted, `missing_scope`) counts as unanswered; a failure worth retrying is raised for
+        the worker to retry."""
+        try:
+            response = client.conversations_replies(
+                channel=channel, ts=thread_ts, oldest=ts, inclusive=True, include_all_metadata=True, limit=200
+            )
+        except SlackApiError as exc:
+            if is_retriable(exc):
+                raise
+            log_slack_error("thread read before answering again", exc)
+            return False
+        for message in response.get("messages") or []:
+            metadata = message.get("metadata") or {}
+            if (
+                metadata.get("event_type") == ANSWER_METADATA
+                and (metadata.get("event_payload") or {}).get("ts") == ts
+            ):
+                log.info("reply to %s was posted by a worker that died; not posting it again", ts)
+                return True
+        return False
 
     def _delivered(self, channel: str, ts: str) -> bool:
         """Whether Slack delivered this message to the bot (whose reply job warned its poster then): its

@@ -24,7 +24,7 @@ BATCH = 500
 LINGER_SECONDS = 0.01  # a delivery waits at most this long for others to share its commit
 STORE_ATTEMPTS = 3
 STORE_RETRY_SECONDS = 0.5
-PURGE_EVERY = 1000  # stored deliveries between two purges of old dedupe keys
+PURGE_EVERY = 1000  # stored deliveries between two purges of old dedupe keys (and one at the first)
 DEDUPE_MEMORY_SECONDS = 86_400  # Slack stops retrying within minutes; a day is plenty
 _STOP = object()
 
@@ -41,6 +41,7 @@ class Inbox:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._pending = 0
         self._stored = 0
+        self._purge_at = 0  # stored deliveries at the next purge: the first batch purges, then every 1000
         self._idle = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="aps-bot-inbox", daemon=True)
         self._thread.start()
@@ -82,8 +83,11 @@ class Inbox:
                 return
 
     def _purge_now_and_then(self, stored: int) -> None:
-        before, self._stored = self._stored, self._stored + stored
-        if before // PURGE_EVERY != self._stored // PURGE_EVERY:
+        """Purge at the first stored batch and every PURGE_EVERY deliveries after it: a bot restarted more
+        often than every PURGE_EVERY deliveries (daily deploys of a quiet workspace) purges too."""
+        self._stored += stored
+        if stored and self._stored > self._purge_at:
+            self._purge_at = self._stored + PURGE_EVERY
             try:
                 self.dedupe.purge(before=self.clock() - DEDUPE_MEMORY_SECONDS)
             except Exception:

@@ -188,6 +188,13 @@ class JobStore:
         with self.db.transaction() as conn:
             conn.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
 
+    def purge(self, *, before: float) -> int:
+        """Forget jobs that ended (done, failed, cancelled) and were due before `before`; return how many."""
+        with self.db.transaction() as conn:
+            return conn.execute(
+                "DELETE FROM jobs WHERE status IN (?, ?, ?) AND run_at < ?", (DONE, FAILED, CANCELLED, before)
+            ).rowcount
+
     def due_count(self, kinds: Sequence[str], now: float) -> int:
         """Jobs of `kinds` that are due or being run at `now`."""
         marks = ",".join("?" * len(kinds))

@@ -251,3 +251,25 @@ def test_background_thread_polls_with_the_deps_clock_and_stops(tmp_path: Path) -
     finally:
         stop()
     assert scheduler.jobs.get(job_id).status == DONE
+
+
+def test_jobs_that_ended_a_week_ago_are_purged_and_nothing_else(tmp_path: Path) -> None:
+    """Every checklist leaves an ended job (its step-posting safety net, cancelled; its re-check, done): the
+    table must not grow for ever."""
+    deps = make_deps(tmp_path / "db")
+    scheduler = Scheduler(deps, handlers={"k": lambda job, now: None}, sweeps=[])
+    jobs = scheduler.jobs
+    done = jobs.schedule("k", 100.0, {})
+    assert scheduler.run_due(100.0) == 1 and jobs.get(done).status == DONE
+    cancelled = jobs.schedule("k", 200.0, {}, key="c1")
+    jobs.cancel("c1")
+    failed = jobs.schedule("k", 300.0, {})
+    jobs.fail(failed, 300.0, "boom")
+    later = jobs.schedule("k", 8 * 86_400.0, {})  # pending: never purged, however old
+    reply = jobs.schedule("reply", 50.0, {})  # the reply worker's, still waiting
+    recent = jobs.schedule("k", 2 * 86_400.0, {}, key="c2")
+    jobs.cancel("c2")
+    Scheduler(deps, handlers={}, sweeps=[]).run_due(7 * 86_400.0 + 400.0)  # a restarted bot, a week on
+    assert [jobs.get(i) for i in (done, cancelled, failed)] == [None, None, None]
+    assert jobs.get(later).status == PENDING and jobs.get(reply).status == PENDING
+    assert jobs.get(recent).status == CANCELLED

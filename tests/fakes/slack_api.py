@@ -14,7 +14,7 @@ form values are strings, so use `call.json("blocks")` to get blocks whichever wa
 
 Answers come from a built-in table shaped like Slack's real responses (auth.test, chat.postMessage with an
 increasing `ts`, chat.postEphemeral, chat.update, chat.delete, chat.getPermalink, chat.scheduleMessage, reactions.add,
-conversations.replies/info/members/open, files.info, users.info, usergroups.users.list, views.publish/open). Unknown
+conversations.replies/info/members/open (message metadata only with `include_all_metadata`), files.info, users.info, usergroups.users.list, views.publish/open). Unknown
 methods get `{"ok": false, "error": "unknown_method"}`. Requests without a `Bearer xoxb-`/`xoxp-` token get
 `not_authed`; `apps.connections.open` takes only the app-level token (`Bearer xapp-`), every other method refuses
 it, both with `not_allowed_token_type`, as Slack does. `apps.connections.open` has no built-in answer: give it
@@ -298,6 +298,9 @@ class FakeSlackApi:
             message["blocks"] = blocks
         if params.get("thread_ts"):
             message["thread_ts"] = params["thread_ts"]
+        metadata = Call("", params, {}, "").json("metadata")
+        if isinstance(metadata, dict):
+            message["metadata"] = metadata
         return message
 
     def _m_chat_postMessage(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -372,7 +375,10 @@ class FakeSlackApi:
             (m for m in stored.values() if m.get("thread_ts") == ts and m["ts"] != ts), key=lambda m: m["ts"]
         )
         limit = int(params.get("limit") or 1000)
-        return {"ok": True, "messages": [parent, *replies][:limit], "has_more": False}
+        messages = [parent, *replies][:limit]
+        if str(params.get("include_all_metadata", "")).lower() not in ("1", "true"):  # Slack leaves it out
+            messages = [{k: v for k, v in m.items() if k != "metadata"} for m in messages]
+        return {"ok": True, "messages": messages, "has_more": False}
 
     def _m_conversations_info(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = str(params.get("channel", ""))

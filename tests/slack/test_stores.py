@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.store import feedback
+from bot.store import feedback, inbox
 from bot.store.check_runs import CheckRuns
 from bot.store.db import Database
-from bot.store.dedupe import DedupeStore, event_key, message_key
+from bot.store.dedupe import DedupeStore, event_key, message_key, warned_key
 from bot.store.feedback import FeedbackStore
 from bot.store.inbox import Inbox
 from bot.store.jobs import JobStore
@@ -185,3 +185,20 @@ def test_concurrent_claims_of_one_key_let_exactly_one_check_run(tmp_path: Path) 
     for thread in threads:
         thread.join()
     assert sorted(results) == [0] + [20] * 7
+
+
+def test_a_restarted_inbox_purges_old_delivery_keys_at_its_first_batch(tmp_path: Path) -> None:
+    """A bot restarted more often than every thousand deliveries (daily deploys of a quiet workspace) must
+    still forget delivery keys older than a day; warnings stay."""
+    db = Database(tmp_path / "db")
+    dedupe = DedupeStore(db)
+    dedupe.record([event_key("EvOLD"), message_key("C1", "1.0")], now=1000.0)
+    dedupe.record([warned_key("C1", "1.0")], now=1000.0)
+    now = 1000.0 + inbox.DEDUPE_MEMORY_SECONDS + 1
+    for n in range(3):  # three restarts, one delivery each
+        box = inbox.Inbox(db, clock=lambda: now)
+        box.put([event_key(f"EvNEW{n}")], "reply", {"n": n})
+        assert box.flush(10)
+        box.close()
+    assert dedupe.state(event_key("EvOLD")) is None and dedupe.state(message_key("C1", "1.0")) is None
+    assert dedupe.state(warned_key("C1", "1.0")) == "done" and dedupe.state(event_key("EvNEW2")) == "done"

@@ -5,19 +5,23 @@ from __future__ import annotations
 import os
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from slack_sdk import WebClient
 
 from bot.diagnosis.result import Diagnosis
+from bot.knowledge import KnowledgeBase
 from bot.settings import ApsApp, Settings
+from bot.slack.deps import Deps
 from bot.slack.replies import PASSIVE, REPLY_JOB, reply_job
 from bot.store.db import Database
 from bot.store.dedupe import event_key
 from bot.store.inbox import Inbox
 from bot.store.jobs import JobStore
-from bot.worker import LEASE_SECONDS, WorkerProcess, WorkerStartError
-from tests.fakes.bolt_server import make_settings, message_event
+from bot.worker import LEASE_SECONDS, ReplyWorker, WorkerProcess, WorkerStartError
+from tests.fakes.bolt_server import BOT_TOKEN, make_settings, message_event
 from tests.fakes.polling import wait_until
 from tests.fakes.slack_api import FakeSlackApi
 
@@ -110,6 +114,81 @@ def test_a_worker_killed_between_the_answer_and_the_warning_does_not_answer_twic
         worker.stop()
     assert len(slack.calls_to("chat.postMessage")) == 1
     assert len(slack.calls_to("chat.postEphemeral")) == 2  # the warning, cut off, then sent again
+
+
+@pytest.mark.parametrize("secret", [False, True], ids=["paste", "paste-with-secret"])
+def test_a_worker_killed_while_slack_takes_its_answer_does_not_answer_twice(
+    tmp_path: Path, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis], secret: bool
+) -> None:
+    """The worker dies (kill -9) while its chat.postMessage is with Slack: Slack posts the answer, the worker
+    never hears of it and its job stays stored. The job taken again after the lease finds the answer in the
+    thread and posts no second one (only the warning that was still owed)."""
+    settings = make_settings(tmp_path, slack)
+    db = Database(settings.bot_db_path)
+    in_post, release = threading.Event(), threading.Event()
+
+    def slow_post(params: dict) -> dict:
+        in_post.set()
+        release.wait(30)
+        return slack._m_chat_postMessage(params)
+
+    slack.set_response("chat.postMessage", slow_post)
+    worker = WorkerProcess(settings)
+    inbox = Inbox(db, clock=time.time, on_stored=worker.wake)
+    jobs = JobStore(db)
+    try:
+        text = f"{aps_paste[0]}\nAuthorization: Bearer {TOKEN}" if secret else aps_paste[0]
+        event = message_event(text)
+        slack.add_message(event["channel"], event["ts"], text)  # the paste, in Slack
+        inbox.put([event_key("EvCRASH2")], REPLY_JOB, reply_job(PASSIVE, event, text))
+        assert in_post.wait(30)
+        dead = worker.pid
+        os.kill(dead, 9)
+        wait_until(lambda: worker.pid != dead, timeout=30)
+        release.set()  # Slack finishes posting the answer of the dead worker
+        slack.wait_for_thread(event["channel"], event["ts"], count=2, timeout=30)
+        with db.transaction() as conn:  # the lease of the dead worker's claim runs out
+            conn.execute("UPDATE jobs SET claimed_at = claimed_at - ?", (LEASE_SECONDS + 1,))
+        worker.wake()
+        wait_until(lambda: jobs.due_count((REPLY_JOB,), time.time()) == 0, timeout=30)
+    finally:
+        inbox.close()
+        worker.stop()
+    assert len(slack.thread(event["channel"], event["ts"])) == 2  # the paste and one answer
+    assert len(slack.calls_to("chat.postEphemeral")) == int(secret)
+
+
+def test_a_worker_that_died_after_warning_does_not_warn_again(
+    tmp_path: Path, slack: FakeSlackApi, kb: KnowledgeBase, aps_paste: tuple[str, Diagnosis]
+) -> None:
+    """The worker answered and warned, then died before deleting its job (its delete never ran): the worker
+    that takes the job again after the lease finds the warning given and sends no second one."""
+    settings = make_settings(tmp_path, slack)
+    db = Database(settings.bot_db_path)
+    text = f"{aps_paste[0]}\nAuthorization: Bearer {TOKEN}"
+    event = message_event(text)
+    slack.add_message(event["channel"], event["ts"], text)
+    jobs = JobStore(db)
+    jobs.schedule(REPLY_JOB, 0.0, reply_job(PASSIVE, event, text))
+
+    def worker() -> ReplyWorker:
+        deps = Deps(settings=settings, kb=kb, db=db, executor=ThreadPoolExecutor(1))
+        return ReplyWorker(deps, WebClient(token=BOT_TOKEN, base_url=slack.url))
+
+    dying = worker()
+
+    def die(job_id: int) -> None:
+        raise SystemExit  # the process ends here: the job stays claimed
+
+    dying.jobs.delete = die  # type: ignore[method-assign]
+    dying.drain()
+    assert len(slack.calls_to("chat.postEphemeral")) == 1
+    with db.transaction() as conn:  # the lease of the dead worker's claim runs out
+        conn.execute("UPDATE jobs SET claimed_at = claimed_at - ?", (LEASE_SECONDS + 1,))
+    assert worker().drain() == 1
+    assert jobs.due_count((REPLY_JOB,), time.time()) == 0
+    assert len(slack.calls_to("chat.postMessage")) == 1
+    assert len(slack.calls_to("chat.postEphemeral")) == 1
 
 
 def test_a_worker_that_keeps_failing_to_start_is_retried_less_and_less_often() -> None:
