@@ -200,11 +200,7 @@ class WorkerProcess:
         line = process.stdout.readline().decode(errors="replace").strip() if ready else ""
         process.stdout.close()
         if line != READY:
-            process.kill()
-            process.wait()
-            raise WorkerStartError(
-                f"the reply worker did not start (exit code {process.returncode}; its error is above)"
-            )
+            raise WorkerStartError(f"the reply worker did not start ({_start_failure(process, ready)})")
         os.set_blocking(process.stdin.fileno(), False)
         return process
 
@@ -274,3 +270,21 @@ def stdin_wait(stop: threading.Event) -> Wait:
 def event_wait(stop: threading.Event) -> Wait:
     """No wake-ups (a worker started on its own): poll until `stop` is set."""
     return lambda timeout: not stop.wait(timeout)
+
+
+def _start_failure(process: subprocess.Popen[bytes], answered: bool) -> str:
+    """Why a worker that did not say it was ready failed, once it is stopped: it was silent past the timeout,
+    a signal killed it, or it exited on an error it printed to stderr."""
+    if process.poll() is None and not answered:
+        process.kill()
+        process.wait()
+        return f"not ready within {START_TIMEOUT_SECONDS:g} s"
+    if process.poll() is None:  # its stdout ended or said something else: it is on its way out, or stuck
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            return "it did not say it was ready"
+    code = process.returncode
+    return f"killed by signal {-code}" if code < 0 else f"exit code {code}; its error is above"

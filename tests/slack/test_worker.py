@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 from slack_sdk import WebClient
@@ -70,8 +73,23 @@ def test_a_worker_that_cannot_start_is_reported(tmp_path: Path, slack: FakeSlack
     broken = tmp_path / "kb"
     broken.mkdir()
     (broken / "bad.yml").write_text("id: [unclosed\n")
-    with pytest.raises(WorkerStartError, match="did not start"):
+    with pytest.raises(WorkerStartError, match=r"did not start \(exit code [1-9]\d*; its error is above\)"):
         WorkerProcess(make_settings(tmp_path, slack, bot_kb_dir=broken))
+
+
+def test_a_worker_killed_while_it_starts_is_reported_as_killed(
+    tmp_path: Path, slack: FakeSlackApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No error of its own was printed: the report must not point the operator at one."""
+    real = subprocess.Popen
+    suicide = "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"
+
+    def killed_at_start(command: list[str], *args: Any, **kwargs: Any) -> subprocess.Popen:
+        return real([sys.executable, "-c", suicide], *args, **kwargs)
+
+    monkeypatch.setattr("bot.worker.subprocess.Popen", killed_at_start)
+    with pytest.raises(WorkerStartError, match=r"did not start \(killed by signal 9\)"):
+        WorkerProcess(make_settings(tmp_path, slack))
 
 
 TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzY29wZSI6WyJkYXRhOnJlYWQiXX0.c2lnbmF0dXJlLXBhcnQtMTIzNDU2"
