@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from slack_bolt import App
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_bolt.middleware.authorization import SingleTeamAuthorization
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
@@ -174,15 +175,12 @@ class Runtime:
         self.deps.db.close()
 
 
-def build(settings: Settings, *, clock: Callable[[], float] = time.time) -> Runtime:
-    """Build the app from settings. Calls Slack's auth.test once (through `settings.slack_api_base`)."""
-    kb = load_kb(settings.bot_kb_dir)
-    db = Database(settings.bot_db_path)
-    client = make_client(settings)
-    auth = client.auth_test()
-    listener_executor = ThreadPoolExecutor(BOLT_LISTENER_THREADS, thread_name_prefix="bolt-listener")
-    secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
-    app = RegistryApp(
+def _not_token_unused(record: logging.LogRecord) -> bool:
+    return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
+def _registry_app(client: WebClient, secret: str, listener_executor: ThreadPoolExecutor) -> RegistryApp:
+    return RegistryApp(
         client=client,
         signing_secret=secret,
         process_before_response=False,
@@ -192,6 +190,22 @@ def build(settings: Settings, *, clock: Callable[[], float] = time.time) -> Runt
         ignoring_self_events_enabled=False,
         listener_executor=listener_executor,
     )
+
+
+def build(settings: Settings, *, clock: Callable[[], float] = time.time) -> Runtime:
+    """Build the app from settings. Calls Slack's auth.test once (through `settings.slack_api_base`)."""
+    kb = load_kb(settings.bot_kb_dir)
+    db = Database(settings.bot_db_path)
+    client = make_client(settings)
+    auth = client.auth_test()
+    listener_executor = ThreadPoolExecutor(BOLT_LISTENER_THREADS, thread_name_prefix="bolt-listener")
+    secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
+    bolt_log = logging.getLogger("slack_bolt.App")
+    bolt_log.addFilter(_not_token_unused)  # Bolt reads SLACK_BOT_TOKEN itself, then warns that `client` wins
+    try:
+        app = _registry_app(client, secret, listener_executor)
+    finally:
+        bolt_log.removeFilter(_not_token_unused)
     app.reuse_auth_test(auth)
     deps = Deps(
         settings=settings,

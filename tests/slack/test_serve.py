@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import signal
@@ -371,3 +372,19 @@ def test_a_log_call_whose_arguments_do_not_fit_its_format_leaks_nothing() -> Non
     finally:
         logger.removeHandler(handler)
     assert "xoxb-1234567890-abcdefghij" not in stream.getvalue() and "[REDACTED]" in stream.getvalue()
+
+
+def test_a_start_with_the_bot_token_in_the_environment_logs_no_bolt_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Bolt reads SLACK_BOT_TOKEN itself and warns that the given client wins: noise at every start."""
+    from bot.app import build
+
+    monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
+    with FakeSlackApi() as slack, caplog.at_level(logging.WARNING):
+        runtime = build(bolt_server.make_settings(tmp_path, slack))
+        runtime.close()
+        logger = logging.getLogger("slack_bolt.App")
+        logger.warning("a later warning of Bolt's still shows")
+    messages = [r.getMessage() for r in caplog.records if r.name.startswith("slack_bolt")]
+    assert messages == ["a later warning of Bolt's still shows"]
