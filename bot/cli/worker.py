@@ -48,11 +48,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"aps-bot worker: knowledge base: {exc}", file=sys.stderr)
         return 2
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    if args.wake_stdin:  # Ctrl-C reaches the whole process group: serve closes the pipe, we finish the queue
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-    else:
-        signal.signal(signal.SIGINT, lambda *_: stop.set())
+    # Under serve, Ctrl-C and a stop of the whole process group (systemd's default) reach this worker too:
+    # serve closes the pipe and we finish the queue. Stopping on our own, serve would start a new worker.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN if args.wake_stdin else lambda *_: stop.set())
     try:
         db = Database(settings.bot_db_path)
     except (sqlite3.Error, OSError) as exc:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import signal
 import subprocess
 import sys
 import threading
@@ -67,6 +69,36 @@ def test_worker_process_answers_queued_messages_and_is_restarted_when_it_dies(
         inbox.close()
         worker.stop()
     assert worker.returncode == 0  # closing the pipe is a clean stop
+
+
+def ignored_signals(pid: int) -> set[int]:
+    """The signals a process ignores, from its SigIgn mask in /proc."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    mask = int(re.search(r"^SigIgn:\s*([0-9a-f]+)$", status, re.MULTILINE).group(1), 16)
+    return {number for number in range(1, 65) if mask & (1 << (number - 1))}
+
+
+def test_the_worker_under_serve_leaves_stopping_to_serve(
+    tmp_path: Path, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
+) -> None:
+    """Ctrl-C or a SIGTERM to the whole process group (systemd's default) reaches the worker too. Were it to
+    stop on its own, serve's monitor would start another one during the shutdown; serve stops it instead."""
+    settings = make_settings(tmp_path, slack)
+    worker = WorkerProcess(settings)
+    inbox = Inbox(Database(settings.bot_db_path), clock=lambda: 0.0, on_stored=lambda: worker.wake())
+    try:
+        first = worker.pid
+        assert {signal.SIGINT, signal.SIGTERM} <= ignored_signals(first)
+        os.kill(first, signal.SIGTERM)
+        event = message_event(aps_paste[0])
+        inbox.put([event_key("EvT1")], REPLY_JOB, reply_job(PASSIVE, event, aps_paste[0]))
+        [post] = slack.wait_for("chat.postMessage", timeout=30)
+        assert post.params["thread_ts"] == event["ts"]
+        assert worker.pid == first and worker.returncode is None
+    finally:
+        inbox.close()
+        worker.stop()
+    assert worker.returncode == 0  # it stopped when serve closed the pipe
 
 
 def test_a_worker_that_cannot_start_is_reported(tmp_path: Path, slack: FakeSlackApi) -> None:
