@@ -24,6 +24,7 @@ database's size and row counts, every N/10 events.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -164,6 +165,18 @@ class Bot:
         self.exit_codes: list[int] = []
         self.old_workers: list[int] = []  # workers of a killed serve, left to finish on their own
         self.downs: list[tuple[float, float]] = []  # (killed, serving again) of each serve kill
+        self.groups: list[int] = []  # the process group of each serve started (its worker's too)
+
+    def __enter__(self) -> Bot:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """SIGKILL what is left of every serve started, and of its worker: they run in sessions of their own,
+        out of reach of a Ctrl-C of this script, and would run on after it (an interrupted run, a failed
+        start, an old worker still alive at the end)."""
+        for group in self.groups:
+            with contextlib.suppress(ProcessLookupError):  # every process of that group has exited
+                os.killpg(group, signal.SIGKILL)
 
     def was_down(self, at: float) -> bool:
         return any(killed <= at <= up for killed, up in self.downs)
@@ -180,6 +193,7 @@ class Bot:
             stderr=log.open("wb"),
             start_new_session=True,
         )
+        self.groups.append(self.process.pid)
         deadline = started + timeout
         while time.monotonic() < deadline:
             found = re.search(
@@ -385,9 +399,8 @@ def chaos(args: argparse.Namespace) -> int:
     dispatched = 0
     progress = threading.Condition()
 
-    with FakeSlackApi() as fake_slack, FakeAps() as aps:
+    with FakeSlackApi() as fake_slack, FakeAps() as aps, Bot(bot_env(fake_slack, aps, work), work) as bot:
         fake_slack._server.handle_error = lambda *_: None  # type: ignore[union-attr]  # a killed worker's pipe
-        bot = Bot(bot_env(fake_slack, aps, work), work)
         bot.start()
         sender = Slack(bot)
 
@@ -576,9 +589,8 @@ def soak(args: argparse.Namespace) -> int:
     db = work / "chaos.sqlite3"
     every = max(1, args.soak // 10)
     samples: list[tuple[int, tuple[int, int, int], tuple[int, int, int], int, dict[str, int]]] = []
-    with FakeSlackApi() as fake_slack, FakeAps() as aps:
+    with FakeSlackApi() as fake_slack, FakeAps() as aps, Bot(bot_env(fake_slack, aps, work), work) as bot:
         fake_slack.members = {f"C{n:08d}": [ADMIN] for n in range(20)}
-        bot = Bot(bot_env(fake_slack, aps, work), work)
         bot.start()
         sender = Slack(bot)
         assert bot.process is not None
