@@ -398,6 +398,7 @@ def chaos(args: argparse.Namespace) -> int:
     kills: list[tuple[str, float]] = []
     dispatched = 0
     progress = threading.Condition()
+    failures: list[BaseException] = []  # what stopped the kills early
 
     with FakeSlackApi() as fake_slack, FakeAps() as aps, Bot(bot_env(fake_slack, aps, work), work) as bot:
         fake_slack._server.handle_error = lambda *_: None  # type: ignore[union-attr]  # a killed worker's pipe
@@ -405,6 +406,12 @@ def chaos(args: argparse.Namespace) -> int:
         sender = Slack(bot)
 
         def killer() -> None:
+            try:
+                kill_and_restart()
+            except BaseException as exc:  # SystemExit too, which a thread would drop without a word
+                failures.append(exc)
+
+        def kill_and_restart() -> None:
             up_since = time.monotonic()
             for index, kind, jitter in zip(kill_at, kinds, jitters, strict=True):
                 with progress:
@@ -456,7 +463,9 @@ def chaos(args: argparse.Namespace) -> int:
         keys = stored_keys(db)
 
     report(args, messages, kills, bot, posts, warned, keys, work, sent_seconds, left, orphans, final_code)
-    return 0
+    for exc in failures:  # the kills stopped there: what followed is no chaos run, and its losses no finding
+        print(f"  ! the kills stopped after {len(kills)} of {args.kills}: {exc!r}", flush=True)
+    return 1 if failures else 0
 
 
 def report(
