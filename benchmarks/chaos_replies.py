@@ -165,7 +165,7 @@ class Bot:
         self.exit_codes: list[int] = []
         self.old_workers: list[int] = []  # workers of a killed serve, left to finish on their own
         self.downs: list[tuple[float, float]] = []  # (killed, serving again) of each serve kill
-        self.groups: list[int] = []  # the process group of each serve started (its worker's too)
+        self.serves: list[subprocess.Popen[bytes]] = []  # every serve started, each leading a process group
 
     def __enter__(self) -> Bot:
         return self
@@ -173,10 +173,17 @@ class Bot:
     def __exit__(self, *exc: object) -> None:
         """SIGKILL what is left of every serve started, and of its worker: they run in sessions of their own,
         out of reach of a Ctrl-C of this script, and would run on after it (an interrupted run, a failed
-        start, an old worker still alive at the end)."""
-        for group in self.groups:
-            with contextlib.suppress(ProcessLookupError):  # every process of that group has exited
-                os.killpg(group, signal.SIGKILL)
+        start, an old worker still alive at the end). Only processes known to be ours: the group of a serve
+        not yet reaped (its id cannot have been reused), an old worker still in the group of its serve."""
+        groups = {serve.pid for serve in self.serves}
+        for serve in self.serves:
+            if serve.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(serve.pid, signal.SIGKILL)
+        for pid in self.old_workers:
+            if alive(pid) and process_group(pid) in groups:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
 
     def was_down(self, at: float) -> bool:
         return any(killed <= at <= up for killed, up in self.downs)
@@ -193,7 +200,7 @@ class Bot:
             stderr=log.open("wb"),
             start_new_session=True,
         )
-        self.groups.append(self.process.pid)
+        self.serves.append(self.process)
         deadline = started + timeout
         while time.monotonic() < deadline:
             found = re.search(
@@ -264,6 +271,13 @@ def children(pid: int) -> list[int]:
             if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
                 found.append(int(entry))
     return found
+
+
+def process_group(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[2])
+    except OSError:
+        return None
 
 
 def alive(pid: int) -> bool:
