@@ -24,6 +24,7 @@ database's size and row counts, every N/10 events.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -164,6 +165,25 @@ class Bot:
         self.exit_codes: list[int] = []
         self.old_workers: list[int] = []  # workers of a killed serve, left to finish on their own
         self.downs: list[tuple[float, float]] = []  # (killed, serving again) of each serve kill
+        self.serves: list[subprocess.Popen[bytes]] = []  # every serve started, each leading a process group
+
+    def __enter__(self) -> Bot:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """SIGKILL what is left of every serve started, and of its worker: they run in sessions of their own,
+        out of reach of a Ctrl-C of this script, and would run on after it (an interrupted run, a failed
+        start, an old worker still alive at the end). Only processes known to be ours: the group of a serve
+        not yet reaped (its id cannot have been reused), an old worker still in the group of its serve."""
+        groups = {serve.pid for serve in self.serves}
+        for serve in self.serves:
+            if serve.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(serve.pid, signal.SIGKILL)
+        for pid in self.old_workers:
+            if alive(pid) and process_group(pid) in groups:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
 
     def was_down(self, at: float) -> bool:
         return any(killed <= at <= up for killed, up in self.downs)
@@ -180,6 +200,7 @@ class Bot:
             stderr=log.open("wb"),
             start_new_session=True,
         )
+        self.serves.append(self.process)
         deadline = started + timeout
         while time.monotonic() < deadline:
             found = re.search(
@@ -250,6 +271,13 @@ def children(pid: int) -> list[int]:
             if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
                 found.append(int(entry))
     return found
+
+
+def process_group(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[2])
+    except OSError:
+        return None
 
 
 def alive(pid: int) -> bool:
@@ -384,14 +412,20 @@ def chaos(args: argparse.Namespace) -> int:
     kills: list[tuple[str, float]] = []
     dispatched = 0
     progress = threading.Condition()
+    failures: list[BaseException] = []  # what stopped the kills early
 
-    with FakeSlackApi() as fake_slack, FakeAps() as aps:
+    with FakeSlackApi() as fake_slack, FakeAps() as aps, Bot(bot_env(fake_slack, aps, work), work) as bot:
         fake_slack._server.handle_error = lambda *_: None  # type: ignore[union-attr]  # a killed worker's pipe
-        bot = Bot(bot_env(fake_slack, aps, work), work)
         bot.start()
         sender = Slack(bot)
 
         def killer() -> None:
+            try:
+                kill_and_restart()
+            except BaseException as exc:  # SystemExit too, which a thread would drop without a word
+                failures.append(exc)
+
+        def kill_and_restart() -> None:
             up_since = time.monotonic()
             for index, kind, jitter in zip(kill_at, kinds, jitters, strict=True):
                 with progress:
@@ -443,7 +477,9 @@ def chaos(args: argparse.Namespace) -> int:
         keys = stored_keys(db)
 
     report(args, messages, kills, bot, posts, warned, keys, work, sent_seconds, left, orphans, final_code)
-    return 0
+    for exc in failures:  # the kills stopped there: what followed is no chaos run, and its losses no finding
+        print(f"  ! the kills stopped after {len(kills)} of {args.kills}: {exc!r}", flush=True)
+    return 1 if failures else 0
 
 
 def report(
@@ -576,9 +612,8 @@ def soak(args: argparse.Namespace) -> int:
     db = work / "chaos.sqlite3"
     every = max(1, args.soak // 10)
     samples: list[tuple[int, tuple[int, int, int], tuple[int, int, int], int, dict[str, int]]] = []
-    with FakeSlackApi() as fake_slack, FakeAps() as aps:
+    with FakeSlackApi() as fake_slack, FakeAps() as aps, Bot(bot_env(fake_slack, aps, work), work) as bot:
         fake_slack.members = {f"C{n:08d}": [ADMIN] for n in range(20)}
-        bot = Bot(bot_env(fake_slack, aps, work), work)
         bot.start()
         sender = Slack(bot)
         assert bot.process is not None

@@ -251,8 +251,12 @@ class Replier:
             unfurl_links=False,
             metadata=metadata,
         )
-        if recognised:
-            self.feedback.record_diagnosis(channel, thread_ts, best.id, self.deps.clock())
+        self._count(diagnosis, channel=channel, thread_ts=thread_ts)
+
+    def _count(self, diagnosis: Diagnosis, *, channel: str, thread_ts: str) -> None:
+        """Record the diagnosis answered in `thread_ts` for the stats, if it named a cause (counted once)."""
+        if diagnosis.is_aps_error and diagnosis.best is not None:
+            self.feedback.record_diagnosis(channel, thread_ts, diagnosis.best.id, self.deps.clock())
 
     def warn_poster(
         self, client: WebClient, *, channel: str, user: str, ts: str, thread_ts: str | None
@@ -271,9 +275,12 @@ class Replier:
     def _post_once(
         self, client: WebClient, diagnosis: Diagnosis, job: dict[str, Any], *, thread_ts: str, again: bool
     ) -> None:
-        """Post the job's answer in `thread_ts`, unless `again` and the thread holds it already."""
+        """Post the job's answer in `thread_ts`, unless `again` and the thread holds it already: then only
+        count it, as the worker that posted it may have died before it could."""
         channel, ts = job["channel"], job["ts"]
-        if not (again and self._answered_before(client, channel, thread_ts, ts)):
+        if again and self._answered_before(client, channel, thread_ts, ts):
+            self._count(diagnosis, channel=channel, thread_ts=thread_ts)
+        else:
             self.post_answer(client, diagnosis, channel=channel, thread_ts=thread_ts, answers=ts)
 
     def _answered_before(self, client: WebClient, channel: str, thread_ts: str, ts: str) -> bool:

@@ -86,7 +86,7 @@ class Inbox:
         """Purge at the first stored batch and every PURGE_EVERY deliveries after it: a bot restarted more
         often than every PURGE_EVERY deliveries (daily deploys of a quiet workspace) purges too."""
         self._stored += stored
-        if stored and self._stored > self._purge_at:
+        if stored and self._stored >= self._purge_at:
             self._purge_at = self._stored + PURGE_EVERY
             try:
                 self.dedupe.purge(before=self.clock() - DEDUPE_MEMORY_SECONDS)

@@ -273,3 +273,18 @@ def test_jobs_that_ended_a_week_ago_are_purged_and_nothing_else(tmp_path: Path) 
     assert [jobs.get(i) for i in (done, cancelled, failed)] == [None, None, None]
     assert jobs.get(later).status == PENDING and jobs.get(reply).status == PENDING
     assert jobs.get(recent).status == CANCELLED
+
+
+def test_a_running_scheduler_purges_ended_jobs_again_an_hour_later(tmp_path: Path) -> None:
+    """A bot that runs for weeks purges hourly, not only at its first pass."""
+    deps = make_deps(tmp_path / "db")
+    scheduler = Scheduler(deps, handlers={"k": lambda job, now: None}, sweeps=[])
+    jobs = scheduler.jobs
+    week = 7 * 86_400.0
+    scheduler.run_due(week)  # the first pass purges (nothing has ended yet)
+    ended = jobs.schedule("k", 1.0, {}, key="c1")
+    jobs.cancel("c1")
+    scheduler.run_due(week + 3599.0)
+    assert jobs.get(ended) is not None  # within the hour: no purge
+    scheduler.run_due(week + 3600.0)
+    assert jobs.get(ended) is None

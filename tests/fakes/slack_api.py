@@ -14,7 +14,7 @@ form values are strings, so use `call.json("blocks")` to get blocks whichever wa
 
 Answers come from a built-in table shaped like Slack's real responses (auth.test, chat.postMessage with an
 increasing `ts`, chat.postEphemeral, chat.update, chat.delete, chat.getPermalink, chat.scheduleMessage, reactions.add,
-conversations.replies/info/members/open (message metadata only with `include_all_metadata`), files.info, users.info, usergroups.users.list, views.publish/open). Unknown
+conversations.replies/info/members/open (replies within `oldest`/`latest`; message metadata only with `include_all_metadata`), files.info, users.info, usergroups.users.list, views.publish/open). Unknown
 methods get `{"ok": false, "error": "unknown_method"}`. Requests without a `Bearer xoxb-`/`xoxp-` token get
 `not_authed`; `apps.connections.open` takes only the app-level token (`Bearer xapp-`), every other method refuses
 it, both with `not_allowed_token_type`, as Slack does. `apps.connections.open` has no built-in answer: give it
@@ -375,7 +375,7 @@ class FakeSlackApi:
             (m for m in stored.values() if m.get("thread_ts") == ts and m["ts"] != ts), key=lambda m: m["ts"]
         )
         limit = int(params.get("limit") or 1000)
-        messages = [parent, *replies][:limit]
+        messages = [m for m in [parent, *replies] if _in_range(m["ts"], params)][:limit]
         if str(params.get("include_all_metadata", "")).lower() not in ("1", "true"):  # Slack leaves it out
             messages = [{k: v for k, v in m.items() if k != "metadata"} for m in messages]
         return {"ok": True, "messages": messages, "has_more": False}
@@ -499,3 +499,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
+
+
+def _in_range(ts: str, params: dict[str, Any]) -> bool:
+    """Whether message `ts` lies between `oldest` and `latest` (conversations.replies), the bounds
+    themselves only with `inclusive`, as Slack reads them."""
+    inclusive = str(params.get("inclusive", "")).lower() in ("1", "true")
+    oldest, latest = params.get("oldest"), params.get("latest")
+    if oldest and not (float(ts) >= float(oldest) if inclusive else float(ts) > float(oldest)):
+        return False
+    return not latest or (float(ts) <= float(latest) if inclusive else float(ts) < float(latest))

@@ -202,3 +202,26 @@ def test_a_restarted_inbox_purges_old_delivery_keys_at_its_first_batch(tmp_path:
         box.close()
     assert dedupe.state(event_key("EvOLD")) is None and dedupe.state(message_key("C1", "1.0")) is None
     assert dedupe.state(warned_key("C1", "1.0")) == "done" and dedupe.state(event_key("EvNEW2")) == "done"
+
+
+def test_the_inbox_purges_again_every_purge_every_deliveries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the first batch, the next purge comes PURGE_EVERY deliveries later, not one more than that."""
+    monkeypatch.setattr(inbox, "PURGE_EVERY", 2)
+    db = Database(tmp_path / "db")
+    dedupe = DedupeStore(db)
+    now = 1000.0
+    box = inbox.Inbox(db, clock=lambda: now)
+    try:
+        for n in range(3):  # the first purges (nothing old yet); two more reach the next purge
+            if n == 1:
+                dedupe.record([event_key("EvOLD")], now=now)
+                now += inbox.DEDUPE_MEMORY_SECONDS + 1
+            box.put([event_key(f"Ev{n}")], "reply", {"n": n})
+            assert box.flush(10)
+            if n == 1:
+                assert dedupe.state(event_key("EvOLD")) == "done"  # one delivery since the purge
+    finally:
+        box.close()
+    assert dedupe.state(event_key("EvOLD")) is None and dedupe.state(event_key("Ev0")) is None

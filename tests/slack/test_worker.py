@@ -23,6 +23,7 @@ from bot.slack.deps import Deps
 from bot.slack.replies import PASSIVE, REPLY_JOB, reply_job
 from bot.store.db import Database
 from bot.store.dedupe import event_key
+from bot.store.feedback import FeedbackStore
 from bot.store.inbox import Inbox
 from bot.store.jobs import JobStore
 from bot.worker import LEASE_SECONDS, ReplyWorker, WorkerProcess, WorkerStartError
@@ -172,7 +173,8 @@ def test_a_worker_killed_while_slack_takes_its_answer_does_not_answer_twice(
 ) -> None:
     """The worker dies (kill -9) while its chat.postMessage is with Slack: Slack posts the answer, the worker
     never hears of it and its job stays stored. The job taken again after the lease finds the answer in the
-    thread and posts no second one (only the warning that was still owed)."""
+    thread and posts no second one (only the warning that was still owed), and counts the diagnosis the dead
+    worker could not."""
     settings = make_settings(tmp_path, slack)
     db = Database(settings.bot_db_path)
     in_post, release = threading.Event(), threading.Event()
@@ -206,6 +208,7 @@ def test_a_worker_killed_while_slack_takes_its_answer_does_not_answer_twice(
         worker.stop()
     assert len(slack.thread(event["channel"], event["ts"])) == 2  # the paste and one answer
     assert len(slack.calls_to("chat.postEphemeral")) == int(secret)
+    assert FeedbackStore(db).top_causes(0.0, 5) == [(aps_paste[1].best.id, 1)]
 
 
 def test_a_worker_that_died_after_warning_does_not_warn_again(
