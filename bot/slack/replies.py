@@ -169,7 +169,9 @@ class Replier:
         is called with the job marked answered as soon as the answer is out, for the caller to store: a job
         run again after a crash in between then posts no second answer, and only warns. `again`: an earlier
         run of this job may have posted the answer before it died (or lost Slack's reply): the thread is
-        read first, and an answer found there (or a warning recorded as given) is not sent twice."""
+        read first, and an answer found there (or a warning recorded as given) is not sent twice. A job queued
+        with `"again": True` (the shortcut's post failed, perhaps after Slack took it) is read first too."""
+        again = again or bool(job.get("again"))
         secret = job["secret"]
         if not job.get("answered"):
             secret = self._answer(client, job, again=again) or secret
@@ -227,9 +229,11 @@ class Replier:
                 parts.append(content[:MAX_SNIPPET_CHARS])
         return "\n".join(parts)
 
-    def reply(self, client: WebClient, text: str, *, channel: str, thread_ts: str) -> None:
-        """Diagnose `text` and post the answer (or "I don't recognise this") in `thread_ts`."""
-        self.post_answer(client, self.deps.diagnoser.diagnose(text), channel=channel, thread_ts=thread_ts)
+    def reply(self, client: WebClient, text: str, *, channel: str, thread_ts: str, answers: str = "") -> None:
+        """Diagnose `text` and post the answer (or "I don't recognise this") in `thread_ts` (`answers`: see
+        `post_answer`)."""
+        diagnosis = self.deps.diagnoser.diagnose(text)
+        self.post_answer(client, diagnosis, channel=channel, thread_ts=thread_ts, answers=answers)
 
     def post_answer(
         self, client: WebClient, diagnosis: Diagnosis, *, channel: str, thread_ts: str, answers: str = ""

@@ -92,6 +92,7 @@ class _Fault:
     error: str | None
     status: int | None
     retry_after: float | None
+    taken: bool = False  # Slack carried the call out, then its answer failed (a 5xx, a gateway timeout)
 
 
 class FakeSlackApi:
@@ -160,15 +161,17 @@ class FakeSlackApi:
         status: int | None = None,
         retry_after: float | None = None,
         times: int = 1,
+        taken: bool = False,
     ) -> None:
-        """Queue a fault for the next `times` calls of `method` (see the module docstring)."""
+        """Queue a fault for the next `times` calls of `method` (see the module docstring); `taken`: the call
+        is carried out (a post stored) before the fault is answered, as when Slack fails after acting."""
         if error is None and status is None:
             status = 429 if retry_after is not None else None
             if status is None:
                 raise ValueError("fail_next needs error=, status= or retry_after=")
         with self._cond:
             for _ in range(times):
-                self._faults[method].append(_Fault(error, status, retry_after))
+                self._faults[method].append(_Fault(error, status, retry_after, taken))
 
     def set_response(self, method: str, payload: Payload) -> None:
         """Answer `method` with `payload` (dict or `params -> dict`) instead of the built-in answer."""
@@ -473,6 +476,8 @@ class _Handler(BaseHTTPRequestHandler):
         if self.api.hold is not None:
             self.api.hold.wait(timeout=60)
         if fault is not None:
+            if fault.taken:
+                self.api.answer(method, params)
             status = fault.status or 200
             body = {"ok": False, "error": fault.error or ("ratelimited" if status == 429 else "fatal_error")}
             extra = {"Retry-After": str(int(fault.retry_after))} if fault.retry_after is not None else {}

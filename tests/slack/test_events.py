@@ -294,6 +294,23 @@ def test_a_shortcut_answer_slack_fails_to_take_is_retried_by_the_worker(
     assert slack.calls_to("response_url") == []
 
 
+def test_a_shortcut_answer_slack_took_before_failing_is_not_posted_again(
+    bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
+) -> None:
+    """A 5xx or a timeout can come after Slack stored the post: the worker that retries the answer reads the
+    thread first and finds it there."""
+    paste, expected = aps_paste
+    slack.fail_next("chat.postMessage", status=500, taken=True)
+    message = {"type": "message", "user": "U0OTHER01", "text": paste, "ts": next_ts()}
+    slack.add_message(CHANNEL, message["ts"], paste, user="U0OTHER01")
+    bot.send_shortcut(message_shortcut_payload(message))
+    slack.wait_for("conversations.replies")  # the worker looked before answering
+    bot.drain()
+    [reply] = [m for m in slack.thread(CHANNEL, message["ts"]) if m["ts"] != message["ts"]]
+    assert expected.best.title in block_texts(reply["blocks"])
+    assert len(slack.calls_to("chat.postMessage")) == 1
+
+
 def test_a_shortcut_answer_slack_refuses_for_good_tells_the_user(
     bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
 ) -> None:

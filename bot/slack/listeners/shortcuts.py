@@ -67,7 +67,7 @@ def _diagnose(replier: Replier, body: dict[str, Any], client: WebClient, respond
     try:
         text = message_text(message)
         full = replier.with_snippets(client, shortcut_text(message), truncated_snippets(message))
-        replier.reply(client, full, channel=channel, thread_ts=thread_ts)
+        replier.reply(client, full, channel=channel, thread_ts=thread_ts, answers=message.get("ts", ""))
         if not is_from_bot(message, replier.deps.bot_user_id) and redact(text).found:
             replier.warn_poster(
                 client,
@@ -138,6 +138,7 @@ def _queue(replier: Replier, body: dict[str, Any], message: dict[str, Any], chan
     """Hand the answer to the reply worker, which retries it (once per shortcut run)."""
     job = reply_job(ANSWER, {**message, "channel": channel}, shortcut_text(message))
     job["secret"] = redact(message_text(message)).found and not is_from_bot(message, replier.deps.bot_user_id)
+    job["again"] = True  # Slack may have taken the failed post: the worker looks in the thread first
     replier.deps.inbox.put([f"shortcut:{body.get('trigger_id', '')}"], REPLY_JOB, job)
 
 
