@@ -4,7 +4,8 @@ endpoint (a real serve process, its reply worker included).
     .venv/bin/python benchmarks/bench_socket_mode.py [--runs 3]
 
 For each ending, in this order on one process: Slack's `disconnect` (refresh_requested), a close frame, a TCP
-close with no close frame (a proxy timing out), a reset. Printed: seconds until the new connection is open,
+close with no close frame (a proxy timing out), a reset, a connection that goes silent (no close, no reset, no
+pongs: only the client's stale check notices). Printed: seconds until the new connection is open,
 seconds from then until the bot acks an envelope sent on it, and the CPU seconds serve used meanwhile. Then
 the seconds from SIGTERM to a clean exit. Medians over --runs processes.
 """
@@ -24,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.fakes.bolt_server import message_event
 from tests.fakes.serve_process import socket_mode_bot
 
-ENDINGS = ("request_refresh", "close", "hang_up", "drop")
+ENDINGS = ("request_refresh", "close", "hang_up", "drop", "go_silent")
 
 
 def cpu_seconds(pid: int) -> float:

@@ -5,7 +5,8 @@
   gives up four pings later (40–60 s with Bolt's 10 s pings). Here the end of the stream is an error, which
   makes the client drop the connection and open a new one.
 - A lost connection is replaced at the next ping, so pings come every PING_SECONDS (slack_sdk's own client
-  default) instead of Bolt's 10 s.
+  default) instead of Bolt's 10 s. One that goes silent (no close, no reset) is dropped by the stale check,
+  after four pings without a pong.
 - Closing a connection waited for its receiving thread's `recv` to time out (3 s). When Slack asks for a
   refresh, the new connection is read only once the old one is closed, so its first envelopes were acked ~3 s
   late, Slack's whole budget; a stop waited as long. A connection's socket is now shut down before it is

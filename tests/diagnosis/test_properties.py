@@ -283,7 +283,11 @@ def test_the_paste_word_index_changes_no_extraction_and_no_candidate_fold(text: 
     assert topic.may_fold(joined, index) == topic.may_fold(joined)
 
 
-_ENDPOINT_PATTERNS = [p for c in load_kb(ROOT / "knowledge").causes for p in c.signatures.endpoints]
+_ENDPOINT_PATTERNS = [  # not_endpoints go through the same literal-start prefilter
+    p
+    for c in load_kb(ROOT / "knowledge").causes
+    for p in (*c.signatures.endpoints, *c.signatures.not_endpoints)
+]
 
 
 @settings(max_examples=600, deadline=None)

@@ -24,7 +24,8 @@ reconnect has to ask `apps.connections.open` again.
   (Slack closes that connection a little later; `close(connection)` does it).
 - `close(connection=None)`: a close frame, then the TCP connection closes; `hang_up(connection=None)`: the TCP
   connection closes with no close frame (a proxy timing out); `drop(connection=None)`: it is reset (a network
-  drop).
+  drop the peer's host noticed); `go_silent(connection=None)`: it stays up but nothing comes back, not even a
+  pong (a network path that died: no close, no reset).
 - `wait_for_connection(count=1)`: waits until `count` connections have been opened and greeted.
 - `errors`: protocol violations by the client (unmasked frames, bad handshakes, stale tickets); a test's
   teardown should assert it is empty.
@@ -70,6 +71,7 @@ class Connection:
         self.sock = sock
         self.ticket = ticket
         self.open = True
+        self.silent = False  # go_silent(): frames are read and dropped, nothing is answered
         self.received: list[dict[str, Any]] = []  # every text message the app sent, parsed
         self._send_lock = threading.Lock()
 
@@ -271,6 +273,16 @@ class FakeSocketMode:
         target.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self._shutdown(target, socket.SHUT_RD)  # wakes our reader, which closes: the peer gets a reset
 
+    def go_silent(self, connection: Connection | None = None) -> Connection:
+        """The connection stays up but nothing comes back, not even pongs: only the client's stale check can
+        tell (a network path that died without a close or a reset). It is no longer `current()`."""
+        target = connection or self.current()
+        with self._cond:
+            target.silent = True
+            target.open = False
+            self._cond.notify_all()
+        return target
+
     # -- waiting -----------------------------------------------------------------------------------------
     def wait_for_connection(self, count: int = 1, timeout: float = 30) -> Connection:
         """The `count`-th connection, once it is open and has been sent `hello`."""
@@ -409,6 +421,8 @@ class FakeSocketMode:
                 break
             mask = reader.read(4)
             data = bytes(b ^ mask[i % 4] for i, b in enumerate(reader.read(length)))
+            if connection.silent:
+                continue
             if opcode == OP_PING:
                 connection.send_frame(OP_PONG, data)
             elif opcode == OP_CLOSE:

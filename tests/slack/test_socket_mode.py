@@ -17,17 +17,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from slack_sdk import WebClient
 
 from bot.diagnosis.result import Diagnosis
 from bot.slack.listeners.check_command import USAGE
+from bot.socket_mode import Client
 from bot.store.db import Database
 from bot.store.feedback import FeedbackStore
 from tests.check.conftest import ALLOWED_USER, apps_env
 from tests.fakes.aps_server import ACCOUNT_ID, CLIENT_ID, CLIENT_SECRET, PROJECT_ID, FakeAps
-from tests.fakes.bolt_server import APP_TOKEN, CHANNEL, HUMAN, block_action_payload, message_event
+from tests.fakes.bolt_server import APP_TOKEN, BOT_TOKEN, CHANNEL, HUMAN, block_action_payload, message_event
 from tests.fakes.polling import wait_until
 from tests.fakes.serve_process import SocketModeBot, socket_mode_bot
-from tests.fakes.slack_api import Call
+from tests.fakes.slack_api import Call, FakeSlackApi
+from tests.fakes.socket_mode import FakeSocketMode
 
 
 @pytest.fixture(scope="module")
@@ -189,6 +192,34 @@ def test_the_first_delivery_after_a_start_needs_no_web_api_call_to_be_acked(
         assert ack.payload in (None, {}), ack.payload
         bot.slack.wait_for_thread(CHANNEL, paste["ts"], timeout=30)
         assert len(bot.slack.calls_to("auth.test")) == started
+
+
+def test_a_close_does_not_wait_for_the_receiving_threads_recv() -> None:
+    """A connection's close shuts its socket down first. slack_sdk's close takes the receive lock, which the
+    receiving thread holds in `recv` until data comes or it times out (3 s: on a refresh the new connection
+    was read that late, Slack's whole ack budget). Here the connection is silent and that recv has no
+    timeout: only the shutdown lets the close finish."""
+    with FakeSlackApi() as slack, FakeSocketMode() as socket_mode:
+        slack.set_response("apps.connections.open", socket_mode.connections_open)
+        client = Client(
+            app_token=APP_TOKEN, web_client=WebClient(token=BOT_TOKEN, base_url=slack.url), ping_interval=3600
+        )
+        heard: list[str] = []
+        client.on_message_listeners.append(heard.append)
+        client.connect()
+        session = client.current_session
+        assert session is not None and session.sock is not None
+        silent = socket_mode.go_silent(socket_mode.wait_for_connection())
+        session.sock.settimeout(None)
+        silent.send_json({"type": "marker"})  # ends a recv begun with the timeout: the next one has none
+        wait_until(lambda: any("marker" in message for message in heard))
+        wait_until(session.sock_receive_lock.locked)  # the receiving thread is in that next recv
+        closing = threading.Thread(target=client.close, daemon=True)
+        closing.start()
+        closing.join(timeout=30)
+        assert not closing.is_alive(), "the close is still waiting for the receive lock"
+        assert session.sock is None
+    assert socket_mode.errors == []
 
 
 @pytest.mark.parametrize("group", [False, True], ids=["serve-only", "process-group"])
