@@ -91,7 +91,6 @@ _OTHER_SYSTEMS = (
     "backstage", "xero", "docusign", "quickbooks", "intuit", "netsuite", "keycloak", "google ads",
     "google api", "google oauth", "youtube", "gmail",
     "fatal: unable to access", "remote: permission to", "could not read from remote repository",  # git
-    "permission denied (publickey)",
     "@forge/", "connect app", "forge deploy", "forge tunnel", "ari:cloud:",  # Atlassian Forge, not Autodesk's
     # a build or a module load that failed: no request was made, so none was refused
     "are you missing a using directive", "could not load file or assembly", "cannot find module",

@@ -143,8 +143,8 @@ def test_links_to_aps_sample_repositories_are_not_another_system(diagnoser: Diag
         "remote: Permission to acme/forge-viewer-app.git denied to bot.\n"
         "fatal: unable to access 'https://github.com/acme/forge-viewer-app.git/': "
         "The requested URL returned error: 403",
-        "git@github.com: Permission denied (publickey).\nfatal: Could not read from remote repository.\n"
-        "while pushing the aps-hubs-browser fork with our 3-legged token fix",
+        "$ git pull\nfatal: Could not read from remote repository.\nPlease make sure you have the correct access "
+        "rights and the repository exists.\n(our forge-viewer-app, 403 Forbidden)",
     ],
 )
 def test_gits_own_errors_stay_silent_beside_an_aps_repository(diagnoser: Diagnoser, text: str) -> None:
