@@ -54,7 +54,7 @@ from bot.settings import Settings  # noqa: E402
 from bot.slack.replies import message_text  # noqa: E402
 from tests.fakes.aps_server import FakeAps  # noqa: E402
 from tests.fakes.bolt_server import BOT_TOKEN, SIGNING_SECRET, mention_event, message_event, sign  # noqa: E402
-from tests.fakes.slack_api import APP_ID, BOT_USER_ID, TEAM_ID, FakeSlackApi  # noqa: E402
+from tests.fakes.slack_api import FakeSlackApi, event_callback  # noqa: E402
 
 ACK_TIMEOUT = 3.0  # Slack's wait for the HTTP 200
 RETRY_WAITS = (0.5, 4.0, 20.0)  # Slack: at once, after 1 min, after 5 min; compressed 15 times
@@ -316,17 +316,7 @@ class Slack:
     def _post(self, delivery: Delivery, attempt: int, reason: str) -> str:
         url = self.bot.url
         assert url is not None
-        envelope = {
-            "token": "legacy-verification-token",
-            "team_id": TEAM_ID,
-            "api_app_id": APP_ID,
-            "event": delivery.event,
-            "type": "event_callback",
-            "event_id": delivery.event_id,
-            "event_time": int(float(delivery.event["ts"])),
-            "authorizations": [{"team_id": TEAM_ID, "user_id": BOT_USER_ID, "is_bot": True}],
-        }
-        body = json.dumps(envelope).encode()
+        body = json.dumps(event_callback(delivery.event, event_id=delivery.event_id)).encode()
         headers = {"Content-Type": "application/json", **sign(SIGNING_SECRET, body)}
         if attempt:
             headers |= {"X-Slack-Retry-Num": str(attempt), "X-Slack-Retry-Reason": reason}

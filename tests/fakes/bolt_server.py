@@ -52,7 +52,15 @@ from bot.app import Runtime, build
 from bot.server import EVENTS_PATH, create_http_server, run_in_thread
 from bot.settings import Settings
 from tests.fakes.polling import wait_until
-from tests.fakes.slack_api import APP_ID, BOT_USER_ID, TEAM_ID, FakeSlackApi
+from tests.fakes.slack_api import (
+    APP_ID,
+    BOT_USER_ID,
+    TEAM_ID,
+    FakeSlackApi,
+    event_callback,
+    slash_command,
+    trigger_id,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 BOT_TOKEN = "xoxb-1111111111-2222222222-faketokenfaketoken"
@@ -148,25 +156,7 @@ class BotServer:
         return self.post_raw(EVENTS_PATH, body, headers)
 
     def event_body(self, event: dict[str, Any], event_id: str | None = None) -> bytes:
-        envelope = {
-            "token": "legacy-verification-token",
-            "team_id": self.team_id,
-            "api_app_id": APP_ID,
-            "event": event,
-            "type": "event_callback",
-            "event_id": event_id or f"Ev{uuid.uuid4().hex[:10].upper()}",
-            "event_time": int(time.time()),
-            "authorizations": [
-                {
-                    "team_id": self.team_id,
-                    "user_id": BOT_USER_ID,
-                    "is_bot": True,
-                    "is_enterprise_install": False,
-                }
-            ],
-            "is_ext_shared_channel": False,
-        }
-        return json.dumps(envelope).encode()
+        return json.dumps(event_callback(event, event_id=event_id, team_id=self.team_id)).encode()
 
     def send_event(
         self, event: dict[str, Any], *, event_id: str | None = None, retry_num: int | None = None
@@ -182,18 +172,13 @@ class BotServer:
     ) -> HttpResponse:
         """POST a slash command form (with a `response_url` on the fake Slack and a `trigger_id`)."""
         form = {
-            "token": "legacy-verification-token",
-            "team_id": self.team_id,
-            "team_domain": "fake-workspace",
-            "channel_id": channel_id,
-            "channel_name": "support",
-            "user_id": user_id,
-            "user_name": user_id.lower(),
-            "command": command,
-            "text": text,
-            "api_app_id": APP_ID,
-            "response_url": self.response_url(),
-            "trigger_id": f"{uuid.uuid4().int % 10**10}.{uuid.uuid4().hex[:12]}",
+            **slash_command(
+                text,
+                user_id=user_id,
+                channel_id=channel_id,
+                response_url=self.response_url(),
+                command=command,
+            ),
             **fields,
         }
         return self.post_signed(urlencode(form).encode(), "application/x-www-form-urlencoded")
@@ -321,7 +306,7 @@ def block_action_payload(
             "is_ephemeral": False,
             "thread_ts": message.get("thread_ts"),
         },
-        "trigger_id": f"{uuid.uuid4().int % 10**10}.{uuid.uuid4().hex[:12]}",
+        "trigger_id": trigger_id(),
         "team": {"id": TEAM_ID, "domain": "fake-workspace"},
         "channel": {"id": channel, "name": "support"},
         "message": message,
@@ -349,7 +334,7 @@ def message_shortcut_payload(
     return {
         "type": "message_action",
         "callback_id": callback_id,
-        "trigger_id": f"{uuid.uuid4().int % 10**10}.{uuid.uuid4().hex[:12]}",
+        "trigger_id": trigger_id(),
         "action_ts": f"{time.time():.6f}",
         "team": {"id": TEAM_ID, "domain": "fake-workspace"},
         "user": {"id": user, "name": user.lower(), "team_id": TEAM_ID},

@@ -48,6 +48,7 @@ import itertools
 import json
 import threading
 import time
+import uuid
 from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -64,6 +65,65 @@ BOT_USER_ID = "U0FAKEBOT"
 BOT_ID = "B0FAKEBOT"
 APP_ID = "A0FAKEAPP"
 APP_LEVEL_METHOD = "apps.connections.open"  # the one method of this fake that takes the app-level token
+
+
+def trigger_id() -> str:
+    """A fresh trigger_id in Slack's shape."""
+    return f"{uuid.uuid4().int % 10**10}.{uuid.uuid4().hex[:12]}"
+
+
+def event_callback(
+    event: dict[str, Any], *, event_id: str | None = None, team_id: str = TEAM_ID, app_id: str = APP_ID
+) -> dict[str, Any]:
+    """What Slack wraps an event in: the HTTP request's body, and a Socket Mode `events_api` payload."""
+    return {
+        "token": "legacy-verification-token",
+        "team_id": team_id,
+        "api_app_id": app_id,
+        "event": event,
+        "type": "event_callback",
+        "event_id": event_id or f"Ev{uuid.uuid4().hex[:10].upper()}",
+        "event_time": int(time.time()),
+        "authorizations": [
+            {
+                "enterprise_id": None,
+                "team_id": team_id,
+                "user_id": BOT_USER_ID,
+                "is_bot": True,
+                "is_enterprise_install": False,
+            }
+        ],
+        "is_ext_shared_channel": False,
+        "event_context": f"4-{event.get('type', 'message')}-{team_id}-{event.get('channel', '')}",
+    }
+
+
+def slash_command(
+    text: str,
+    *,
+    user_id: str,
+    channel_id: str,
+    response_url: str,
+    command: str = "/aps-check",
+    team_id: str = TEAM_ID,
+    app_id: str = APP_ID,
+) -> dict[str, str]:
+    """The fields of a slash command: the HTTP form, and a Socket Mode `slash_commands` payload (all strings)."""
+    return {
+        "token": "legacy-verification-token",
+        "team_id": team_id,
+        "team_domain": "fake-workspace",
+        "channel_id": channel_id,
+        "channel_name": "support",
+        "user_id": user_id,
+        "user_name": user_id.lower(),
+        "command": command,
+        "text": text,
+        "api_app_id": app_id,
+        "is_enterprise_install": "false",
+        "response_url": response_url,
+        "trigger_id": trigger_id(),
+    }
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from tests.fakes.polling import wait_until
-from tests.fakes.slack_api import APP_ID, BOT_USER_ID, TEAM_ID
+from tests.fakes.slack_api import APP_ID, event_callback, slash_command
 
 _GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 §1.3
 OP_TEXT, OP_CLOSE, OP_PING, OP_PONG = 0x1, 0x8, 0x9, 0xA
@@ -185,26 +185,7 @@ class FakeSocketMode:
         Slack names the reason, e.g. "timeout")."""
         if retry_attempt and not retry_reason:
             retry_reason = "timeout"
-        payload = {
-            "token": "legacy-verification-token",
-            "team_id": TEAM_ID,
-            "api_app_id": self.app_id,
-            "event": event,
-            "type": "event_callback",
-            "event_id": event_id or f"Ev{uuid.uuid4().hex[:10].upper()}",
-            "event_time": int(time.time()),
-            "authorizations": [
-                {
-                    "enterprise_id": None,
-                    "team_id": TEAM_ID,
-                    "user_id": BOT_USER_ID,
-                    "is_bot": True,
-                    "is_enterprise_install": False,
-                }
-            ],
-            "is_ext_shared_channel": False,
-            "event_context": f"4-{event.get('type', 'message')}-{TEAM_ID}-{event.get('channel', '')}",
-        }
+        payload = event_callback(event, event_id=event_id, app_id=self.app_id)
         return self.send_envelope(
             "events_api",
             payload,
@@ -223,21 +204,14 @@ class FakeSocketMode:
         command: str = "/aps-check",
     ) -> str:
         """A `slash_commands` envelope (its payload holds the same fields as the HTTP form, all strings)."""
-        payload = {
-            "token": "legacy-verification-token",
-            "team_id": TEAM_ID,
-            "team_domain": "fake-workspace",
-            "channel_id": channel_id,
-            "channel_name": "support",
-            "user_id": user_id,
-            "user_name": user_id.lower(),
-            "command": command,
-            "text": text,
-            "api_app_id": self.app_id,
-            "is_enterprise_install": "false",
-            "response_url": response_url,
-            "trigger_id": f"{uuid.uuid4().int % 10**10}.{uuid.uuid4().hex[:12]}",
-        }
+        payload = slash_command(
+            text,
+            user_id=user_id,
+            channel_id=channel_id,
+            response_url=response_url,
+            command=command,
+            app_id=self.app_id,
+        )
         return self.send_envelope("slash_commands", payload, accepts_response_payload=True)
 
     def send_interactive(self, payload: dict[str, Any]) -> str:
