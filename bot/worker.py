@@ -31,7 +31,10 @@ log = logging.getLogger(__name__)
 LEASE_SECONDS = 120.0  # renewed while a reply is in flight: not renewed for this long, its worker died
 CLAIM_POLL_SECONDS = 0.05  # while replies are in flight and threads are free, look this often for new ones
 LEASE_CHECK_SECONDS = 1.0  # while every thread is busy, look this often whether their leases need renewing
-MAX_ATTEMPTS = 5  # retriable failures (5xx, 429, network) are tried again after 2, 4, 8 and 16 s
+MAX_ATTEMPTS = 5
+# Waits before the retries of a failed post (5xx, 429, network): about six minutes in all, as long as Slack
+# itself goes on retrying an event, so a short Slack incident loses no reply.
+RETRY_WAITS_SECONDS = (2.0, 10.0, 60.0, 300.0)
 POLL_SECONDS = 1.0  # also look without a wake-up: retries falling due, jobs of a worker that died
 NICENESS = 19  # below the acking process: replies wait a moment during a burst, acks never do
 RESTART_DELAY_SECONDS = 1.0
@@ -141,7 +144,8 @@ class ReplyWorker:
         except Exception as exc:
             log_slack_error("reply", exc)
             if is_retriable(exc) and job.attempts < MAX_ATTEMPTS:
-                wait = max(2.0**job.attempts, retry_after(exc) or 0.0)  # never sooner than Slack asked
+                wait = RETRY_WAITS_SECONDS[min(job.attempts, len(RETRY_WAITS_SECONDS)) - 1]
+                wait = max(wait, retry_after(exc) or 0.0)  # never sooner than Slack asked
                 self.jobs.retry(job.id, self.deps.clock() + wait, type(exc).__name__)
                 return
             log.warning("reply job %s dropped after %s attempt(s)", job.id, job.attempts)
