@@ -38,6 +38,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -384,6 +385,20 @@ def tracebacks(logs: Path) -> list[str]:
     return found
 
 
+def paced(messages: list[Message], rate: float, fake_slack: FakeSlackApi) -> Iterator[tuple[int, Message]]:
+    """The messages, numbered, at `rate` a second; each stored in the fake Slack as it goes out (the thread a
+    reply reads must exist)."""
+    started = time.monotonic()
+    for n, message in enumerate(messages):
+        delay = started + n / rate - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        fake_slack.add_message(
+            message.channel, message.ts, message.answering.event["text"], user=message.user
+        )
+        yield n, message
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))] if ordered else float("nan")
@@ -433,13 +448,7 @@ def chaos(args: argparse.Namespace) -> int:
         kill_thread.start()
         started = time.monotonic()
         with ThreadPoolExecutor(256) as pool:
-            for n, message in enumerate(messages):
-                delay = started + n / args.rate - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
-                fake_slack.add_message(
-                    message.channel, message.ts, message.answering.event["text"], user=message.user
-                )
+            for n, message in paced(messages, args.rate, fake_slack):
                 for delivery in message.deliveries:
                     pool.submit(sender.deliver, delivery)
                 with progress:
@@ -610,14 +619,7 @@ def soak(args: argparse.Namespace) -> int:
         url = bot.url
         assert url is not None
         with ThreadPoolExecutor(32) as pool:
-            started = time.monotonic()
-            for n, message in enumerate(messages):
-                delay = started + n / args.rate - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
-                fake_slack.add_message(
-                    message.channel, message.ts, message.answering.event["text"], user=message.user
-                )
+            for n, message in paced(messages, args.rate, fake_slack):
                 for delivery in message.deliveries:
                     pool.submit(sender.deliver, delivery)
                     if n % 10 == 5:  # Slack's retry of a delivery that was acked (too late for it)
