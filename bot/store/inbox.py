@@ -1,8 +1,8 @@
 """Accepted Slack deliveries, written in batches: a delivery's dedupe keys and its job land together.
 
-Listeners hand deliveries over and return at once; one writer thread stores everything waiting in a single
-transaction (first delivery of its keys wins; a duplicate stores nothing), then calls `on_stored` once. Under
-a burst this makes one commit per batch instead of one per event.
+Listeners hand deliveries over and wait on their receipt; one writer thread stores everything waiting in a
+single transaction (first delivery of its keys wins; a duplicate stores nothing), settles the receipts, then
+calls `on_stored` once. Under a burst this makes one commit per batch instead of one per event.
 """
 
 from __future__ import annotations
@@ -21,12 +21,28 @@ from bot.store.jobs import JobStore
 log = logging.getLogger(__name__)
 
 BATCH = 500
-LINGER_SECONDS = 0.01  # a delivery waits at most this long for others to share its commit
 STORE_ATTEMPTS = 3
 STORE_RETRY_SECONDS = 0.5
 PURGE_EVERY = 1000  # stored deliveries between two purges of old dedupe keys (and one at the first)
 DEDUPE_MEMORY_SECONDS = 86_400  # Slack stops retrying within minutes; a day is plenty
 _STOP = object()
+
+
+class Receipt:
+    """Settled once the batch of a delivery is committed (stored, or dropped as a duplicate), or given up."""
+
+    def __init__(self) -> None:
+        self._settled = threading.Event()
+        self._stored = False
+
+    def settle(self, stored: bool) -> None:
+        self._stored = stored
+        self._settled.set()
+
+    def wait(self, timeout: float) -> bool:
+        """True once the delivery is safe in the database (a duplicate: its first copy is); False if storing
+        failed or took longer than `timeout` seconds."""
+        return self._settled.wait(timeout) and self._stored
 
 
 class Inbox:
@@ -46,11 +62,13 @@ class Inbox:
         self._thread = threading.Thread(target=self._run, name="aps-bot-inbox", daemon=True)
         self._thread.start()
 
-    def put(self, keys: Sequence[str], kind: str, payload: dict[str, Any]) -> None:
+    def put(self, keys: Sequence[str], kind: str, payload: dict[str, Any]) -> Receipt:
         """Queue a delivery: stored with its job unless one of `keys` was seen before."""
+        receipt = Receipt()
         with self._idle:
             self._pending += 1
-        self._queue.put((list(keys), kind, payload))
+        self._queue.put((list(keys), kind, payload, receipt))
+        return receipt
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until everything put so far is stored; False on timeout."""
@@ -64,16 +82,19 @@ class Inbox:
 
     def _run(self) -> None:
         while True:
+            # Whatever queued up while the last batch was committed shares the next commit: no delivery
+            # waits for others (its listener holds Slack's ack until it is stored).
             batch = [self._queue.get()]
-            deadline = time.monotonic() + LINGER_SECONDS
             while len(batch) < BATCH and batch[-1] is not _STOP:
                 try:
-                    batch.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
+                    batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
             items = [item for item in batch if item is not _STOP]
             stored = self._store(items) if items else 0
-            self._purge_now_and_then(stored)
+            for *_, receipt in items:
+                receipt.settle(stored is not None)
+            self._purge_now_and_then(stored or 0)
             with self._idle:
                 self._pending -= len(items)
                 self._idle.notify_all()
@@ -93,24 +114,24 @@ class Inbox:
             except Exception:
                 log.exception("could not purge old dedupe keys")
 
-    def _store(self, items: list[tuple[list[str], str, dict[str, Any]]]) -> int:
-        """One transaction for the whole batch: a few statements, however many deliveries. A failing
-        database is tried again a few times before the batch is given up (and logged)."""
+    def _store(self, items: list[tuple[list[str], str, dict[str, Any], Receipt]]) -> int | None:
+        """One transaction for the whole batch: a few statements, however many deliveries; how many were
+        new. A failing database is tried again a few times before the batch is given up (None, logged)."""
         for attempt in range(1, STORE_ATTEMPTS + 1):
             try:
                 now = self.clock()
                 with self.db.transaction() as conn:
-                    firsts = self.dedupe.first_seen(conn, [keys for keys, _, _ in items], now=now)
+                    firsts = self.dedupe.first_seen(conn, [keys for keys, *_ in items], now=now)
                     accepted = [item for item, first in zip(items, firsts, strict=True) if first]
-                    self.jobs.insert_many(conn, [(kind, now, payload) for _, kind, payload in accepted])
+                    self.jobs.insert_many(conn, [(kind, now, payload) for _, kind, payload, _ in accepted])
                 break
             except Exception:
                 if attempt == STORE_ATTEMPTS:
-                    log.exception("could not store %d deliveries; they get no reply", len(items))
-                    return 0
+                    log.exception("could not store %d deliveries", len(items))
+                    return None
                 log.warning("storing %d deliveries failed (attempt %d); trying again", len(items), attempt)
                 time.sleep(attempt * STORE_RETRY_SECONDS)  # backing off a busy or failing database
-        for (keys, _, _), first in zip(items, firsts, strict=True):
+        for (keys, *_), first in zip(items, firsts, strict=True):
             if not first:
                 log.info("duplicate delivery dropped (%s)", keys[0])
         return len(accepted)

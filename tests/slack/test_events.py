@@ -19,6 +19,7 @@ from bot.diagnosis.result import Diagnosis
 from bot.knowledge import KnowledgeBase
 from bot.server import MAX_BODY_BYTES
 from bot.settings import Settings
+from bot.slack.listeners import messages
 from bot.slack.replies import REPLY_JOB
 from bot.store import inbox
 from bot.store.dedupe import DedupeStore, event_key, message_key
@@ -392,6 +393,27 @@ def test_retried_delivery_gets_one_reply(
         assert bot.send_event(event, event_id="EvRETRY001", retry_num=retry).status == 200
     slack.wait_for("chat.postMessage")
     bot.drain()
+    assert len(slack.calls_to("chat.postMessage")) == 1
+
+
+def test_a_delivery_that_cannot_be_stored_is_not_acked_and_slacks_retry_is_answered_once(
+    settings: Settings, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Acked means stored: while another writer holds the database the delivery gets a 503, so Slack keeps
+    it and sends it again, instead of a 200 for a reply that lives only in this process's memory."""
+    monkeypatch.setattr(messages, "STORE_WAIT_SECONDS", 0.5)  # shorter than the 2 s that Slack's 3 s allow
+    event = message_event(aps_paste[0])
+    with running_bot(settings) as bot:
+        holder = sqlite3.connect(settings.bot_db_path, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            assert bot.send_event(event, event_id="EvLOCKED01").status == 503
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        assert bot.send_event(event, event_id="EvLOCKED01", retry_num=1).status == 200
+        slack.wait_for("chat.postMessage")
+        bot.drain()
     assert len(slack.calls_to("chat.postMessage")) == 1
 
 

@@ -21,8 +21,10 @@ from slack_sdk import WebClient
 
 from bot.diagnosis.result import Diagnosis
 from bot.slack.listeners.check_command import USAGE
+from bot.slack.replies import REPLY_JOB
 from bot.socket_mode import Client
 from bot.store.db import Database
+from bot.store.dedupe import DedupeStore, event_key
 from bot.store.feedback import FeedbackStore
 from tests.check.conftest import ALLOWED_USER, apps_env
 from tests.fakes.aps_server import ACCOUNT_ID, CLIENT_ID, CLIENT_SECRET, PROJECT_ID, FakeAps
@@ -245,3 +247,25 @@ def test_sigterm_while_replies_are_queued_posts_them_and_exits_cleanly(
             assert len(replies_in(bot, paste["ts"])) == 1, bot.log()
         assert bot.queued_replies() == 0
         assert "Traceback" not in bot.log() and "ERROR" not in bot.log(), bot.log()
+
+
+def test_a_delivery_acked_right_before_a_crash_is_already_stored(
+    tmp_path: Path, aps_paste: tuple[str, Diagnosis]
+) -> None:
+    """Acked means stored: SIGKILL to serve and its worker (an OOM kill of the group) the moment Slack has the
+    ack still finds the delivery and its reply job in the database, for the next start to answer."""
+    event_id = f"Ev{uuid.uuid4().hex[:10].upper()}"
+    with socket_mode_bot(tmp_path, own_group=True) as bot:
+        bot.socket_mode.wait_for_ack(
+            bot.socket_mode.send_event(message_event(aps_paste[0]), event_id=event_id)
+        )
+        os.killpg(bot.process.pid, signal.SIGKILL)
+        bot.process.wait(timeout=60)
+        db = Database(bot.db_path)
+        try:
+            assert DedupeStore(db).state(event_key(event_id)) == "done", bot.log()  # stored with its job
+            with db.transaction() as conn:
+                [(jobs,)] = conn.execute("SELECT count(*) FROM jobs WHERE kind = ?", (REPLY_JOB,)).fetchall()
+            assert jobs == 1
+        finally:
+            db.close()

@@ -51,9 +51,8 @@ def test_inbox_stores_each_first_delivery_with_its_job_and_drops_duplicates(tmp_
         ([event_key("E2"), message_key("C1", "1.0")], {"n": 3}),  # app_mention twin of E1
         ([event_key("E3"), message_key("C1", "3.0")], {"n": 4}),
     ]
-    for keys, payload in deliveries:
-        inbox.put(keys, "reply", payload)
-    assert inbox.flush(timeout=10)
+    receipts = [inbox.put(keys, "reply", payload) for keys, payload in deliveries]
+    assert all(receipt.wait(10) for receipt in receipts)  # stored, or a duplicate whose first copy is
     inbox.close()
     jobs = JobStore(db).claim_due(50.0, "w", kinds=("reply",), limit=100)
     assert sorted(j.payload["n"] for j in jobs) == [1, 4]
@@ -82,8 +81,9 @@ def test_inbox_tries_a_failing_database_again_then_gives_up(
     db = FlakyDatabase(tmp_path / "d.sqlite3")
     inbox = Inbox(db, clock=lambda: 5.0)
     db.failures = failures
-    inbox.put([event_key("E1")], "reply", {"n": 1})
+    receipt = inbox.put([event_key("E1")], "reply", {"n": 1})
     assert inbox.flush(timeout=10)
+    assert receipt.wait(0) == bool(stored)  # a delivery given up is not acked: Slack sends it again
     inbox.close()
     assert JobStore(db).due_count(("reply",), 5.0) == stored
     assert (DedupeStore(db).state(event_key("E1")) == "done") == bool(stored)

@@ -8,18 +8,20 @@
 - Bots (this one included), edits (an edited mention too), deletions and every other subtype are acked and
   ignored.
 
-A listener only hands the delivery to the inbox (`bot/store/inbox.py`), which stores its keys
-(`event:<event_id>`, `msg:<channel>:<ts>`) together with the job within milliseconds of the ack, so retries,
-restarts and the app_mention + message.channels pair produce one reply, and a stored delivery survives a
-crash. Diagnosing and posting happen in the worker, away from the process that acks Slack.
+The intake runs before Bolt acks the event: it hands the delivery to the inbox (`bot/store/inbox.py`), which
+stores its keys (`event:<event_id>`, `msg:<channel>:<ts>`) together with the job, and the ack goes out once
+they are committed. So retries, restarts and the app_mention + message.channels pair produce one reply, and a
+crash right after the ack loses nothing; a delivery that cannot be stored gets a 503 (Slack sends it again).
+Diagnosing and posting happen in the worker, away from the process that acks Slack.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import App, BoltResponse
 
 from bot.diagnosis import redact
 from bot.slack.deps import Deps
@@ -29,6 +31,11 @@ from bot.store.dedupe import event_key, message_key
 log = logging.getLogger(__name__)
 
 HANDLED_SUBTYPES = (None, "file_share", "thread_broadcast")
+STORE_WAIT_SECONDS = 2.0  # Slack waits 3 s for an ack; a delivery not stored by then gets a 503
+
+
+class NotStored(Exception):
+    """A delivery that could not be stored in time: Slack must not hear that it was taken."""
 
 
 def is_from_bot(event: dict[str, Any], bot_user_id: str) -> bool:
@@ -79,9 +86,37 @@ class MessageIntake:
         log.debug("ignored message subtype %s", event.get("subtype"))
 
     def _accept(self, body: dict[str, Any], event: dict[str, Any], job: dict[str, Any]) -> None:
-        """Hand the delivery's keys and job to the inbox (stored together, in the next batch)."""
+        """Store the delivery's keys and job (together, in the inbox's next batch) before returning."""
         channel, ts = event.get("channel", ""), event.get("ts", "")
-        self.inbox.put([event_key(body.get("event_id", "")), message_key(channel, ts)], REPLY_JOB, job)
+        keys = [event_key(body.get("event_id", "")), message_key(channel, ts)]
+        if not self.inbox.put(keys, REPLY_JOB, job).wait(STORE_WAIT_SECONDS):
+            raise NotStored(keys[0])
+
+
+def before_ack(
+    intake: Callable[[dict[str, Any], dict[str, Any]], None],
+) -> Callable[..., BoltResponse | None]:
+    """Bolt listener middleware: run `intake(body, event)` before Bolt acks the event (Bolt acks events
+    itself, before the listener runs). A delivery that could not be stored is answered 503, not acked."""
+
+    def middleware(
+        body: dict[str, Any], event: dict[str, Any], next_: Callable[[], None]
+    ) -> BoltResponse | None:
+        try:
+            intake(body, event)
+        except NotStored as exc:
+            log.warning(
+                "delivery %s not stored in %.0f s: Slack gets a 503 and retries it", exc, STORE_WAIT_SECONDS
+            )
+            return BoltResponse(status=503, body="")
+        next_()
+        return None
+
+    return middleware
+
+
+def stored() -> None:
+    """The listener proper, after the ack: nothing is left to do, its middleware stored the delivery."""
 
 
 def register(app: App, deps: Deps) -> None:
@@ -90,8 +125,10 @@ def register(app: App, deps: Deps) -> None:
     Bolt tries listeners in registration order and each failed match costs about as much as our whole
     intake, so the most frequent event, a plain message, is matched first."""
     intake = MessageIntake(deps)
-    app.event({"type": "message", "subtype": HANDLED_SUBTYPES})(intake.on_message)
-    app.event("app_mention")(intake.on_mention)
+    app.event({"type": "message", "subtype": HANDLED_SUBTYPES}, middleware=[before_ack(intake.on_message)])(
+        stored
+    )
+    app.event("app_mention", middleware=[before_ack(intake.on_mention)])(stored)
 
 
 def register_ignored(app: App, deps: Deps) -> None:
