@@ -34,7 +34,6 @@ nothing happened, call `bot.drain()` first (it waits for all queued listener and
 from __future__ import annotations
 
 import http.client
-import itertools
 import json
 import threading
 import time
@@ -58,6 +57,7 @@ from tests.fakes.slack_api import (
     TEAM_ID,
     FakeSlackApi,
     event_callback,
+    slack_ts,
     slash_command,
     trigger_id,
 )
@@ -68,8 +68,6 @@ APP_TOKEN = "xapp-1-A0FAKEAPP-3333333333-fakeapptoken"
 SIGNING_SECRET = "8f742231b10e8888abcd991234ce85a5"
 HUMAN = "U0HUMAN01"
 CHANNEL = "C0SUPPORT"
-
-_ts_counter = itertools.count(1)
 
 
 def make_settings(tmp_path: Path, slack: FakeSlackApi, **overrides: Any) -> Settings:
@@ -94,9 +92,8 @@ def sign(secret: str, body: bytes, timestamp: int | None = None) -> dict[str, st
 
 
 def next_ts() -> str:
-    """A fresh, increasing message ts like Slack's ("1700000123.000123")."""
-    n = next(_ts_counter)
-    return f"{1_690_000_000 + n}.{n:06d}"
+    """A fresh message ts, made as Slack makes them (the current time; later than every ts before it)."""
+    return slack_ts()
 
 
 @dataclass(frozen=True)

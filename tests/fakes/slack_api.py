@@ -44,7 +44,6 @@ they are recorded with method `"response_url"`.
 
 from __future__ import annotations
 
-import itertools
 import json
 import threading
 import time
@@ -57,6 +56,19 @@ from typing import Any
 from urllib.parse import parse_qsl, urlparse
 
 from tests.fakes.polling import wait_until
+
+_last_microseconds = 0
+_ts_lock = threading.Lock()
+
+
+def slack_ts() -> str:
+    """A new message ts as Slack makes them: the current time, to the microsecond ("1764421234.567890"),
+    unique and increasing within this process (so a reply is always later than the message it answers)."""
+    global _last_microseconds
+    with _ts_lock:
+        _last_microseconds = max(time.time_ns() // 1000, _last_microseconds + 1)
+        return f"{_last_microseconds // 1_000_000}.{_last_microseconds % 1_000_000:06d}"
+
 
 Payload = dict[str, Any] | Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -174,7 +186,6 @@ class FakeSlackApi:
         self._responses: dict[str, Payload] = {}
         self._messages: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)  # channel -> ts -> msg
         self._files: dict[str, str] = {}  # file id -> a snippet's whole text
-        self._ts = itertools.count(1)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -319,10 +330,6 @@ class FakeSlackApi:
             self._cond.notify_all()
             return fault
 
-    def _next_ts(self) -> str:
-        n = next(self._ts)
-        return f"{1_700_000_000 + n}.{n:06d}"
-
     def answer(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         """The response body for one successful call."""
         with self._cond:
@@ -370,7 +377,7 @@ class FakeSlackApi:
         channel = str(params.get("channel", ""))
         if not channel:
             return {"ok": False, "error": "channel_not_found"}
-        ts = self._next_ts()
+        ts = slack_ts()
         message = self._bot_message(params, ts)
         with self._cond:
             self._messages[channel][ts] = message
@@ -379,7 +386,7 @@ class FakeSlackApi:
     def _m_chat_postEphemeral(self, params: dict[str, Any]) -> dict[str, Any]:
         if not params.get("user"):
             return {"ok": False, "error": "user_not_in_channel"}
-        return {"ok": True, "message_ts": self._next_ts()}
+        return {"ok": True, "message_ts": slack_ts()}
 
     def _m_chat_update(self, params: dict[str, Any]) -> dict[str, Any]:
         channel, ts = str(params.get("channel", "")), str(params.get("ts", ""))
