@@ -50,7 +50,7 @@ from bot.slack.checklist_blocks import (
     step_text,
 )
 from bot.slack.deps import Deps
-from bot.slack.replies import failure_name, is_retriable, tell_clicker
+from bot.slack.replies import failure_name, is_retriable, retry_after, tell_clicker
 from bot.store.checklists import ChecklistStore, new_checklist_id
 from bot.store.jobs import PENDING, Job, JobStore
 
@@ -60,6 +60,8 @@ RECHECK_JOB = "checklist.recheck"
 POST_STEPS_JOB = "checklist.post_steps"
 POST_STEPS_RETRY_SECONDS = 60.0
 POST_STEPS_ATTEMPTS = 5
+RECHECK_RETRY_SECONDS = 60.0
+RECHECK_ATTEMPTS = 5
 USER_RE = re.compile(r"^[UW][A-Z0-9]{1,20}$")
 RENDER_ROUNDS = 5
 
@@ -515,15 +517,29 @@ class ChecklistThreads:
 
     # --- re-checks and reminders ---------------------------------------------------------------------
 
-    def recheck(self, client: WebClient, checklist_id: str, *, requested_by: str | None = None) -> None:
+    def recheck(
+        self,
+        client: WebClient,
+        checklist_id: str,
+        *,
+        requested_by: str | None = None,
+        on_posted: Callable[[bool], None] | None = None,
+    ) -> None:
         """Run the live check of the client id + project, post it, tick the test step on a pass; the parent
-        is re-rendered whatever the outcome (its "re-check scheduled" line is over)."""
+        is re-rendered whatever the outcome (its "re-check scheduled" line is over). `on_posted(passed)` is
+        called as soon as the result is in the thread."""
         try:
-            self._recheck(client, checklist_id, requested_by)
+            self._recheck(client, checklist_id, requested_by, on_posted)
         finally:
             self.render_parent(client, checklist_id)
 
-    def _recheck(self, client: WebClient, checklist_id: str, requested_by: str | None) -> None:
+    def _recheck(
+        self,
+        client: WebClient,
+        checklist_id: str,
+        requested_by: str | None,
+        on_posted: Callable[[bool], None] | None,
+    ) -> None:
         state = self.store.get(checklist_id)
         if state is None:
             return
@@ -558,10 +574,16 @@ class ChecklistThreads:
         intro = f"*{who}* of {_subject(state)}:"
         blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": intro}}, *outcome.blocks]
         self._post_in_thread(client, state, f"{who}: {outcome.text}"[:3000], blocks=blocks[:50])
+        if on_posted is not None:
+            on_posted(outcome.passed)
         if outcome.passed:
-            now = self.deps.clock()
-            items = [item.id for item in state.step(TEST_STEP).items]
-            self._apply(client, state.id, lambda s: _tick_all(s, TEST_STEP, items, now), steps=[TEST_STEP])
+            self._tick_test_step(client, state)
+
+    def _tick_test_step(self, client: WebClient, state: ChecklistState) -> None:
+        """A passed live check ticks every item of the test step, as the bot."""
+        now = self.deps.clock()
+        items = [item.id for item in state.step(TEST_STEP).items]
+        self._apply(client, state.id, lambda s: _tick_all(s, TEST_STEP, items, now), steps=[TEST_STEP])
 
     def _may_check(self, client: WebClient, state: ChecklistState, user: str) -> bool:
         """The live-check permissions of the app (users, user groups, channels); unknown apps are left to
@@ -575,10 +597,36 @@ class ChecklistThreads:
         return may_use(app, user, state.channel, groups)
 
     def run_recheck_job(self, client: WebClient, job: Job) -> None:
+        """The automatic re-check. Its result is marked in the job once posted, so a run after a crash only
+        finishes what followed it; Slack failing to take the result (5xx, 429, network) tries it all again
+        a minute later (or when Slack said), a few times."""
         state = self.store.get(str(job.payload.get("checklist")))
         if state is None or state.done or state.closed or not state.step_done(INTEGRATION_STEP):
             return
-        self.recheck(client, state.id)
+        if "passed" in job.payload:  # posted by a run that died before it ended
+            if job.payload["passed"]:
+                self._tick_test_step(client, state)
+            self.render_parent(client, state.id)
+            return
+
+        def posted(passed: bool) -> None:
+            self.jobs.update(job.id, {**job.payload, "passed": passed})
+
+        attempt = int(job.payload.get("attempt", 1))
+        try:
+            self.recheck(client, state.id, on_posted=posted)
+        except Exception as exc:
+            if not is_retriable(exc) or attempt >= RECHECK_ATTEMPTS:
+                raise
+            wait = max(RECHECK_RETRY_SECONDS, retry_after(exc) or 0.0)
+            log.warning("checklist %s: re-check not posted (%s); will retry", state.id, failure_name(exc))
+            self.jobs.schedule(
+                RECHECK_JOB,
+                self.deps.clock() + wait,
+                {"checklist": state.id, "attempt": attempt + 1},
+                key=recheck_key(state.id),
+            )
+            self.render_parent(client, state.id)  # the parent shows when it runs again
 
     def remind_stale(self, client: WebClient, now: float) -> int:
         """Post ONE reminder in each checklist idle for `bot_stale_checklist_days`; return how many."""

@@ -21,6 +21,7 @@ from bot.slack.checklist_blocks import ASSIGN, RECHECK, UNASSIGN, action_id, ste
 from bot.slack.checklist_threads import (
     POST_STEPS_JOB,
     POST_STEPS_RETRY_SECONDS,
+    RECHECK_ATTEMPTS,
     RECHECK_JOB,
     ChecklistThreads,
     CheckOutcome,
@@ -29,7 +30,7 @@ from bot.slack.checklist_threads import (
 )
 from bot.slack.deps import Deps
 from bot.store.db import Database
-from bot.store.jobs import CANCELLED, DONE, PENDING
+from bot.store.jobs import CANCELLED, DONE, FAILED, PENDING
 from tests.checklist.conftest import make_template
 from tests.checklist.stub_slack import STUB_BOT_USER, StubSlack, _response, click
 from tests.fakes.clock import Clock
@@ -556,3 +557,80 @@ def test_rechecks_run_with_the_live_check_permissions_of_who_asked(deps, slack) 
     assert any(
         p["text"].startswith(":lock: Re-check requested by <@U2>") for p in slack.of("chat.postMessage")
     )
+
+
+class SlackDownFor(StubSlack):
+    """Slack answers 503 to `down` chat.postMessage calls whose text starts with `prefix`, then recovers."""
+
+    def __init__(self, prefix: str, down: int) -> None:
+        super().__init__()
+        self.prefix, self.down = prefix, down
+
+    def chat_postMessage(self, **kw: Any):
+        if self.down and str(kw.get("text", "")).startswith(self.prefix):
+            self.down -= 1
+            self.calls.append(("chat.postMessage", kw))
+            response = _response("chat.postMessage", {"ok": False, "error": "service_unavailable"})
+            response.status_code = 503
+            raise SlackApiError("service_unavailable", response)
+        return super().chat_postMessage(**kw)
+
+
+def test_a_recheck_whose_result_slack_failed_to_take_runs_again_later(deps, clock) -> None:
+    """A 503 when the automatic re-check posts its result does not lose the re-check: it runs again."""
+    slack = SlackDownFor("Automatic re-check", down=1)
+    threads, state = started(deps, slack, client_id="abc", project="b.p")
+    complete_integration(threads, slack, state)
+    check = FakeCheck(True)
+    clock.now += 600
+    assert run_scheduler(deps, slack, check, clock.now) == 1
+    assert not threads.store.get(state.id).step_done("test-access")  # nothing reached the thread
+    clock.now += 600
+    assert run_scheduler(deps, slack, check, clock.now) == 1
+    assert len(check.calls) == 2
+    results = [p for p in slack.of("chat.postMessage") if p["text"].startswith("Automatic re-check")]
+    assert len(results) == 2 and slack.down == 0  # the failed one, then the one that landed
+    assert threads.store.get(state.id).step_done("test-access")
+    assert run_scheduler(deps, slack, check, clock.now + DAY) == 0 and len(check.calls) == 2
+
+
+def test_a_recheck_that_keeps_failing_gives_up_after_a_few_attempts(deps, clock) -> None:
+    slack = SlackDownFor("Automatic re-check", down=100)
+    threads, state = started(deps, slack, client_id="abc", project="b.p")
+    complete_integration(threads, slack, state)
+    check = FakeCheck(True)
+    for _ in range(10):
+        clock.now += 3600
+        run_scheduler(deps, slack, check, clock.now)
+    assert len(check.calls) == RECHECK_ATTEMPTS
+    assert threads.jobs.by_key(recheck_key(state.id))[-1].status == FAILED
+
+
+class Killed(BaseException):
+    """The process dying at this point (no `except Exception` catches it)."""
+
+
+def test_a_recheck_killed_after_posting_its_result_does_not_post_it_again(deps, slack, clock) -> None:
+    """serve is killed right after the re-check's result reached the thread: after the restart, the job
+    (its lease expired) ticks the test step without running the check and posting the result twice."""
+    threads, state = started(deps, slack, client_id="abc", project="b.p")
+    complete_integration(threads, slack, state)
+    check = FakeCheck(True)
+    dying = ChecklistThreads(deps, live_check=check)
+
+    def killed(*args: Any, **kw: Any) -> None:
+        raise Killed
+
+    dying._apply = killed  # type: ignore[method-assign]  # dies before it ticks the test step
+    scheduler = Scheduler(
+        deps, handlers={RECHECK_JOB: lambda job, at: dying.run_recheck_job(slack, job)}, sweeps=[]
+    )
+    clock.now += 600
+    with pytest.raises(Killed):
+        scheduler.run_due(clock.now)
+    clock.now += 601  # the dead scheduler's lease ran out
+    assert run_scheduler(deps, slack, check, clock.now) == 1
+    assert len(check.calls) == 1
+    results = [p for p in slack.of("chat.postMessage") if p["text"].startswith("Automatic re-check")]
+    assert len(results) == 1
+    assert threads.store.get(state.id).step_done("test-access")
