@@ -51,7 +51,7 @@ from bot.slack.checklist_blocks import (
 )
 from bot.slack.deps import Deps
 from bot.slack.replies import failure_name, is_retriable, retry_after, tell_clicker
-from bot.store.checklists import ChecklistStore, new_checklist_id
+from bot.store.checklists import PARENT, ChecklistStore, new_checklist_id
 from bot.store.jobs import PENDING, Job, JobStore
 
 log = logging.getLogger(__name__)
@@ -64,6 +64,8 @@ RECHECK_RETRY_SECONDS = 60.0
 RECHECK_ATTEMPTS = 5
 USER_RE = re.compile(r"^[UW][A-Z0-9]{1,20}$")
 RENDER_ROUNDS = 5
+RENDER_REPAIR_AFTER_SECONDS = 60.0  # a message still marked unrendered this long after its change: repaired
+RENDER_REPAIR_BATCH = 2  # checklists per scheduler pass (at most 6 chat.update each: Slack's rate limits)
 
 
 @dataclass(frozen=True)
@@ -378,8 +380,13 @@ class ChecklistThreads:
         steps: Sequence[str],
         always_render: bool = False,
     ) -> ChecklistState:
+        def follow_up(conn: sqlite3.Connection, before: ChecklistState, after: ChecklistState) -> None:
+            self._schedule_recheck(conn, before, after)
+            # Until their render lands (a crash or a Slack failure may stop it), these show an older state.
+            self.store.mark_unrendered_in(conn, after.id, [*steps, PARENT], self.deps.clock())
+
         try:
-            result = self.store.update(checklist_id, change, on_commit=self._schedule_recheck)
+            result = self.store.update(checklist_id, change, on_commit=follow_up)
         except ChecklistError as exc:
             raise Rejected(str(exc)) from exc
         if result is None:
@@ -477,12 +484,36 @@ class ChecklistThreads:
                 return
             for step_id in steps:
                 if ts := state.step_ts.get(step_id):
-                    _update(client, state, ts, step_text(state, step_id), step_blocks(state, step_id))
+                    self._show(
+                        client, state, step_id, ts, step_text(state, step_id), step_blocks(state, step_id)
+                    )
             if state.parent_ts:
-                _update(client, state, state.parent_ts, parent_text(state), self._parent_blocks(state))
+                self._show(
+                    client, state, PARENT, state.parent_ts, parent_text(state), self._parent_blocks(state)
+                )
             latest = self.store.get(checklist_id)
             if latest is None or latest.version == state.version:
                 return
+
+    def _show(
+        self, client: WebClient, state: ChecklistState, message: str, ts: str, text: str, blocks: list[Any]
+    ) -> None:
+        """chat.update one message and record whether it shows `state`: a failure worth another attempt
+        (5xx, 429, network) leaves it marked for `repair_renders`; a permanent one (the message deleted,
+        the channel archived) is given up."""
+        failure = _update(client, state, ts, text, blocks)
+        if failure is not None and is_retriable(failure):
+            self.store.mark_unrendered(state.id, [message], self.deps.clock())
+        else:
+            self.store.rendered(state.id, message, state.version)
+
+    def repair_renders(self, client: WebClient, now: float) -> int:
+        """Re-render the messages that may still show an older state (the bot died between storing a change
+        and updating them, or Slack failed the update), a few checklists per pass; return how many."""
+        due = self.store.unrendered(now - RENDER_REPAIR_AFTER_SECONDS, RENDER_REPAIR_BATCH)
+        for checklist_id, messages in due.items():
+            self.render(client, checklist_id, [m for m in messages if m != PARENT])
+        return len(due)
 
     def render_parent(self, client: WebClient, checklist_id: str) -> None:
         """Re-render the parent alone (e.g. its "re-check scheduled" line once the re-check has run)."""
@@ -654,13 +685,16 @@ class ChecklistThreads:
 
 def _update(
     client: WebClient, state: ChecklistState, ts: str, text: str, blocks: list[dict[str, Any]]
-) -> None:
-    """chat.update one of the checklist's messages. A failure (the message deleted, the bot removed, a long
-    rate limit) is logged and skipped: the change is stored; the other messages and notices still go out."""
+) -> Exception | None:
+    """chat.update one of the checklist's messages; return its failure. A failure (the message deleted, the
+    bot removed, a long rate limit) is logged and skipped: the change is stored; the other messages and
+    notices still go out."""
     try:
         client.chat_update(channel=state.channel, ts=ts, text=text, blocks=blocks)
     except Exception as exc:  # a Slack error, or the network's (a reset, a read timeout)
         log.warning("checklist %s: could not update message %s: %s", state.id, ts, failure_name(exc))
+        return exc
+    return None
 
 
 def _tick_all(state: ChecklistState, step_id: str, items: list[str], at: float) -> Transition:

@@ -17,7 +17,15 @@ from slack_sdk.errors import SlackApiError
 from bot.knowledge import KnowledgeBase
 from bot.scheduler import Scheduler
 from bot.settings import ApsApp, Settings
-from bot.slack.checklist_blocks import ASSIGN, RECHECK, UNASSIGN, action_id, step_block_id, step_text
+from bot.slack.checklist_blocks import (
+    ASSIGN,
+    RECHECK,
+    UNASSIGN,
+    action_id,
+    selected_in_message,
+    step_block_id,
+    step_text,
+)
 from bot.slack.checklist_threads import (
     POST_STEPS_JOB,
     POST_STEPS_RETRY_SECONDS,
@@ -29,6 +37,7 @@ from bot.slack.checklist_threads import (
     recheck_key,
 )
 from bot.slack.deps import Deps
+from bot.slack.listeners import checklist as checklist_listener
 from bot.store.db import Database
 from bot.store.jobs import CANCELLED, DONE, FAILED, PENDING
 from tests.checklist.conftest import make_template
@@ -634,3 +643,79 @@ def test_a_recheck_killed_after_posting_its_result_does_not_post_it_again(deps, 
     results = [p for p in slack.of("chat.postMessage") if p["text"].startswith("Automatic re-check")]
     assert len(results) == 1
     assert threads.store.get(state.id).step_done("test-access")
+
+
+class UpdateFails(StubSlack):
+    """chat.update call number `failing` (counting from 1) raises `failure()` instead of updating."""
+
+    def __init__(self, failing: set[int], failure: Any) -> None:
+        super().__init__()
+        self.failing, self.failure, self.updates = failing, failure, 0
+
+    def chat_update(self, **kw: Any):
+        self.updates += 1
+        if self.updates in self.failing:
+            self.calls.append(("chat.update", kw))
+            raise self.failure()
+        return super().chat_update(**kw)
+
+
+def slack_503() -> SlackApiError:
+    response = _response("chat.update", {"ok": False, "error": "service_unavailable"})
+    response.status_code = 503
+    return SlackApiError("service_unavailable", response)
+
+
+def run_checklist_sweeps(deps: Deps, slack: StubSlack, now: float) -> None:
+    """One pass of the scheduler with the checklist's own job handlers and sweeps (a restarted bot's)."""
+    handlers, sweeps = checklist_listener.scheduled_work(deps, slack)
+    Scheduler(deps, handlers=handlers, sweeps=sweeps).run_due(now)
+
+
+def shown_ticked(slack: StubSlack, state, step_id: str) -> set[str]:
+    message = slack.messages[("C1", state.step_ts[step_id])]
+    return selected_in_message(
+        message, step_block_id(state.id, step_id), action_id("cl_tick", state.id, step_id)
+    )
+
+
+def parent_shows(slack: StubSlack, state) -> str:
+    return json.dumps(slack.messages[("C1", state.parent_ts)]["blocks"], ensure_ascii=False)
+
+
+def test_a_tick_stored_before_the_bot_died_reaches_its_messages_after_the_restart(deps, clock) -> None:
+    """serve is killed after storing a tick and before updating the step and the parent: the restarted
+    bot's scheduler re-renders them, so the thread does not show the tick undone for good."""
+    slack = UpdateFails({1}, Killed)
+    threads, state = started(deps, slack)
+    with pytest.raises(Killed):
+        tick(threads, slack, state, "create-app", "U2", ["create-app-1"])
+    assert threads.store.get(state.id).ticked_items("create-app") == {"create-app-1"}
+    assert shown_ticked(slack, state, "create-app") == set() and "0/11 items" in parent_shows(slack, state)
+    clock.now += 60
+    run_checklist_sweeps(deps, slack, clock.now)
+    assert shown_ticked(slack, state, "create-app") == {"create-app-1"}
+    assert "1/11 items" in parent_shows(slack, state)
+    updates = len(slack.of("chat.update"))
+    run_checklist_sweeps(deps, slack, clock.now + 3600)  # repaired: nothing more to do
+    assert len(slack.of("chat.update")) == updates
+
+
+def test_a_step_update_slack_failed_is_repaired_and_a_deleted_message_is_given_up(deps, clock) -> None:
+    slack = UpdateFails({1}, slack_503)  # the step's update fails, the parent's lands
+    threads, state = started(deps, slack)
+    tick(threads, slack, state, "create-app", "U2", ["create-app-1"])
+    assert shown_ticked(slack, state, "create-app") == set() and "1/11 items" in parent_shows(slack, state)
+    run_checklist_sweeps(deps, slack, clock.now + 30)  # not before the render had its time
+    assert shown_ticked(slack, state, "create-app") == set()
+    run_checklist_sweeps(deps, slack, clock.now + 60)
+    assert shown_ticked(slack, state, "create-app") == {"create-app-1"}
+
+    gone = SlackApiError(
+        "message_not_found", _response("chat.update", {"ok": False, "error": "message_not_found"})
+    )
+    slack.failing, slack.failure = {slack.updates + 1}, lambda: gone
+    tick(threads, slack, state, "admin-rights", "U2", ["admin-rights-1"])  # its step message was deleted
+    updates = len(slack.of("chat.update"))
+    run_checklist_sweeps(deps, slack, clock.now + 3600)
+    assert len(slack.of("chat.update")) == updates  # not tried again and again
