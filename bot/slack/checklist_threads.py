@@ -607,7 +607,8 @@ class ChecklistThreads:
         self._post_in_thread(client, state, f"{who}: {outcome.text}"[:3000], blocks=blocks[:50])
         if on_posted is not None:
             on_posted(outcome.passed)
-        if outcome.passed:
+        if outcome.passed:  # a scheduled re-check has nothing left to show (a failed one leaves it due)
+            self.jobs.cancel(recheck_key(state.id))
             self._tick_test_step(client, state)
 
     def _tick_test_step(self, client: WebClient, state: ChecklistState) -> None:

@@ -719,3 +719,24 @@ def test_a_step_update_slack_failed_is_repaired_and_a_deleted_message_is_given_u
     updates = len(slack.of("chat.update"))
     run_checklist_sweeps(deps, slack, clock.now + 3600)
     assert len(slack.of("chat.update")) == updates  # not tried again and again
+
+
+def recheck_click(slack: StubSlack, state, user: str) -> dict[str, Any]:
+    payload = click(slack, state.id, "C1", state.step_ts["test-access"], "test-access", user, [])
+    payload["actions"][0] = {"type": "button", "action_id": f"{RECHECK}:{state.id}", "value": state.id}
+    return payload
+
+
+@pytest.mark.parametrize("passed", [True, False])
+def test_a_passed_recheck_now_replaces_the_scheduled_one(deps, slack, clock, passed: bool) -> None:
+    """The bot said "I'll re-run the live check at …; or press Re-check now": once a pressed re-check passed,
+    the scheduled one is not run (nor shown) on top of it; a failed one leaves it to try again."""
+    check = FakeCheck(passed)
+    threads, state = started(deps, slack, client_id="abc", project="b.p", live_check=check)
+    complete_integration(threads, slack, state)
+    clock.now += 120
+    threads.click(recheck_click(slack, state, "U2"), slack)
+    assert ("re-check scheduled" in parent_shows(slack, state)) is not passed
+    clock.now += 600
+    assert run_scheduler(deps, slack, check, clock.now) == (0 if passed else 1)
+    assert len(check.calls) == (1 if passed else 2)
