@@ -487,6 +487,8 @@ class ChecklistThreads:
                     self._show(
                         client, state, step_id, ts, step_text(state, step_id), step_blocks(state, step_id)
                     )
+                else:  # never posted: when it is, it is posted as stored
+                    self.store.rendered(state.id, step_id, state.version)
             if state.parent_ts:
                 self._show(
                     client, state, PARENT, state.parent_ts, parent_text(state), self._parent_blocks(state)

@@ -740,3 +740,18 @@ def test_a_passed_recheck_now_replaces_the_scheduled_one(deps, slack, clock, pas
     clock.now += 600
     assert run_scheduler(deps, slack, check, clock.now) == (0 if passed else 1)
     assert len(check.calls) == (1 if passed else 2)
+
+
+def test_a_step_whose_message_was_never_posted_is_not_rendered_again_and_again(deps, clock) -> None:
+    slack = FlakySlack(failing={6})  # the parent and four steps; the test step fails
+    threads = ChecklistThreads(deps, live_check=FakeCheck(True))
+    state = threads.start(slack, channel="C1", user="U1", client_id="abc", project="b.p")
+    threads.jobs.cancel(post_steps_key(state.id))  # as if its safety net gave up after its attempts
+    assert "test-access" not in threads.store.get(state.id).step_ts
+    threads.recheck(slack, state.id)  # passes: ticks the test step, which has no message to show it
+    assert threads.store.get(state.id).step_done("test-access")
+    counts = []
+    for hours in (1, 2, 3):
+        run_checklist_sweeps(deps, slack, clock.now + hours * 3600)
+        counts.append(len(slack.of("chat.update")))
+    assert counts[0] == counts[1] == counts[2]
