@@ -679,8 +679,14 @@ class ChecklistThreads:
             state = result[0].state
             try:
                 self._post_in_thread(client, state, _reminder_text(state, days))
-            except SlackApiError as exc:  # e.g. the bot left the channel: the reminder is spent anyway
-                log.warning("checklist %s: reminder not posted: %s", state.id, exc.response.get("error"))
+            except (SlackApiError, OSError) as exc:
+                if is_retriable(exc):  # 5xx, 429, network: a later pass posts it
+                    log.warning(
+                        "checklist %s: reminder not posted (%s); retried", state.id, failure_name(exc)
+                    )
+                    self.store.update(state.id, lambda s: Transition(s.forget_reminder(now)))
+                else:  # e.g. the bot left the channel: the reminder is spent anyway
+                    log.warning("checklist %s: reminder not posted: %s", state.id, failure_name(exc))
                 continue
             sent += 1
         return sent

@@ -755,3 +755,30 @@ def test_a_step_whose_message_was_never_posted_is_not_rendered_again_and_again(d
         run_checklist_sweeps(deps, slack, clock.now + hours * 3600)
         counts.append(len(slack.of("chat.update")))
     assert counts[0] == counts[1] == counts[2]
+
+
+@pytest.mark.parametrize("failure", ["slack_503", "network"])
+def test_a_reminder_slack_failed_to_take_is_posted_on_a_later_pass(deps, clock, failure: str) -> None:
+    """A 503 or a reset connection when the one reminder is posted does not spend it: the next pass posts it."""
+    slack = SlackDownFor(":wave: No activity", down=1) if failure == "slack_503" else NetworkDownFor(":wave:")
+    threads, state = started(deps, slack)
+    assert threads.remind_stale(slack, clock.now + 8 * DAY) == 0
+    assert threads.store.get(state.id).reminded_at is None
+    assert threads.remind_stale(slack, clock.now + 8 * DAY + 15) == 1
+    assert threads.remind_stale(slack, clock.now + 9 * DAY) == 0
+    assert len([p for p in slack.of("chat.postMessage") if "No activity" in p["text"]]) == 2  # failed, posted
+
+
+class NetworkDownFor(StubSlack):
+    """The connection is reset on the first chat.postMessage whose text starts with `prefix`."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self.prefix, self.down = prefix, 1
+
+    def chat_postMessage(self, **kw: Any):
+        if self.down and str(kw.get("text", "")).startswith(self.prefix):
+            self.down -= 1
+            self.calls.append(("chat.postMessage", kw))
+            raise ConnectionResetError("connection reset by peer")
+        return super().chat_postMessage(**kw)
