@@ -577,8 +577,16 @@ class ChecklistThreads:
         if state is None:
             return
         if not state.can_recheck:
+            missing = " and ".join(
+                name
+                for name, value in (("client id", state.client_id), ("project", state.project))
+                if not value
+            )
             self._post_in_thread(
-                client, state, "I need a client id and a project to re-check; this checklist has neither."
+                client,
+                state,
+                f"I need a client id and a project to re-check; this checklist has no {missing}. Start one "
+                "with both: `/aps-check checklist &lt;client-id&gt; &lt;project&gt;`.",
             )
             return
         who = f"Re-check requested by {actor(requested_by)}" if requested_by else "Automatic re-check"

@@ -544,12 +544,20 @@ def test_a_checklist_finished_before_its_recheck_is_due_is_not_rechecked(deps, s
     assert not any(p["text"].startswith("Automatic re-check") for p in slack.of("chat.postMessage"))
 
 
-def test_a_recheck_click_on_a_checklist_without_ids_asks_for_them(deps, slack) -> None:
+@pytest.mark.parametrize(
+    ("ids", "missing"),
+    [({}, "client id and project"), ({"client_id": "abc"}, "project"), ({"project": "b.p"}, "client id")],
+)
+def test_a_recheck_click_on_a_checklist_without_ids_asks_for_them(deps, slack, ids, missing: str) -> None:
+    """The answer names what is missing (a checklist with a client id was told it had "neither")."""
     check = FakeCheck(True)
-    threads, state = started(deps, slack, live_check=check)
+    threads, state = started(deps, slack, live_check=check, **ids)
     threads.recheck(slack, state.id, requested_by="U2")
     assert check.calls == []
-    assert any("I need a client id and a project" in p["text"] for p in slack.of("chat.postMessage"))
+    [answer] = [
+        p["text"] for p in slack.of("chat.postMessage") if "I need a client id and a project" in p["text"]
+    ]
+    assert f"this checklist has no {missing}." in answer
 
 
 def test_rechecks_run_with_the_live_check_permissions_of_who_asked(deps, slack) -> None:
