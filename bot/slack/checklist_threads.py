@@ -94,6 +94,10 @@ CLOSED_TEXT = (
     ":lock: This checklist was closed when its first message was deleted or its channel archived. "
     "Start a new one with `/aps-check checklist`."
 )
+HIDDEN_TEXT = (
+    ":warning: I was removed from this channel, so I can't record that click. Invite me back "
+    "(`/invite @aps-bot`) and click again."
+)
 NOT_VISIBLE = ("channel_not_found", "not_in_channel")  # Slack's answer about a channel the bot is not in
 
 
@@ -313,6 +317,7 @@ class ChecklistThreads:
             if exc.response.get("error") not in NOT_VISIBLE:
                 raise
             log.warning("checklist click in a channel Slack hides from the bot: %s", failure_name(exc))
+            _respond(body, HIDDEN_TEXT)  # no ephemeral message in a channel the bot cannot see
 
     def _authorize(
         self, body: dict[str, Any], client: WebClient, ref: ActionRef, action: dict[str, Any]
@@ -736,6 +741,17 @@ def _reminder_text(state: ChecklistState, days: int) -> str:
             text += f", assigned to {actor(assignment.assignee)}"
         text += "."
     return text
+
+
+def _respond(body: dict[str, Any], text: str) -> None:
+    """Answer the clicker through the click's response_url (best effort: logged if Slack refuses)."""
+    url = body.get("response_url")
+    if not (isinstance(url, str) and url):
+        return
+    try:
+        Respond(response_url=url)(text=text, response_type="ephemeral", replace_original=False)
+    except Exception as exc:
+        log.info("could not answer a click through its response_url: %s", failure_name(exc))
 
 
 def _single_action(body: dict[str, Any]) -> dict[str, Any]:

@@ -1166,3 +1166,18 @@ def test_a_tick_whose_update_slack_failed_reaches_the_thread_a_minute_later(sett
         clock.now += 60
         Scheduler(bot.runtime.deps).run_due()
         assert shown_ticked(slack, state, step_id) == {first}
+
+
+def test_a_click_in_a_channel_the_bot_was_removed_from_is_answered(settings, slack) -> None:
+    """The bot was removed from the (private) channel: Slack hides the channel from it, so the click cannot be
+    checked or stored. The clicker, whose checkbox moved, hears why through the click's response_url."""
+    with running_bot(settings) as bot:
+        state = start_by_button(bot, settings)
+        message = step_message(slack, state, "create-app")
+        slack.fail_next("conversations.members", error="channel_not_found")
+        slack.fail_next("chat.postEphemeral", error="channel_not_found")
+        bot.send_action(tick_payload(state, "create-app", ADMINS[1], ["create-app-1"], message))
+        [told] = slack.wait_for("response_url")
+        assert "Invite me back" in told.params["text"] and told.params["response_type"] == "ephemeral"
+        bot.drain()
+    assert store_for(settings).get(state.id).ticked("create-app", "create-app-1") is None
