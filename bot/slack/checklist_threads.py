@@ -51,7 +51,7 @@ from bot.slack.checklist_blocks import (
 )
 from bot.slack.deps import Deps
 from bot.slack.replies import failure_name, is_retriable, retry_after, tell_clicker
-from bot.store.checklists import PARENT, ChecklistStore, new_checklist_id
+from bot.store.checklists import PARENT, ChecklistStore, ConcurrentUpdate, new_checklist_id
 from bot.store.jobs import PENDING, Job, JobStore
 
 log = logging.getLogger(__name__)
@@ -94,6 +94,7 @@ CLOSED_TEXT = (
     ":lock: This checklist was closed when its first message was deleted or its channel archived. "
     "Start a new one with `/aps-check checklist`."
 )
+NOT_SAVED = ":x: That click was not saved (the error is in the bot's log). Try again in a moment."
 HIDDEN_TEXT = (
     ":warning: I was removed from this channel, so I can't record that click. Invite me back "
     "(`/invite @aps-bot`) and click again."
@@ -313,6 +314,9 @@ class ChecklistThreads:
             self._tell_clicker(client, body, TRY_AGAIN)
         except TooSoon as exc:
             self._tell_clicker(client, body, spacing_text("This checklist's app and project", exc.wait))
+        except (sqlite3.Error, ConcurrentUpdate):
+            log.exception("checklist click not stored")
+            self._tell_clicker(client, body, NOT_SAVED)
         except SlackApiError as exc:
             if exc.response.get("error") not in NOT_VISIBLE:
                 raise

@@ -38,6 +38,7 @@ from bot.slack.checklist_threads import (
 )
 from bot.slack.deps import Deps
 from bot.slack.listeners import checklist as checklist_listener
+from bot.store.checklists import ConcurrentUpdate
 from bot.store.db import Database
 from bot.store.jobs import CANCELLED, DONE, FAILED, PENDING
 from tests.checklist.conftest import make_template
@@ -790,3 +791,21 @@ class NetworkDownFor(StubSlack):
             self.calls.append(("chat.postMessage", kw))
             raise ConnectionResetError("connection reset by peer")
         return super().chat_postMessage(**kw)
+
+
+@pytest.mark.parametrize(
+    "failure", [sqlite3.OperationalError("database is locked"), ConcurrentUpdate("gave up")]
+)
+def test_a_click_the_database_could_not_store_is_answered(deps, slack, monkeypatch, failure) -> None:
+    """The database is locked (or other writers kept winning): the clicker, whose box moved, hears that
+    nothing was saved instead of nothing at all."""
+    threads, state = started(deps, slack)
+
+    def failing(*args: Any, **kw: Any):
+        raise failure
+
+    monkeypatch.setattr(threads.store, "update", failing)
+    tick(threads, slack, state, "create-app", "U2", ["create-app-1"])
+    [told] = slack.of("chat.postEphemeral")
+    assert told["user"] == "U2" and "not saved" in told["text"]
+    assert threads.store.get(state.id).ticked_items("create-app") == set()
