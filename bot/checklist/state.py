@@ -265,6 +265,10 @@ class ChecklistState:
     def remind(self, at: float) -> ChecklistState:
         return dataclasses.replace(self, reminded_at=at)
 
+    def forget_reminder(self, at: float) -> ChecklistState:
+        """The reminder claimed at `at` never reached the thread: it is due again (unless claimed anew)."""
+        return dataclasses.replace(self, reminded_at=None) if self.reminded_at == at else self
+
     def _require_item(self, step_id: str, item_id: str) -> None:
         self.step(step_id)
         if not self.has_item(step_id, item_id):

@@ -50,8 +50,8 @@ from bot.slack.checklist_blocks import (
     step_text,
 )
 from bot.slack.deps import Deps
-from bot.slack.replies import failure_name, is_retriable, tell_clicker
-from bot.store.checklists import ChecklistStore, new_checklist_id
+from bot.slack.replies import failure_name, is_retriable, retry_after, tell_clicker
+from bot.store.checklists import PARENT, ChecklistStore, ConcurrentUpdate, new_checklist_id
 from bot.store.jobs import PENDING, Job, JobStore
 
 log = logging.getLogger(__name__)
@@ -60,8 +60,12 @@ RECHECK_JOB = "checklist.recheck"
 POST_STEPS_JOB = "checklist.post_steps"
 POST_STEPS_RETRY_SECONDS = 60.0
 POST_STEPS_ATTEMPTS = 5
+RECHECK_RETRY_SECONDS = 60.0
+RECHECK_ATTEMPTS = 5
 USER_RE = re.compile(r"^[UW][A-Z0-9]{1,20}$")
 RENDER_ROUNDS = 5
+RENDER_REPAIR_AFTER_SECONDS = 60.0  # a message still marked unrendered this long after its change: repaired
+RENDER_REPAIR_BATCH = 2  # checklists per scheduler pass (at most 6 chat.update each: Slack's rate limits)
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,11 @@ TRY_AGAIN = ":hourglass: Slack did not answer in time; nothing changed. Try agai
 CLOSED_TEXT = (
     ":lock: This checklist was closed when its first message was deleted or its channel archived. "
     "Start a new one with `/aps-check checklist`."
+)
+NOT_SAVED = ":x: That click was not saved (the error is in the bot's log). Try again in a moment."
+HIDDEN_TEXT = (
+    ":warning: I was removed from this channel, so I can't record that click. Invite me back "
+    "(`/invite @aps-bot`) and click again."
 )
 NOT_VISIBLE = ("channel_not_found", "not_in_channel")  # Slack's answer about a channel the bot is not in
 
@@ -305,10 +314,14 @@ class ChecklistThreads:
             self._tell_clicker(client, body, TRY_AGAIN)
         except TooSoon as exc:
             self._tell_clicker(client, body, spacing_text("This checklist's app and project", exc.wait))
+        except (sqlite3.Error, ConcurrentUpdate):
+            log.exception("checklist click not stored")
+            self._tell_clicker(client, body, NOT_SAVED)
         except SlackApiError as exc:
             if exc.response.get("error") not in NOT_VISIBLE:
                 raise
             log.warning("checklist click in a channel Slack hides from the bot: %s", failure_name(exc))
+            _respond(body, HIDDEN_TEXT)  # no ephemeral message in a channel the bot cannot see
 
     def _authorize(
         self, body: dict[str, Any], client: WebClient, ref: ActionRef, action: dict[str, Any]
@@ -376,8 +389,13 @@ class ChecklistThreads:
         steps: Sequence[str],
         always_render: bool = False,
     ) -> ChecklistState:
+        def follow_up(conn: sqlite3.Connection, before: ChecklistState, after: ChecklistState) -> None:
+            self._schedule_recheck(conn, before, after)
+            # Until their render lands (a crash or a Slack failure may stop it), these show an older state.
+            self.store.mark_unrendered_in(conn, after.id, [*steps, PARENT], self.deps.clock())
+
         try:
-            result = self.store.update(checklist_id, change, on_commit=self._schedule_recheck)
+            result = self.store.update(checklist_id, change, on_commit=follow_up)
         except ChecklistError as exc:
             raise Rejected(str(exc)) from exc
         if result is None:
@@ -475,12 +493,38 @@ class ChecklistThreads:
                 return
             for step_id in steps:
                 if ts := state.step_ts.get(step_id):
-                    _update(client, state, ts, step_text(state, step_id), step_blocks(state, step_id))
+                    self._show(
+                        client, state, step_id, ts, step_text(state, step_id), step_blocks(state, step_id)
+                    )
+                else:  # never posted: when it is, it is posted as stored
+                    self.store.rendered(state.id, step_id, state.version)
             if state.parent_ts:
-                _update(client, state, state.parent_ts, parent_text(state), self._parent_blocks(state))
+                self._show(
+                    client, state, PARENT, state.parent_ts, parent_text(state), self._parent_blocks(state)
+                )
             latest = self.store.get(checklist_id)
             if latest is None or latest.version == state.version:
                 return
+
+    def _show(
+        self, client: WebClient, state: ChecklistState, message: str, ts: str, text: str, blocks: list[Any]
+    ) -> None:
+        """chat.update one message and record whether it shows `state`: a failure worth another attempt
+        (5xx, 429, network) leaves it marked for `repair_renders`; a permanent one (the message deleted,
+        the channel archived) is given up."""
+        failure = _update(client, state, ts, text, blocks)
+        if failure is not None and is_retriable(failure):
+            self.store.mark_unrendered(state.id, [message], self.deps.clock())
+        else:
+            self.store.rendered(state.id, message, state.version)
+
+    def repair_renders(self, client: WebClient, now: float) -> int:
+        """Re-render the messages that may still show an older state (the bot died between storing a change
+        and updating them, or Slack failed the update), a few checklists per pass; return how many."""
+        due = self.store.unrendered(now - RENDER_REPAIR_AFTER_SECONDS, RENDER_REPAIR_BATCH)
+        for checklist_id, messages in due.items():
+            self.render(client, checklist_id, [m for m in messages if m != PARENT])
+        return len(due)
 
     def render_parent(self, client: WebClient, checklist_id: str) -> None:
         """Re-render the parent alone (e.g. its "re-check scheduled" line once the re-check has run)."""
@@ -515,21 +559,43 @@ class ChecklistThreads:
 
     # --- re-checks and reminders ---------------------------------------------------------------------
 
-    def recheck(self, client: WebClient, checklist_id: str, *, requested_by: str | None = None) -> None:
+    def recheck(
+        self,
+        client: WebClient,
+        checklist_id: str,
+        *,
+        requested_by: str | None = None,
+        on_posted: Callable[[bool], None] | None = None,
+    ) -> None:
         """Run the live check of the client id + project, post it, tick the test step on a pass; the parent
-        is re-rendered whatever the outcome (its "re-check scheduled" line is over)."""
+        is re-rendered whatever the outcome (its "re-check scheduled" line is over). `on_posted(passed)` is
+        called as soon as the result is in the thread."""
         try:
-            self._recheck(client, checklist_id, requested_by)
+            self._recheck(client, checklist_id, requested_by, on_posted)
         finally:
             self.render_parent(client, checklist_id)
 
-    def _recheck(self, client: WebClient, checklist_id: str, requested_by: str | None) -> None:
+    def _recheck(
+        self,
+        client: WebClient,
+        checklist_id: str,
+        requested_by: str | None,
+        on_posted: Callable[[bool], None] | None,
+    ) -> None:
         state = self.store.get(checklist_id)
         if state is None:
             return
         if not state.can_recheck:
+            missing = " and ".join(
+                name
+                for name, value in (("client id", state.client_id), ("project", state.project))
+                if not value
+            )
             self._post_in_thread(
-                client, state, "I need a client id and a project to re-check; this checklist has neither."
+                client,
+                state,
+                f"I need a client id and a project to re-check; this checklist has no {missing}. Start one "
+                "with both: `/aps-check checklist &lt;client-id&gt; &lt;project&gt;`.",
             )
             return
         who = f"Re-check requested by {actor(requested_by)}" if requested_by else "Automatic re-check"
@@ -558,10 +624,17 @@ class ChecklistThreads:
         intro = f"*{who}* of {_subject(state)}:"
         blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": intro}}, *outcome.blocks]
         self._post_in_thread(client, state, f"{who}: {outcome.text}"[:3000], blocks=blocks[:50])
-        if outcome.passed:
-            now = self.deps.clock()
-            items = [item.id for item in state.step(TEST_STEP).items]
-            self._apply(client, state.id, lambda s: _tick_all(s, TEST_STEP, items, now), steps=[TEST_STEP])
+        if on_posted is not None:
+            on_posted(outcome.passed)
+        if outcome.passed:  # a scheduled re-check has nothing left to show (a failed one leaves it due)
+            self.jobs.cancel(recheck_key(state.id))
+            self._tick_test_step(client, state)
+
+    def _tick_test_step(self, client: WebClient, state: ChecklistState) -> None:
+        """A passed live check ticks every item of the test step, as the bot."""
+        now = self.deps.clock()
+        items = [item.id for item in state.step(TEST_STEP).items]
+        self._apply(client, state.id, lambda s: _tick_all(s, TEST_STEP, items, now), steps=[TEST_STEP])
 
     def _may_check(self, client: WebClient, state: ChecklistState, user: str) -> bool:
         """The live-check permissions of the app (users, user groups, channels); unknown apps are left to
@@ -575,10 +648,36 @@ class ChecklistThreads:
         return may_use(app, user, state.channel, groups)
 
     def run_recheck_job(self, client: WebClient, job: Job) -> None:
+        """The automatic re-check. Its result is marked in the job once posted, so a run after a crash only
+        finishes what followed it; Slack failing to take the result (5xx, 429, network) tries it all again
+        a minute later (or when Slack said), a few times."""
         state = self.store.get(str(job.payload.get("checklist")))
         if state is None or state.done or state.closed or not state.step_done(INTEGRATION_STEP):
             return
-        self.recheck(client, state.id)
+        if "passed" in job.payload:  # posted by a run that died before it ended
+            if job.payload["passed"]:
+                self._tick_test_step(client, state)
+            self.render_parent(client, state.id)
+            return
+
+        def posted(passed: bool) -> None:
+            self.jobs.update(job.id, {**job.payload, "passed": passed})
+
+        attempt = int(job.payload.get("attempt", 1))
+        try:
+            self.recheck(client, state.id, on_posted=posted)
+        except Exception as exc:
+            if not is_retriable(exc) or attempt >= RECHECK_ATTEMPTS:
+                raise
+            wait = max(RECHECK_RETRY_SECONDS, retry_after(exc) or 0.0)
+            log.warning("checklist %s: re-check not posted (%s); will retry", state.id, failure_name(exc))
+            self.jobs.schedule(
+                RECHECK_JOB,
+                self.deps.clock() + wait,
+                {"checklist": state.id, "attempt": attempt + 1},
+                key=recheck_key(state.id),
+            )
+            self.render_parent(client, state.id)  # the parent shows when it runs again
 
     def remind_stale(self, client: WebClient, now: float) -> int:
         """Post ONE reminder in each checklist idle for `bot_stale_checklist_days`; return how many."""
@@ -597,8 +696,14 @@ class ChecklistThreads:
             state = result[0].state
             try:
                 self._post_in_thread(client, state, _reminder_text(state, days))
-            except SlackApiError as exc:  # e.g. the bot left the channel: the reminder is spent anyway
-                log.warning("checklist %s: reminder not posted: %s", state.id, exc.response.get("error"))
+            except (SlackApiError, OSError) as exc:
+                if is_retriable(exc):  # 5xx, 429, network: a later pass posts it
+                    log.warning(
+                        "checklist %s: reminder not posted (%s); retried", state.id, failure_name(exc)
+                    )
+                    self.store.update(state.id, lambda s: Transition(s.forget_reminder(now)))
+                else:  # e.g. the bot left the channel: the reminder is spent anyway
+                    log.warning("checklist %s: reminder not posted: %s", state.id, failure_name(exc))
                 continue
             sent += 1
         return sent
@@ -606,13 +711,16 @@ class ChecklistThreads:
 
 def _update(
     client: WebClient, state: ChecklistState, ts: str, text: str, blocks: list[dict[str, Any]]
-) -> None:
-    """chat.update one of the checklist's messages. A failure (the message deleted, the bot removed, a long
-    rate limit) is logged and skipped: the change is stored; the other messages and notices still go out."""
+) -> Exception | None:
+    """chat.update one of the checklist's messages; return its failure. A failure (the message deleted, the
+    bot removed, a long rate limit) is logged and skipped: the change is stored; the other messages and
+    notices still go out."""
     try:
         client.chat_update(channel=state.channel, ts=ts, text=text, blocks=blocks)
     except Exception as exc:  # a Slack error, or the network's (a reset, a read timeout)
         log.warning("checklist %s: could not update message %s: %s", state.id, ts, failure_name(exc))
+        return exc
+    return None
 
 
 def _tick_all(state: ChecklistState, step_id: str, items: list[str], at: float) -> Transition:
@@ -637,6 +745,17 @@ def _reminder_text(state: ChecklistState, days: int) -> str:
             text += f", assigned to {actor(assignment.assignee)}"
         text += "."
     return text
+
+
+def _respond(body: dict[str, Any], text: str) -> None:
+    """Answer the clicker through the click's response_url (best effort: logged if Slack refuses)."""
+    url = body.get("response_url")
+    if not (isinstance(url, str) and url):
+        return
+    try:
+        Respond(response_url=url)(text=text, response_type="ephemeral", replace_original=False)
+    except Exception as exc:
+        log.info("could not answer a click through its response_url: %s", failure_name(exc))
 
 
 def _single_action(body: dict[str, Any]) -> dict[str, Any]:

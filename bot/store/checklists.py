@@ -73,6 +73,21 @@ BY_PARENT = (
     ("CREATE INDEX IF NOT EXISTS checklists_parent ON checklists (channel, parent_ts)",),
 )
 
+# The messages whose last render may not show the stored state (a crash after a change was stored, Slack
+# failing chat.update): re-rendered by a sweep until one lands. `message` is a step id, or PARENT.
+UNRENDERED = (
+    "checklists-5",
+    (
+        """CREATE TABLE checklist_unrendered (
+            checklist_id TEXT NOT NULL REFERENCES checklists (id) ON DELETE CASCADE,
+            message TEXT NOT NULL,
+            since REAL NOT NULL,
+            PRIMARY KEY (checklist_id, message)
+        )""",
+    ),
+)
+PARENT = ":parent"  # never a step id (those have no colon)
+
 MAX_ATTEMPTS = 50
 # Writes that follow from a stored change, run in its transaction: (connection, state before, state after).
 OnCommit = Callable[[sqlite3.Connection, ChecklistState, ChecklistState], None]
@@ -95,6 +110,7 @@ class ChecklistStore:
         db.migrate(*FIRST_COMPLETED)
         db.migrate(*CLOSED)
         db.migrate(*BY_PARENT)
+        db.migrate(*UNRENDERED)
 
     # --- reads ---------------------------------------------------------------------------------------
 
@@ -132,7 +148,45 @@ class ChecklistStore:
             query, params = query + " AND parent_ts = ?", (channel, parent_ts)
         return [row["id"] for row in self.db.connection().execute(query, params)]
 
+    def unrendered(self, since: float, limit: int) -> dict[str, list[str]]:
+        """Up to `limit` open checklists with messages marked unrendered at or before `since`, oldest first:
+        checklist id → those messages (step ids, or PARENT)."""
+        rows = self.db.connection().execute(
+            "SELECT u.checklist_id, u.message FROM checklist_unrendered u JOIN checklists c "
+            "ON c.id = u.checklist_id WHERE c.closed_at IS NULL AND u.since <= ? ORDER BY u.since, u.message",
+            (since,),
+        )
+        due: dict[str, list[str]] = {}
+        for row in rows:
+            if row["checklist_id"] in due or len(due) < limit:
+                due.setdefault(row["checklist_id"], []).append(row["message"])
+        return due
+
     # --- writes --------------------------------------------------------------------------------------
+
+    @staticmethod
+    def mark_unrendered_in(
+        conn: sqlite3.Connection, checklist_id: str, messages: Collection[str], at: float
+    ) -> None:
+        """Mark `messages` as maybe showing an older state, inside the caller's transaction."""
+        conn.executemany(
+            "INSERT INTO checklist_unrendered (checklist_id, message, since) VALUES (?, ?, ?) "
+            "ON CONFLICT (checklist_id, message) DO UPDATE SET since = excluded.since",
+            [(checklist_id, message, at) for message in messages],
+        )
+
+    def mark_unrendered(self, checklist_id: str, messages: Collection[str], at: float) -> None:
+        with self.db.transaction() as conn:
+            self.mark_unrendered_in(conn, checklist_id, messages, at)
+
+    def rendered(self, checklist_id: str, message: str, version: int) -> None:
+        """`message` shows version `version`: unmarked, unless the checklist changed since."""
+        with self.db.transaction() as conn:
+            conn.execute(
+                "DELETE FROM checklist_unrendered WHERE checklist_id = ? AND message = ? "
+                "AND (SELECT version FROM checklists WHERE id = ?) = ?",
+                (checklist_id, message, checklist_id, version),
+            )
 
     def create(self, state: ChecklistState) -> ChecklistState:
         with self.db.transaction() as conn:

@@ -27,6 +27,7 @@ from bot.slack.checklist_blocks import (
     START_MODAL,
     TICK,
     action_id,
+    selected_in_message,
     step_block_id,
 )
 from bot.slack.checklist_threads import RECHECK_JOB
@@ -1139,3 +1140,44 @@ def test_an_app_given_by_name_is_stored_by_its_client_id(settings, slack) -> Non
         state = the_checklist(named)
         text = json.dumps(step_message(slack, state, "add-integration")["blocks"])
     assert state.client_id == CLIENT_ID and CLIENT_ID in text and "acc-sync" not in text
+
+
+def shown_ticked(slack: FakeSlackApi, state: ChecklistState, step_id: str) -> set[str] | None:
+    """The items a step's message shows ticked, as Slack keeps it (chat.updates that failed not applied)."""
+    message = next(
+        m for m in slack.thread(state.channel, state.parent_ts) if m["ts"] == state.step_ts[step_id]
+    )
+    return selected_in_message(message, step_block_id(state.id, step_id), action_id(TICK, state.id, step_id))
+
+
+def test_a_tick_whose_update_slack_failed_reaches_the_thread_a_minute_later(settings, slack, aps) -> None:
+    """Slack answers 503 to the step's chat.update: the tick is stored, and the scheduler shows it."""
+    clock = Clock()
+    with running_bot(settings, clock=clock) as bot:
+        state = start_with_ids(bot, settings)
+        step_id = "create-app"
+        first = state.step(step_id).items[0].id
+        slack.fail_next("chat.update", status=503)
+        before = len(slack.calls_to("chat.update"))
+        bot.send_action(tick_payload(state, step_id, ADMINS[1], [first], step_message(slack, state, step_id)))
+        slack.wait_for("chat.update", count=before + 2)  # the step's (refused) and the parent's
+        assert store_for(settings).get(state.id).ticked_items(step_id) == {first}
+        assert shown_ticked(slack, state, step_id) == set()
+        clock.now += 60
+        Scheduler(bot.runtime.deps).run_due()
+        assert shown_ticked(slack, state, step_id) == {first}
+
+
+def test_a_click_in_a_channel_the_bot_was_removed_from_is_answered(settings, slack) -> None:
+    """The bot was removed from the (private) channel: Slack hides the channel from it, so the click cannot be
+    checked or stored. The clicker, whose checkbox moved, hears why through the click's response_url."""
+    with running_bot(settings) as bot:
+        state = start_by_button(bot, settings)
+        message = step_message(slack, state, "create-app")
+        slack.fail_next("conversations.members", error="channel_not_found")
+        slack.fail_next("chat.postEphemeral", error="channel_not_found")
+        bot.send_action(tick_payload(state, "create-app", ADMINS[1], ["create-app-1"], message))
+        [told] = slack.wait_for("response_url")
+        assert "Invite me back" in told.params["text"] and told.params["response_type"] == "ephemeral"
+        bot.drain()
+    assert store_for(settings).get(state.id).ticked("create-app", "create-app-1") is None

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.checklist import ChecklistError, ChecklistState, Transition
-from bot.store.checklists import ChecklistStore, new_checklist_id
+from bot.store.checklists import PARENT, ChecklistStore, new_checklist_id
 from bot.store.db import Database
 from tests.checklist.conftest import make_template
 
@@ -213,3 +213,23 @@ def test_concurrent_processes_all_land(tmp_path: Path) -> None:
     assert set(final.ticks) == set(expected)
     assert {final.ticks[key].user for key in expected} == {f"P{i}" for i in range(count)}
     assert final.version == count
+
+
+def test_unrendered_marks_are_listed_oldest_first_cleared_only_for_the_current_version(
+    tmp_path: Path,
+) -> None:
+    store = new_store(tmp_path / "db.sqlite3")
+    first, second, third, closed = (create(store) for _ in range(4))
+    store.mark_unrendered(second.id, ["create-app", PARENT], 100.0)
+    store.mark_unrendered(first.id, [PARENT], 50.0)
+    store.mark_unrendered(third.id, [PARENT], 150.0)
+    store.mark_unrendered(closed.id, [PARENT], 10.0)
+    store.update(closed.id, lambda s: s.close(20.0))
+    assert store.unrendered(since=1000.0, limit=2) == {first.id: [PARENT], second.id: [PARENT, "create-app"]}
+    assert list(store.unrendered(since=120.0, limit=10)) == [first.id, second.id]
+    version = store.get(second.id).version
+    store.update(second.id, lambda s: s.tick("create-app", "create-app-1", "U1", 1100.0))
+    store.rendered(second.id, "create-app", version)  # a render of the state before the tick
+    assert "create-app" in store.unrendered(since=1000.0, limit=10)[second.id]
+    store.rendered(second.id, "create-app", version + 1)
+    assert store.unrendered(since=1000.0, limit=10)[second.id] == [PARENT]

@@ -17,10 +17,19 @@ from slack_sdk.errors import SlackApiError
 from bot.knowledge import KnowledgeBase
 from bot.scheduler import Scheduler
 from bot.settings import ApsApp, Settings
-from bot.slack.checklist_blocks import ASSIGN, RECHECK, UNASSIGN, action_id, step_block_id, step_text
+from bot.slack.checklist_blocks import (
+    ASSIGN,
+    RECHECK,
+    UNASSIGN,
+    action_id,
+    selected_in_message,
+    step_block_id,
+    step_text,
+)
 from bot.slack.checklist_threads import (
     POST_STEPS_JOB,
     POST_STEPS_RETRY_SECONDS,
+    RECHECK_ATTEMPTS,
     RECHECK_JOB,
     ChecklistThreads,
     CheckOutcome,
@@ -28,8 +37,10 @@ from bot.slack.checklist_threads import (
     recheck_key,
 )
 from bot.slack.deps import Deps
+from bot.slack.listeners import checklist as checklist_listener
+from bot.store.checklists import ConcurrentUpdate
 from bot.store.db import Database
-from bot.store.jobs import CANCELLED, DONE, PENDING
+from bot.store.jobs import CANCELLED, DONE, FAILED, PENDING
 from tests.checklist.conftest import make_template
 from tests.checklist.stub_slack import STUB_BOT_USER, StubSlack, _response, click
 from tests.fakes.clock import Clock
@@ -534,12 +545,20 @@ def test_a_checklist_finished_before_its_recheck_is_due_is_not_rechecked(deps, s
     assert not any(p["text"].startswith("Automatic re-check") for p in slack.of("chat.postMessage"))
 
 
-def test_a_recheck_click_on_a_checklist_without_ids_asks_for_them(deps, slack) -> None:
+@pytest.mark.parametrize(
+    ("ids", "missing"),
+    [({}, "client id and project"), ({"client_id": "abc"}, "project"), ({"project": "b.p"}, "client id")],
+)
+def test_a_recheck_click_on_a_checklist_without_ids_asks_for_them(deps, slack, ids, missing: str) -> None:
+    """The answer names what is missing (a checklist with a client id was told it had "neither")."""
     check = FakeCheck(True)
-    threads, state = started(deps, slack, live_check=check)
+    threads, state = started(deps, slack, live_check=check, **ids)
     threads.recheck(slack, state.id, requested_by="U2")
     assert check.calls == []
-    assert any("I need a client id and a project" in p["text"] for p in slack.of("chat.postMessage"))
+    [answer] = [
+        p["text"] for p in slack.of("chat.postMessage") if "I need a client id and a project" in p["text"]
+    ]
+    assert f"this checklist has no {missing}." in answer
 
 
 def test_rechecks_run_with_the_live_check_permissions_of_who_asked(deps, slack) -> None:
@@ -556,3 +575,237 @@ def test_rechecks_run_with_the_live_check_permissions_of_who_asked(deps, slack) 
     assert any(
         p["text"].startswith(":lock: Re-check requested by <@U2>") for p in slack.of("chat.postMessage")
     )
+
+
+class SlackDownFor(StubSlack):
+    """Slack answers 503 to `down` chat.postMessage calls whose text starts with `prefix`, then recovers."""
+
+    def __init__(self, prefix: str, down: int) -> None:
+        super().__init__()
+        self.prefix, self.down = prefix, down
+
+    def chat_postMessage(self, **kw: Any):
+        if self.down and str(kw.get("text", "")).startswith(self.prefix):
+            self.down -= 1
+            self.calls.append(("chat.postMessage", kw))
+            response = _response("chat.postMessage", {"ok": False, "error": "service_unavailable"})
+            response.status_code = 503
+            raise SlackApiError("service_unavailable", response)
+        return super().chat_postMessage(**kw)
+
+
+def test_a_recheck_whose_result_slack_failed_to_take_runs_again_later(deps, clock) -> None:
+    """A 503 when the automatic re-check posts its result does not lose the re-check: it runs again."""
+    slack = SlackDownFor("Automatic re-check", down=1)
+    threads, state = started(deps, slack, client_id="abc", project="b.p")
+    complete_integration(threads, slack, state)
+    check = FakeCheck(True)
+    clock.now += 600
+    assert run_scheduler(deps, slack, check, clock.now) == 1
+    assert not threads.store.get(state.id).step_done("test-access")  # nothing reached the thread
+    clock.now += 600
+    assert run_scheduler(deps, slack, check, clock.now) == 1
+    assert len(check.calls) == 2
+    results = [p for p in slack.of("chat.postMessage") if p["text"].startswith("Automatic re-check")]
+    assert len(results) == 2 and slack.down == 0  # the failed one, then the one that landed
+    assert threads.store.get(state.id).step_done("test-access")
+    assert run_scheduler(deps, slack, check, clock.now + DAY) == 0 and len(check.calls) == 2
+
+
+def test_a_recheck_that_keeps_failing_gives_up_after_a_few_attempts(deps, clock) -> None:
+    slack = SlackDownFor("Automatic re-check", down=100)
+    threads, state = started(deps, slack, client_id="abc", project="b.p")
+    complete_integration(threads, slack, state)
+    check = FakeCheck(True)
+    for _ in range(10):
+        clock.now += 3600
+        run_scheduler(deps, slack, check, clock.now)
+    assert len(check.calls) == RECHECK_ATTEMPTS
+    assert threads.jobs.by_key(recheck_key(state.id))[-1].status == FAILED
+
+
+class Killed(BaseException):
+    """The process dying at this point (no `except Exception` catches it)."""
+
+
+def test_a_recheck_killed_after_posting_its_result_does_not_post_it_again(deps, slack, clock) -> None:
+    """serve is killed right after the re-check's result reached the thread: after the restart, the job
+    (its lease expired) ticks the test step without running the check and posting the result twice."""
+    threads, state = started(deps, slack, client_id="abc", project="b.p")
+    complete_integration(threads, slack, state)
+    check = FakeCheck(True)
+    dying = ChecklistThreads(deps, live_check=check)
+
+    def killed(*args: Any, **kw: Any) -> None:
+        raise Killed
+
+    dying._apply = killed  # type: ignore[method-assign]  # dies before it ticks the test step
+    scheduler = Scheduler(
+        deps, handlers={RECHECK_JOB: lambda job, at: dying.run_recheck_job(slack, job)}, sweeps=[]
+    )
+    clock.now += 600
+    with pytest.raises(Killed):
+        scheduler.run_due(clock.now)
+    clock.now += 601  # the dead scheduler's lease ran out
+    assert run_scheduler(deps, slack, check, clock.now) == 1
+    assert len(check.calls) == 1
+    results = [p for p in slack.of("chat.postMessage") if p["text"].startswith("Automatic re-check")]
+    assert len(results) == 1
+    assert threads.store.get(state.id).step_done("test-access")
+
+
+class UpdateFails(StubSlack):
+    """chat.update call number `failing` (counting from 1) raises `failure()` instead of updating."""
+
+    def __init__(self, failing: set[int], failure: Any) -> None:
+        super().__init__()
+        self.failing, self.failure, self.updates = failing, failure, 0
+
+    def chat_update(self, **kw: Any):
+        self.updates += 1
+        if self.updates in self.failing:
+            self.calls.append(("chat.update", kw))
+            raise self.failure()
+        return super().chat_update(**kw)
+
+
+def slack_503() -> SlackApiError:
+    response = _response("chat.update", {"ok": False, "error": "service_unavailable"})
+    response.status_code = 503
+    return SlackApiError("service_unavailable", response)
+
+
+def run_checklist_sweeps(deps: Deps, slack: StubSlack, now: float) -> None:
+    """One pass of the scheduler with the checklist's own job handlers and sweeps (a restarted bot's)."""
+    handlers, sweeps = checklist_listener.scheduled_work(deps, slack)
+    Scheduler(deps, handlers=handlers, sweeps=sweeps).run_due(now)
+
+
+def shown_ticked(slack: StubSlack, state, step_id: str) -> set[str]:
+    message = slack.messages[("C1", state.step_ts[step_id])]
+    return selected_in_message(
+        message, step_block_id(state.id, step_id), action_id("cl_tick", state.id, step_id)
+    )
+
+
+def parent_shows(slack: StubSlack, state) -> str:
+    return json.dumps(slack.messages[("C1", state.parent_ts)]["blocks"], ensure_ascii=False)
+
+
+def test_a_tick_stored_before_the_bot_died_reaches_its_messages_after_the_restart(deps, clock) -> None:
+    """serve is killed after storing a tick and before updating the step and the parent: the restarted
+    bot's scheduler re-renders them, so the thread does not show the tick undone for good."""
+    slack = UpdateFails({1}, Killed)
+    threads, state = started(deps, slack)
+    with pytest.raises(Killed):
+        tick(threads, slack, state, "create-app", "U2", ["create-app-1"])
+    assert threads.store.get(state.id).ticked_items("create-app") == {"create-app-1"}
+    assert shown_ticked(slack, state, "create-app") == set() and "0/11 items" in parent_shows(slack, state)
+    clock.now += 60
+    run_checklist_sweeps(deps, slack, clock.now)
+    assert shown_ticked(slack, state, "create-app") == {"create-app-1"}
+    assert "1/11 items" in parent_shows(slack, state)
+    updates = len(slack.of("chat.update"))
+    run_checklist_sweeps(deps, slack, clock.now + 3600)  # repaired: nothing more to do
+    assert len(slack.of("chat.update")) == updates
+
+
+def test_a_step_update_slack_failed_is_repaired_and_a_deleted_message_is_given_up(deps, clock) -> None:
+    slack = UpdateFails({1}, slack_503)  # the step's update fails, the parent's lands
+    threads, state = started(deps, slack)
+    tick(threads, slack, state, "create-app", "U2", ["create-app-1"])
+    assert shown_ticked(slack, state, "create-app") == set() and "1/11 items" in parent_shows(slack, state)
+    run_checklist_sweeps(deps, slack, clock.now + 30)  # not before the render had its time
+    assert shown_ticked(slack, state, "create-app") == set()
+    run_checklist_sweeps(deps, slack, clock.now + 60)
+    assert shown_ticked(slack, state, "create-app") == {"create-app-1"}
+
+    gone = SlackApiError(
+        "message_not_found", _response("chat.update", {"ok": False, "error": "message_not_found"})
+    )
+    slack.failing, slack.failure = {slack.updates + 1}, lambda: gone
+    tick(threads, slack, state, "admin-rights", "U2", ["admin-rights-1"])  # its step message was deleted
+    updates = len(slack.of("chat.update"))
+    run_checklist_sweeps(deps, slack, clock.now + 3600)
+    assert len(slack.of("chat.update")) == updates  # not tried again and again
+
+
+def recheck_click(slack: StubSlack, state, user: str) -> dict[str, Any]:
+    payload = click(slack, state.id, "C1", state.step_ts["test-access"], "test-access", user, [])
+    payload["actions"][0] = {"type": "button", "action_id": f"{RECHECK}:{state.id}", "value": state.id}
+    return payload
+
+
+@pytest.mark.parametrize("passed", [True, False])
+def test_a_passed_recheck_now_replaces_the_scheduled_one(deps, slack, clock, passed: bool) -> None:
+    """The bot said "I'll re-run the live check at …; or press Re-check now": once a pressed re-check passed,
+    the scheduled one is not run (nor shown) on top of it; a failed one leaves it to try again."""
+    check = FakeCheck(passed)
+    threads, state = started(deps, slack, client_id="abc", project="b.p", live_check=check)
+    complete_integration(threads, slack, state)
+    clock.now += 120
+    threads.click(recheck_click(slack, state, "U2"), slack)
+    assert ("re-check scheduled" in parent_shows(slack, state)) is not passed
+    clock.now += 600
+    assert run_scheduler(deps, slack, check, clock.now) == (0 if passed else 1)
+    assert len(check.calls) == (1 if passed else 2)
+
+
+def test_a_step_whose_message_was_never_posted_is_not_rendered_again_and_again(deps, clock) -> None:
+    slack = FlakySlack(failing={6})  # the parent and four steps; the test step fails
+    threads = ChecklistThreads(deps, live_check=FakeCheck(True))
+    state = threads.start(slack, channel="C1", user="U1", client_id="abc", project="b.p")
+    threads.jobs.cancel(post_steps_key(state.id))  # as if its safety net gave up after its attempts
+    assert "test-access" not in threads.store.get(state.id).step_ts
+    threads.recheck(slack, state.id)  # passes: ticks the test step, which has no message to show it
+    assert threads.store.get(state.id).step_done("test-access")
+    counts = []
+    for hours in (1, 2, 3):
+        run_checklist_sweeps(deps, slack, clock.now + hours * 3600)
+        counts.append(len(slack.of("chat.update")))
+    assert counts[0] == counts[1] == counts[2]
+
+
+@pytest.mark.parametrize("failure", ["slack_503", "network"])
+def test_a_reminder_slack_failed_to_take_is_posted_on_a_later_pass(deps, clock, failure: str) -> None:
+    """A 503 or a reset connection when the one reminder is posted does not spend it: the next pass posts it."""
+    slack = SlackDownFor(":wave: No activity", down=1) if failure == "slack_503" else NetworkDownFor(":wave:")
+    threads, state = started(deps, slack)
+    assert threads.remind_stale(slack, clock.now + 8 * DAY) == 0
+    assert threads.store.get(state.id).reminded_at is None
+    assert threads.remind_stale(slack, clock.now + 8 * DAY + 15) == 1
+    assert threads.remind_stale(slack, clock.now + 9 * DAY) == 0
+    assert len([p for p in slack.of("chat.postMessage") if "No activity" in p["text"]]) == 2  # failed, posted
+
+
+class NetworkDownFor(StubSlack):
+    """The connection is reset on the first chat.postMessage whose text starts with `prefix`."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self.prefix, self.down = prefix, 1
+
+    def chat_postMessage(self, **kw: Any):
+        if self.down and str(kw.get("text", "")).startswith(self.prefix):
+            self.down -= 1
+            self.calls.append(("chat.postMessage", kw))
+            raise ConnectionResetError("connection reset by peer")
+        return super().chat_postMessage(**kw)
+
+
+@pytest.mark.parametrize(
+    "failure", [sqlite3.OperationalError("database is locked"), ConcurrentUpdate("gave up")]
+)
+def test_a_click_the_database_could_not_store_is_answered(deps, slack, monkeypatch, failure) -> None:
+    """The database is locked (or other writers kept winning): the clicker, whose box moved, hears that
+    nothing was saved instead of nothing at all."""
+    threads, state = started(deps, slack)
+
+    def failing(*args: Any, **kw: Any):
+        raise failure
+
+    monkeypatch.setattr(threads.store, "update", failing)
+    tick(threads, slack, state, "create-app", "U2", ["create-app-1"])
+    [told] = slack.of("chat.postEphemeral")
+    assert told["user"] == "U2" and "not saved" in told["text"]
+    assert threads.store.get(state.id).ticked_items("create-app") == set()

@@ -169,7 +169,8 @@ def background_client(deps: Deps) -> WebClient:
 def scheduled_work(
     deps: Deps, client: WebClient
 ) -> tuple[dict[str, Callable[[Job, float], None]], list[Callable[[float], None]]]:
-    """The job handlers and sweeps of checklists: automatic re-checks, step posting and stale reminders."""
+    """The job handlers and sweeps of checklists: automatic re-checks, step posting, stale reminders and
+    re-rendering messages a crash or a Slack failure left showing an older state."""
     threads = ChecklistThreads(deps)
 
     def recheck(job: Job, now: float) -> None:
@@ -181,7 +182,10 @@ def scheduled_work(
     def remind(now: float) -> None:
         threads.remind_stale(client, now)
 
-    return {RECHECK_JOB: recheck, POST_STEPS_JOB: post_steps}, [remind]
+    def repair(now: float) -> None:
+        threads.repair_renders(client, now)
+
+    return {RECHECK_JOB: recheck, POST_STEPS_JOB: post_steps}, [remind, repair]
 
 
 def register(app: App, deps: Deps) -> None:
