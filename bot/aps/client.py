@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from pydantic import SecretStr
@@ -252,6 +253,10 @@ class ApsClient:
             data, error, warnings = parse_body(
                 raw.status_code, raw.headers.get("content-type", ""), raw.content
             )
+            if 300 <= raw.status_code < 400:  # not followed: APS redirects none of these calls
+                error = ApsError(
+                    "", f"redirect to {_without_query(raw.headers.get('location', ''))}", "redirect"
+                )
             error, warnings = _scrubbed(error, warnings, _sent_secrets(kwargs))
             retry_after = parse_retry_after(raw.headers.get("retry-after"))
             log.debug("APS %s %s -> %s", method, path, raw.status_code)
@@ -264,6 +269,13 @@ class ApsClient:
             log.info("APS %s rate limited; waiting %.1fs (Retry-After)", path, wait)
             self._sleep(wait)
         return response  # pragma: no cover - the loop always returns
+
+
+def _without_query(url: str) -> str:
+    """A redirect's target without its query and fragment (a sign-in page's may carry a session)."""
+    parts = urlsplit(url.strip())
+    where = f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.netloc else parts.path
+    return where[:200] or "nowhere (no Location)"
 
 
 def _sent_secrets(request: dict[str, Any]) -> list[str]:

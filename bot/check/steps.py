@@ -53,13 +53,13 @@ def common_failure(response: ApsResponse, api: str) -> Outcome | None:
     if response.status >= 500:
         kind = error.message if error else "server error"
         return Outcome("fail", observed(response, f"APS answered {response.status} ({kind}); retry later"))
-    if response.status >= 400 and error is not None and error.body_kind == "html":
+    if _not_aps(response):
         return Outcome(  # a proxy's or gateway's own page: no APS verdict on provisioning or access in it
             "fail",
             observed(
                 response,
-                f"{response.status} with a {error.message}: a proxy or gateway answered, not the {api}; "
-                "check the bot's network path to APS, then retry",
+                f"{response.status} answer, {error.message if error else 'no body'}: a proxy or gateway "
+                f"answered, not the {api}; check the bot's network path to APS and APS_BASE_URL, then retry",
             ),
         )
     if response.code == "AUTH-001":
@@ -308,10 +308,20 @@ def _search_hubs(
 
 
 def _transient(response: ApsResponse) -> bool:
-    """An answer that says nothing about the hub: none, 429, 5xx, or a proxy's or gateway's 4xx HTML page."""
-    if response.status >= 400 and response.error is not None and response.error.body_kind == "html":
-        return True
-    return response.status in (0, 429) or response.status >= 500
+    """An answer that says nothing about the hub: none, 429, 5xx, or not APS's (see `_not_aps`)."""
+    return _not_aps(response) or response.status in (0, 429) or response.status >= 500
+
+
+def _not_aps(response: ApsResponse) -> bool:
+    """An answer APS does not give: a proxy's or gateway's 4xx HTML page, a redirect (a sign-in page), or a
+    2xx without a JSON body."""
+    error = response.error
+    if error is None:
+        return False
+    return (response.status >= 400 and error.body_kind == "html") or error.body_kind in (
+        "non-json",
+        "redirect",
+    )
 
 
 def _search_failed(response: ApsResponse, prefix: str) -> Outcome:

@@ -17,6 +17,7 @@ from tests.fakes.aps_server import (
     CLIENT_SECRET,
     HTML_502,
     OTHER_ACCOUNT_ID,
+    SIGN_IN_PAGE,
     Answer,
     FakeAps,
 )
@@ -185,6 +186,8 @@ def test_no_token_or_secret_in_logs_or_repr(aps: FakeAps, caplog: pytest.LogCapt
             "text",
         ),
         (401, "", "", "", "empty body", "empty"),
+        (200, "", "", "", "empty body", "non-json"),  # every call of the check answers JSON on success
+        (200, "text/html", SIGN_IN_PAGE, "", "non-JSON body (HTML page: Sign in to continue)", "non-json"),
         (403, "text/html", "<h1>403 Forbidden</h1>", "", "non-JSON body (HTML page)", "html"),
         (502, "text/html", HTML_502, "", "non-JSON body (HTML page: 502 Bad Gateway)", "html"),
         (

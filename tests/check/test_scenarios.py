@@ -20,6 +20,7 @@ from tests.fakes.aps_server import (
     OTHER_ACCOUNT_ID,
     PROJECT_ID,
     PROJECT_NAME,
+    SIGN_IN_PAGE,
     USER_EMAIL,
     USER_ID,
     FakeAps,
@@ -701,3 +702,45 @@ def test_no_account_hub_without_an_account_id_asks_for_the_hub_list_once(
     failed = check_without_account(settings).failed_step
     assert (failed.name, failed.cause_id) == ("hub", "integration-not-provisioned")
     assert sum(1 for c in aps.calls if c.path == "/project/v1/hubs") == 1
+
+
+@pytest.mark.parametrize("account", [ACCOUNT_ID, None])
+@pytest.mark.parametrize("scenario", ["sign_in_redirect", "sign_in_page_200"])
+def test_a_sign_in_proxy_is_no_provisioning_verdict(
+    aps: FakeAps, settings: Settings, scenario: str, account: str | None
+) -> None:
+    """A network's sign-in proxy answering for APS (a redirect to its page, or the page served with 200) is
+    neither "no hub reachable" nor an empty hub list: the report says who answered."""
+    aps.scenario = scenario
+    failed = run_live_check(settings, CLIENT_ID, PROJECT_ID, account=account).failed_step
+    assert (failed.name, failed.cause_id) == ("hub", None), failed
+    assert "a proxy or gateway answered" in failed.observed.message
+    if scenario == "sign_in_redirect":  # where it was sent, without the page's session
+        assert "https://login.proxy.example/sso/start" in failed.observed.message
+        assert "s3ss10nT0k3n" not in json.dumps(failed.to_json())
+
+
+def sign_in_page_on_the_projects_of(hub_id: str) -> Any:
+    """A `FakeAps._data_management` whose answers for `hub_id`'s projects are a sign-in page served with 200."""
+    real = FakeAps._data_management
+
+    def data_management(self: FakeAps, path: str, query: dict, headers: Any) -> Any:
+        if path.startswith(f"/project/v1/hubs/{hub_id}/projects"):
+            return 200, "text/html", SIGN_IN_PAGE, {}
+        return real(self, path, query, headers)
+
+    return data_management
+
+
+@pytest.mark.parametrize("account", [ACCOUNT_ID, None])
+def test_a_sign_in_page_served_with_200_for_the_project_is_no_verdict(
+    aps: FakeAps, settings: Settings, monkeypatch: pytest.MonkeyPatch, account: str | None
+) -> None:
+    """A 200 that is no APS answer neither finds the project in a hub nor says it is missing."""
+    aps.scenario = "two_accounts"
+    monkeypatch.setattr(FakeAps, "_data_management", sign_in_page_on_the_projects_of(f"b.{ACCOUNT_ID}"))
+    report = run_live_check(settings, CLIENT_ID, PROJECT_ID, account=account)
+    failed = report.failed_step
+    assert failed.name == ("project" if account else "hub") and failed.cause_id is None, failed
+    assert "HTML page: Sign in to continue" in failed.observed.message
+    assert "a proxy or gateway answered" in failed.observed.message

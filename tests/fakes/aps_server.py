@@ -56,6 +56,8 @@ SCENARIOS = (
     "rate_limited_brief",
     "html_502",
     "html_403",
+    "sign_in_redirect",
+    "sign_in_page_200",
 )
 
 AUTH_001 = {
@@ -79,6 +81,12 @@ HTML_502 = (
 HTML_403 = (
     "<html>\r\n<head><title>403 Forbidden</title></head>\r\n<body>\r\n"
     "<center><h1>403 Forbidden</h1></center>\r\n</body>\r\n</html>\r\n"
+)
+# A network's sign-in proxy in front of everything: a redirect to its page, or the page itself served with 200
+SIGN_IN_URL = "https://login.proxy.example/sso/start?session=s3ss10nT0k3n&next=%2Fproject%2Fv1%2Fhubs"
+SIGN_IN_PAGE = (
+    "<!DOCTYPE html>\r\n<html><head><title>Sign in to continue</title></head>\r\n<body>"
+    "<form method='post'>Corporate network sign-in</form></body></html>\r\n"
 )
 Answer = tuple[int, str, "str | bytes", dict[str, str]]  # status, content type, body, extra headers
 SCOPES_NEEDED = {"/project/": "data:read", "/data/": "data:read", "/construction/admin/": "account:read"}
@@ -288,6 +296,10 @@ class FakeAps:
             return self._json(405, {"developerMessage": "Method not allowed"})
         if self.scenario == "html_403":
             return 403, "text/html", HTML_403, {}
+        if self.scenario == "sign_in_redirect":
+            return 302, "text/html", b"", {"Location": SIGN_IN_URL}
+        if self.scenario == "sign_in_page_200":
+            return 200, "text/html; charset=utf-8", SIGN_IN_PAGE, {}
         token = self._bearer(headers)
         if token is None:
             return 401, "", b"", {}
