@@ -585,6 +585,51 @@ def test_only_the_user_who_ran_the_check_shares_its_report_and_only_once(
     assert f"Shared by <@{ALLOWED_USER}>" in json.dumps(post.json("blocks"))
 
 
+def test_a_double_click_on_share_posts_the_report_once(
+    bot: BotServer, slack: FakeSlackApi, aps: FakeAps
+) -> None:
+    """The second click of a double click arrives while the first is still posting: it posts nothing."""
+    aps.scenario = "integration_missing_403"
+    command(bot, f"{CLIENT_ID} {PROJECT_ID} {ACCOUNT_ID}")
+    payload = share_button(slack)
+    slack.hold = threading.Event()  # Slack is slow to take the first click's post
+    try:
+        bot.send_action(payload)
+        slack.wait_for("chat.postMessage")
+        bot.send_action(payload)
+        wait_until(  # the second click has been answered, with a second post or a refusal
+            lambda: (
+                len(slack.calls_to("chat.postMessage")) > 1
+                or any("already shared" in str(c.params.get("text")) for c in slack.calls_to("response_url"))
+            )
+        )
+    finally:
+        slack.hold.set()
+    bot.drain()
+    [post] = slack.calls_to("chat.postMessage")
+    assert f"Shared by <@{ALLOWED_USER}>" in json.dumps(post.json("blocks"))
+    slack.wait_for(
+        "response_url", predicate=lambda c: "Shared in the channel" in json.dumps(c.params.get("blocks"))
+    )
+
+
+def test_a_share_slack_refused_can_be_clicked_again(
+    bot: BotServer, slack: FakeSlackApi, aps: FakeAps
+) -> None:
+    """Not in the channel yet: the report stays for a second click once the bot is invited."""
+    aps.scenario = "integration_missing_403"
+    command(bot, f"{CLIENT_ID} {PROJECT_ID} {ACCOUNT_ID}")
+    payload = share_button(slack)
+    slack.fail_next("chat.postMessage", error="not_in_channel")
+    bot.send_action(payload)
+    slack.wait_for("response_url", predicate=lambda c: "Invite me" in str(c.params.get("text")))
+    bot.drain()
+    bot.send_action(payload)
+    slack.wait_for("chat.postMessage", count=2)
+    bot.drain()
+    assert "Shared by" in json.dumps(slack.calls_to("chat.postMessage")[-1].json("blocks"))
+
+
 def test_run_live_check_button_prompts_for_the_command(
     bot: BotServer, slack: FakeSlackApi, aps: FakeAps
 ) -> None:

@@ -328,15 +328,18 @@ class CheckCommand:
             share_id = str(value.get("report", ""))
         except (ValueError, AttributeError, IndexError):
             share_id = ""
-        kept = self.reports.get(share_id, user=user, now=self.deps.clock())
+        kept = self.reports.take(share_id, user=user, now=self.deps.clock())  # a double click gets it once
         if kept is None:
             respond(
                 response_type="ephemeral",
                 replace_original=False,
-                text="That report expired: run `/aps-check` again.",
+                text="That report was already shared, or it expired: run `/aps-check` again.",
             )
             return
-        self.deps.submit(self._share, client, respond, kept, channel, share_id)
+        try:
+            self.deps.submit(self._share, client, respond, kept, channel, share_id)
+        except RuntimeError:  # the pool is shut down: this bot is stopping; a click after the restart works
+            self.reports.put_back(share_id, kept, now=self.deps.clock())
 
     def _share(
         self, client: WebClient, respond: Respond, kept: KeptReport, channel: str, share_id: str
@@ -344,6 +347,7 @@ class CheckCommand:
         try:
             client.chat_postMessage(channel=channel, **kept.post, unfurl_links=False)
         except SlackApiError as exc:
+            self.reports.put_back(share_id, kept, now=self.deps.clock())  # invited, they can click again
             error = exc.response.get("error")
             respond(
                 response_type="ephemeral",
@@ -351,7 +355,9 @@ class CheckCommand:
                 text=f":warning: I couldn't post in this channel ({error}). Invite me first.",
             )
             return
-        self.reports.forget(share_id)
+        except Exception:
+            self.reports.put_back(share_id, kept, now=self.deps.clock())
+            raise
         respond(replace_original=True, **kept.shared)
 
     # --- "Run live check" button on diagnosis replies --------------------------------------------------
