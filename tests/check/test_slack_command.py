@@ -500,6 +500,47 @@ def test_bad_arguments_get_usage_with_an_example(
     assert aps.calls == []
 
 
+ACC_LINK = (
+    f"https://acc.autodesk.com/docs/files/projects/{PROJECT_ID}?folderUrn=urn%3Aadsk.wipprod%3Afs.folder"
+)
+
+
+@pytest.mark.parametrize(
+    ("project", "expected"),
+    [
+        (f"<{ACC_LINK}>", f"holds the project id `{PROJECT_ID}`"),  # as Slack sends a link it escaped
+        (ACC_LINK, f"holds the project id `{PROJECT_ID}`"),
+        (f"urn:adsk.workspace:prod.project:{PROJECT_ID}", f"holds the project id `{PROJECT_ID}`"),
+        ("https://acc.autodesk.com/projects", "is a link or URN, not a project"),
+        ("<@U0TEAMMATE|jane>", "is a Slack mention, not a project"),
+        ("<!here>", "is a Slack mention, not a project"),
+    ],
+)
+def test_a_link_or_mention_in_the_projects_place_gets_usage(
+    bot: BotServer, aps: FakeAps, project: str, expected: str
+) -> None:
+    """Searched as a project name it is never found, after reading every page of the app's hubs."""
+    answer = command(bot, f"{CLIENT_ID} {project} {ACCOUNT_ID}")
+    assert expected in answer.get("text", ""), answer
+    assert "e.g. `/aps-check" in answer["text"] and aps.calls == []
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        f"{PROJECT_ID}\u200b {ACCOUNT_ID}",  # an invisible zero-width space copied along with the id
+        f"\ufeff{PROJECT_ID} account=\u2060{ACCOUNT_ID}",
+        f"B.{PROJECT_ID} account=B.{ACCOUNT_ID}",  # the prefix typed in capitals
+    ],
+)
+def test_ids_with_invisible_characters_or_a_capital_prefix_are_ids(
+    bot: BotServer, slack: FakeSlackApi, aps: FakeAps, words: str
+) -> None:
+    assert command(bot, f"{CLIENT_ID} {words}") == {}
+    assert "passed" in final_report(slack).params["text"]
+    assert not any(c.path.endswith("/projects") for c in aps.calls)  # looked up by id, not searched by name
+
+
 def test_unknown_app_explains_registration(bot: BotServer, aps: FakeAps) -> None:
     answer = command(bot, f"NoSuchApp {PROJECT_ID}")
     assert "APS_APPS" in answer["text"] and aps.calls == []
