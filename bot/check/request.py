@@ -44,7 +44,9 @@ def _not_a_name(project: str) -> None:
     if LINK.match(project):
         found = PROJECT_IN_LINK.search(project)
         hint = f" (this link holds the project id `{found.group(1)}`)" if found else ""
-        raise InvalidRequest(f"{project!r} is a link or URN, not a project: give the project id{hint} or name")
+        raise InvalidRequest(
+            f"{project!r} is a link or URN, not a project: give the project id{hint} or name"
+        )
 
 
 def normalise_region(value: str | None) -> str | None:
