@@ -251,13 +251,26 @@ def step_hub(ctx: Context) -> Outcome:
     accounts = [h for h in hubs if h.is_account]
     if not accounts:
         return _hub_absent(ctx, response, "(any account)", everything=response)
-    if len(accounts) == 1:
+    regions = _regions(response)  # where the app reaches no account: the project may be in one of those
+    if len(accounts) == 1 and not regions:
         return _found_hub(ctx, accounts[0], " (the only account hub the app reaches)")
     home, unanswered = _search_hubs(api, accounts[:MAX_HUBS_SEARCHED], req)
     if home is not None:
-        return _found_hub(ctx, home, f" (found the project among {len(accounts)} hubs)")
+        return _found_hub(ctx, home, f" (found the project among {len(accounts)} account hub(s))")
     if unanswered is not None:
         return _search_failed(unanswered, "")
+    if regions and len(accounts) <= MAX_HUBS_SEARCHED:
+        return Outcome(
+            "fail",
+            Observed(
+                response.status,
+                "BIM360DM_ERROR",
+                f"the project is in none of the {len(accounts)} account hub(s) the app reaches, and the app "
+                f"reaches no account in region(s) {', '.join(regions)}: if the project's account is there, "
+                "add the custom integration in it; otherwise check the project (the account id tells which)",
+            ),
+            C.INTEGRATION_MISSING,
+        )
     if len(accounts) > MAX_HUBS_SEARCHED:  # the rest were not asked: no verdict on them
         return Outcome(
             "fail",

@@ -25,6 +25,7 @@ from tests.fakes.aps_server import (
     USER_ID,
     FakeAps,
     dm_error,
+    dm_warning,
     hub_json,
 )
 
@@ -136,6 +137,31 @@ def test_other_region_names_where_it_is_provisioned(aps: FakeAps, settings: Sett
     assert f"b.{OTHER_ACCOUNT_ID}, US)" in failed.observed.message
     assert "in no account in region(s) EMEA" in failed.observed.message
     assert f"add the custom integration in account {ACCOUNT_ID}" in failed.observed.message
+
+
+@pytest.mark.parametrize("project", [PROJECT_ID, PROJECT_NAME])
+def test_without_an_account_id_a_project_in_a_region_the_app_does_not_reach_is_a_missing_integration(
+    aps: FakeAps, settings: Settings, project: str
+) -> None:
+    """The app reaches one US account, and no account in EMEA (a BIM360DM warning): a project that is not in
+    that one account is most likely in an EMEA account without the integration, not in a region mismatch of
+    an account the user never named, nor simply "not found"."""
+    aps.scenario = "other_region"
+    report = run_live_check(settings, CLIENT_ID, project)
+    failed = report.failed_step
+    assert (failed.name, failed.cause_id) == ("hub", "integration-not-provisioned"), failed
+    assert "no account in region(s) EMEA" in failed.observed.message
+    assert report.step("account_admin").status == "skipped"
+
+
+def test_the_only_account_hub_beside_a_region_warning_is_used_when_it_holds_the_project(
+    aps: FakeAps, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = hub_json(f"b.{ACCOUNT_ID}", "Contoso Construction", "US")
+    monkeypatch.setattr(FakeAps, "_reachable_hubs", lambda self: ([target], [dm_warning("EMEA")], 200))
+    report = run_live_check(settings, CLIENT_ID, PROJECT_NAME)
+    assert report.passed, json.dumps(report.to_json(), indent=1)
+    assert report.step("hub").observed.message.startswith("hub 'Contoso Construction'")
 
 
 @pytest.mark.parametrize("status", [503, 429])
