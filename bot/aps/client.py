@@ -272,9 +272,11 @@ class ApsClient:
 
 
 def _without_query(url: str) -> str:
-    """A redirect's target without its query and fragment (a sign-in page's may carry a session)."""
+    """A redirect's target without its credentials, query and fragment (a sign-in page's may carry a
+    session)."""
     parts = urlsplit(url.strip())
-    where = f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.netloc else parts.path
+    host = parts.netloc.rpartition("@")[2]
+    where = f"{parts.scheme}://{host}{parts.path}" if host else parts.path
     return where[:200] or "nowhere (no Location)"
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from bot.aps.client import ApsCaches, ApsClient
 from bot.aps.parse import decode_token_info, parse_body, parse_retry_after
+from tests.fakes import aps_server
 from tests.fakes.aps_server import (
     ACCOUNT_ID,
     CLIENT_ID,
@@ -304,3 +305,15 @@ def test_an_answer_quoting_the_basic_credentials_is_scrubbed() -> None:
         response = make_client(aps).token()
     assert response.status == 400 and "Authorization: Basic [REDACTED]" in response.message
     assert basic not in response.message and CLIENT_SECRET not in response.message
+
+
+def test_a_redirect_is_not_followed_and_is_reported_without_credentials_or_query(
+    aps: FakeAps, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = "https://sso-user:pa55word@login.proxy.example:8443/start?session=s3ss10n#top"
+    monkeypatch.setattr(aps_server, "SIGN_IN_URL", target)
+    aps.scenario = "sign_in_redirect"
+    response = make_client(aps).hubs()
+    assert (response.status, response.ok, response.error.body_kind) == (302, False, "redirect")
+    assert response.message == "redirect to https://login.proxy.example:8443/start"
+    assert [c.path for c in aps.calls if c.method == "GET"] == ["/project/v1/hubs"]  # not followed
