@@ -34,6 +34,7 @@ HUBS_TTL_SECONDS = 60.0
 MAX_RETRIES_429 = 2
 PROJECT_PAGE = 200  # the Data Management maximum
 MAX_PROJECT_PAGES = 25  # 5,000 projects: past that, pass the project id
+MAX_BODY_BYTES = 16 * 1024 * 1024  # a page of 200 projects is well under 1 MB
 
 
 @dataclass
@@ -241,19 +242,24 @@ class ApsClient:
     def _send(self, method: str, path: str, **kwargs: Any) -> ApsResponse:
         for attempt in range(MAX_RETRIES_429 + 1):
             try:
-                raw = self._http.request(method, path, timeout=self.timeout, **kwargs)
+                raw, content = self._exchange(method, path, kwargs)
             except httpx.TimeoutException:
                 log.warning("APS %s %s: no answer within %ss", method, path, self.timeout)
                 return ApsResponse(0, error=ApsError("", f"no answer within {self.timeout:g} s", "timeout"))
-            except httpx.TransportError as exc:
+            except httpx.RequestError as exc:
                 log.warning("APS %s %s unreachable: %s", method, path, type(exc).__name__)
                 return ApsResponse(
                     0, error=ApsError("", f"APS unreachable ({type(exc).__name__})", "unreachable")
                 )
             data, error, warnings = parse_body(
-                raw.status_code, raw.headers.get("content-type", ""), raw.content
+                raw.status_code, raw.headers.get("content-type", ""), content or b""
             )
-            if 300 <= raw.status_code < 400:  # not followed: APS redirects none of these calls
+            if content is None:  # no APS answer to these calls is that large
+                error, warnings = (
+                    ApsError("", f"an answer over {MAX_BODY_BYTES:,} bytes, not read", "non-json"),
+                    (),
+                )
+            elif 300 <= raw.status_code < 400:  # not followed: APS redirects none of these calls
                 error = ApsError(
                     "", f"redirect to {_without_query(raw.headers.get('location', ''))}", "redirect"
                 )
@@ -269,6 +275,24 @@ class ApsClient:
             log.info("APS %s rate limited; waiting %.1fs (Retry-After)", path, wait)
             self._sleep(wait)
         return response  # pragma: no cover - the loop always returns
+
+    def _exchange(
+        self, method: str, path: str, request: dict[str, Any]
+    ) -> tuple[httpx.Response, bytes | None]:
+        """The answer and its body (None: over MAX_BODY_BYTES), all within `timeout`: httpx's timeouts bound
+        each read, so an answer trickling in a byte at a time would otherwise never time out."""
+        deadline = time.monotonic() + self.timeout
+        with self._http.stream(method, path, timeout=self.timeout, **request) as raw:
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in raw.iter_bytes():
+                size += len(chunk)
+                if size > MAX_BODY_BYTES:
+                    return raw, None
+                chunks.append(chunk)
+                if time.monotonic() > deadline:
+                    raise httpx.ReadTimeout(f"the answer took over {self.timeout:g} s")
+        return raw, b"".join(chunks)
 
 
 def _without_query(url: str) -> str:

@@ -317,3 +317,19 @@ def test_a_redirect_is_not_followed_and_is_reported_without_credentials_or_query
     assert (response.status, response.ok, response.error.body_kind) == (302, False, "redirect")
     assert response.message == "redirect to https://login.proxy.example:8443/start"
     assert [c.path for c in aps.calls if c.method == "GET"] == ["/project/v1/hubs"]  # not followed
+
+
+def test_an_answer_trickling_in_times_out_as_a_whole(aps: FakeAps) -> None:
+    """Each byte comes in time for httpx's per-read timeout; the whole answer does not come within the
+    call's timeout (APS_TIMEOUT_SECONDS bounds one call, not one read)."""
+    aps.trickle = 0.01
+    response = make_client(aps, timeout=0.3).token()
+    assert (response.status, response.error.body_kind) == (0, "timeout")
+
+
+def test_a_huge_answer_is_not_read_past_the_limit(aps: FakeAps, monkeypatch: pytest.MonkeyPatch) -> None:
+    huge = b'{"data": [], "padding": "' + b"x" * (17 * 1024 * 1024) + b'"}'
+    monkeypatch.setattr(FakeAps, "_hubs", lambda self, query: (200, "application/json", huge, {}))
+    response = make_client(aps).hubs()
+    assert response.status == 200 and not response.ok
+    assert "bytes, not read" in response.message

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
+import sys
 import threading
 import time
 import uuid
@@ -172,6 +173,7 @@ class FakeAps:
         self.apps = dict(apps) if apps is not None else {CLIENT_ID: CLIENT_SECRET}
         self.scenario = scenario
         self.latency = latency
+        self.trickle = 0.0  # seconds between the bytes of each body: an answer that trickles in
         self.region = region
         self.retry_after = retry_after
         self.account_name = "Contoso Construction"
@@ -192,6 +194,7 @@ class FakeAps:
         self._throttled_once = False
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
+        self._server.handle_error = self._handle_error  # type: ignore[method-assign]
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
 
     # --- lifecycle ------------------------------------------------------------------------------------
@@ -237,6 +240,11 @@ class FakeAps:
 
     # --- HTTP plumbing ----------------------------------------------------------------------------------
 
+    def _handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that left mid-answer (a timeout, an answer too large to read) is no error of the fake's."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            ThreadingHTTPServer.handle_error(self._server, request, client_address)
+
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
@@ -277,7 +285,13 @@ class FakeAps:
                         self.send_header(key, value)
                     self.send_header("Content-Length", str(len(raw)))
                     self.end_headers()
-                    self.wfile.write(raw)
+                    if fake.trickle:
+                        for byte in raw:
+                            self.wfile.write(bytes([byte]))
+                            self.wfile.flush()
+                            time.sleep(fake.trickle)  # a slow server, on purpose
+                    else:
+                        self.wfile.write(raw)
                 except (BrokenPipeError, ConnectionResetError):  # the client timed out and left
                     self.close_connection = True
 
