@@ -248,6 +248,38 @@ def test_a_check_that_crashed_can_be_run_again_at_once(
     assert not [c for c in slack.calls_to("response_url") if is_spacing_refusal(c)]
 
 
+@pytest.mark.parametrize("fault", [{"status": 500}, {"status": 429, "retry_after": 1}])
+def test_a_report_slack_did_not_take_is_sent_again(
+    bot_settings: Settings, slack: FakeSlackApi, monkeypatch: pytest.MonkeyPatch, fault: dict[str, Any]
+) -> None:
+    """The report replaces the "checking…" message, so sending it again shows it once; not sending it
+    leaves the user looking at "checking…" for good."""
+    from bot.slack.listeners import check_command
+
+    monkeypatch.setattr(check_command, "REPORT_RETRY_WAITS", (0.05, 0.05))
+    slack.fail_next("response_url", times=2, **fault)  # the "checking…" message, then the report
+    with running_bot(bot_settings, clock=Clock()) as bot:  # a still clock: no progress updates between
+        command(bot, f"{CLIENT_ID} {PROJECT_ID} {ACCOUNT_ID}")
+        first, again = slack.wait_for("response_url", count=2, predicate=is_final)
+        bot.drain()
+    assert again.params == first.params and "passed" in again.params["text"]
+    assert len(slack.calls_to("response_url")) == 3
+
+
+def test_a_report_slack_refuses_for_good_is_not_sent_again(
+    bot_settings: Settings, slack: FakeSlackApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.slack.listeners import check_command
+
+    monkeypatch.setattr(check_command, "REPORT_RETRY_WAITS", (0.05, 0.05))
+    slack.fail_next("response_url", status=404, times=2)  # an expired response_url
+    with running_bot(bot_settings, clock=Clock()) as bot:
+        command(bot, f"{CLIENT_ID} {PROJECT_ID} {ACCOUNT_ID}")
+        final_report(slack)
+        bot.drain()
+    assert len(slack.calls_to("response_url")) == 2
+
+
 def stored_checks(bot: BotServer) -> int:
     """Checks kept in the jobs table (each holds a response_url: none may outlive its check)."""
     row = bot.runtime.deps.db.connection().execute("SELECT COUNT(*) FROM jobs WHERE kind = ?", (CHECK_JOB,))

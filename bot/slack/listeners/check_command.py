@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -72,6 +73,7 @@ REPORT_TTL = 30 * 60.0  # as long as a response_url lives
 CHECK_JOB = "aps-check"
 RESUME_AFTER = 5 * 60.0  # a job not renewed for this long had its bot die (the scheduler passes every 15 s)
 RESUMED_NOTE = ":arrows_counterclockwise: The bot restarted during this check, so it ran again."
+REPORT_RETRY_WAITS = (1.0, 5.0)  # a final answer Slack did not take (5xx, 429, no answer) is sent again after
 
 
 class ProgressView:
@@ -287,11 +289,11 @@ class CheckCommand:
         except Exception:
             log.exception("live check of %s crashed", app.client_id)
             self.deps.check_runs.forget(key)  # nothing was reported: trying again at once is fair
-            respond(replace_original=True, text=":x: The live check crashed; the error is in the bot's log.")
+            _final(respond, text=":x: The live check crashed; the error is in the bot's log.")
             return
         share_id = self._keep(report, user)
-        respond(
-            replace_original=True,
+        _final(
+            respond,
             text=report_text(report),
             blocks=report_blocks(report, share_id=share_id, note=RESUMED_NOTE if resumed else None),
         )
@@ -395,6 +397,25 @@ class CheckCommand:
             tell_clicker(client, respond, channel=channel, user=user, text=text, thread_ts=thread_ts)
         except SlackApiError as exc:
             log.warning("run_live_check hint failed: %s", exc.response.get("error"))
+
+
+def _final(respond: Respond, **message: Any) -> None:
+    """Replace the "checking…" message with the check's answer. Replacing twice shows it once, so an answer
+    Slack did not take (5xx, 429, no answer) is sent again, up to len(REPORT_RETRY_WAITS) more times."""
+    for wait in (*REPORT_RETRY_WAITS, None):
+        try:
+            status = respond(replace_original=True, **message).status_code
+        except Exception as exc:  # no answer from Slack
+            log.warning("the check's answer was not delivered: %s", type(exc).__name__)
+            status = 0
+        if status and status < 500 and status != 429:
+            if status >= 400:
+                log.warning("Slack refused the check's answer: HTTP %s", status)
+            return
+        if wait is None:
+            log.warning("the check's answer was not delivered after %d attempts", len(REPORT_RETRY_WAITS) + 1)
+            return
+        time.sleep(wait)
 
 
 def scheduled_work(
