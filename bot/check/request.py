@@ -108,8 +108,12 @@ class CheckRequest:
         account_guid, account_prefix = None, False
         if account is not None and account.strip():
             account_guid, account_prefix = strip_prefix(account.strip())
-            if not PLAIN_ID.match(account_guid):
-                raise InvalidRequest(f"{account!r} does not look like an account id (a GUID, `b.` optional)")
+            if not GUID.match(account_guid):  # every BIM 360 / ACC account id is one; a name would read as
+                # an account the app does not reach, i.e. "custom integration missing"
+                raise InvalidRequest(
+                    f"{account!r} is not an account id: that is a GUID (`b.` optional), as ACC Account "
+                    "Admin shows it; leave it out and the check looks for the project in the app's accounts"
+                )
         user = user.strip() if user else None
         if user and not (EMAIL.match(user) or USER_ID.match(user)):
             raise InvalidRequest(f"{user!r} is neither an email address nor an Autodesk user id")

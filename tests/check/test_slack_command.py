@@ -573,6 +573,16 @@ def test_ids_with_invisible_characters_or_a_capital_prefix_are_ids(
     assert not any(c.path.endswith("/projects") for c in aps.calls)  # looked up by id, not searched by name
 
 
+@pytest.mark.parametrize("account", ["Contoso", "ContosoConstruction", "b.Contoso-2024"])
+def test_an_account_name_where_the_account_id_belongs_gets_usage(
+    bot: BotServer, aps: FakeAps, account: str
+) -> None:
+    """Checked as an account id, a name is an account the app does not reach: "custom integration missing"."""
+    answer = command(bot, f'{CLIENT_ID} "Tower A" {account}')
+    assert "is not an account id" in answer.get("text", ""), answer
+    assert aps.calls == []
+
+
 def test_unknown_app_explains_registration(bot: BotServer, aps: FakeAps) -> None:
     answer = command(bot, f"NoSuchApp {PROJECT_ID}")
     assert "APS_APPS" in answer["text"] and aps.calls == []
