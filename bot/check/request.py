@@ -117,12 +117,12 @@ class CheckRequest:
         user = user.strip() if user else None
         if user and not (EMAIL.match(user) or USER_ID.match(user)):
             raise InvalidRequest(f"{user!r} is neither an email address nor an Autodesk user id")
-        return cls(
+        return cls(  # GUIDs as APS writes them (lower case): `filter[id]` and the paths compare them as typed
             project_input=project,
-            project_guid=bare if is_id else None,
+            project_guid=(bare.lower() if GUID.match(bare) else bare) if is_id else None,
             project_name=None if is_id else project,
             project_had_prefix=had_prefix,
-            account_guid=account_guid,
+            account_guid=account_guid.lower() if account_guid else None,
             account_had_prefix=account_prefix,
             region=normalise_region(region),
             user=user or None,

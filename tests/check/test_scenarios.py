@@ -770,3 +770,10 @@ def test_a_sign_in_page_served_with_200_for_the_project_is_no_verdict(
     assert failed.name == ("project" if account else "hub") and failed.cause_id is None, failed
     assert "HTML page: Sign in to continue" in failed.observed.message
     assert "a proxy or gateway answered" in failed.observed.message
+
+
+def test_ids_typed_in_capitals_are_the_same_account_and_project(aps: FakeAps, settings: Settings) -> None:
+    """A GUID in capitals (as some tools print them) is the same id: not "an account the app does not reach,
+    add the custom integration there" about the account the app does reach."""
+    report = check(settings, project=PROJECT_ID.upper(), account=ACCOUNT_ID.upper())
+    assert report.passed, json.dumps(report.to_json(), indent=1)
