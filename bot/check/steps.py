@@ -251,6 +251,19 @@ def step_hub(ctx: Context) -> Outcome:
     accounts = [h for h in hubs if h.is_account]
     if not accounts:
         return _hub_absent(ctx, response, "(any account)", everything=response)
+    given = (req.project_guid or "").lower()
+    named = next((h for h in accounts if h.id.removeprefix("b.").lower() == given), None)
+    if named is not None:  # the classic mix-up, told before searching every hub for it
+        return Outcome(
+            "fail",
+            Observed(
+                response.status,
+                "",
+                f"{req.project_guid} is the id of account {named.name!r} (hub {named.id}), not a project id: "
+                "give the project id, and this one as the account id",
+            ),
+            C.ID_PREFIX,
+        )
     regions = _regions(response)  # where the app reaches no account: the project may be in one of those
     if len(accounts) == 1 and not regions:
         return _found_hub(ctx, accounts[0], " (the only account hub the app reaches)")

@@ -777,3 +777,15 @@ def test_ids_typed_in_capitals_are_the_same_account_and_project(aps: FakeAps, se
     add the custom integration there" about the account the app does reach."""
     report = check(settings, project=PROJECT_ID.upper(), account=ACCOUNT_ID.upper())
     assert report.passed, json.dumps(report.to_json(), indent=1)
+
+
+@pytest.mark.parametrize("scenario", ["healthy", "two_accounts"])
+def test_an_account_id_given_as_the_project_is_told_without_an_account_id(
+    aps: FakeAps, settings: Settings, scenario: str
+) -> None:
+    """Not "the project is in none of the hubs; pass the account id": the user did pass it, as the project."""
+    aps.scenario = scenario
+    failed = run_live_check(settings, CLIENT_ID, ACCOUNT_ID).failed_step
+    assert (failed.name, failed.cause_id) == ("hub", "id-prefix-mismatch"), failed
+    assert "is the id of account 'Contoso Construction'" in failed.observed.message
+    assert not any(c.path.startswith("/project/v1/hubs/") for c in aps.calls)  # no hub searched for it
