@@ -247,10 +247,9 @@ class ApsClient:
                 log.warning("APS %s %s: no answer within %ss", method, path, self.timeout)
                 return ApsResponse(0, error=ApsError("", f"no answer within {self.timeout:g} s", "timeout"))
             except httpx.RequestError as exc:
-                log.warning("APS %s %s unreachable: %s", method, path, type(exc).__name__)
-                return ApsResponse(
-                    0, error=ApsError("", f"APS unreachable ({type(exc).__name__})", "unreachable")
-                )
+                reason = _reason(exc)
+                log.warning("APS %s %s unreachable: %s", method, path, reason)
+                return ApsResponse(0, error=ApsError("", reason, "unreachable"))
             data, error, warnings = parse_body(
                 raw.status_code, raw.headers.get("content-type", ""), content or b""
             )
@@ -293,6 +292,14 @@ class ApsClient:
                 if time.monotonic() > deadline:
                     raise httpx.ReadTimeout(f"the answer took over {self.timeout:g} s")
         return raw, b"".join(chunks)
+
+
+def _reason(exc: httpx.RequestError) -> str:
+    """Why no answer came, as the support team needs it: a refused connection, an unknown host name, or a
+    certificate a TLS-inspecting proxy signed tell different fixes apart."""
+    detail = " ".join(str(exc).split())[:200]
+    text = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+    return redact(text).text
 
 
 def _without_query(url: str) -> str:

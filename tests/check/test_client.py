@@ -333,3 +333,14 @@ def test_a_huge_answer_is_not_read_past_the_limit(aps: FakeAps, monkeypatch: pyt
     response = make_client(aps).hubs()
     assert response.status == 200 and not response.ok
     assert "bytes, not read" in response.message
+
+
+def test_why_aps_is_unreachable_is_said(aps: FakeAps) -> None:
+    """A refused connection and a failed TLS handshake (a proxy's certificate, or no TLS at all) need
+    different fixes: the report says which it was."""
+    with FakeAps() as gone:
+        closed = gone.url
+    refused = ApsClient(closed, CLIENT_ID, CLIENT_SECRET).token()
+    assert refused.status == 0 and "Connection refused" in refused.message, refused.message
+    handshake = ApsClient(aps.url.replace("http://", "https://"), CLIENT_ID, CLIENT_SECRET).token()
+    assert handshake.status == 0 and "SSL" in handshake.message, handshake.message
