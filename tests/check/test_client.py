@@ -264,6 +264,14 @@ def test_retry_after_header_values() -> None:
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") is None
 
 
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_a_retry_after_that_is_no_number_of_seconds_is_reported_not_raised(aps: FakeAps, value: str) -> None:
+    aps.scenario = "rate_limited"
+    aps.retry_after = value  # type: ignore[assignment]
+    response = make_client(aps, max_retry_after=0.5).hubs()  # the real sleep: nan made it raise
+    assert (response.status, response.retry_after) == (429, None)
+
+
 class EchoingAps(FakeAps):
     """A gateway in front of APS that quotes the credentials it refused in its error bodies."""
 
