@@ -112,7 +112,8 @@ class CheckRequest:
                 # an account the app does not reach, i.e. "custom integration missing"
                 raise InvalidRequest(
                     f"{account!r} is not an account id: that is a GUID (`b.` optional), as ACC Account "
-                    "Admin shows it; leave it out and the check looks for the project in the app's accounts"
+                    "Admin shows it; leave it out and the check looks for the project in the app's accounts "
+                    '(a project name with spaces goes in quotes: "Tower A Extension")'
                 )
         user = user.strip() if user else None
         if user and not (EMAIL.match(user) or USER_ID.match(user)):

@@ -583,6 +583,13 @@ def test_an_account_name_where_the_account_id_belongs_gets_usage(
     assert aps.calls == []
 
 
+def test_a_project_name_with_spaces_but_no_quotes_gets_usage(bot: BotServer, aps: FakeAps) -> None:
+    """Its second word took the account's place and was checked as an account the app does not reach."""
+    answer = command(bot, f"{CLIENT_ID} Tower Extension")
+    assert "'Extension' is not an account id" in answer.get("text", ""), answer
+    assert "goes in quotes" in answer["text"] and aps.calls == []
+
+
 def test_unknown_app_explains_registration(bot: BotServer, aps: FakeAps) -> None:
     answer = command(bot, f"NoSuchApp {PROJECT_ID}")
     assert "APS_APPS" in answer["text"] and aps.calls == []
