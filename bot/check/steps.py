@@ -198,7 +198,7 @@ def _hub_absent(
     reachable = [h for h in parse_hubs(everything) if h.is_account] if everything.ok else []
     status = filtered.status
     region_text = f" in region(s) {', '.join(regions)}" if regions else ""
-    home, unanswered = _search_hubs(api, reachable[:MAX_HUBS_PROBED], ctx["request"])
+    home, unanswered, _ = _search_hubs(api, reachable[:MAX_HUBS_PROBED], ctx["request"])
     if home is None and unanswered is not None:  # the project may be in the hub APS did not answer for
         return _search_failed(unanswered, f"hub {hub_id} not reachable; ")
     if home is not None:
@@ -267,8 +267,9 @@ def step_hub(ctx: Context) -> Outcome:
     regions = _regions(response)  # where the app reaches no account: the project may be in one of those
     if len(accounts) == 1 and not regions:
         return _found_hub(ctx, accounts[0], " (the only account hub the app reaches)")
-    home, unanswered = _search_hubs(api, accounts[:MAX_HUBS_SEARCHED], req)
+    home, unanswered, answer = _search_hubs(api, accounts[:MAX_HUBS_SEARCHED], req)
     if home is not None:
+        ctx.set(project_answer=answer)  # the project step reads it: no second listing of the hub's projects
         return _found_hub(ctx, home, f" (found the project among {len(accounts)} account hub(s))")
     if unanswered is not None:
         return _search_failed(unanswered, "")
@@ -308,10 +309,10 @@ def step_hub(ctx: Context) -> Outcome:
 
 def _search_hubs(
     api: ApsApi, hubs: Sequence[Hub], req: CheckRequest
-) -> tuple[Hub | None, ApsResponse | None]:
-    """The first hub holding the project, and the first answer that could not tell (a timeout, 429, 5xx, an
+) -> tuple[Hub | None, ApsResponse | None, ApsResponse | None]:
+    """The first hub holding the project, the first answer that could not tell (a timeout, 429, 5xx, an
     HTML page, a project list cut short): "not in these hubs" is a verdict only when every hub answered in
-    full."""
+    full; and the answer that found the project."""
     unanswered = None
     for hub in hubs:
         if req.dm_project_id:
@@ -321,16 +322,16 @@ def _search_hubs(
             response = api.hub_projects(hub.id, name=req.project_name)
             found = any(_name_of(item).lower() == (req.project_name or "").lower() for item in response.items)
         if found:
-            return hub, None
+            return hub, None, response
         if response.token_refused:
-            return None, response  # no hub can answer without a token
+            return None, response, None  # no hub can answer without a token
         if unanswered is None and _transient(response):
             unanswered = response
         elif unanswered is None and not req.dm_project_id and response.ok and _more_pages(response):
             listed = len(response.items)
             cut = f"hub {hub.id} has more than {listed} projects, the rest not listed: pass the project id"
             unanswered = dataclasses.replace(response, error=ApsError("", cut))
-    return None, unanswered
+    return None, unanswered, None
 
 
 def _transient(response: ApsResponse) -> bool:
@@ -426,11 +427,12 @@ def step_project(ctx: Context) -> Outcome:
     req: CheckRequest = ctx["request"]
     api: ApsApi = ctx["api"]
     hub: Hub = ctx["hub"]
+    searched = ctx.get("project_answer")  # the hub step's answer that found the project in this hub
     if req.dm_project_id:
-        response = api.project(hub.id, req.dm_project_id)
+        response = searched or api.project(hub.id, req.dm_project_id)
         item = response.items[0] if response.ok and response.items else None
     else:
-        response = api.hub_projects(hub.id, name=req.project_name)
+        response = searched or api.hub_projects(hub.id, name=req.project_name)
         wanted = (req.project_name or "").lower()
         item = next((p for p in response.items if _name_of(p).lower() == wanted), None)
         if item is None and response.ok and _more_pages(response):  # the client stopped listing

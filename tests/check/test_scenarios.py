@@ -789,3 +789,18 @@ def test_an_account_id_given_as_the_project_is_told_without_an_account_id(
     assert (failed.name, failed.cause_id) == ("hub", "id-prefix-mismatch"), failed
     assert "is the id of account 'Contoso Construction'" in failed.observed.message
     assert not any(c.path.startswith("/project/v1/hubs/") for c in aps.calls)  # no hub searched for it
+
+
+@pytest.mark.parametrize("project", [PROJECT_ID, PROJECT_NAME])
+def test_the_project_found_by_the_hub_search_is_not_asked_for_again(
+    aps: FakeAps, settings: Settings, project: str
+) -> None:
+    """Projects endpoints allow 50 requests a minute per app: listing a big hub twice (once to find the hub,
+    once for the project step) spent twice that for one check."""
+    aps.scenario = "two_accounts"
+    aps.other_projects = 450  # three pages of 200
+    report = run_live_check(settings, CLIENT_ID, project)
+    assert report.passed, json.dumps(report.to_json(), indent=1)
+    calls = [c.path for c in aps.calls if c.path.startswith(f"/project/v1/hubs/b.{ACCOUNT_ID}/projects")]
+    own = [path for path in calls if not path.endswith("/topFolders")]
+    assert len(own) == (1 if project == PROJECT_ID else 3), own
