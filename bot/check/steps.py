@@ -24,6 +24,10 @@ NEEDED_SCOPES = ("data:read", "account:read")
 MAX_HUBS_SEARCHED = 10
 MAX_HUBS_PROBED = 5  # on the failure path only: is the project in another account the app reaches?
 DM = "Data Management API"
+MEMBER_WITHOUT_ACCESS = {  # ACC Admin project member statuses that see no files
+    "pending": "the invitation to the project is not accepted yet",
+    "inactive": "the membership is deactivated",
+}
 ACC = "Autodesk Construction Cloud API (ACC Admin)"
 
 
@@ -569,7 +573,15 @@ def step_user_access(ctx: Context) -> Outcome:
             return Outcome(
                 "fail", observed(users, f"{user_id} is not a member of the project"), C.USER_NO_ACCESS
             )
-        user_id = str(member.get("autodeskId") or member.get("id") or "")
+        status = str(member.get("status") or "")
+        if status in MEMBER_WITHOUT_ACCESS or not member.get("autodeskId"):
+            why = MEMBER_WITHOUT_ACCESS.get(status, "has no Autodesk id yet (an invitation not accepted?)")
+            return Outcome(  # x-user-id takes the Autodesk id: the ACC member id would say nothing
+                "fail",
+                observed(users, f"{user_id} is a member of the project with status {status or '?'}: {why}"),
+                C.USER_NO_ACCESS,
+            )
+        user_id = str(member["autodeskId"])
     response = api.top_folders(hub.id, ctx["project_id"], user_id=user_id)
     failure = common_failure(response, DM)
     if failure:

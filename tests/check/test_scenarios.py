@@ -804,3 +804,14 @@ def test_the_project_found_by_the_hub_search_is_not_asked_for_again(
     calls = [c.path for c in aps.calls if c.path.startswith(f"/project/v1/hubs/b.{ACCOUNT_ID}/projects")]
     own = [path for path in calls if not path.endswith("/topFolders")]
     assert len(own) == (1 if project == PROJECT_ID else 3), own
+
+
+@pytest.mark.parametrize("status", ["pending", "inactive"])
+def test_a_member_who_has_not_accepted_the_invitation_is_told_as_such(
+    aps: FakeAps, settings: Settings, status: str
+) -> None:
+    """The commonest "the user cannot see the project" answer: invited, not yet accepted."""
+    aps.member_status = status
+    failed = check(settings, user=USER_EMAIL).failed_step
+    assert (failed.name, failed.cause_id) == ("user_access", "user-lacks-project-access"), failed
+    assert f"with status {status}" in failed.observed.message

@@ -184,6 +184,8 @@ class FakeAps:
         self.extra_accounts = 0
         # Project members listed before USER_EMAIL's member, as (email, Autodesk id)
         self.other_members: list[tuple[str, str]] = []
+        # USER_EMAIL's membership: "pending" until they accept the project invitation (then no file access)
+        self.member_status = "active"
         # Hubs whose project endpoints answer this status for now (503: an outage; 429: throttled)
         self.unavailable_hubs: dict[str, int] = {}
         self._calls: list[Call] = []
@@ -515,7 +517,8 @@ class FakeAps:
 
     def _user_denied(self, headers: Any) -> Answer | None:
         user = headers.get("x-user-id")
-        if user is None or (user == USER_ID and self.scenario != "user_no_access"):
+        active = self.scenario != "user_no_access" and self.member_status == "active"
+        if user is None or (user == USER_ID and active):
             return None
         warning = {
             "Id": None,
@@ -648,7 +651,7 @@ class FakeAps:
                 "email": email,
                 "name": email.split("@")[0],
                 "autodeskId": autodesk_id,
-                "status": "active",
+                "status": self.member_status if email == USER_EMAIL else "active",
             }
             for email, autodesk_id in [*self.other_members, (USER_EMAIL, USER_ID)]
         ]
