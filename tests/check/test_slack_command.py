@@ -280,6 +280,22 @@ def test_a_report_slack_refuses_for_good_is_not_sent_again(
     assert len(slack.calls_to("response_url")) == 2
 
 
+def test_a_checking_message_slack_does_not_answer_does_not_stop_the_check(
+    bot_settings: Settings, aps: FakeAps, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The "checking…" post is best effort: the check runs and its report is still sent."""
+    from bot.slack.listeners import check_command
+
+    monkeypatch.setattr(check_command, "REPORT_RETRY_WAITS", (0.05,))
+    with FakeAps() as gone:  # a response_url nobody answers: the connection is refused
+        dead = f"{gone.url}/response/{CHECK_JOB}"
+    with running_bot(bot_settings) as bot:
+        text = f"{CLIENT_ID} {PROJECT_ID} {ACCOUNT_ID}"
+        bot.send_command(text, user_id=ALLOWED_USER, channel_id=OTHER_CHANNEL, response_url=dead)
+        wait_until(lambda: aps.count("/project/v1/hubs/") > 0)  # the check ran
+        wait_until(lambda: stored_checks(bot) == 0)  # and answered, as well as it could
+
+
 def stored_checks(bot: BotServer) -> int:
     """Checks kept in the jobs table (each holds a response_url: none may outlive its check)."""
     row = bot.runtime.deps.db.connection().execute("SELECT COUNT(*) FROM jobs WHERE kind = ?", (CHECK_JOB,))

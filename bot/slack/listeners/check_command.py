@@ -87,11 +87,16 @@ class ProgressView:
         self.lock = threading.Lock()
 
     def start(self) -> None:
-        self.respond(
-            response_type="ephemeral",
-            text=f"Checking {escape(self.app.name)} → {escape(self.project)}…",
-            blocks=progress_blocks(self.app.name, self.project, []),
-        )
+        """Post "checking…"; best effort like the updates: a Slack that does not answer it now may take the
+        report, which the check must still produce."""
+        try:
+            self.respond(
+                response_type="ephemeral",
+                text=f"Checking {escape(self.app.name)} → {escape(self.project)}…",
+                blocks=progress_blocks(self.app.name, self.project, []),
+            )
+        except Exception as exc:
+            log.warning("'checking…' message failed: %s", type(exc).__name__)
         self.last = self.clock()
 
     def on_step(self, step: StepResult) -> None:
