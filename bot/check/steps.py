@@ -229,13 +229,14 @@ def _hub_absent(
             ),
             C.INTEGRATION_MISSING,
         )
+    given = ctx["request"].hub_id
+    where = f"account {given.removeprefix('b.')}" if given else "the project's account"
     return Outcome(
         "fail",
         Observed(
             status,
             filtered.code or ("BIM360DM_ERROR" if regions else ""),
-            f"no BIM 360/ACC hub reachable{region_text}: the custom integration is missing in account "
-            f"{hub_id.removeprefix('b.')}",
+            f"no BIM 360/ACC hub reachable{region_text}: the custom integration is missing in {where}",
         ),
         C.INTEGRATION_MISSING,
     )

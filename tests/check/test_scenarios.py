@@ -815,3 +815,12 @@ def test_a_member_who_has_not_accepted_the_invitation_is_told_as_such(
     failed = check(settings, user=USER_EMAIL).failed_step
     assert (failed.name, failed.cause_id) == ("user_access", "user-lacks-project-access"), failed
     assert f"with status {status}" in failed.observed.message
+
+
+def test_a_missing_integration_without_an_account_id_names_no_placeholder(
+    aps: FakeAps, settings: Settings
+) -> None:
+    aps.scenario = "integration_missing_403"
+    failed = run_live_check(settings, CLIENT_ID, PROJECT_ID).failed_step
+    assert failed.cause_id == "integration-not-provisioned"
+    assert failed.observed.message.endswith("the custom integration is missing in the project's account")
