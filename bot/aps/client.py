@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from pydantic import SecretStr
@@ -33,6 +34,7 @@ HUBS_TTL_SECONDS = 60.0
 MAX_RETRIES_429 = 2
 PROJECT_PAGE = 200  # the Data Management maximum
 MAX_PROJECT_PAGES = 25  # 5,000 projects: past that, pass the project id
+MAX_BODY_BYTES = 16 * 1024 * 1024  # a page of 200 projects is well under 1 MB
 
 
 @dataclass
@@ -240,18 +242,26 @@ class ApsClient:
     def _send(self, method: str, path: str, **kwargs: Any) -> ApsResponse:
         for attempt in range(MAX_RETRIES_429 + 1):
             try:
-                raw = self._http.request(method, path, timeout=self.timeout, **kwargs)
+                raw, content = self._exchange(method, path, kwargs)
             except httpx.TimeoutException:
                 log.warning("APS %s %s: no answer within %ss", method, path, self.timeout)
                 return ApsResponse(0, error=ApsError("", f"no answer within {self.timeout:g} s", "timeout"))
-            except httpx.TransportError as exc:
-                log.warning("APS %s %s unreachable: %s", method, path, type(exc).__name__)
-                return ApsResponse(
-                    0, error=ApsError("", f"APS unreachable ({type(exc).__name__})", "unreachable")
-                )
+            except httpx.RequestError as exc:
+                reason = _reason(exc)
+                log.warning("APS %s %s unreachable: %s", method, path, reason)
+                return ApsResponse(0, error=ApsError("", reason, "unreachable"))
             data, error, warnings = parse_body(
-                raw.status_code, raw.headers.get("content-type", ""), raw.content
+                raw.status_code, raw.headers.get("content-type", ""), content or b""
             )
+            if content is None:  # no APS answer to these calls is that large
+                error, warnings = (
+                    ApsError("", f"an answer over {MAX_BODY_BYTES:,} bytes, not read", "non-json"),
+                    (),
+                )
+            elif 300 <= raw.status_code < 400:  # not followed: APS redirects none of these calls
+                error = ApsError(
+                    "", f"redirect to {_without_query(raw.headers.get('location', ''))}", "redirect"
+                )
             error, warnings = _scrubbed(error, warnings, _sent_secrets(kwargs))
             retry_after = parse_retry_after(raw.headers.get("retry-after"))
             log.debug("APS %s %s -> %s", method, path, raw.status_code)
@@ -264,6 +274,41 @@ class ApsClient:
             log.info("APS %s rate limited; waiting %.1fs (Retry-After)", path, wait)
             self._sleep(wait)
         return response  # pragma: no cover - the loop always returns
+
+    def _exchange(
+        self, method: str, path: str, request: dict[str, Any]
+    ) -> tuple[httpx.Response, bytes | None]:
+        """The answer and its body (None: over MAX_BODY_BYTES), all within `timeout`: httpx's timeouts bound
+        each read, so an answer trickling in a byte at a time would otherwise never time out."""
+        deadline = time.monotonic() + self.timeout
+        with self._http.stream(method, path, timeout=self.timeout, **request) as raw:
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in raw.iter_bytes():
+                size += len(chunk)
+                if size > MAX_BODY_BYTES:
+                    return raw, None
+                chunks.append(chunk)
+                if time.monotonic() > deadline:
+                    raise httpx.ReadTimeout(f"the answer took over {self.timeout:g} s")
+        return raw, b"".join(chunks)
+
+
+def _reason(exc: httpx.RequestError) -> str:
+    """Why no answer came, as the support team needs it: a refused connection, an unknown host name, or a
+    certificate a TLS-inspecting proxy signed tell different fixes apart."""
+    detail = " ".join(str(exc).split())[:200]
+    text = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+    return redact(text).text
+
+
+def _without_query(url: str) -> str:
+    """A redirect's target without its credentials, query and fragment (a sign-in page's may carry a
+    session)."""
+    parts = urlsplit(url.strip())
+    host = parts.netloc.rpartition("@")[2]
+    where = f"{parts.scheme}://{host}{parts.path}" if host else parts.path
+    return where[:200] or "nowhere (no Location)"
 
 
 def _sent_secrets(request: dict[str, Any]) -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import re
 from typing import Any
 
@@ -80,11 +81,14 @@ def _json_error(body: Any, warnings: tuple[ApsWarning, ...]) -> ApsError:
 def parse_body(
     status: int, content_type: str, content: bytes
 ) -> tuple[Any, ApsError | None, tuple[ApsWarning, ...]]:
-    """(parsed JSON or None, error if status ≥ 400, warnings) from a raw HTTP answer."""
+    """(parsed JSON or None, error if status ≥ 400, warnings) from a raw HTTP answer.
+
+    A success without a JSON body is no APS answer either (every endpoint the check calls answers JSON): a
+    proxy's sign-in page or an empty 200 gets a `non-json` error, so it is never read as an empty list."""
     text = content.decode("utf-8", errors="replace").strip()
     failed = status >= 400
     if not text:
-        return None, (ApsError("", "empty body", "empty") if failed else None), ()
+        return None, ApsError("", "empty body", "empty" if failed else "non-json"), ()
     data: Any = None
     if text[:1] in "{[":
         try:
@@ -94,15 +98,15 @@ def parse_body(
     if data is not None:
         warnings = parse_warnings(data)
         return data, (_json_error(data, warnings) if failed else None), warnings
-    if not failed:
-        return None, ApsError("", "non-JSON body", "non-json"), ()
     lowered = text[:300].lower()
     # a page is markup: APS's bare text (AUTH-010's sentence) may come under an HTML content type too
     markup = lowered.startswith(("<!doctype", "<html")) or "<body" in lowered
     if markup or ("html" in content_type.lower() and lowered.startswith("<")):
         title = HTML_TITLE.search(text)
         page = f": {title.group(1)}" if title else ""
-        return None, ApsError("", f"non-JSON body (HTML page{page})", "html"), ()
+        return None, ApsError("", f"non-JSON body (HTML page{page})", "html" if failed else "non-json"), ()
+    if not failed:
+        return None, ApsError("", "non-JSON body", "non-json"), ()
     found = AUTH_CODE.search(text)
     code = found.group(0) if found else next((c for words, c in PLAIN_CODES if words in lowered), "")
     return None, ApsError(code, text[:EXCERPT], "text"), ()
@@ -116,7 +120,7 @@ def parse_retry_after(value: str | None) -> float | None:
         seconds = float(value.strip())
     except ValueError:
         return None
-    return max(seconds, 0.0)
+    return max(seconds, 0.0) if math.isfinite(seconds) else None  # "nan" would make sleep() raise
 
 
 def decode_token_info(token: str, *, client_id: str, fallback_exp: float) -> TokenInfo:

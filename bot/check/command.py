@@ -15,9 +15,11 @@ SECRET_WORDS = re.compile(r"(client_?secret|secret|password|passwd|pwd)\s*[=:]",
 SECRETISH = re.compile(r"^[A-Za-z0-9_\-+/=]{32,}$")
 GUID_LIKE = re.compile(r"^(b\.)?[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$")
 MAILTO = re.compile(r"<mailto:([^|>]+)(?:\|[^>]*)?>")
-# Smart quotes typed on phones and Macs, and the odd spaces pasted from web pages, as plain ones.
+# Smart quotes typed on phones and Macs, and the odd spaces pasted from web pages, as plain ones; the
+# invisible ones copied along with an id (zero-width space, word joiner, byte order mark) dropped.
 SMART_QUOTES = str.maketrans(
     {"“": '"', "”": '"', "‘": "'", "’": "'", "\xa0": " ", "\u202f": " ", "\u3000": " "}
+    | dict.fromkeys(["\u200b", "\u2060", "\ufeff"])
 )
 APOSTROPHE = re.compile(r"(?<=\w)'(?=\w)")  # "Mary's": part of a word, not a quote
 _APOSTROPHE_HELD = "\x00"

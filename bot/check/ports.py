@@ -35,7 +35,9 @@ class ApsError:
 
     code: str = ""  # errorCode / error / errors[0].code / AUTH-0xx found in text
     message: str = ""  # developerMessage / error_description / errors[0].detail / text excerpt
-    body_kind: str = "json"  # json | text | empty | html | non-json | unreachable | timeout
+    # json | text | empty | html | unreachable | timeout; and for answers APS never gives: non-json (a 2xx
+    # without a JSON body), redirect (a 3xx: the client follows none)
+    body_kind: str = "json"
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,8 @@ class ApsResponse:
 
     @property
     def ok(self) -> bool:
-        return 200 <= self.status < 300
+        """A 2xx with a readable body (a sign-in page served with 200 is no success of APS's)."""
+        return 200 <= self.status < 300 and self.error is None
 
     @property
     def items(self) -> list[dict[str, Any]]:

@@ -19,6 +19,12 @@ GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}
 PLAIN_ID = re.compile(r"^[A-Za-z0-9-]{6,64}$")
 EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 USER_ID = re.compile(r"^[A-Za-z0-9._-]{4,64}$")
+MENTION = re.compile(r"^<[@#!]")  # Slack's <@U…>, <#C…|name>, <!here>
+LINK = re.compile(r"^<?(https?://|urn:)", re.IGNORECASE)
+PROJECT_IN_LINK = re.compile(
+    r"projects?[/:](?:b\.)?([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})",
+    re.IGNORECASE,
+)
 
 
 class InvalidRequest(ValueError):
@@ -26,8 +32,21 @@ class InvalidRequest(ValueError):
 
 
 def strip_prefix(value: str) -> tuple[str, bool]:
-    """(id without `b.`, whether it had the prefix)."""
-    return (value[2:], True) if value.startswith("b.") else (value, False)
+    """(id without `b.` or `B.`, whether it had the prefix)."""
+    return (value[2:], True) if value[:2].lower() == "b." else (value, False)
+
+
+def _not_a_name(project: str) -> None:
+    """Refuse a mention or a link where a project name belongs: searched as a name, it is never found (and
+    the search reads every page of every hub)."""
+    if MENTION.match(project):
+        raise InvalidRequest(f"{project!r} is a Slack mention, not a project: give the project id or name")
+    if LINK.match(project):
+        found = PROJECT_IN_LINK.search(project)
+        hint = f" (this link holds the project id `{found.group(1)}`)" if found else ""
+        raise InvalidRequest(
+            f"{project!r} is a link or URN, not a project: give the project id{hint} or name"
+        )
 
 
 def normalise_region(value: str | None) -> str | None:
@@ -84,20 +103,27 @@ class CheckRequest:
         is_id = had_prefix or bool(GUID.match(bare))
         if had_prefix and not PLAIN_ID.match(bare):
             raise InvalidRequest(f"{project!r} does not look like a project id")
+        if not is_id:
+            _not_a_name(project)
         account_guid, account_prefix = None, False
         if account is not None and account.strip():
             account_guid, account_prefix = strip_prefix(account.strip())
-            if not PLAIN_ID.match(account_guid):
-                raise InvalidRequest(f"{account!r} does not look like an account id (a GUID, `b.` optional)")
+            if not GUID.match(account_guid):  # every BIM 360 / ACC account id is one; a name would read as
+                # an account the app does not reach, i.e. "custom integration missing"
+                raise InvalidRequest(
+                    f"{account!r} is not an account id: that is a GUID (`b.` optional), as ACC Account "
+                    "Admin shows it; leave it out and the check looks for the project in the app's accounts "
+                    '(a project name with spaces goes in quotes: "Tower A Extension")'
+                )
         user = user.strip() if user else None
         if user and not (EMAIL.match(user) or USER_ID.match(user)):
             raise InvalidRequest(f"{user!r} is neither an email address nor an Autodesk user id")
-        return cls(
+        return cls(  # GUIDs as APS writes them (lower case): `filter[id]` and the paths compare them as typed
             project_input=project,
-            project_guid=bare if is_id else None,
+            project_guid=(bare.lower() if GUID.match(bare) else bare) if is_id else None,
             project_name=None if is_id else project,
             project_had_prefix=had_prefix,
-            account_guid=account_guid,
+            account_guid=account_guid.lower() if account_guid else None,
             account_had_prefix=account_prefix,
             region=normalise_region(region),
             user=user or None,

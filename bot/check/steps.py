@@ -24,6 +24,10 @@ NEEDED_SCOPES = ("data:read", "account:read")
 MAX_HUBS_SEARCHED = 10
 MAX_HUBS_PROBED = 5  # on the failure path only: is the project in another account the app reaches?
 DM = "Data Management API"
+MEMBER_WITHOUT_ACCESS = {  # ACC Admin project member statuses that see no files
+    "pending": "the invitation to the project is not accepted yet",
+    "inactive": "the membership is deactivated",
+}
 ACC = "Autodesk Construction Cloud API (ACC Admin)"
 
 
@@ -53,13 +57,13 @@ def common_failure(response: ApsResponse, api: str) -> Outcome | None:
     if response.status >= 500:
         kind = error.message if error else "server error"
         return Outcome("fail", observed(response, f"APS answered {response.status} ({kind}); retry later"))
-    if response.status >= 400 and error is not None and error.body_kind == "html":
+    if _not_aps(response):
         return Outcome(  # a proxy's or gateway's own page: no APS verdict on provisioning or access in it
             "fail",
             observed(
                 response,
-                f"{response.status} with a {error.message}: a proxy or gateway answered, not the {api}; "
-                "check the bot's network path to APS, then retry",
+                f"{response.status} answer, {error.message if error else 'no body'}: a proxy or gateway "
+                f"answered, not the {api}; check the bot's network path to APS and APS_BASE_URL, then retry",
             ),
         )
     if response.code == "AUTH-001":
@@ -198,7 +202,7 @@ def _hub_absent(
     reachable = [h for h in parse_hubs(everything) if h.is_account] if everything.ok else []
     status = filtered.status
     region_text = f" in region(s) {', '.join(regions)}" if regions else ""
-    home, unanswered = _search_hubs(api, reachable[:MAX_HUBS_PROBED], ctx["request"])
+    home, unanswered, _ = _search_hubs(api, reachable[:MAX_HUBS_PROBED], ctx["request"])
     if home is None and unanswered is not None:  # the project may be in the hub APS did not answer for
         return _search_failed(unanswered, f"hub {hub_id} not reachable; ")
     if home is not None:
@@ -225,13 +229,14 @@ def _hub_absent(
             ),
             C.INTEGRATION_MISSING,
         )
+    given = ctx["request"].hub_id
+    where = f"account {given.removeprefix('b.')}" if given else "the project's account"
     return Outcome(
         "fail",
         Observed(
             status,
             filtered.code or ("BIM360DM_ERROR" if regions else ""),
-            f"no BIM 360/ACC hub reachable{region_text}: the custom integration is missing in account "
-            f"{hub_id.removeprefix('b.')}",
+            f"no BIM 360/ACC hub reachable{region_text}: the custom integration is missing in {where}",
         ),
         C.INTEGRATION_MISSING,
     )
@@ -251,13 +256,40 @@ def step_hub(ctx: Context) -> Outcome:
     accounts = [h for h in hubs if h.is_account]
     if not accounts:
         return _hub_absent(ctx, response, "(any account)", everything=response)
-    if len(accounts) == 1:
+    given = (req.project_guid or "").lower()
+    named = next((h for h in accounts if h.id.removeprefix("b.").lower() == given), None)
+    if named is not None:  # the classic mix-up, told before searching every hub for it
+        return Outcome(
+            "fail",
+            Observed(
+                response.status,
+                "",
+                f"{req.project_guid} is the id of account {named.name!r} (hub {named.id}), not a project id: "
+                "give the project id, and this one as the account id",
+            ),
+            C.ID_PREFIX,
+        )
+    regions = _regions(response)  # where the app reaches no account: the project may be in one of those
+    if len(accounts) == 1 and not regions:
         return _found_hub(ctx, accounts[0], " (the only account hub the app reaches)")
-    home, unanswered = _search_hubs(api, accounts[:MAX_HUBS_SEARCHED], req)
+    home, unanswered, answer = _search_hubs(api, accounts[:MAX_HUBS_SEARCHED], req)
     if home is not None:
-        return _found_hub(ctx, home, f" (found the project among {len(accounts)} hubs)")
+        ctx.set(project_answer=answer)  # the project step reads it: no second listing of the hub's projects
+        return _found_hub(ctx, home, f" (found the project among {len(accounts)} account hub(s))")
     if unanswered is not None:
         return _search_failed(unanswered, "")
+    if regions and len(accounts) <= MAX_HUBS_SEARCHED:
+        return Outcome(
+            "fail",
+            Observed(
+                response.status,
+                "BIM360DM_ERROR",
+                f"the project is in none of the {len(accounts)} account hub(s) the app reaches, and the app "
+                f"reaches no account in region(s) {', '.join(regions)}: if the project's account is there, "
+                "add the custom integration in it; otherwise check the project (the account id tells which)",
+            ),
+            C.INTEGRATION_MISSING,
+        )
     if len(accounts) > MAX_HUBS_SEARCHED:  # the rest were not asked: no verdict on them
         return Outcome(
             "fail",
@@ -282,10 +314,10 @@ def step_hub(ctx: Context) -> Outcome:
 
 def _search_hubs(
     api: ApsApi, hubs: Sequence[Hub], req: CheckRequest
-) -> tuple[Hub | None, ApsResponse | None]:
-    """The first hub holding the project, and the first answer that could not tell (a timeout, 429, 5xx, an
+) -> tuple[Hub | None, ApsResponse | None, ApsResponse | None]:
+    """The first hub holding the project, the first answer that could not tell (a timeout, 429, 5xx, an
     HTML page, a project list cut short): "not in these hubs" is a verdict only when every hub answered in
-    full."""
+    full; and the answer that found the project."""
     unanswered = None
     for hub in hubs:
         if req.dm_project_id:
@@ -295,23 +327,33 @@ def _search_hubs(
             response = api.hub_projects(hub.id, name=req.project_name)
             found = any(_name_of(item).lower() == (req.project_name or "").lower() for item in response.items)
         if found:
-            return hub, None
+            return hub, None, response
         if response.token_refused:
-            return None, response  # no hub can answer without a token
+            return None, response, None  # no hub can answer without a token
         if unanswered is None and _transient(response):
             unanswered = response
         elif unanswered is None and not req.dm_project_id and response.ok and _more_pages(response):
             listed = len(response.items)
             cut = f"hub {hub.id} has more than {listed} projects, the rest not listed: pass the project id"
             unanswered = dataclasses.replace(response, error=ApsError("", cut))
-    return None, unanswered
+    return None, unanswered, None
 
 
 def _transient(response: ApsResponse) -> bool:
-    """An answer that says nothing about the hub: none, 429, 5xx, or a proxy's or gateway's 4xx HTML page."""
-    if response.status >= 400 and response.error is not None and response.error.body_kind == "html":
-        return True
-    return response.status in (0, 429) or response.status >= 500
+    """An answer that says nothing about the hub: none, 429, 5xx, or not APS's (see `_not_aps`)."""
+    return _not_aps(response) or response.status in (0, 429) or response.status >= 500
+
+
+def _not_aps(response: ApsResponse) -> bool:
+    """An answer APS does not give: a proxy's or gateway's 4xx HTML page, a redirect (a sign-in page), or a
+    2xx without a JSON body."""
+    error = response.error
+    if error is None:
+        return False
+    return (response.status >= 400 and error.body_kind == "html") or error.body_kind in (
+        "non-json",
+        "redirect",
+    )
 
 
 def _search_failed(response: ApsResponse, prefix: str) -> Outcome:
@@ -390,11 +432,12 @@ def step_project(ctx: Context) -> Outcome:
     req: CheckRequest = ctx["request"]
     api: ApsApi = ctx["api"]
     hub: Hub = ctx["hub"]
+    searched = ctx.get("project_answer")  # the hub step's answer that found the project in this hub
     if req.dm_project_id:
-        response = api.project(hub.id, req.dm_project_id)
+        response = searched or api.project(hub.id, req.dm_project_id)
         item = response.items[0] if response.ok and response.items else None
     else:
-        response = api.hub_projects(hub.id, name=req.project_name)
+        response = searched or api.hub_projects(hub.id, name=req.project_name)
         wanted = (req.project_name or "").lower()
         item = next((p for p in response.items if _name_of(p).lower() == wanted), None)
         if item is None and response.ok and _more_pages(response):  # the client stopped listing
@@ -531,7 +574,15 @@ def step_user_access(ctx: Context) -> Outcome:
             return Outcome(
                 "fail", observed(users, f"{user_id} is not a member of the project"), C.USER_NO_ACCESS
             )
-        user_id = str(member.get("autodeskId") or member.get("id") or "")
+        status = str(member.get("status") or "")
+        if status in MEMBER_WITHOUT_ACCESS or not member.get("autodeskId"):
+            why = MEMBER_WITHOUT_ACCESS.get(status, "has no Autodesk id yet (an invitation not accepted?)")
+            return Outcome(  # x-user-id takes the Autodesk id: the ACC member id would say nothing
+                "fail",
+                observed(users, f"{user_id} is a member of the project with status {status or '?'}: {why}"),
+                C.USER_NO_ACCESS,
+            )
+        user_id = str(member["autodeskId"])
     response = api.top_folders(hub.id, ctx["project_id"], user_id=user_id)
     failure = common_failure(response, DM)
     if failure:

@@ -33,6 +33,8 @@ Message = dict[str, Any]  # {"text": ..., "blocks": [...]}
 class KeptReport:
     post: Message  # what goes in the channel
     shared: Message  # what the user's ephemeral report becomes
+    user: str = ""
+    expires_at: float = 0.0
 
 
 class SharedReports:
@@ -52,18 +54,22 @@ class SharedReports:
                 (share_id, user, expires_at, json.dumps(post), json.dumps(shared)),
             )
 
-    def get(self, share_id: str, *, user: str, now: float) -> KeptReport | None:
-        """The report, if it exists, belongs to `user` and has not expired."""
-        row = (
-            self.db.connection()
-            .execute(
-                "SELECT post, shared FROM shared_reports WHERE id = ? AND user = ? AND expires_at >= ?",
-                (share_id, user, now),
-            )
-            .fetchone()
-        )
-        return None if row is None else KeptReport(json.loads(row["post"]), json.loads(row["shared"]))
-
-    def forget(self, share_id: str) -> None:
+    def take(self, share_id: str, *, user: str, now: float) -> KeptReport | None:
+        """Remove and return the report, if it exists, belongs to `user` and has not expired: of two clicks
+        at once, only one gets it. `put_back` keeps it again if sharing it failed."""
         with self.db.transaction() as conn:
-            conn.execute("DELETE FROM shared_reports WHERE id = ?", (share_id,))
+            rows = conn.execute(  # every row read before the commit: the statement is then finished
+                "DELETE FROM shared_reports WHERE id = ? AND user = ? AND expires_at >= ? "
+                "RETURNING user, expires_at, post, shared",
+                (share_id, user, now),
+            ).fetchall()
+        if not rows:
+            return None
+        [row] = rows
+        return KeptReport(json.loads(row["post"]), json.loads(row["shared"]), row["user"], row["expires_at"])
+
+    def put_back(self, share_id: str, kept: KeptReport, *, now: float) -> None:
+        """Keep a taken report again (its share failed), until it would have expired."""
+        self.keep(
+            share_id, user=kept.user, now=now, expires_at=kept.expires_at, post=kept.post, shared=kept.shared
+        )

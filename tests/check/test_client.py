@@ -11,12 +11,14 @@ import pytest
 
 from bot.aps.client import ApsCaches, ApsClient
 from bot.aps.parse import decode_token_info, parse_body, parse_retry_after
+from tests.fakes import aps_server
 from tests.fakes.aps_server import (
     ACCOUNT_ID,
     CLIENT_ID,
     CLIENT_SECRET,
     HTML_502,
     OTHER_ACCOUNT_ID,
+    SIGN_IN_PAGE,
     Answer,
     FakeAps,
 )
@@ -185,6 +187,8 @@ def test_no_token_or_secret_in_logs_or_repr(aps: FakeAps, caplog: pytest.LogCapt
             "text",
         ),
         (401, "", "", "", "empty body", "empty"),
+        (200, "", "", "", "empty body", "non-json"),  # every call of the check answers JSON on success
+        (200, "text/html", SIGN_IN_PAGE, "", "non-JSON body (HTML page: Sign in to continue)", "non-json"),
         (403, "text/html", "<h1>403 Forbidden</h1>", "", "non-JSON body (HTML page)", "html"),
         (502, "text/html", HTML_502, "", "non-JSON body (HTML page: 502 Bad Gateway)", "html"),
         (
@@ -260,6 +264,14 @@ def test_retry_after_header_values() -> None:
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") is None
 
 
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_a_retry_after_that_is_no_number_of_seconds_is_reported_not_raised(aps: FakeAps, value: str) -> None:
+    aps.scenario = "rate_limited"
+    aps.retry_after = value  # type: ignore[assignment]
+    response = make_client(aps, max_retry_after=0.5).hubs()  # the real sleep: nan made it raise
+    assert (response.status, response.retry_after) == (429, None)
+
+
 class EchoingAps(FakeAps):
     """A gateway in front of APS that quotes the credentials it refused in its error bodies."""
 
@@ -301,3 +313,42 @@ def test_an_answer_quoting_the_basic_credentials_is_scrubbed() -> None:
         response = make_client(aps).token()
     assert response.status == 400 and "Authorization: Basic [REDACTED]" in response.message
     assert basic not in response.message and CLIENT_SECRET not in response.message
+
+
+def test_a_redirect_is_not_followed_and_is_reported_without_credentials_or_query(
+    aps: FakeAps, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = "https://sso-user:pa55word@login.proxy.example:8443/start?session=s3ss10n#top"
+    monkeypatch.setattr(aps_server, "SIGN_IN_URL", target)
+    aps.scenario = "sign_in_redirect"
+    response = make_client(aps).hubs()
+    assert (response.status, response.ok, response.error.body_kind) == (302, False, "redirect")
+    assert response.message == "redirect to https://login.proxy.example:8443/start"
+    assert [c.path for c in aps.calls if c.method == "GET"] == ["/project/v1/hubs"]  # not followed
+
+
+def test_an_answer_trickling_in_times_out_as_a_whole(aps: FakeAps) -> None:
+    """Each byte comes in time for httpx's per-read timeout; the whole answer does not come within the
+    call's timeout (APS_TIMEOUT_SECONDS bounds one call, not one read)."""
+    aps.trickle = 0.01
+    response = make_client(aps, timeout=0.3).token()
+    assert (response.status, response.error.body_kind) == (0, "timeout")
+
+
+def test_a_huge_answer_is_not_read_past_the_limit(aps: FakeAps, monkeypatch: pytest.MonkeyPatch) -> None:
+    huge = b'{"data": [], "padding": "' + b"x" * (17 * 1024 * 1024) + b'"}'
+    monkeypatch.setattr(FakeAps, "_hubs", lambda self, query: (200, "application/json", huge, {}))
+    response = make_client(aps).hubs()
+    assert response.status == 200 and not response.ok
+    assert "bytes, not read" in response.message
+
+
+def test_why_aps_is_unreachable_is_said(aps: FakeAps) -> None:
+    """A refused connection and a failed TLS handshake (a proxy's certificate, or no TLS at all) need
+    different fixes: the report says which it was."""
+    with FakeAps() as gone:
+        closed = gone.url
+    refused = ApsClient(closed, CLIENT_ID, CLIENT_SECRET).token()
+    assert refused.status == 0 and "Connection refused" in refused.message, refused.message
+    handshake = ApsClient(aps.url.replace("http://", "https://"), CLIENT_ID, CLIENT_SECRET).token()
+    assert handshake.status == 0 and "SSL" in handshake.message, handshake.message

@@ -20,10 +20,12 @@ from tests.fakes.aps_server import (
     OTHER_ACCOUNT_ID,
     PROJECT_ID,
     PROJECT_NAME,
+    SIGN_IN_PAGE,
     USER_EMAIL,
     USER_ID,
     FakeAps,
     dm_error,
+    dm_warning,
     hub_json,
 )
 
@@ -135,6 +137,31 @@ def test_other_region_names_where_it_is_provisioned(aps: FakeAps, settings: Sett
     assert f"b.{OTHER_ACCOUNT_ID}, US)" in failed.observed.message
     assert "in no account in region(s) EMEA" in failed.observed.message
     assert f"add the custom integration in account {ACCOUNT_ID}" in failed.observed.message
+
+
+@pytest.mark.parametrize("project", [PROJECT_ID, PROJECT_NAME])
+def test_without_an_account_id_a_project_in_a_region_the_app_does_not_reach_is_a_missing_integration(
+    aps: FakeAps, settings: Settings, project: str
+) -> None:
+    """The app reaches one US account, and no account in EMEA (a BIM360DM warning): a project that is not in
+    that one account is most likely in an EMEA account without the integration, not in a region mismatch of
+    an account the user never named, nor simply "not found"."""
+    aps.scenario = "other_region"
+    report = run_live_check(settings, CLIENT_ID, project)
+    failed = report.failed_step
+    assert (failed.name, failed.cause_id) == ("hub", "integration-not-provisioned"), failed
+    assert "no account in region(s) EMEA" in failed.observed.message
+    assert report.step("account_admin").status == "skipped"
+
+
+def test_the_only_account_hub_beside_a_region_warning_is_used_when_it_holds_the_project(
+    aps: FakeAps, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = hub_json(f"b.{ACCOUNT_ID}", "Contoso Construction", "US")
+    monkeypatch.setattr(FakeAps, "_reachable_hubs", lambda self: ([target], [dm_warning("EMEA")], 200))
+    report = run_live_check(settings, CLIENT_ID, PROJECT_NAME)
+    assert report.passed, json.dumps(report.to_json(), indent=1)
+    assert report.step("hub").observed.message.startswith("hub 'Contoso Construction'")
 
 
 @pytest.mark.parametrize("status", [503, 429])
@@ -701,3 +728,99 @@ def test_no_account_hub_without_an_account_id_asks_for_the_hub_list_once(
     failed = check_without_account(settings).failed_step
     assert (failed.name, failed.cause_id) == ("hub", "integration-not-provisioned")
     assert sum(1 for c in aps.calls if c.path == "/project/v1/hubs") == 1
+
+
+@pytest.mark.parametrize("account", [ACCOUNT_ID, None])
+@pytest.mark.parametrize("scenario", ["sign_in_redirect", "sign_in_page_200"])
+def test_a_sign_in_proxy_is_no_provisioning_verdict(
+    aps: FakeAps, settings: Settings, scenario: str, account: str | None
+) -> None:
+    """A network's sign-in proxy answering for APS (a redirect to its page, or the page served with 200) is
+    neither "no hub reachable" nor an empty hub list: the report says who answered."""
+    aps.scenario = scenario
+    failed = run_live_check(settings, CLIENT_ID, PROJECT_ID, account=account).failed_step
+    assert (failed.name, failed.cause_id) == ("hub", None), failed
+    assert "a proxy or gateway answered" in failed.observed.message
+    if scenario == "sign_in_redirect":  # where it was sent, without the page's session
+        assert "https://login.proxy.example/sso/start" in failed.observed.message
+        assert "s3ss10nT0k3n" not in json.dumps(failed.to_json())
+
+
+def sign_in_page_on_the_projects_of(hub_id: str) -> Any:
+    """A `FakeAps._data_management` whose answers for `hub_id`'s projects are a sign-in page served with 200."""
+    real = FakeAps._data_management
+
+    def data_management(self: FakeAps, path: str, query: dict, headers: Any) -> Any:
+        if path.startswith(f"/project/v1/hubs/{hub_id}/projects"):
+            return 200, "text/html", SIGN_IN_PAGE, {}
+        return real(self, path, query, headers)
+
+    return data_management
+
+
+@pytest.mark.parametrize("account", [ACCOUNT_ID, None])
+def test_a_sign_in_page_served_with_200_for_the_project_is_no_verdict(
+    aps: FakeAps, settings: Settings, monkeypatch: pytest.MonkeyPatch, account: str | None
+) -> None:
+    """A 200 that is no APS answer neither finds the project in a hub nor says it is missing."""
+    aps.scenario = "two_accounts"
+    monkeypatch.setattr(FakeAps, "_data_management", sign_in_page_on_the_projects_of(f"b.{ACCOUNT_ID}"))
+    report = run_live_check(settings, CLIENT_ID, PROJECT_ID, account=account)
+    failed = report.failed_step
+    assert failed.name == ("project" if account else "hub") and failed.cause_id is None, failed
+    assert "HTML page: Sign in to continue" in failed.observed.message
+    assert "a proxy or gateway answered" in failed.observed.message
+
+
+def test_ids_typed_in_capitals_are_the_same_account_and_project(aps: FakeAps, settings: Settings) -> None:
+    """A GUID in capitals (as some tools print them) is the same id: not "an account the app does not reach,
+    add the custom integration there" about the account the app does reach."""
+    report = check(settings, project=PROJECT_ID.upper(), account=ACCOUNT_ID.upper())
+    assert report.passed, json.dumps(report.to_json(), indent=1)
+
+
+@pytest.mark.parametrize("scenario", ["healthy", "two_accounts"])
+def test_an_account_id_given_as_the_project_is_told_without_an_account_id(
+    aps: FakeAps, settings: Settings, scenario: str
+) -> None:
+    """Not "the project is in none of the hubs; pass the account id": the user did pass it, as the project."""
+    aps.scenario = scenario
+    failed = run_live_check(settings, CLIENT_ID, ACCOUNT_ID).failed_step
+    assert (failed.name, failed.cause_id) == ("hub", "id-prefix-mismatch"), failed
+    assert "is the id of account 'Contoso Construction'" in failed.observed.message
+    assert not any(c.path.startswith("/project/v1/hubs/") for c in aps.calls)  # no hub searched for it
+
+
+@pytest.mark.parametrize("project", [PROJECT_ID, PROJECT_NAME])
+def test_the_project_found_by_the_hub_search_is_not_asked_for_again(
+    aps: FakeAps, settings: Settings, project: str
+) -> None:
+    """Projects endpoints allow 50 requests a minute per app: listing a big hub twice (once to find the hub,
+    once for the project step) spent twice that for one check."""
+    aps.scenario = "two_accounts"
+    aps.other_projects = 450  # three pages of 200
+    report = run_live_check(settings, CLIENT_ID, project)
+    assert report.passed, json.dumps(report.to_json(), indent=1)
+    calls = [c.path for c in aps.calls if c.path.startswith(f"/project/v1/hubs/b.{ACCOUNT_ID}/projects")]
+    own = [path for path in calls if not path.endswith("/topFolders")]
+    assert len(own) == (1 if project == PROJECT_ID else 3), own
+
+
+@pytest.mark.parametrize("status", ["pending", "inactive"])
+def test_a_member_who_has_not_accepted_the_invitation_is_told_as_such(
+    aps: FakeAps, settings: Settings, status: str
+) -> None:
+    """The commonest "the user cannot see the project" answer: invited, not yet accepted."""
+    aps.member_status = status
+    failed = check(settings, user=USER_EMAIL).failed_step
+    assert (failed.name, failed.cause_id) == ("user_access", "user-lacks-project-access"), failed
+    assert f"with status {status}" in failed.observed.message
+
+
+def test_a_missing_integration_without_an_account_id_names_no_placeholder(
+    aps: FakeAps, settings: Settings
+) -> None:
+    aps.scenario = "integration_missing_403"
+    failed = run_live_check(settings, CLIENT_ID, PROJECT_ID).failed_step
+    assert failed.cause_id == "integration-not-provisioned"
+    assert failed.observed.message.endswith("the custom integration is missing in the project's account")

@@ -248,6 +248,54 @@ def test_a_check_that_crashed_can_be_run_again_at_once(
     assert not [c for c in slack.calls_to("response_url") if is_spacing_refusal(c)]
 
 
+@pytest.mark.parametrize("fault", [{"status": 500}, {"status": 429, "retry_after": 1}])
+def test_a_report_slack_did_not_take_is_sent_again(
+    bot_settings: Settings, slack: FakeSlackApi, monkeypatch: pytest.MonkeyPatch, fault: dict[str, Any]
+) -> None:
+    """The report replaces the "checking…" message, so sending it again shows it once; not sending it
+    leaves the user looking at "checking…" for good."""
+    from bot.slack.listeners import check_command
+
+    monkeypatch.setattr(check_command, "REPORT_RETRY_WAITS", (0.05, 0.05))
+    slack.fail_next("response_url", times=2, **fault)  # the "checking…" message, then the report
+    with running_bot(bot_settings, clock=Clock()) as bot:  # a still clock: no progress updates between
+        command(bot, f"{CLIENT_ID} {PROJECT_ID} {ACCOUNT_ID}")
+        first, again = slack.wait_for("response_url", count=2, predicate=is_final)
+        bot.drain()
+    assert again.params == first.params and "passed" in again.params["text"]
+    assert len(slack.calls_to("response_url")) == 3
+
+
+def test_a_report_slack_refuses_for_good_is_not_sent_again(
+    bot_settings: Settings, slack: FakeSlackApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.slack.listeners import check_command
+
+    monkeypatch.setattr(check_command, "REPORT_RETRY_WAITS", (0.05, 0.05))
+    slack.fail_next("response_url", status=404, times=2)  # an expired response_url
+    with running_bot(bot_settings, clock=Clock()) as bot:
+        command(bot, f"{CLIENT_ID} {PROJECT_ID} {ACCOUNT_ID}")
+        final_report(slack)
+        bot.drain()
+    assert len(slack.calls_to("response_url")) == 2
+
+
+def test_a_checking_message_slack_does_not_answer_does_not_stop_the_check(
+    bot_settings: Settings, aps: FakeAps, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The "checking…" post is best effort: the check runs and its report is still sent."""
+    from bot.slack.listeners import check_command
+
+    monkeypatch.setattr(check_command, "REPORT_RETRY_WAITS", (0.05,))
+    with FakeAps() as gone:  # a response_url nobody answers: the connection is refused
+        dead = f"{gone.url}/response/{CHECK_JOB}"
+    with running_bot(bot_settings) as bot:
+        text = f"{CLIENT_ID} {PROJECT_ID} {ACCOUNT_ID}"
+        bot.send_command(text, user_id=ALLOWED_USER, channel_id=OTHER_CHANNEL, response_url=dead)
+        wait_until(lambda: aps.count("/project/v1/hubs/") > 0)  # the check ran
+        wait_until(lambda: stored_checks(bot) == 0)  # and answered, as well as it could
+
+
 def stored_checks(bot: BotServer) -> int:
     """Checks kept in the jobs table (each holds a response_url: none may outlive its check)."""
     row = bot.runtime.deps.db.connection().execute("SELECT COUNT(*) FROM jobs WHERE kind = ?", (CHECK_JOB,))
@@ -500,6 +548,64 @@ def test_bad_arguments_get_usage_with_an_example(
     assert aps.calls == []
 
 
+ACC_LINK = (
+    f"https://acc.autodesk.com/docs/files/projects/{PROJECT_ID}?folderUrn=urn%3Aadsk.wipprod%3Afs.folder"
+)
+
+
+@pytest.mark.parametrize(
+    ("project", "expected"),
+    [
+        (f"<{ACC_LINK}>", f"holds the project id `{PROJECT_ID}`"),  # as Slack sends a link it escaped
+        (ACC_LINK, f"holds the project id `{PROJECT_ID}`"),
+        (f"urn:adsk.workspace:prod.project:{PROJECT_ID}", f"holds the project id `{PROJECT_ID}`"),
+        ("https://acc.autodesk.com/projects", "is a link or URN, not a project"),
+        ("<@U0TEAMMATE|jane>", "is a Slack mention, not a project"),
+        ("<!here>", "is a Slack mention, not a project"),
+    ],
+)
+def test_a_link_or_mention_in_the_projects_place_gets_usage(
+    bot: BotServer, aps: FakeAps, project: str, expected: str
+) -> None:
+    """Searched as a project name it is never found, after reading every page of the app's hubs."""
+    answer = command(bot, f"{CLIENT_ID} {project} {ACCOUNT_ID}")
+    assert expected in answer.get("text", ""), answer
+    assert "e.g. `/aps-check" in answer["text"] and aps.calls == []
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        f"{PROJECT_ID}\u200b {ACCOUNT_ID}",  # an invisible zero-width space copied along with the id
+        f"\ufeff{PROJECT_ID} account=\u2060{ACCOUNT_ID}",
+        f"B.{PROJECT_ID} account=B.{ACCOUNT_ID}",  # the prefix typed in capitals
+    ],
+)
+def test_ids_with_invisible_characters_or_a_capital_prefix_are_ids(
+    bot: BotServer, slack: FakeSlackApi, aps: FakeAps, words: str
+) -> None:
+    assert command(bot, f"{CLIENT_ID} {words}") == {}
+    assert "passed" in final_report(slack).params["text"]
+    assert not any(c.path.endswith("/projects") for c in aps.calls)  # looked up by id, not searched by name
+
+
+@pytest.mark.parametrize("account", ["Contoso", "ContosoConstruction", "b.Contoso-2024"])
+def test_an_account_name_where_the_account_id_belongs_gets_usage(
+    bot: BotServer, aps: FakeAps, account: str
+) -> None:
+    """Checked as an account id, a name is an account the app does not reach: "custom integration missing"."""
+    answer = command(bot, f'{CLIENT_ID} "Tower A" {account}')
+    assert "is not an account id" in answer.get("text", ""), answer
+    assert aps.calls == []
+
+
+def test_a_project_name_with_spaces_but_no_quotes_gets_usage(bot: BotServer, aps: FakeAps) -> None:
+    """Its second word took the account's place and was checked as an account the app does not reach."""
+    answer = command(bot, f"{CLIENT_ID} Tower Extension")
+    assert "'Extension' is not an account id" in answer.get("text", ""), answer
+    assert "goes in quotes" in answer["text"] and aps.calls == []
+
+
 def test_unknown_app_explains_registration(bot: BotServer, aps: FakeAps) -> None:
     answer = command(bot, f"NoSuchApp {PROJECT_ID}")
     assert "APS_APPS" in answer["text"] and aps.calls == []
@@ -583,6 +689,51 @@ def test_only_the_user_who_ran_the_check_shares_its_report_and_only_once(
         bot.drain()
     [post] = slack.calls_to("chat.postMessage")
     assert f"Shared by <@{ALLOWED_USER}>" in json.dumps(post.json("blocks"))
+
+
+def test_a_double_click_on_share_posts_the_report_once(
+    bot: BotServer, slack: FakeSlackApi, aps: FakeAps
+) -> None:
+    """The second click of a double click arrives while the first is still posting: it posts nothing."""
+    aps.scenario = "integration_missing_403"
+    command(bot, f"{CLIENT_ID} {PROJECT_ID} {ACCOUNT_ID}")
+    payload = share_button(slack)
+    slack.hold = threading.Event()  # Slack is slow to take the first click's post
+    try:
+        bot.send_action(payload)
+        slack.wait_for("chat.postMessage")
+        bot.send_action(payload)
+        wait_until(  # the second click has been answered, with a second post or a refusal
+            lambda: (
+                len(slack.calls_to("chat.postMessage")) > 1
+                or any("already shared" in str(c.params.get("text")) for c in slack.calls_to("response_url"))
+            )
+        )
+    finally:
+        slack.hold.set()
+    bot.drain()
+    [post] = slack.calls_to("chat.postMessage")
+    assert f"Shared by <@{ALLOWED_USER}>" in json.dumps(post.json("blocks"))
+    slack.wait_for(
+        "response_url", predicate=lambda c: "Shared in the channel" in json.dumps(c.params.get("blocks"))
+    )
+
+
+def test_a_share_slack_refused_can_be_clicked_again(
+    bot: BotServer, slack: FakeSlackApi, aps: FakeAps
+) -> None:
+    """Not in the channel yet: the report stays for a second click once the bot is invited."""
+    aps.scenario = "integration_missing_403"
+    command(bot, f"{CLIENT_ID} {PROJECT_ID} {ACCOUNT_ID}")
+    payload = share_button(slack)
+    slack.fail_next("chat.postMessage", error="not_in_channel")
+    bot.send_action(payload)
+    slack.wait_for("response_url", predicate=lambda c: "Invite me" in str(c.params.get("text")))
+    bot.drain()
+    bot.send_action(payload)
+    slack.wait_for("chat.postMessage", count=2)
+    bot.drain()
+    assert "Shared by" in json.dumps(slack.calls_to("chat.postMessage")[-1].json("blocks"))
 
 
 def test_run_live_check_button_prompts_for_the_command(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
+import sys
 import threading
 import time
 import uuid
@@ -56,6 +57,8 @@ SCENARIOS = (
     "rate_limited_brief",
     "html_502",
     "html_403",
+    "sign_in_redirect",
+    "sign_in_page_200",
 )
 
 AUTH_001 = {
@@ -79,6 +82,12 @@ HTML_502 = (
 HTML_403 = (
     "<html>\r\n<head><title>403 Forbidden</title></head>\r\n<body>\r\n"
     "<center><h1>403 Forbidden</h1></center>\r\n</body>\r\n</html>\r\n"
+)
+# A network's sign-in proxy in front of everything: a redirect to its page, or the page itself served with 200
+SIGN_IN_URL = "https://login.proxy.example/sso/start?session=s3ss10nT0k3n&next=%2Fproject%2Fv1%2Fhubs"
+SIGN_IN_PAGE = (
+    "<!DOCTYPE html>\r\n<html><head><title>Sign in to continue</title></head>\r\n<body>"
+    "<form method='post'>Corporate network sign-in</form></body></html>\r\n"
 )
 Answer = tuple[int, str, "str | bytes", dict[str, str]]  # status, content type, body, extra headers
 SCOPES_NEEDED = {"/project/": "data:read", "/data/": "data:read", "/construction/admin/": "account:read"}
@@ -164,6 +173,7 @@ class FakeAps:
         self.apps = dict(apps) if apps is not None else {CLIENT_ID: CLIENT_SECRET}
         self.scenario = scenario
         self.latency = latency
+        self.trickle = 0.0  # seconds between the bytes of each body: an answer that trickles in
         self.region = region
         self.retry_after = retry_after
         self.account_name = "Contoso Construction"
@@ -174,6 +184,8 @@ class FakeAps:
         self.extra_accounts = 0
         # Project members listed before USER_EMAIL's member, as (email, Autodesk id)
         self.other_members: list[tuple[str, str]] = []
+        # USER_EMAIL's membership: "pending" until they accept the project invitation (then no file access)
+        self.member_status = "active"
         # Hubs whose project endpoints answer this status for now (503: an outage; 429: throttled)
         self.unavailable_hubs: dict[str, int] = {}
         self._calls: list[Call] = []
@@ -184,6 +196,7 @@ class FakeAps:
         self._throttled_once = False
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
+        self._server.handle_error = self._handle_error  # type: ignore[method-assign]
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
 
     # --- lifecycle ------------------------------------------------------------------------------------
@@ -229,6 +242,11 @@ class FakeAps:
 
     # --- HTTP plumbing ----------------------------------------------------------------------------------
 
+    def _handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that left mid-answer (a timeout, an answer too large to read) is no error of the fake's."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            ThreadingHTTPServer.handle_error(self._server, request, client_address)
+
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
@@ -269,7 +287,13 @@ class FakeAps:
                         self.send_header(key, value)
                     self.send_header("Content-Length", str(len(raw)))
                     self.end_headers()
-                    self.wfile.write(raw)
+                    if fake.trickle:
+                        for byte in raw:
+                            self.wfile.write(bytes([byte]))
+                            self.wfile.flush()
+                            time.sleep(fake.trickle)  # a slow server, on purpose
+                    else:
+                        self.wfile.write(raw)
                 except (BrokenPipeError, ConnectionResetError):  # the client timed out and left
                     self.close_connection = True
 
@@ -288,6 +312,10 @@ class FakeAps:
             return self._json(405, {"developerMessage": "Method not allowed"})
         if self.scenario == "html_403":
             return 403, "text/html", HTML_403, {}
+        if self.scenario == "sign_in_redirect":
+            return 302, "text/html", b"", {"Location": SIGN_IN_URL}
+        if self.scenario == "sign_in_page_200":
+            return 200, "text/html; charset=utf-8", SIGN_IN_PAGE, {}
         token = self._bearer(headers)
         if token is None:
             return 401, "", b"", {}
@@ -489,7 +517,8 @@ class FakeAps:
 
     def _user_denied(self, headers: Any) -> Answer | None:
         user = headers.get("x-user-id")
-        if user is None or (user == USER_ID and self.scenario != "user_no_access"):
+        active = self.scenario != "user_no_access" and self.member_status == "active"
+        if user is None or (user == USER_ID and active):
             return None
         warning = {
             "Id": None,
@@ -622,7 +651,7 @@ class FakeAps:
                 "email": email,
                 "name": email.split("@")[0],
                 "autodeskId": autodesk_id,
-                "status": "active",
+                "status": self.member_status if email == USER_EMAIL else "active",
             }
             for email, autodesk_id in [*self.other_members, (USER_EMAIL, USER_ID)]
         ]

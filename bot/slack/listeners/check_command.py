@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -72,6 +73,7 @@ REPORT_TTL = 30 * 60.0  # as long as a response_url lives
 CHECK_JOB = "aps-check"
 RESUME_AFTER = 5 * 60.0  # a job not renewed for this long had its bot die (the scheduler passes every 15 s)
 RESUMED_NOTE = ":arrows_counterclockwise: The bot restarted during this check, so it ran again."
+REPORT_RETRY_WAITS = (1.0, 5.0)  # a final answer Slack did not take (5xx, 429, no answer) is sent again after
 
 
 class ProgressView:
@@ -85,11 +87,16 @@ class ProgressView:
         self.lock = threading.Lock()
 
     def start(self) -> None:
-        self.respond(
-            response_type="ephemeral",
-            text=f"Checking {escape(self.app.name)} → {escape(self.project)}…",
-            blocks=progress_blocks(self.app.name, self.project, []),
-        )
+        """Post "checking…"; best effort like the updates: a Slack that does not answer it now may take the
+        report, which the check must still produce."""
+        try:
+            self.respond(
+                response_type="ephemeral",
+                text=f"Checking {escape(self.app.name)} → {escape(self.project)}…",
+                blocks=progress_blocks(self.app.name, self.project, []),
+            )
+        except Exception as exc:
+            log.warning("'checking…' message failed: %s", type(exc).__name__)
         self.last = self.clock()
 
     def on_step(self, step: StepResult) -> None:
@@ -287,11 +294,11 @@ class CheckCommand:
         except Exception:
             log.exception("live check of %s crashed", app.client_id)
             self.deps.check_runs.forget(key)  # nothing was reported: trying again at once is fair
-            respond(replace_original=True, text=":x: The live check crashed; the error is in the bot's log.")
+            _final(respond, text=":x: The live check crashed; the error is in the bot's log.")
             return
         share_id = self._keep(report, user)
-        respond(
-            replace_original=True,
+        _final(
+            respond,
             text=report_text(report),
             blocks=report_blocks(report, share_id=share_id, note=RESUMED_NOTE if resumed else None),
         )
@@ -328,15 +335,18 @@ class CheckCommand:
             share_id = str(value.get("report", ""))
         except (ValueError, AttributeError, IndexError):
             share_id = ""
-        kept = self.reports.get(share_id, user=user, now=self.deps.clock())
+        kept = self.reports.take(share_id, user=user, now=self.deps.clock())  # a double click gets it once
         if kept is None:
             respond(
                 response_type="ephemeral",
                 replace_original=False,
-                text="That report expired: run `/aps-check` again.",
+                text="That report was already shared, or it expired: run `/aps-check` again.",
             )
             return
-        self.deps.submit(self._share, client, respond, kept, channel, share_id)
+        try:
+            self.deps.submit(self._share, client, respond, kept, channel, share_id)
+        except RuntimeError:  # the pool is shut down: this bot is stopping; a click after the restart works
+            self.reports.put_back(share_id, kept, now=self.deps.clock())
 
     def _share(
         self, client: WebClient, respond: Respond, kept: KeptReport, channel: str, share_id: str
@@ -344,6 +354,7 @@ class CheckCommand:
         try:
             client.chat_postMessage(channel=channel, **kept.post, unfurl_links=False)
         except SlackApiError as exc:
+            self.reports.put_back(share_id, kept, now=self.deps.clock())  # invited, they can click again
             error = exc.response.get("error")
             respond(
                 response_type="ephemeral",
@@ -351,7 +362,9 @@ class CheckCommand:
                 text=f":warning: I couldn't post in this channel ({error}). Invite me first.",
             )
             return
-        self.reports.forget(share_id)
+        except Exception:
+            self.reports.put_back(share_id, kept, now=self.deps.clock())
+            raise
         respond(replace_original=True, **kept.shared)
 
     # --- "Run live check" button on diagnosis replies --------------------------------------------------
@@ -389,6 +402,25 @@ class CheckCommand:
             tell_clicker(client, respond, channel=channel, user=user, text=text, thread_ts=thread_ts)
         except SlackApiError as exc:
             log.warning("run_live_check hint failed: %s", exc.response.get("error"))
+
+
+def _final(respond: Respond, **message: Any) -> None:
+    """Replace the "checking…" message with the check's answer. Replacing twice shows it once, so an answer
+    Slack did not take (5xx, 429, no answer) is sent again, up to len(REPORT_RETRY_WAITS) more times."""
+    for wait in (*REPORT_RETRY_WAITS, None):
+        try:
+            status = respond(replace_original=True, **message).status_code
+        except Exception as exc:  # no answer from Slack
+            log.warning("the check's answer was not delivered: %s", type(exc).__name__)
+            status = 0
+        if status and status < 500 and status != 429:
+            if status >= 400:
+                log.warning("Slack refused the check's answer: HTTP %s", status)
+            return
+        if wait is None:
+            log.warning("the check's answer was not delivered after %d attempts", len(REPORT_RETRY_WAITS) + 1)
+            return
+        time.sleep(wait)
 
 
 def scheduled_work(
