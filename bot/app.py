@@ -24,8 +24,8 @@ from bot.knowledge import load_kb
 from bot.server import make_wsgi
 from bot.settings import Settings
 from bot.slack.deps import Deps
+from bot.slack.failures import retry_after_header
 from bot.slack.listeners import register_all
-from bot.slack.replies import retry_after_header
 from bot.store.db import Database
 from bot.worker import ReplyWorker, WorkerProcess, start_thread
 

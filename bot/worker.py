@@ -23,7 +23,8 @@ from slack_sdk import WebClient
 
 from bot.settings import Settings
 from bot.slack.deps import Deps
-from bot.slack.replies import REPLY_JOB, Replier, is_retriable, log_slack_error, retry_after
+from bot.slack.failures import is_retriable, retry_after
+from bot.slack.replies import REPLY_JOB, Replier, log_slack_error
 from bot.store.jobs import Job, JobStore
 
 log = logging.getLogger(__name__)

@@ -50,7 +50,8 @@ from bot.slack.checklist_blocks import (
     step_text,
 )
 from bot.slack.deps import Deps
-from bot.slack.replies import failure_name, is_retriable, retry_after, tell_clicker
+from bot.slack.failures import failure_name, is_retriable, retry_after
+from bot.slack.replies import tell_clicker
 from bot.store.checklists import PARENT, ChecklistStore, ConcurrentUpdate, new_checklist_id
 from bot.store.jobs import PENDING, Job, JobStore
 
@@ -317,11 +318,15 @@ class ChecklistThreads:
         except (sqlite3.Error, ConcurrentUpdate):
             log.exception("checklist click not stored")
             self._tell_clicker(client, body, NOT_SAVED)
-        except SlackApiError as exc:
-            if exc.response.get("error") not in NOT_VISIBLE:
+        except (SlackApiError, OSError) as exc:
+            if is_retriable(exc):  # a lookup the click needs (who is in a user group), or the re-check's post
+                log.warning("checklist click: Slack failed (%s)", failure_name(exc))
+                self._tell_clicker(client, body, TRY_AGAIN)
+            elif isinstance(exc, SlackApiError) and exc.response.get("error") in NOT_VISIBLE:
+                log.warning("checklist click in a channel Slack hides from the bot: %s", failure_name(exc))
+                _respond(body, HIDDEN_TEXT)  # no ephemeral message in a channel the bot cannot see
+            else:
                 raise
-            log.warning("checklist click in a channel Slack hides from the bot: %s", failure_name(exc))
-            _respond(body, HIDDEN_TEXT)  # no ephemeral message in a channel the bot cannot see
 
     def _authorize(
         self, body: dict[str, Any], client: WebClient, ref: ActionRef, action: dict[str, Any]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from slack_sdk import WebClient
@@ -16,6 +16,7 @@ from slack_sdk.errors import SlackApiError
 from bot.diagnosis import Diagnosis, redact
 from bot.slack.blocks import diagnosis_blocks, secret_warning_text, slack_to_plain, unrecognised_blocks
 from bot.slack.deps import Deps
+from bot.slack.failures import is_retriable
 from bot.store.dedupe import DedupeStore, message_key, warned_key
 from bot.store.feedback import FeedbackStore
 
@@ -32,40 +33,6 @@ WARN = "warn"  # thread reply holding a secret: only the ephemeral warning
 # The event_type of the (invisible) message metadata on a queued reply's answer, naming the message answered:
 # a job taken again after its worker died looks for it before answering, so the answer is posted once.
 ANSWER_METADATA = "aps_bot_answer"
-
-
-def is_retriable(exc: BaseException) -> bool:
-    """A failure worth another attempt: 5xx, rate limit left after the client's retries, network error."""
-    if isinstance(exc, SlackApiError):
-        status = getattr(exc.response, "status_code", 200)
-        return status >= 500 or status == 429
-    return isinstance(exc, OSError)
-
-
-def retry_after(exc: BaseException) -> float | None:
-    """The seconds Slack asked to wait (a 429's `Retry-After`), if it said."""
-    if not isinstance(exc, SlackApiError):
-        return None
-    return retry_after_header(getattr(exc.response, "headers", None))
-
-
-def retry_after_header(headers: Mapping[str, Any] | None) -> float | None:
-    """`Retry-After` in seconds from response headers (any case; a value or a list of them), if readable."""
-    for name, value in (headers or {}).items():
-        if name.lower() == "retry-after":
-            value = value[0] if isinstance(value, list) else value
-            try:
-                return float(value)
-            except (TypeError, ValueError):
-                return None
-    return None
-
-
-def failure_name(exc: BaseException) -> str:
-    """A failure named by Slack's error code or the exception type: never a token or a message text."""
-    if isinstance(exc, SlackApiError):
-        return str(exc.response.get("error") or getattr(exc.response, "status_code", "?"))
-    return type(exc).__name__
 
 
 def log_slack_error(what: str, exc: BaseException) -> None:

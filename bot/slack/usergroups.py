@@ -10,13 +10,17 @@ from collections.abc import Callable, Iterable
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.slack.failures import failure_name, is_retriable
+
 log = logging.getLogger(__name__)
 
 USERGROUP_TTL = 60.0
 
 
 class UserGroups:
-    """Members of user groups, cached for USERGROUP_TTL seconds (a failed lookup counts as no member)."""
+    """Members of user groups, cached for USERGROUP_TTL seconds. A lookup Slack refuses (`no_such_subteam`,
+    `missing_scope`) counts as no member; one Slack fails to answer (5xx, 429, network) falls back to the last
+    membership it gave, or raises, so a short outage is no refusal."""
 
     def __init__(self, clock: Callable[[], float]) -> None:
         self.clock = clock
@@ -35,9 +39,14 @@ class UserGroups:
             return hit[1]
         try:
             members = frozenset(client.usergroups_users_list(usergroup=group).get("users") or [])
-        except SlackApiError as exc:
-            log.warning("usergroups.users.list %s failed: %s", group, exc.response.get("error"))
-            return frozenset()
+        except (SlackApiError, OSError) as exc:
+            if not is_retriable(exc):
+                log.warning("usergroups.users.list %s refused: %s", group, failure_name(exc))
+                return frozenset()
+            if hit is None:
+                raise
+            log.warning("usergroups.users.list %s failed (%s): last answer kept", group, failure_name(exc))
+            return hit[1]
         with self._lock:
             self._members[group] = (now + USERGROUP_TTL, members)
         return members

@@ -16,7 +16,14 @@ import yaml
 
 from bot.scheduler import Scheduler
 from bot.settings import ApsApp, Settings
-from bot.slack.listeners.check_command import CHECK_JOB, REPORT_TTL, RESUME_AFTER, RUN_LIVE_CHECK
+from bot.slack.listeners.check_command import (
+    CHECK_JOB,
+    GROUPS_UNREAD,
+    REPORT_TTL,
+    RESUME_AFTER,
+    RUN_LIVE_CHECK,
+)
+from bot.slack.usergroups import USERGROUP_TTL
 from tests.check.conftest import ALLOWED_CHANNEL, ALLOWED_GROUP, ALLOWED_USER, app_entry
 from tests.check.test_scenarios import FAILURES
 from tests.fakes.aps_server import ACCOUNT_ID, APP_NAME, CLIENT_ID, CLIENT_SECRET, PROJECT_ID, FakeAps
@@ -195,6 +202,30 @@ def test_user_group_membership_is_looked_up_and_cached(bot_settings: Settings, s
             slack.wait_for("response_url", count=expected, predicate=is_final)
             clock.now += bot_settings.bot_check_spacing_seconds  # (the cache lives longer than the spacing)
     assert len(slack.calls_to("usergroups.users.list")) == 1
+
+
+def test_a_slack_failure_reading_user_groups_asks_to_try_again_and_a_known_answer_stands(
+    bot_settings: Settings, slack: FakeSlackApi, aps: FakeAps
+) -> None:
+    """A 503 from usergroups.users.list is no refusal ("may not run checks"): the user is asked to try again.
+    Once the membership is known, a failure after its minute's cache ran out keeps the last answer."""
+    slack.usergroups[ALLOWED_GROUP] = [STRANGER]
+    clock = Clock()
+    args = f"{CLIENT_ID} {PROJECT_ID} {ACCOUNT_ID}"
+    with running_bot(bot_settings, clock=clock) as bot:
+        slack.fail_next("usergroups.users.list", status=503)
+        command(bot, args, user=STRANGER)
+        [answer] = slack.wait_for("response_url")
+        assert answer.params["text"] == GROUPS_UNREAD
+        bot.runtime.deps.executor.submit(lambda: None).result(timeout=10)
+        assert aps.calls == []
+        command(bot, args, user=STRANGER)  # Slack answers: the check runs
+        slack.wait_for("response_url", predicate=is_final)
+        clock.now += max(USERGROUP_TTL, bot_settings.bot_check_spacing_seconds) + 1
+        slack.fail_next("usergroups.users.list", status=503)
+        command(bot, args, user=STRANGER)  # Slack fails again once the cache has run out: the answer stands
+        slack.wait_for("response_url", count=2, predicate=is_final)
+    assert len(slack.calls_to("usergroups.users.list")) == 3
 
 
 def is_spacing_refusal(call: Call) -> bool:

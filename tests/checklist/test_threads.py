@@ -31,6 +31,7 @@ from bot.slack.checklist_threads import (
     POST_STEPS_RETRY_SECONDS,
     RECHECK_ATTEMPTS,
     RECHECK_JOB,
+    TRY_AGAIN,
     ChecklistThreads,
     CheckOutcome,
     post_steps_key,
@@ -809,3 +810,56 @@ def test_a_click_the_database_could_not_store_is_answered(deps, slack, monkeypat
     [told] = slack.of("chat.postEphemeral")
     assert told["user"] == "U2" and "not saved" in told["text"]
     assert threads.store.get(state.id).ticked_items("create-app") == set()
+
+
+class GroupsDownFor(StubSlack):
+    """usergroups.users.list answers 503 `down` times, then lists `group_members` for any group."""
+
+    def __init__(self, group_members: list[str], down: int) -> None:
+        super().__init__()
+        self.group_members, self.down = group_members, down
+
+    def usergroups_users_list(self, **kw: Any):
+        self.calls.append(("usergroups.users.list", kw))
+        if self.down:
+            self.down -= 1
+            raise slack_503()
+        return _response("usergroups.users.list", {"ok": True, "users": self.group_members})
+
+
+def grouped_deps(deps: Deps) -> Deps:
+    """`deps` whose app "abc" is allowed to the members of user group S1 only."""
+    app = ApsApp(name="Bot", client_id="abc", client_secret="not-used", allowed_usergroups=["S1"])
+    settings = deps.settings.model_copy(update={"aps_apps": [app]})
+    return Deps(settings=settings, kb=deps.kb, db=deps.db, executor=deps.executor, clock=deps.clock)
+
+
+def refusals(slack: StubSlack) -> list[str]:
+    return [p["text"] for p in slack.of("chat.postMessage") if p["text"].startswith(":lock:")]
+
+
+def test_an_automatic_recheck_slack_did_not_say_the_groups_for_runs_again_later(deps, clock) -> None:
+    """A 503 on the user-group lookup is no ':lock: may not run live checks' that ends the re-check."""
+    deps, slack = grouped_deps(deps), GroupsDownFor(["U1"], down=0)
+    threads, state = started(deps, slack, client_id="abc", project="b.p")  # by U1, a member of S1
+    complete_integration(threads, slack, state)
+    slack.down = 1
+    check = FakeCheck(True)
+    clock.now += 600
+    assert run_scheduler(deps, slack, check, clock.now) == 1
+    assert check.calls == [] and refusals(slack) == []
+    clock.now += 600
+    assert run_scheduler(deps, slack, check, clock.now) == 1
+    assert check.calls == [("abc", "b.p")] and refusals(slack) == []
+    assert threads.store.get(state.id).step_done("test-access")
+
+
+def test_a_recheck_click_slack_did_not_say_the_groups_for_asks_to_try_again(deps, clock) -> None:
+    deps, slack = grouped_deps(deps), GroupsDownFor(["U2"], down=1)
+    check = FakeCheck(True)
+    threads, state = started(deps, slack, client_id="abc", project="b.p", live_check=check)
+    threads.click(recheck_click(slack, state, "U2"), slack)
+    assert check.calls == [] and refusals(slack) == []
+    assert [p["text"] for p in slack.of("chat.postEphemeral")] == [TRY_AGAIN]
+    threads.click(recheck_click(slack, state, "U2"), slack)  # Slack is back
+    assert check.calls == [("abc", "b.p")]

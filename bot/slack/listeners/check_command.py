@@ -43,6 +43,7 @@ from bot.slack.check_blocks import (
     spacing_text,
 )
 from bot.slack.deps import Deps
+from bot.slack.failures import failure_name
 from bot.slack.listeners.checklist import handle_command
 from bot.slack.replies import tell_clicker
 from bot.store.jobs import Job, JobStore
@@ -73,6 +74,10 @@ REPORT_TTL = 30 * 60.0  # as long as a response_url lives
 CHECK_JOB = "aps-check"
 RESUME_AFTER = 5 * 60.0  # a job not renewed for this long had its bot die (the scheduler passes every 15 s)
 RESUMED_NOTE = ":arrows_counterclockwise: The bot restarted during this check, so it ran again."
+GROUPS_UNREAD = (
+    ":hourglass: Slack did not say who is in the user groups allowed to run this check, so it did not run. "
+    "Try again in a minute."
+)
 REPORT_RETRY_WAITS = (1.0, 5.0)  # a final answer Slack did not take (5xx, 429, no answer) is sent again after
 
 
@@ -259,7 +264,13 @@ class CheckCommand:
     ) -> None:
         """Authorise, space, check, report. `resumed`: a re-run after a restart, which answers with the
         report alone (the first run may have used up all but one of the response_url's uses)."""
-        if not self.allowed(client, app, user, channel):
+        try:
+            allowed = self.allowed(client, app, user, channel)
+        except (SlackApiError, OSError) as exc:  # Slack failed to say who is in the app's user groups
+            log.warning("/aps-check by %s: user groups not read (%s)", user, failure_name(exc))
+            respond(response_type="ephemeral", text=GROUPS_UNREAD)
+            return
+        if not allowed:
             respond(
                 response_type="ephemeral",
                 text=f":no_entry: You may not run checks with *{escape(app.name)}* here. An admin can add "

@@ -26,7 +26,7 @@ from bot.slack.checklist_threads import (
     is_member,
 )
 from bot.slack.deps import Deps
-from bot.slack.replies import failure_name
+from bot.slack.failures import failure_name
 from bot.store.dedupe import DedupeStore, checklist_from_key
 from bot.store.jobs import Job
 

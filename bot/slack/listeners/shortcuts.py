@@ -16,13 +16,12 @@ from slack_sdk.errors import SlackApiError
 from bot.diagnosis import redact
 from bot.slack.blocks import diagnosis_blocks, slack_to_plain, unrecognised_blocks
 from bot.slack.deps import Deps
+from bot.slack.failures import failure_name, is_retriable
 from bot.slack.listeners.messages import is_from_bot
 from bot.slack.replies import (
     ANSWER,
     REPLY_JOB,
     Replier,
-    failure_name,
-    is_retriable,
     log_slack_error,
     message_text,
     reply_job,

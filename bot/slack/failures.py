@@ -1,0 +1,42 @@
+"""Slack failures told apart: worth another attempt or not, how long Slack asked to wait, a safe name."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+
+
+def is_retriable(exc: BaseException) -> bool:
+    """A failure worth another attempt: 5xx, rate limit left after the client's retries, network error."""
+    if isinstance(exc, SlackApiError):
+        status = getattr(exc.response, "status_code", 200)
+        return status >= 500 or status == 429
+    return isinstance(exc, OSError)
+
+
+def retry_after(exc: BaseException) -> float | None:
+    """The seconds Slack asked to wait (a 429's `Retry-After`), if it said."""
+    if not isinstance(exc, SlackApiError):
+        return None
+    return retry_after_header(getattr(exc.response, "headers", None))
+
+
+def retry_after_header(headers: Mapping[str, Any] | None) -> float | None:
+    """`Retry-After` in seconds from response headers (any case; a value or a list of them), if readable."""
+    for name, value in (headers or {}).items():
+        if name.lower() == "retry-after":
+            value = value[0] if isinstance(value, list) else value
+            try:
+                return float(value)
+            except (TypeError, ValueError):
+                return None
+    return None
+
+
+def failure_name(exc: BaseException) -> str:
+    """A failure named by Slack's error code or the exception type: never a token or a message text."""
+    if isinstance(exc, SlackApiError):
+        return str(exc.response.get("error") or getattr(exc.response, "status_code", "?"))
+    return type(exc).__name__
