@@ -11,6 +11,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -55,7 +56,7 @@ class Inbox:
         self.clock = clock
         self.on_stored = on_stored
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._pending = 0
+        self._put_at: deque[float] = deque()  # when each delivery not yet settled was put, oldest first
         self._stored = 0
         self._purge_at = 0  # stored deliveries at the next purge: the first batch purges, then every 1000
         self._idle = threading.Condition()
@@ -66,14 +67,20 @@ class Inbox:
         """Queue a delivery: stored with its job unless one of `keys` was seen before."""
         receipt = Receipt()
         with self._idle:
-            self._pending += 1
-        self._queue.put((list(keys), kind, payload, receipt))
+            self._put_at.append(time.monotonic())
+            self._queue.put((list(keys), kind, payload, receipt))
         return receipt
+
+    def waiting_for(self) -> float:
+        """Seconds the oldest delivery not yet settled has waited (0 when none is): long means the writer is
+        stuck (a locked or failing database) or gone."""
+        with self._idle:
+            return time.monotonic() - self._put_at[0] if self._put_at else 0.0
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until everything put so far is stored; False on timeout."""
         with self._idle:
-            return self._idle.wait_for(lambda: self._pending == 0, timeout)
+            return self._idle.wait_for(lambda: not self._put_at, timeout)
 
     def close(self) -> None:
         """Store what is queued, then stop the writer."""
@@ -96,7 +103,8 @@ class Inbox:
                 receipt.settle(stored is not None)
             self._purge_now_and_then(stored or 0)
             with self._idle:
-                self._pending -= len(items)
+                for _ in items:
+                    self._put_at.popleft()
                 self._idle.notify_all()
             if stored:
                 self.on_stored()

@@ -411,10 +411,48 @@ def test_a_delivery_that_cannot_be_stored_is_not_acked_and_slacks_retry_is_answe
         finally:
             holder.execute("ROLLBACK")
             holder.close()
+        assert bot.runtime.deps.inbox.flush(timeout=10)  # stored after all (a retry sooner may get a 503 too)
         assert bot.send_event(event, event_id="EvLOCKED01", retry_num=1).status == 200
         slack.wait_for("chat.postMessage")
         bot.drain()
     assert len(slack.calls_to("chat.postMessage")) == 1
+
+
+def test_deliveries_waiting_on_a_stalled_database_leave_server_threads_for_slash_commands(
+    settings: Settings, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each delivery holds a server thread until it is stored: while the database is locked, a burst of
+    messages took all 16 and a slash command's ack waited behind them, past Slack's 3 s. Once the inbox is
+    stalled, new deliveries are answered 503 at once and the command is acked while the first still waits."""
+    monkeypatch.setattr(messages, "STORE_WAIT_SECONDS", 5.0)  # the first delivery outlives the command's ack
+    monkeypatch.setattr(messages, "STALLED_AFTER_SECONDS", 0.0)
+    with running_bot(settings) as bot:
+        holder = sqlite3.connect(settings.bot_db_path, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        first: list[int] = []
+        waiting = threading.Thread(target=lambda: first.append(bot.send_event(message_event("hi")).status))
+        try:
+            waiting.start()
+            wait_until(lambda: not bot.runtime.deps.inbox.flush(timeout=0))  # queued, its batch stuck
+            burst: list[int] = []
+            senders = [
+                threading.Thread(
+                    target=lambda: burst.append(bot.send_event(message_event(aps_paste[0])).status)
+                )
+                for _ in range(16)
+            ]
+            for sender in senders:
+                sender.start()
+            command = bot.send_command("", user_id=HUMAN, channel_id=CHANNEL)
+            assert command.status == 200 and not first, "the command waited for a thread"
+            for sender in senders:
+                sender.join(timeout=30)
+            assert burst == [503] * 16  # Slack sends them again
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+            waiting.join(timeout=30)
+        assert first == [200]  # stored once the database was free, within its wait
 
 
 @pytest.mark.parametrize("mention_first", [True, False])

@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 
 HANDLED_SUBTYPES = (None, "file_share", "thread_broadcast")
 STORE_WAIT_SECONDS = 2.0  # Slack waits 3 s for an ack; a delivery not stored by then gets a 503
+# A delivery still unstored after this long means a stuck database: the ones arriving then get a 503 at once
+# instead of each holding a server thread for STORE_WAIT_SECONDS (slash commands and clicks need them).
+STALLED_AFTER_SECONDS = 1.0
 
 
 class NotStored(Exception):
@@ -89,8 +92,10 @@ class MessageIntake:
         """Store the delivery's keys and job (together, in the inbox's next batch) before returning."""
         channel, ts = event.get("channel", ""), event.get("ts", "")
         keys = [event_key(body.get("event_id", "")), message_key(channel, ts)]
+        if (waited := self.inbox.waiting_for()) > STALLED_AFTER_SECONDS:
+            raise NotStored(f"{keys[0]} (the inbox has been stuck for {waited:.1f} s)")
         if not self.inbox.put(keys, REPLY_JOB, job).wait(STORE_WAIT_SECONDS):
-            raise NotStored(keys[0])
+            raise NotStored(f"{keys[0]} (not stored within {STORE_WAIT_SECONDS:.0f} s)")
 
 
 def before_ack(
@@ -105,9 +110,7 @@ def before_ack(
         try:
             intake(body, event)
         except NotStored as exc:
-            log.warning(
-                "delivery %s not stored in %.0f s: Slack gets a 503 and retries it", exc, STORE_WAIT_SECONDS
-            )
+            log.warning("delivery %s not stored: Slack gets a 503 and retries it", exc)
             return BoltResponse(status=503, body="")
         next_()
         return None
