@@ -256,11 +256,13 @@ def test_a_delivery_acked_right_before_a_crash_is_already_stored(
     ack still finds the delivery and its reply job in the database, for the next start to answer."""
     event_id = f"Ev{uuid.uuid4().hex[:10].upper()}"
     with socket_mode_bot(tmp_path, own_group=True) as bot:
+        bot.slack.hold = threading.Event()  # the worker cannot answer and delete the job before the kill
         bot.socket_mode.wait_for_ack(
             bot.socket_mode.send_event(message_event(aps_paste[0]), event_id=event_id)
         )
         os.killpg(bot.process.pid, signal.SIGKILL)
         bot.process.wait(timeout=60)
+        bot.slack.hold.set()
         db = Database(bot.db_path)
         try:
             assert DedupeStore(db).state(event_key(event_id)) == "done", bot.log()  # stored with its job
