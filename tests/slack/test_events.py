@@ -455,6 +455,20 @@ def test_deliveries_waiting_on_a_stalled_database_leave_server_threads_for_slash
         assert first == [200]  # stored once the database was free, within its wait
 
 
+def test_a_delivery_the_intake_fails_on_is_logged_once_and_acked(
+    bot: BotServer, slack: FakeSlackApi, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A bug in the intake is no reason for Slack to send the event three more times (each failing alike)."""
+
+    def broken(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        raise ValueError("a bug")
+
+    monkeypatch.setattr(messages, "reply_job", broken)
+    with caplog.at_level(logging.ERROR, logger=messages.__name__):
+        assert bot.send_event(message_event("anything"), event_id="EvBROKEN01").status == 200
+    assert [r.exc_info[0] for r in caplog.records if r.exc_info] == [ValueError]
+
+
 @pytest.mark.parametrize("mention_first", [True, False])
 def test_app_mention_and_message_of_one_ts_get_one_reply(
     bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis], mention_first: bool

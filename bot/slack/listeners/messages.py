@@ -102,7 +102,8 @@ def before_ack(
     intake: Callable[[dict[str, Any], dict[str, Any]], None],
 ) -> Callable[..., BoltResponse | None]:
     """Bolt listener middleware: run `intake(body, event)` before Bolt acks the event (Bolt acks events
-    itself, before the listener runs). A delivery that could not be stored is answered 503, not acked."""
+    itself, before the listener runs). A delivery that could not be stored is answered 503, not acked; one
+    the intake fails on (a bug) is logged and acked, as Slack's retries would only fail the same way."""
 
     def middleware(
         body: dict[str, Any], event: dict[str, Any], next_: Callable[[], None]
@@ -112,6 +113,8 @@ def before_ack(
         except NotStored as exc:
             log.warning("delivery %s not stored: Slack gets a 503 and retries it", exc)
             return BoltResponse(status=503, body="")
+        except Exception:
+            log.exception("delivery %s could not be taken in; acked all the same", body.get("event_id"))
         next_()
         return None
 
