@@ -795,6 +795,20 @@ def test_run_live_check_by_someone_reading_the_channel_without_being_in_it_gets_
     assert hint.params["response_type"] == "ephemeral" and hint.params["replace_original"] in (False, "false")
 
 
+def test_run_live_check_hint_comes_when_slack_fails_to_say_the_user_groups(
+    bot: BotServer, slack: FakeSlackApi, aps: FakeAps
+) -> None:
+    """The hint lists the apps the clicker may use; a user group Slack did not list (503) leaves that app
+    unknown, and the hint still comes, saying so, rather than nothing at all."""
+    value = json.dumps({"cause": None, "channel": OTHER_CHANNEL, "ts": "1690000001.000001"})
+    slack.fail_next("usergroups.users.list", status=503)
+    bot.send_action(block_action_payload(RUN_LIVE_CHECK, value, user=STRANGER, channel=OTHER_CHANNEL))
+    [hint] = slack.wait_for("chat.postEphemeral")
+    assert "/aps-check" in hint.params["text"] and hint.params["user"] == STRANGER
+    assert "Slack did not say who is in the user groups" in hint.params["text"]
+    assert "No APS app is registered for you" not in hint.params["text"]
+
+
 def test_checklist_subcommand_is_routed_to_the_checklist_listeners(
     bot: BotServer, slack: FakeSlackApi, aps: FakeAps
 ) -> None:

@@ -78,6 +78,10 @@ GROUPS_UNREAD = (
     ":hourglass: Slack did not say who is in the user groups allowed to run this check, so it did not run. "
     "Try again in a minute."
 )
+GROUPS_UNLISTED = (
+    "Slack did not say who is in the user groups allowed to use some apps, so they are not listed; try "
+    "`/aps-check` with them in a minute."
+)
 REPORT_RETRY_WAITS = (1.0, 5.0)  # a final answer Slack did not take (5xx, 429, no answer) is sent again after
 
 
@@ -394,7 +398,15 @@ class CheckCommand:
     def _hint(
         self, client: WebClient, respond: Respond, user: str, channel: str, value: dict[str, Any]
     ) -> None:
-        usable = [a for a in self.deps.settings.aps_apps if self.allowed(client, a, user, channel)]
+        usable: list[ApsApp] = []
+        unread = False
+        for app in self.deps.settings.aps_apps:
+            try:
+                if self.allowed(client, app, user, channel):
+                    usable.append(app)
+            except (SlackApiError, OSError) as exc:  # Slack failed to say who is in the app's user groups
+                log.warning("run_live_check hint: user groups not read (%s)", failure_name(exc))
+                unread = True
         apps = ", ".join(f"*{escape(a.name)}* (`{escape(a.client_id)}`)" for a in usable[:10])
         lines = [":mag: Run a live access check here, with the project of the failing call:"]
         cause = self.deps.kb.cause(str(value.get("cause", ""))) if value.get("cause") else None
@@ -403,11 +415,12 @@ class CheckCommand:
                 f"It tests the suspected cause, *{escape(cause.title)}* (`{cause.id}`), against APS."
             )
         lines.append(USAGE)
-        lines.append(
-            f"Apps you can check with: {apps}."
-            if apps
-            else f"No APS app is registered for you yet. {escape(REGISTER_HINT)}"
-        )
+        if apps:
+            lines.append(f"Apps you can check with: {apps}.")
+        if unread:
+            lines.append(GROUPS_UNLISTED)
+        elif not apps:
+            lines.append(f"No APS app is registered for you yet. {escape(REGISTER_HINT)}")
         text, thread_ts = "\n".join(lines), str(value.get("ts") or "") or None
         try:
             tell_clicker(client, respond, channel=channel, user=user, text=text, thread_ts=thread_ts)
