@@ -9,6 +9,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -295,6 +296,29 @@ def test_a_report_slack_did_not_take_is_sent_again(
         bot.drain()
     assert again.params == first.params and "passed" in again.params["text"]
     assert len(slack.calls_to("response_url")) == 3
+
+
+def test_a_report_resent_after_a_share_click_does_not_undo_the_share(
+    bot_settings: Settings, slack: FakeSlackApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Slack may show a report it answered 500 for (or never answered): its user clicks Share before the
+    report is sent again, and the resend must not put the report (and a dead Share button) back over
+    "Shared in the channel"."""
+    from bot.slack.listeners import check_command
+
+    resend = threading.Event()
+    monkeypatch.setattr(check_command, "REPORT_RETRY_WAITS", (1.0,))
+    monkeypatch.setattr(check_command, "time", SimpleNamespace(sleep=lambda _: resend.wait(10)))
+    slack.fail_next("response_url", times=2, status=500)  # the "checking…" message, then the report
+    with running_bot(bot_settings, clock=Clock()) as bot:
+        command(bot, f"{CLIENT_ID} {PROJECT_ID} {ACCOUNT_ID}")
+        bot.send_action(share_button(slack))
+        slack.wait_for("chat.postMessage")
+        slack.wait_for("response_url", predicate=lambda c: "Shared in the channel" in str(c.params))
+        resend.set()
+        bot.drain()
+    replaced = [c for c in slack.calls_to("response_url") if c.params.get("replace_original") is True]
+    assert "Shared in the channel" in str(replaced[-1].params)
 
 
 def test_a_report_slack_refuses_for_good_is_not_sent_again(

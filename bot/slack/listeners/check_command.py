@@ -316,6 +316,7 @@ class CheckCommand:
             respond,
             text=report_text(report),
             blocks=report_blocks(report, share_id=share_id, note=RESUMED_NOTE if resumed else None),
+            resend_while=lambda: self.reports.waiting(share_id),  # a Share click replaced it meanwhile
         )
 
     # --- authorisation ------------------------------------------------------------------------------
@@ -428,10 +429,13 @@ class CheckCommand:
             log.warning("run_live_check hint failed: %s", exc.response.get("error"))
 
 
-def _final(respond: Respond, **message: Any) -> None:
+def _final(respond: Respond, *, resend_while: Callable[[], bool] = lambda: True, **message: Any) -> None:
     """Replace the "checking…" message with the check's answer. Replacing twice shows it once, so an answer
-    Slack did not take (5xx, 429, no answer) is sent again, up to len(REPORT_RETRY_WAITS) more times."""
-    for wait in (*REPORT_RETRY_WAITS, None):
+    Slack did not take (5xx, 429, no answer) is sent again, up to len(REPORT_RETRY_WAITS) more times, while
+    `resend_while()` holds: Slack may have shown it anyway, and a click on it replaced it with a newer one."""
+    for attempt, wait in enumerate((*REPORT_RETRY_WAITS, None)):
+        if attempt and not resend_while():
+            return
         try:
             status = respond(replace_original=True, **message).status_code
         except Exception as exc:  # no answer from Slack
