@@ -654,10 +654,19 @@ def test_an_account_name_where_the_account_id_belongs_gets_usage(
     assert aps.calls == []
 
 
-def test_a_project_name_with_spaces_but_no_quotes_gets_usage(bot: BotServer, aps: FakeAps) -> None:
+@pytest.mark.parametrize(
+    ("name", "refused"),
+    [
+        ("Tower Extension", "'Extension' is not an account id"),
+        ("Tower A Extension", "unexpected argument 'Extension'"),  # the hint's own example, unquoted
+    ],
+)
+def test_a_project_name_with_spaces_but_no_quotes_gets_usage(
+    bot: BotServer, aps: FakeAps, name: str, refused: str
+) -> None:
     """Its second word took the account's place and was checked as an account the app does not reach."""
-    answer = command(bot, f"{CLIENT_ID} Tower Extension")
-    assert "'Extension' is not an account id" in answer.get("text", ""), answer
+    answer = command(bot, f"{CLIENT_ID} {name}")
+    assert refused in answer.get("text", ""), answer
     assert "goes in quotes" in answer["text"] and aps.calls == []
 
 
