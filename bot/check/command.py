@@ -8,7 +8,7 @@ import shlex
 from collections.abc import Iterable
 from typing import Any
 
-from bot.check.request import REGION_ALIASES, REGIONS
+from bot.check.request import QUOTING_HINT, REGION_ALIASES, REGIONS
 from bot.diagnosis.redact import redact
 
 SECRET_WORDS = re.compile(r"(client_?secret|secret|password|passwd|pwd)\s*[=:]", re.IGNORECASE)
@@ -115,7 +115,7 @@ def parse_check_args(words: list[str]) -> dict[str, str | None]:
         is_region = word.upper() in REGIONS or word.upper() in REGION_ALIASES
         slot = "region" if is_region and "region" not in named else "account"
         if slot in named:
-            raise UsageError(f"unexpected argument {word!r}")
+            raise UsageError(f"unexpected argument {word!r} ({QUOTING_HINT})")
         named[slot] = word
     return {
         "app": app_ref,

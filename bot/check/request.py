@@ -26,6 +26,8 @@ PROJECT_IN_LINK = re.compile(
     re.IGNORECASE,
 )
 
+QUOTING_HINT = 'a project name with spaces goes in quotes: "Tower A Extension"'
+
 
 class InvalidRequest(ValueError):
     """An argument that cannot be checked (the message says which and why)."""
@@ -113,7 +115,7 @@ class CheckRequest:
                 raise InvalidRequest(
                     f"{account!r} is not an account id: that is a GUID (`b.` optional), as ACC Account "
                     "Admin shows it; leave it out and the check looks for the project in the app's accounts "
-                    '(a project name with spaces goes in quotes: "Tower A Extension")'
+                    f"({QUOTING_HINT})"
                 )
         user = user.strip() if user else None
         if user and not (EMAIL.match(user) or USER_ID.match(user)):

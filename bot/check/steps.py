@@ -24,9 +24,9 @@ NEEDED_SCOPES = ("data:read", "account:read")
 MAX_HUBS_SEARCHED = 10
 MAX_HUBS_PROBED = 5  # on the failure path only: is the project in another account the app reaches?
 DM = "Data Management API"
-MEMBER_WITHOUT_ACCESS = {  # ACC Admin project member statuses that see no files
+MEMBER_WITHOUT_ACCESS = {  # ACC Admin project member statuses that see no files (the list leaves out
+    # "deleted" members unless asked; "inactive" is an account user's status, never a project member's)
     "pending": "the invitation to the project is not accepted yet",
-    "inactive": "the membership is deactivated",
 }
 ACC = "Autodesk Construction Cloud API (ACC Admin)"
 

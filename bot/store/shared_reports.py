@@ -68,6 +68,11 @@ class SharedReports:
         [row] = rows
         return KeptReport(json.loads(row["post"]), json.loads(row["shared"]), row["user"], row["expires_at"])
 
+    def waiting(self, share_id: str) -> bool:
+        """Whether the report still waits for its Share click (not taken by one, nor expired and dropped)."""
+        row = self.db.connection().execute("SELECT 1 FROM shared_reports WHERE id = ?", (share_id,))
+        return row.fetchone() is not None
+
     def put_back(self, share_id: str, kept: KeptReport, *, now: float) -> None:
         """Keep a taken report again (its share failed), until it would have expired."""
         self.keep(

@@ -806,15 +806,22 @@ def test_the_project_found_by_the_hub_search_is_not_asked_for_again(
     assert len(own) == (1 if project == PROJECT_ID else 3), own
 
 
-@pytest.mark.parametrize("status", ["pending", "inactive"])
+@pytest.mark.parametrize(
+    ("status", "told"),
+    [
+        ("pending", "is a member of the project with status pending: the invitation to the project is not"),
+        ("deleted", "is not a member of the project"),  # removed members are not listed by default
+    ],
+)
 def test_a_member_who_has_not_accepted_the_invitation_is_told_as_such(
-    aps: FakeAps, settings: Settings, status: str
+    aps: FakeAps, settings: Settings, status: str, told: str
 ) -> None:
-    """The commonest "the user cannot see the project" answer: invited, not yet accepted."""
+    """The commonest "the user cannot see the project" answer: invited, not yet accepted. (ACC's project
+    members are active, pending or deleted; "inactive" is an account user's status.)"""
     aps.member_status = status
     failed = check(settings, user=USER_EMAIL).failed_step
     assert (failed.name, failed.cause_id) == ("user_access", "user-lacks-project-access"), failed
-    assert f"with status {status}" in failed.observed.message
+    assert told in failed.observed.message
 
 
 def test_a_missing_integration_without_an_account_id_names_no_placeholder(

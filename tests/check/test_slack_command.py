@@ -9,6 +9,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -295,6 +296,29 @@ def test_a_report_slack_did_not_take_is_sent_again(
         bot.drain()
     assert again.params == first.params and "passed" in again.params["text"]
     assert len(slack.calls_to("response_url")) == 3
+
+
+def test_a_report_resent_after_a_share_click_does_not_undo_the_share(
+    bot_settings: Settings, slack: FakeSlackApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Slack may show a report it answered 500 for (or never answered): its user clicks Share before the
+    report is sent again, and the resend must not put the report (and a dead Share button) back over
+    "Shared in the channel"."""
+    from bot.slack.listeners import check_command
+
+    resend = threading.Event()
+    monkeypatch.setattr(check_command, "REPORT_RETRY_WAITS", (1.0,))
+    monkeypatch.setattr(check_command, "time", SimpleNamespace(sleep=lambda _: resend.wait(10)))
+    slack.fail_next("response_url", times=2, status=500)  # the "checking…" message, then the report
+    with running_bot(bot_settings, clock=Clock()) as bot:
+        command(bot, f"{CLIENT_ID} {PROJECT_ID} {ACCOUNT_ID}")
+        bot.send_action(share_button(slack))
+        slack.wait_for("chat.postMessage")
+        slack.wait_for("response_url", predicate=lambda c: "Shared in the channel" in str(c.params))
+        resend.set()
+        bot.drain()
+    replaced = [c for c in slack.calls_to("response_url") if c.params.get("replace_original") is True]
+    assert "Shared in the channel" in str(replaced[-1].params)
 
 
 def test_a_report_slack_refuses_for_good_is_not_sent_again(
@@ -630,10 +654,19 @@ def test_an_account_name_where_the_account_id_belongs_gets_usage(
     assert aps.calls == []
 
 
-def test_a_project_name_with_spaces_but_no_quotes_gets_usage(bot: BotServer, aps: FakeAps) -> None:
+@pytest.mark.parametrize(
+    ("name", "refused"),
+    [
+        ("Tower Extension", "'Extension' is not an account id"),
+        ("Tower A Extension", "unexpected argument 'Extension'"),  # the hint's own example, unquoted
+    ],
+)
+def test_a_project_name_with_spaces_but_no_quotes_gets_usage(
+    bot: BotServer, aps: FakeAps, name: str, refused: str
+) -> None:
     """Its second word took the account's place and was checked as an account the app does not reach."""
-    answer = command(bot, f"{CLIENT_ID} Tower Extension")
-    assert "'Extension' is not an account id" in answer.get("text", ""), answer
+    answer = command(bot, f"{CLIENT_ID} {name}")
+    assert refused in answer.get("text", ""), answer
     assert "goes in quotes" in answer["text"] and aps.calls == []
 
 
@@ -793,6 +826,20 @@ def test_run_live_check_by_someone_reading_the_channel_without_being_in_it_gets_
     [hint] = slack.wait_for("response_url")
     assert "/aps-check" in hint.params["text"] and CLIENT_ID in hint.params["text"]
     assert hint.params["response_type"] == "ephemeral" and hint.params["replace_original"] in (False, "false")
+
+
+def test_run_live_check_hint_comes_when_slack_fails_to_say_the_user_groups(
+    bot: BotServer, slack: FakeSlackApi, aps: FakeAps
+) -> None:
+    """The hint lists the apps the clicker may use; a user group Slack did not list (503) leaves that app
+    unknown, and the hint still comes, saying so, rather than nothing at all."""
+    value = json.dumps({"cause": None, "channel": OTHER_CHANNEL, "ts": "1690000001.000001"})
+    slack.fail_next("usergroups.users.list", status=503)
+    bot.send_action(block_action_payload(RUN_LIVE_CHECK, value, user=STRANGER, channel=OTHER_CHANNEL))
+    [hint] = slack.wait_for("chat.postEphemeral")
+    assert "/aps-check" in hint.params["text"] and hint.params["user"] == STRANGER
+    assert "Slack did not say who is in the user groups" in hint.params["text"]
+    assert "No APS app is registered for you" not in hint.params["text"]
 
 
 def test_checklist_subcommand_is_routed_to_the_checklist_listeners(

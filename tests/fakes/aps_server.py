@@ -184,7 +184,8 @@ class FakeAps:
         self.extra_accounts = 0
         # Project members listed before USER_EMAIL's member, as (email, Autodesk id)
         self.other_members: list[tuple[str, str]] = []
-        # USER_EMAIL's membership: "pending" until they accept the project invitation (then no file access)
+        # USER_EMAIL's membership (ACC's project user statuses): "pending" until they accept the project
+        # invitation (then no file access), "deleted" once removed (then listed only if `filter[status]` says)
         self.member_status = "active"
         # Hubs whose project endpoints answer this status for now (503: an outage; 429: throttled)
         self.unavailable_hubs: dict[str, int] = {}
@@ -644,7 +645,8 @@ class FakeAps:
 
     def _project_users(self, query: dict) -> dict[str, Any]:
         """A page of GET projects/{id}/users: `filter[email]` matched as `filterTextMatch` says (`contains`
-        by default), then `offset`/`limit` (20 by default)."""
+        by default), members of the statuses `filter[status]` names (active and pending by default), then
+        `offset`/`limit` (20 by default)."""
         members = [
             {
                 "id": str(uuid.uuid5(uuid.NAMESPACE_URL, email)),
@@ -657,7 +659,10 @@ class FakeAps:
         ]
         email = (query.get("filter[email]") or [""])[0].lower()
         how = (query.get("filterTextMatch") or ["contains"])[0]
-        matching = [m for m in members if _text_matches(m["email"].lower(), email, how)]
+        statuses = (query.get("filter[status]") or ["active,pending"])[0].split(",")  # APS's default
+        matching = [
+            m for m in members if _text_matches(m["email"].lower(), email, how) and m["status"] in statuses
+        ]
         limit = min(200, int((query.get("limit") or ["20"])[0]))
         offset = int((query.get("offset") or ["0"])[0])
         pagination = {"limit": limit, "offset": offset, "totalResults": len(matching)}

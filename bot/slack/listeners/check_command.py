@@ -78,6 +78,10 @@ GROUPS_UNREAD = (
     ":hourglass: Slack did not say who is in the user groups allowed to run this check, so it did not run. "
     "Try again in a minute."
 )
+GROUPS_UNLISTED = (
+    "Slack did not say who is in the user groups allowed to use some apps, so they are not listed; try "
+    "`/aps-check` with them in a minute."
+)
 REPORT_RETRY_WAITS = (1.0, 5.0)  # a final answer Slack did not take (5xx, 429, no answer) is sent again after
 
 
@@ -312,6 +316,7 @@ class CheckCommand:
             respond,
             text=report_text(report),
             blocks=report_blocks(report, share_id=share_id, note=RESUMED_NOTE if resumed else None),
+            resend_while=lambda: self.reports.waiting(share_id),  # a Share click replaced it meanwhile
         )
 
     # --- authorisation ------------------------------------------------------------------------------
@@ -394,7 +399,15 @@ class CheckCommand:
     def _hint(
         self, client: WebClient, respond: Respond, user: str, channel: str, value: dict[str, Any]
     ) -> None:
-        usable = [a for a in self.deps.settings.aps_apps if self.allowed(client, a, user, channel)]
+        usable: list[ApsApp] = []
+        unread = False
+        for app in self.deps.settings.aps_apps:
+            try:
+                if self.allowed(client, app, user, channel):
+                    usable.append(app)
+            except (SlackApiError, OSError) as exc:  # Slack failed to say who is in the app's user groups
+                log.warning("run_live_check hint: user groups not read (%s)", failure_name(exc))
+                unread = True
         apps = ", ".join(f"*{escape(a.name)}* (`{escape(a.client_id)}`)" for a in usable[:10])
         lines = [":mag: Run a live access check here, with the project of the failing call:"]
         cause = self.deps.kb.cause(str(value.get("cause", ""))) if value.get("cause") else None
@@ -403,11 +416,12 @@ class CheckCommand:
                 f"It tests the suspected cause, *{escape(cause.title)}* (`{cause.id}`), against APS."
             )
         lines.append(USAGE)
-        lines.append(
-            f"Apps you can check with: {apps}."
-            if apps
-            else f"No APS app is registered for you yet. {escape(REGISTER_HINT)}"
-        )
+        if apps:
+            lines.append(f"Apps you can check with: {apps}.")
+        if unread:
+            lines.append(GROUPS_UNLISTED)
+        elif not apps:
+            lines.append(f"No APS app is registered for you yet. {escape(REGISTER_HINT)}")
         text, thread_ts = "\n".join(lines), str(value.get("ts") or "") or None
         try:
             tell_clicker(client, respond, channel=channel, user=user, text=text, thread_ts=thread_ts)
@@ -415,10 +429,13 @@ class CheckCommand:
             log.warning("run_live_check hint failed: %s", exc.response.get("error"))
 
 
-def _final(respond: Respond, **message: Any) -> None:
+def _final(respond: Respond, *, resend_while: Callable[[], bool] = lambda: True, **message: Any) -> None:
     """Replace the "checking…" message with the check's answer. Replacing twice shows it once, so an answer
-    Slack did not take (5xx, 429, no answer) is sent again, up to len(REPORT_RETRY_WAITS) more times."""
-    for wait in (*REPORT_RETRY_WAITS, None):
+    Slack did not take (5xx, 429, no answer) is sent again, up to len(REPORT_RETRY_WAITS) more times, while
+    `resend_while()` holds: Slack may have shown it anyway, and a click on it replaced it with a newer one."""
+    for attempt, wait in enumerate((*REPORT_RETRY_WAITS, None)):
+        if attempt and not resend_while():
+            return
         try:
             status = respond(replace_original=True, **message).status_code
         except Exception as exc:  # no answer from Slack
