@@ -318,11 +318,11 @@ class ChecklistThreads:
         except (sqlite3.Error, ConcurrentUpdate):
             log.exception("checklist click not stored")
             self._tell_clicker(client, body, NOT_SAVED)
-        except (SlackApiError, OSError) as exc:
-            if is_retriable(exc):  # a lookup the click needs (who is in a user group), or the re-check's post
+        except SlackApiError as exc:
+            if is_retriable(exc):  # the re-check's result not taken: the click can be tried again at once
                 log.warning("checklist click: Slack failed (%s)", failure_name(exc))
                 self._tell_clicker(client, body, TRY_AGAIN)
-            elif isinstance(exc, SlackApiError) and exc.response.get("error") in NOT_VISIBLE:
+            elif exc.response.get("error") in NOT_VISIBLE:
                 log.warning("checklist click in a channel Slack hides from the bot: %s", failure_name(exc))
                 _respond(body, HIDDEN_TEXT)  # no ephemeral message in a channel the bot cannot see
             else:
@@ -628,7 +628,12 @@ class ChecklistThreads:
             raise
         intro = f"*{who}* of {_subject(state)}:"
         blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": intro}}, *outcome.blocks]
-        self._post_in_thread(client, state, f"{who}: {outcome.text}"[:3000], blocks=blocks[:50])
+        try:
+            self._post_in_thread(client, state, f"{who}: {outcome.text}"[:3000], blocks=blocks[:50])
+        except Exception:
+            if requested_by:  # nobody saw this check: the clicker may run the next one at once
+                self.deps.check_runs.forget(f"checklist:{state.id}")
+            raise
         if on_posted is not None:
             on_posted(outcome.passed)
         if outcome.passed:  # a scheduled re-check has nothing left to show (a failed one leaves it due)
@@ -649,7 +654,10 @@ class ChecklistThreads:
             return True
         groups: list[str] = []
         if needs_usergroups(app, user, state.channel):
-            groups = self.deps.usergroups.of(client, user, app.allowed_usergroups)
+            try:
+                groups = self.deps.usergroups.of(client, user, app.allowed_usergroups)
+            except (SlackApiError, OSError) as exc:  # Slack failed to say: no refusal, try again
+                raise SlackUnavailable(failure_name(exc)) from exc
         return may_use(app, user, state.channel, groups)
 
     def run_recheck_job(self, client: WebClient, job: Job) -> None:
@@ -672,7 +680,7 @@ class ChecklistThreads:
         try:
             self.recheck(client, state.id, on_posted=posted)
         except Exception as exc:
-            if not is_retriable(exc) or attempt >= RECHECK_ATTEMPTS:
+            if not (is_retriable(exc) or isinstance(exc, SlackUnavailable)) or attempt >= RECHECK_ATTEMPTS:
                 raise
             wait = max(RECHECK_RETRY_SECONDS, retry_after(exc) or 0.0)
             log.warning("checklist %s: re-check not posted (%s); will retry", state.id, failure_name(exc))

@@ -863,3 +863,28 @@ def test_a_recheck_click_slack_did_not_say_the_groups_for_asks_to_try_again(deps
     assert [p["text"] for p in slack.of("chat.postEphemeral")] == [TRY_AGAIN]
     threads.click(recheck_click(slack, state, "U2"), slack)  # Slack is back
     assert check.calls == [("abc", "b.p")]
+
+
+def test_a_recheck_click_whose_result_slack_did_not_take_can_be_clicked_again_at_once(deps, clock) -> None:
+    """The clicker is told to try again, and the next click runs the check (no "try again in 20 s")."""
+    slack = SlackDownFor("Re-check requested by", down=1)
+    check = FakeCheck(True)
+    threads, state = started(deps, slack, client_id="abc", project="b.p", live_check=check)
+    threads.click(recheck_click(slack, state, "U2"), slack)
+    assert [p["text"] for p in slack.of("chat.postEphemeral")] == [TRY_AGAIN]
+    threads.click(recheck_click(slack, state, "U2"), slack)
+    assert len(check.calls) == 2 and slack.of("chat.postEphemeral")[1:] == []
+    assert threads.store.get(state.id).step_done("test-access")
+
+
+def test_a_live_check_that_fails_with_an_os_error_is_not_called_a_slack_failure(deps, slack) -> None:
+    """A missing CA bundle (say) is the bot's own error: logged with its traceback, not "Slack did not answer"."""
+
+    def broken(*args: Any) -> CheckOutcome:
+        raise FileNotFoundError("no CA bundle")
+
+    threads, state = started(deps, slack, client_id="abc", project="b.p", live_check=broken)
+    with pytest.raises(FileNotFoundError):
+        threads.click(recheck_click(slack, state, "U2"), slack)
+    assert slack.of("chat.postEphemeral") == []
+    assert any("could not run (FileNotFoundError)" in p["text"] for p in slack.of("chat.postMessage"))
