@@ -7,6 +7,8 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
+from bot.aps.parse import parse_retry_after
+
 
 def is_retriable(exc: BaseException) -> bool:
     """A failure worth another attempt: 5xx, rate limit left after the client's retries, network error."""
@@ -27,11 +29,8 @@ def retry_after_header(headers: Mapping[str, Any] | None) -> float | None:
     """`Retry-After` in seconds from response headers (any case; a value or a list of them), if readable."""
     for name, value in (headers or {}).items():
         if name.lower() == "retry-after":
-            value = value[0] if isinstance(value, list) else value
-            try:
-                return float(value)
-            except (TypeError, ValueError):
-                return None
+            value = value[0] if isinstance(value, list) and value else value
+            return parse_retry_after(None if value is None else str(value))  # "inf" and "nan" are not read
     return None
 
 

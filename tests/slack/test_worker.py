@@ -20,6 +20,7 @@ from bot.diagnosis.result import Diagnosis
 from bot.knowledge import KnowledgeBase
 from bot.settings import ApsApp, Settings
 from bot.slack.deps import Deps
+from bot.slack.failures import retry_after_header
 from bot.slack.replies import PASSIVE, REPLY_JOB, reply_job
 from bot.store.db import Database
 from bot.store.dedupe import event_key
@@ -316,3 +317,21 @@ def test_a_restart_that_cannot_even_start_a_process_is_tried_again(monkeypatch: 
     monitor._spawn = spawn  # type: ignore[method-assign]
     monitor._watch()
     assert len(starts) == 2 and monitor._process is alive
+
+
+@pytest.mark.parametrize(
+    ("headers", "seconds"),
+    [
+        ({"Retry-After": "30"}, 30.0),
+        ({"retry-after": ["7"]}, 7.0),
+        ({"Retry-After": "inf"}, None),
+        ({"Retry-After": "nan"}, None),
+        ({"Retry-After": "soon"}, None),
+        ({}, None),
+    ],
+)
+def test_slacks_retry_after_is_read_as_seconds_and_never_as_forever(
+    headers: dict, seconds: float | None
+) -> None:
+    """`Retry-After: inf` would schedule a reply (or a re-check) that never runs."""
+    assert retry_after_header(headers) == seconds
