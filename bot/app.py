@@ -7,6 +7,7 @@ Nothing runs at import time; `aps-bot serve`, the tests and the benchmark each c
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -109,6 +110,16 @@ class BoundedRateLimitRetry(RateLimitErrorRetryHandler):
             return False
         wait = retry_after_header(response.headers)
         return wait is None or wait <= MAX_INLINE_RETRY_AFTER
+
+    def prepare_for_next_attempt(
+        self, *, state: Any, request: Any, response: Any = None, error: Any = None
+    ) -> None:
+        """Wait what `_can_retry` read (slack_sdk's own `int()` of the header raised on 'inf' or 'nan', which
+        are no number of seconds and so waited like a missing header: about a second), then try again."""
+        wait = retry_after_header(response.headers)
+        state.next_attempt_requested = True
+        time.sleep((1.0 if wait is None else wait) + random.random())
+        state.increment_current_attempt()
 
 
 def make_client(settings: Settings) -> WebClient:

@@ -104,7 +104,8 @@ NOT_VISIBLE = ("channel_not_found", "not_in_channel")  # Slack's answer about a 
 
 
 class SlackUnavailable(Exception):
-    """Slack did not answer a lookup the click depends on; the user is asked to try again."""
+    """Slack did not answer a lookup the click depends on (or a re-check click's result post); the user is
+    asked to try again."""
 
 
 class Click(NamedTuple):
@@ -630,9 +631,11 @@ class ChecklistThreads:
         blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": intro}}, *outcome.blocks]
         try:
             self._post_in_thread(client, state, f"{who}: {outcome.text}"[:3000], blocks=blocks[:50])
-        except Exception:
+        except Exception as exc:
             if requested_by:  # nobody saw this check: the clicker may run the next one at once
                 self.deps.check_runs.forget(f"checklist:{state.id}")
+                if isinstance(exc, OSError):  # no answer from Slack, as a 503: the click is tried again
+                    raise SlackUnavailable(failure_name(exc)) from exc
             raise
         if on_posted is not None:
             on_posted(outcome.passed)

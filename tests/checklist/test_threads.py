@@ -865,9 +865,14 @@ def test_a_recheck_click_slack_did_not_say_the_groups_for_asks_to_try_again(deps
     assert check.calls == [("abc", "b.p")]
 
 
-def test_a_recheck_click_whose_result_slack_did_not_take_can_be_clicked_again_at_once(deps, clock) -> None:
-    """The clicker is told to try again, and the next click runs the check (no "try again in 20 s")."""
-    slack = SlackDownFor("Re-check requested by", down=1)
+@pytest.mark.parametrize("failure", ["slack_503", "network"])
+def test_a_recheck_click_whose_result_slack_did_not_take_can_be_clicked_again_at_once(
+    deps, clock, failure: str
+) -> None:
+    """A 503 or a reset connection on the result: the clicker is told to try again, and the next click runs
+    the check (no "try again in 20 s")."""
+    prefix = "Re-check requested by"
+    slack = SlackDownFor(prefix, down=1) if failure == "slack_503" else NetworkDownFor(prefix)
     check = FakeCheck(True)
     threads, state = started(deps, slack, client_id="abc", project="b.p", live_check=check)
     threads.click(recheck_click(slack, state, "U2"), slack)

@@ -23,7 +23,8 @@ it, both with `not_allowed_token_type`, as Slack does. `apps.connections.open` h
 Steering answers:
 - `fail_next(method, error="channel_not_found")`: the next call answers HTTP 200
   `{"ok": false, "error": "channel_not_found"}`;
-  `fail_next(method, status=429, retry_after=1)`: HTTP 429 with `Retry-After: 1` (error "ratelimited");
+  `fail_next(method, status=429, retry_after=1)`: HTTP 429 with `Retry-After: 1` (error "ratelimited"; a
+  string is sent as it is, e.g. "inf");
   `fail_next(method, status=500)`: HTTP 500. Faults queue up per method (`times=` repeats one).
 - `set_response(method, payload)`: answer with `payload` (a dict, or a function `params -> dict`) from now on.
 - `add_message(channel, ts, text, ...)`: seed a message that conversations.replies returns (messages posted
@@ -163,7 +164,7 @@ class Call:
 class _Fault:
     error: str | None
     status: int | None
-    retry_after: float | None
+    retry_after: float | str | None
     taken: bool = False  # Slack carried the call out, then its answer failed (a 5xx, a gateway timeout)
 
 
@@ -230,7 +231,7 @@ class FakeSlackApi:
         *,
         error: str | None = None,
         status: int | None = None,
-        retry_after: float | None = None,
+        retry_after: float | str | None = None,
         times: int = 1,
         taken: bool = False,
     ) -> None:
@@ -547,7 +548,10 @@ class _Handler(BaseHTTPRequestHandler):
                 self.api.answer(method, params)
             status = fault.status or 200
             body = {"ok": False, "error": fault.error or ("ratelimited" if status == 429 else "fatal_error")}
-            extra = {"Retry-After": str(int(fault.retry_after))} if fault.retry_after is not None else {}
+            after = fault.retry_after
+            extra = (
+                {} if after is None else {"Retry-After": after if isinstance(after, str) else str(int(after))}
+            )
             self._send(status, body, extra)
             return
         if method == "response_url":

@@ -739,6 +739,20 @@ def test_a_long_slack_rate_limit_is_waited_out_by_the_worker_not_inside_the_call
     assert len(slack.calls_to("chat.postMessage")) == 2
 
 
+@pytest.mark.parametrize("retry_after", ["inf", "nan"])
+def test_a_rate_limit_whose_retry_after_is_no_number_of_seconds_is_retried_not_dropped(
+    bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis], retry_after: str
+) -> None:
+    """A `Retry-After` read as no number of seconds is waited like a missing one: the reply is posted, not
+    lost to the Web API client failing to read the header itself."""
+    slack.fail_next("chat.postMessage", status=429, retry_after=retry_after)
+    bot.send_event(message_event(aps_paste[0]))
+    calls = slack.wait_for("chat.postMessage", count=2)
+    assert calls[0].params == calls[1].params
+    bot.drain()
+    assert len(slack.calls_to("chat.postMessage")) == 2
+
+
 def test_a_permanent_failure_is_not_retried(
     settings, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
 ) -> None:
