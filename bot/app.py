@@ -7,7 +7,6 @@ Nothing runs at import time; `aps-bot serve`, the tests and the benchmark each c
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -19,13 +18,12 @@ from slack_bolt import App
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_bolt.middleware.authorization import SingleTeamAuthorization
 from slack_sdk import WebClient
-from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 
 from bot.knowledge import load_kb
 from bot.server import make_wsgi
 from bot.settings import Settings
+from bot.slack.client import make_client
 from bot.slack.deps import Deps
-from bot.slack.failures import retry_after_header
 from bot.slack.listeners import register_all
 from bot.store.db import Database
 from bot.worker import ReplyWorker, WorkerProcess, start_thread
@@ -33,8 +31,6 @@ from bot.worker import ReplyWorker, WorkerProcess, start_thread
 log = logging.getLogger(__name__)
 
 BOLT_LISTENER_THREADS = 8
-RATE_LIMIT_RETRIES = 2
-MAX_INLINE_RETRY_AFTER = 10.0  # longer Slack waits are not slept inside a call (BoundedRateLimitRetry)
 
 
 class RegistryApp(App):
@@ -98,41 +94,6 @@ class RegistryApp(App):
     def view(self, constraints: Any, *args: Any, **kwargs: Any) -> Any:
         self._note("view", constraints, "callback_id")
         return super().view(constraints, *args, **kwargs)
-
-
-class BoundedRateLimitRetry(RateLimitErrorRetryHandler):
-    """Slack's 429s retried inside the call only when `Retry-After` is short: a long wait would hold a thread
-    (and a reply job past its lease); the 429 is raised instead, and the reply worker retries the job at the
-    time Slack named."""
-
-    def _can_retry(self, *, state: Any, request: Any, response: Any = None, error: Any = None) -> bool:
-        if response is None or response.status_code != 429:
-            return False
-        wait = retry_after_header(response.headers)
-        return wait is None or wait <= MAX_INLINE_RETRY_AFTER
-
-    def prepare_for_next_attempt(
-        self, *, state: Any, request: Any, response: Any = None, error: Any = None
-    ) -> None:
-        """Wait what `_can_retry` read (slack_sdk's own `int()` of the header raised on 'inf' or 'nan', which
-        are no number of seconds and so waited like a missing header: about a second), then try again."""
-        wait = retry_after_header(response.headers)
-        state.next_attempt_requested = True
-        time.sleep((1.0 if wait is None else wait) + random.random())
-        state.increment_current_attempt()
-
-
-def make_client(settings: Settings) -> WebClient:
-    """The Web API client: `settings.slack_api_base`, retries on connection errors and on 429."""
-    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
-    return WebClient(
-        token=token,
-        base_url=settings.slack_api_base,
-        retry_handlers=[
-            ConnectionErrorRetryHandler(),
-            BoundedRateLimitRetry(max_retry_count=RATE_LIMIT_RETRIES),
-        ],
-    )
 
 
 @dataclass

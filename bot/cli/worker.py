@@ -26,8 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bot.app import make_client
     from bot.knowledge import KnowledgeError, load_kb
+    from bot.slack.client import make_client
     from bot.slack.deps import Deps
     from bot.store.db import Database
     from bot.worker import NICENESS, READY, ReplyWorker, event_wait, stdin_wait

@@ -312,7 +312,8 @@ class ChecklistThreads:
                 self.recheck(client, state.id, requested_by=user)
         except Rejected as exc:
             self._reject(client, body, str(exc))
-        except SlackUnavailable:
+        except SlackUnavailable as exc:
+            log.warning("checklist click: Slack did not answer (%s)", exc)
             self._tell_clicker(client, body, TRY_AGAIN)
         except TooSoon as exc:
             self._tell_clicker(client, body, spacing_text("This checklist's app and project", exc.wait))

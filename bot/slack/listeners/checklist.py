@@ -13,7 +13,6 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bot.checklist import ChecklistState
 from bot.slack.checklist_blocks import ASSIGN, RECHECK, TICK, UNASSIGN, actor
@@ -25,6 +24,7 @@ from bot.slack.checklist_threads import (
     SlackUnavailable,
     is_member,
 )
+from bot.slack.client import make_client
 from bot.slack.deps import Deps
 from bot.slack.failures import failure_name
 from bot.store.dedupe import DedupeStore, checklist_from_key
@@ -156,14 +156,7 @@ def _forget(deps: Deps, key: str) -> None:
 
 def background_client(deps: Deps) -> WebClient:
     """The Web API client for work that runs outside a listener: the app's, or one from the settings."""
-    if deps.client is not None:
-        return deps.client
-    token = deps.settings.slack_bot_token
-    return WebClient(
-        token=token.get_secret_value() if token else None,
-        base_url=deps.settings.slack_api_base,
-        retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=2)],
-    )
+    return deps.client if deps.client is not None else make_client(deps.settings)
 
 
 def scheduled_work(
