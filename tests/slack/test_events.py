@@ -611,6 +611,24 @@ def test_a_poster_the_shortcut_warned_is_not_warned_again_when_they_ask_in_the_t
     assert len(slack.calls_to("chat.postEphemeral")) == 1
 
 
+def test_a_shortcut_on_a_paste_whose_poster_was_warned_warns_no_one_again(
+    bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
+) -> None:
+    """The passive reply warned the poster about the secret in their paste; a teammate who then runs the
+    shortcut on it (or runs it twice) gets an answer, and the poster no second "rotate it"."""
+    event = message_event(f"{aps_paste[0]}\nAuthorization: Bearer {LEAKED_TOKEN}")
+    bot.send_event(event)
+    slack.wait_for("chat.postEphemeral")
+    slack.wait_for("chat.postMessage")
+    bot.drain()
+    message = {"type": "message", "user": HUMAN, "text": event["text"], "ts": event["ts"]}
+    for _ in range(2):
+        bot.send_shortcut(message_shortcut_payload(message, user="U0OTHER01"))
+    slack.wait_for("chat.postMessage", count=3)
+    bot.drain()
+    assert len(slack.calls_to("chat.postEphemeral")) == 1
+
+
 def test_an_edited_mention_is_not_answered_again(
     bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
 ) -> None:
