@@ -520,6 +520,25 @@ def test_a_long_snippet_is_read_whole_when_its_preview_is_cut(
     assert [c.params["file"] for c in slack.calls_to("files.info")] == ["F0LONG0001"]
 
 
+@pytest.mark.parametrize("how", ["pasted in the channel", "diagnosed with the shortcut"])
+def test_a_secret_past_a_snippets_preview_warns_its_poster(
+    bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis], how: str
+) -> None:
+    """The preview hides the token on line 30 of the `curl -v`; the bot reads the whole snippet, so its
+    poster is told to rotate it whichever way the snippet came to be diagnosed."""
+    content, file = long_snippet(f"{aps_paste[0]}\nAuthorization: Bearer {LEAKED_TOKEN}", "F0LONG0003")
+    slack.add_file("F0LONG0003", content)
+    message = message_event("here is the whole curl -v", subtype="file_share", files=[file])
+    if how == "pasted in the channel":
+        bot.send_event(message)
+    else:
+        bot.send_shortcut(message_shortcut_payload(message, user="U0OTHER01"))
+    slack.wait_for("chat.postMessage")
+    bot.drain()
+    [warning] = slack.calls_to("chat.postEphemeral")
+    assert warning.params["user"] == HUMAN and "rotate" in warning.params["text"]
+
+
 def test_a_snippet_slack_will_not_give_is_diagnosed_from_its_preview(
     bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
 ) -> None:

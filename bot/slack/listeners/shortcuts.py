@@ -64,10 +64,12 @@ def _diagnose(replier: Replier, body: dict[str, Any], client: WebClient, respond
         return
     full = None
     try:
-        text = message_text(message)
-        full = replier.with_snippets(client, shortcut_text(message), truncated_snippets(message))
+        # The poster's own words, snippets read whole (a token past a preview is theirs to rotate too), and
+        # then what the message carries from elsewhere (a forwarded message's secret is not theirs).
+        own = replier.with_snippets(client, message_text(message), truncated_snippets(message))
+        full = "\n".join(p for p in (own, attached_text(message)) if p)
         replier.reply(client, full, channel=channel, thread_ts=thread_ts, answers=message.get("ts", ""))
-        if not is_from_bot(message, replier.deps.bot_user_id) and redact(text).found:
+        if not is_from_bot(message, replier.deps.bot_user_id) and redact(own).found:
             replier.warn_poster(
                 client,
                 channel=channel,
@@ -90,8 +92,14 @@ def _diagnose(replier: Replier, body: dict[str, Any], client: WebClient, respond
 
 def shortcut_text(message: dict[str, Any]) -> str:
     """What the shortcut diagnoses: the message (text, code blocks, snippet previews) and what it carries
-    elsewhere: a forwarded message's original and another integration's alert sit in `attachments` (text,
-    fields, blocks, snippets), a bot's post may hold its words only in section blocks."""
+    elsewhere (`attached_text`)."""
+    return "\n".join(p for p in (message_text(message), attached_text(message)) if p)
+
+
+def attached_text(message: dict[str, Any]) -> str:
+    """What a message carries besides its text and snippets: a forwarded message's original and another
+    integration's alert sit in `attachments` (text, fields, blocks, snippets), a bot's post may hold its words
+    only in section blocks."""
     parts = [_block_text(message.get("blocks"))]
     for attachment in message.get("attachments") or []:
         if not isinstance(attachment, dict) or _web_unfurl(attachment):
@@ -104,10 +112,8 @@ def shortcut_text(message: dict[str, Any]) -> str:
             _block_text([*(attachment.get("blocks") or []), *(attachment.get("message_blocks") or [])])
         )
         parts.append(message_text({"files": attachment.get("files")}))
-    extra = slack_to_plain("\n".join(p for p in parts if isinstance(p, str) and p.strip())).replace(
-        "```", "\n"
-    )
-    return "\n".join(p for p in (message_text(message), extra) if p)
+    text = "\n".join(p for p in parts if isinstance(p, str) and p.strip())
+    return slack_to_plain(text).replace("```", "\n")
 
 
 def _web_unfurl(attachment: dict[str, Any]) -> bool:
