@@ -74,3 +74,16 @@ def test_a_project_id_or_name_the_live_check_reads_starts_the_checklist(
     assert sorted(state.project for state in open_checklists(bot)) == sorted(
         [f"b.{GUID}", "Tower_A_Extension"]
     )
+
+
+def test_an_id_pasted_with_invisible_characters_is_read_as_the_command_reads_it(
+    bot: BotServer, slack: FakeSlackApi
+) -> None:
+    """A project id copied from a web page can carry a zero-width space or a byte order mark; /aps-check drops
+    them, so the modal does too rather than answering "No spaces" about a character nobody can see."""
+    slack.members[CHANNEL] = [HUMAN]
+    response = bot.send_action(submission(f"\ufeffb.{GUID}\u200b", client_id="\u2060Integration-Bot"))
+    bot.drain()
+    assert response.body in (b"", b"{}")
+    [state] = open_checklists(bot)
+    assert (state.project, state.client_id) == (f"b.{GUID}", "Integration-Bot")
