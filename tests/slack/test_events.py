@@ -281,6 +281,28 @@ def test_shortcut_where_the_bot_cannot_post_answers_the_user_privately(
     assert ("/invite" in json.dumps(answer.params)) is channel.startswith("C")
 
 
+@pytest.mark.parametrize(
+    "error", ["restricted_action_read_only_channel", "restricted_action_non_threadable_channel"]
+)
+def test_shortcut_in_a_channel_that_lets_no_app_post_answers_the_user_privately(
+    bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis], error: str
+) -> None:
+    """An announcement channel (only admins post) or one with threads turned off refuses the bot's threaded
+    answer for good: "try the shortcut again" would fail the same way, so the diagnosis goes to the user."""
+    paste, expected = aps_paste
+    slack.fail_next("chat.postMessage", error=error)
+    message = {"type": "message", "user": "U0OTHER01", "text": paste, "ts": next_ts()}
+    bot.send_shortcut(message_shortcut_payload(message))
+    [answer] = slack.wait_for("response_url")
+    bot.drain()
+    assert answer.params["response_type"] == "ephemeral"
+    blocks = answer.json("blocks")
+    assert expected.best.title in block_texts(blocks)
+    assert all(block.get("type") != "actions" for block in blocks)
+    assert "does not let me post" in block_texts(blocks) and "/invite" not in json.dumps(answer.params)
+    assert len(slack.calls_to("chat.postMessage")) == 1
+
+
 def test_a_shortcut_answer_slack_fails_to_take_is_retried_by_the_worker(
     bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
 ) -> None:

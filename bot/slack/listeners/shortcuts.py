@@ -39,6 +39,19 @@ OWN_ANSWER = (
     ":information_source: That is my own answer. Run *Diagnose this error* on the message that holds the "
     "error (in this thread, the one I answered)."
 )
+RESTRICTED = (
+    ":wave: Only you can see this: this channel does not let me post (it is read-only, or its threads are "
+    "off). For an answer in a thread, with the checklist and feedback buttons, paste the error in a channel "
+    "I'm in or in a DM to me."
+)
+NOT_IN = ("not_in_channel", "channel_not_found")
+# Slack's answers to a post the bot may never make there: the answer goes to the shortcut's user alone.
+CANNOT_POST = (
+    *NOT_IN,
+    "restricted_action",
+    "restricted_action_read_only_channel",
+    "restricted_action_non_threadable_channel",
+)
 NOT_IN_DM = (
     ":wave: Only you can see this: I can't post in a direct message between people. For an answer in a "
     "thread, with the checklist and feedback buttons, paste the error in a channel I'm in or in a DM to me."
@@ -81,11 +94,8 @@ def _diagnose(replier: Replier, body: dict[str, Any], client: WebClient, respond
         log_slack_error("diagnose_message shortcut", exc)
         if is_retriable(exc):
             _queue(replier, body, message, channel)
-        elif isinstance(exc, SlackApiError) and exc.response.get("error") in (
-            "not_in_channel",
-            "channel_not_found",
-        ):
-            _answer_privately(replier, respond, full or shortcut_text(message), body)
+        elif isinstance(exc, SlackApiError) and (error := exc.response.get("error")) in CANNOT_POST:
+            _answer_privately(replier, respond, full or shortcut_text(message), body, error)
         else:
             _tell(respond, f":warning: I could not answer ({failure_name(exc)}). Try the shortcut again.")
 
@@ -147,10 +157,12 @@ def _queue(replier: Replier, body: dict[str, Any], message: dict[str, Any], chan
     replier.deps.inbox.put([f"shortcut:{body.get('trigger_id', '')}"], REPLY_JOB, job)
 
 
-def _answer_privately(replier: Replier, respond: Respond, text: str, body: dict[str, Any]) -> None:
+def _answer_privately(
+    replier: Replier, respond: Respond, text: str, body: dict[str, Any], error: str
+) -> None:
     """The answer, seen by the shortcut's user alone (response_url works where the bot cannot post), without
-    the buttons: they need the bot in the conversation. A direct message between people cannot take the bot
-    (adding someone makes another conversation), a channel can."""
+    the buttons: they need the bot's answer in the conversation. A direct message between people cannot take
+    the bot (adding someone makes another conversation), a channel can; a read-only one lets no app post."""
     conversation = body.get("channel") or {}
     diagnosis = replier.deps.diagnoser.diagnose(text)
     where = {"channel": str(conversation.get("id", "")), "ts": str((body.get("message") or {}).get("ts", ""))}
@@ -161,7 +173,12 @@ def _answer_privately(replier: Replier, respond: Respond, text: str, body: dict[
     direct = where["channel"].startswith("D") or str(conversation.get("name", "")).startswith("mpdm-")
     note = {
         "type": "context",
-        "elements": [{"type": "mrkdwn", "text": NOT_IN_DM if direct else NOT_IN_CHANNEL}],
+        "elements": [
+            {
+                "type": "mrkdwn",
+                "text": NOT_IN_DM if direct else NOT_IN_CHANNEL if error in NOT_IN else RESTRICTED,
+            }
+        ],
     }
     blocks = [*(b for b in blocks if b.get("type") != "actions"), note]
     try:
