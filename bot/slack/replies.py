@@ -144,9 +144,9 @@ class Replier:
             secret = self._answer(client, job, again=again) or secret
             if secret:
                 answered({**job, "answered": True, "secret": True})
-        # After the answer: a retried job then warns once, and a failed warning loses no answer. Run again, it
-        # warns only if no earlier run recorded the warning as given.
-        if secret and not (again and self.dedupe.state(warned_key(job["channel"], job["ts"])) is not None):
+        # After the answer: a retried job then warns once, and a failed warning loses no answer (nor does a
+        # warning an earlier run recorded as given go out again: see `warn_poster`).
+        if secret:
             self.warn_poster(
                 client, channel=job["channel"], user=job["user"], ts=job["ts"], thread_ts=job.get("thread_ts")
             )
@@ -233,9 +233,12 @@ class Replier:
         self, client: WebClient, *, channel: str, user: str, ts: str, thread_ts: str | None
     ) -> None:
         """Ephemeral "rotate it" to whoever posted the secret in message `ts` (the secret itself is never
-        repeated). Best effort: a poster who left the channel (`user_not_in_channel`) or any other failure is
-        only logged. A warning given is remembered for good (delivery keys are forgotten after a day): a
-        mention under this message by its poster, however much later, adds no second warning."""
+        repeated), once per message. Best effort: a poster who left the channel (`user_not_in_channel`) or any
+        other failure is only logged. A warning given is remembered for good (delivery keys are forgotten
+        after a day): a mention under this message by its poster, the shortcut run on it or a retried job,
+        however much later, adds no second warning."""
+        if self.dedupe.state(warned_key(channel, ts)) is not None:
+            return
         extra = {"thread_ts": thread_ts} if thread_ts else {}
         try:
             client.chat_postEphemeral(channel=channel, user=user, text=secret_warning_text(), **extra)

@@ -160,3 +160,28 @@ def test_a_second_vote_by_someone_outside_the_channel_is_still_answered(
     assert "already" in told.params["text"] and told.params["response_type"] == "ephemeral"
     assert told.params.get("replace_original") in (False, "false")
     assert FeedbackStore(bot.runtime.deps.db).helpfulness()["votes"] == 1
+
+
+def test_a_vote_in_a_channel_the_bot_was_removed_from_is_still_answered(
+    bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
+) -> None:
+    """Once the bot is removed from a private channel, Slack hides it: the reply cannot show the tally and no
+    ephemeral message gets through. The vote is stored, and the voter hears so through the click's
+    response_url instead of a button that seems to do nothing."""
+    event = message_event(aps_paste[0])
+    bot.send_event(event)
+    [reply] = slack.wait_for_thread(CHANNEL, event["ts"])
+    value = button(reply, "diagnosis_fixed")["value"]
+    slack.fail_next("chat.update", error="channel_not_found")
+    bot.send_action(block_action_payload("diagnosis_fixed", value, message=reply))
+    [counted] = slack.wait_for("response_url")
+    slack.fail_next("chat.postEphemeral", error="channel_not_found")
+    bot.send_action(block_action_payload("diagnosis_not_it", value, message=reply))
+    [_, already] = slack.wait_for("response_url", count=2)
+    bot.drain()
+    assert "counted" in counted.params["text"] and counted.params["response_type"] == "ephemeral"
+    assert "already" in already.params["text"]
+    assert all(c.params.get("replace_original") in (False, "false") for c in (counted, already))
+    assert FeedbackStore(bot.runtime.deps.db).helpfulness()["by_cause"] == {
+        aps_paste[1].best.id: {"helpful": 1, "not_helpful": 0}
+    }

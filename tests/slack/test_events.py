@@ -281,6 +281,28 @@ def test_shortcut_where_the_bot_cannot_post_answers_the_user_privately(
     assert ("/invite" in json.dumps(answer.params)) is channel.startswith("C")
 
 
+@pytest.mark.parametrize(
+    "error", ["restricted_action_read_only_channel", "restricted_action_non_threadable_channel"]
+)
+def test_shortcut_in_a_channel_that_lets_no_app_post_answers_the_user_privately(
+    bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis], error: str
+) -> None:
+    """An announcement channel (only admins post) or one with threads turned off refuses the bot's threaded
+    answer for good: "try the shortcut again" would fail the same way, so the diagnosis goes to the user."""
+    paste, expected = aps_paste
+    slack.fail_next("chat.postMessage", error=error)
+    message = {"type": "message", "user": "U0OTHER01", "text": paste, "ts": next_ts()}
+    bot.send_shortcut(message_shortcut_payload(message))
+    [answer] = slack.wait_for("response_url")
+    bot.drain()
+    assert answer.params["response_type"] == "ephemeral"
+    blocks = answer.json("blocks")
+    assert expected.best.title in block_texts(blocks)
+    assert all(block.get("type") != "actions" for block in blocks)
+    assert "does not let me post" in block_texts(blocks) and "/invite" not in json.dumps(answer.params)
+    assert len(slack.calls_to("chat.postMessage")) == 1
+
+
 def test_a_shortcut_answer_slack_fails_to_take_is_retried_by_the_worker(
     bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
 ) -> None:
@@ -520,6 +542,25 @@ def test_a_long_snippet_is_read_whole_when_its_preview_is_cut(
     assert [c.params["file"] for c in slack.calls_to("files.info")] == ["F0LONG0001"]
 
 
+@pytest.mark.parametrize("how", ["pasted in the channel", "diagnosed with the shortcut"])
+def test_a_secret_past_a_snippets_preview_warns_its_poster(
+    bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis], how: str
+) -> None:
+    """The preview hides the token on line 30 of the `curl -v`; the bot reads the whole snippet, so its
+    poster is told to rotate it whichever way the snippet came to be diagnosed."""
+    content, file = long_snippet(f"{aps_paste[0]}\nAuthorization: Bearer {LEAKED_TOKEN}", "F0LONG0003")
+    slack.add_file("F0LONG0003", content)
+    message = message_event("here is the whole curl -v", subtype="file_share", files=[file])
+    if how == "pasted in the channel":
+        bot.send_event(message)
+    else:
+        bot.send_shortcut(message_shortcut_payload(message, user="U0OTHER01"))
+    slack.wait_for("chat.postMessage")
+    bot.drain()
+    [warning] = slack.calls_to("chat.postEphemeral")
+    assert warning.params["user"] == HUMAN and "rotate" in warning.params["text"]
+
+
 def test_a_snippet_slack_will_not_give_is_diagnosed_from_its_preview(
     bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
 ) -> None:
@@ -607,6 +648,24 @@ def test_a_poster_the_shortcut_warned_is_not_warned_again_when_they_ask_in_the_t
     bot.drain()  # the shortcut's work has finished
     bot.send_event(mention_event("still failing, any idea?", thread_ts=message["ts"], user=HUMAN))
     slack.wait_for("chat.postMessage", count=2)
+    bot.drain()
+    assert len(slack.calls_to("chat.postEphemeral")) == 1
+
+
+def test_a_shortcut_on_a_paste_whose_poster_was_warned_warns_no_one_again(
+    bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
+) -> None:
+    """The passive reply warned the poster about the secret in their paste; a teammate who then runs the
+    shortcut on it (or runs it twice) gets an answer, and the poster no second "rotate it"."""
+    event = message_event(f"{aps_paste[0]}\nAuthorization: Bearer {LEAKED_TOKEN}")
+    bot.send_event(event)
+    slack.wait_for("chat.postEphemeral")
+    slack.wait_for("chat.postMessage")
+    bot.drain()
+    message = {"type": "message", "user": HUMAN, "text": event["text"], "ts": event["ts"]}
+    for _ in range(2):
+        bot.send_shortcut(message_shortcut_payload(message, user="U0OTHER01"))
+    slack.wait_for("chat.postMessage", count=3)
     bot.drain()
     assert len(slack.calls_to("chat.postEphemeral")) == 1
 

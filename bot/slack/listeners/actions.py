@@ -10,6 +10,7 @@ from typing import Any
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.slack.blocks import CHECK_HINT, FIXED, NOT_IT, with_feedback_note
 from bot.slack.deps import Deps
@@ -19,6 +20,7 @@ from bot.store.feedback import FeedbackStore
 log = logging.getLogger(__name__)
 
 ALREADY_VOTED = "You already gave feedback on this diagnosis — thanks!"
+COUNTED = "Thanks, your feedback on this diagnosis is counted."
 MAX_TALLY_UPDATES = 3  # one update, and up to two more if votes landed meanwhile
 
 
@@ -53,6 +55,7 @@ class FeedbackButtons:
         if not (cause and value.get("channel") and value.get("ts") and user):
             log.warning("feedback click with an unusable button value ignored")
             return
+        voted: bool | None = None
         try:
             voted = self.store.record_vote(
                 value["channel"], value["ts"], user, cause, helpful, self.deps.clock()
@@ -65,6 +68,10 @@ class FeedbackButtons:
             self._show_votes(client, body, value, user, helpful, channel)
         except Exception as exc:
             log_slack_error(f"{action.get('action_id')} button", exc)
+            if voted is not None and isinstance(exc, (SlackApiError, OSError)):
+                # The reply could not show it (the bot was removed from the channel, Slack failed): the
+                # voter still hears what became of the click, through its response_url.
+                _tell(respond, COUNTED if voted else ALREADY_VOTED)
 
     def _show_votes(
         self,
@@ -99,6 +106,13 @@ class FeedbackButtons:
                     f"{thanks}  Feedback so far: :white_check_mark: {yes} · :x: {no}",
                 ),
             )
+
+
+def _tell(respond: Respond, text: str) -> None:
+    try:
+        respond(text=text, response_type="ephemeral", replace_original=False)
+    except Exception as exc:
+        log_slack_error("response_url", exc)
 
 
 def register(app: App, deps: Deps) -> None:

@@ -10,7 +10,8 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.check.command import looks_secret
+from bot.check.command import SMART_QUOTES, looks_secret
+from bot.check.request import CheckRequest, InvalidRequest
 from bot.checklist.state import DAY_SECONDS
 from bot.slack.checklist_blocks import HOME_START, START_MODAL, HomeEntry, home_view, start_modal
 from bot.slack.checklist_threads import ChecklistThreads
@@ -77,8 +78,23 @@ def publish_home(deps: Deps, client: WebClient, user: str) -> None:
     client.views_publish(user_id=user, view=view)
 
 
+def _unusable_project(project: str) -> str | None:
+    """Why the checklist's live check would refuse `project` (a URN, a malformed `b.` id), or None."""
+    try:
+        CheckRequest.build(project)
+    except InvalidRequest as exc:
+        return str(exc)
+    return None
+
+
 def _modal_value(values: dict[str, Any], block: str, key: str) -> Any:
     return ((values.get(block) or {}).get(block) or {}).get(key)
+
+
+def _text_field(values: dict[str, Any], block: str) -> str | None:
+    """A text field as `/aps-check` reads its words: the invisible characters copied along with an id
+    dropped, odd spaces made plain, then trimmed; None when empty."""
+    return str(_modal_value(values, block, "value") or "").translate(SMART_QUOTES).strip() or None
 
 
 def register(app: App, deps: Deps) -> None:
@@ -99,8 +115,7 @@ def register(app: App, deps: Deps) -> None:
     def on_start_submitted(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         values = ((body.get("view") or {}).get("state") or {}).get("values") or {}
         channel = _modal_value(values, "channel", "selected_conversation")
-        client_id = (_modal_value(values, "client_id", "value") or "").strip() or None
-        project = (_modal_value(values, "project", "value") or "").strip() or None
+        client_id, project = (_text_field(values, block) for block in ("client_id", "project"))
         errors = {
             block: "No spaces or < > &, at most 100 characters."
             for block, text in (("client_id", client_id), ("project", project))
@@ -110,6 +125,8 @@ def register(app: App, deps: Deps) -> None:
         for block, words in (("client_id", [client_id]), ("project", ["app", project])):
             if block not in errors and words[-1] and looks_secret(" ".join(words), words, ids):
                 errors[block] = ROTATE_FIELD
+        if project and "project" not in errors and (refused := _unusable_project(project)):
+            errors["project"] = refused
         if not isinstance(channel, str):
             errors["channel"] = "Pick a channel."
         if errors:

@@ -39,6 +39,19 @@ OWN_ANSWER = (
     ":information_source: That is my own answer. Run *Diagnose this error* on the message that holds the "
     "error (in this thread, the one I answered)."
 )
+RESTRICTED = (
+    ":wave: Only you can see this: this channel does not let me post (it is read-only, or its threads are "
+    "off). For an answer in a thread, with the checklist and feedback buttons, paste the error in a channel "
+    "I'm in or in a DM to me."
+)
+NOT_IN = ("not_in_channel", "channel_not_found")
+# Slack's answers to a post the bot may never make there: the answer goes to the shortcut's user alone.
+CANNOT_POST = (
+    *NOT_IN,
+    "restricted_action",
+    "restricted_action_read_only_channel",
+    "restricted_action_non_threadable_channel",
+)
 NOT_IN_DM = (
     ":wave: Only you can see this: I can't post in a direct message between people. For an answer in a "
     "thread, with the checklist and feedback buttons, paste the error in a channel I'm in or in a DM to me."
@@ -64,10 +77,12 @@ def _diagnose(replier: Replier, body: dict[str, Any], client: WebClient, respond
         return
     full = None
     try:
-        text = message_text(message)
-        full = replier.with_snippets(client, shortcut_text(message), truncated_snippets(message))
+        # The poster's own words, snippets read whole (a token past a preview is theirs to rotate too), and
+        # then what the message carries from elsewhere (a forwarded message's secret is not theirs).
+        own = replier.with_snippets(client, message_text(message), truncated_snippets(message))
+        full = "\n".join(p for p in (own, attached_text(message)) if p)
         replier.reply(client, full, channel=channel, thread_ts=thread_ts, answers=message.get("ts", ""))
-        if not is_from_bot(message, replier.deps.bot_user_id) and redact(text).found:
+        if not is_from_bot(message, replier.deps.bot_user_id) and redact(own).found:
             replier.warn_poster(
                 client,
                 channel=channel,
@@ -79,19 +94,22 @@ def _diagnose(replier: Replier, body: dict[str, Any], client: WebClient, respond
         log_slack_error("diagnose_message shortcut", exc)
         if is_retriable(exc):
             _queue(replier, body, message, channel)
-        elif isinstance(exc, SlackApiError) and exc.response.get("error") in (
-            "not_in_channel",
-            "channel_not_found",
-        ):
-            _answer_privately(replier, respond, full or shortcut_text(message), body)
+        elif isinstance(exc, SlackApiError) and (error := exc.response.get("error")) in CANNOT_POST:
+            _answer_privately(replier, respond, full or shortcut_text(message), body, error)
         else:
             _tell(respond, f":warning: I could not answer ({failure_name(exc)}). Try the shortcut again.")
 
 
 def shortcut_text(message: dict[str, Any]) -> str:
     """What the shortcut diagnoses: the message (text, code blocks, snippet previews) and what it carries
-    elsewhere: a forwarded message's original and another integration's alert sit in `attachments` (text,
-    fields, blocks, snippets), a bot's post may hold its words only in section blocks."""
+    elsewhere (`attached_text`)."""
+    return "\n".join(p for p in (message_text(message), attached_text(message)) if p)
+
+
+def attached_text(message: dict[str, Any]) -> str:
+    """What a message carries besides its text and snippets: a forwarded message's original and another
+    integration's alert sit in `attachments` (text, fields, blocks, snippets), a bot's post may hold its words
+    only in section blocks."""
     parts = [_block_text(message.get("blocks"))]
     for attachment in message.get("attachments") or []:
         if not isinstance(attachment, dict) or _web_unfurl(attachment):
@@ -104,10 +122,8 @@ def shortcut_text(message: dict[str, Any]) -> str:
             _block_text([*(attachment.get("blocks") or []), *(attachment.get("message_blocks") or [])])
         )
         parts.append(message_text({"files": attachment.get("files")}))
-    extra = slack_to_plain("\n".join(p for p in parts if isinstance(p, str) and p.strip())).replace(
-        "```", "\n"
-    )
-    return "\n".join(p for p in (message_text(message), extra) if p)
+    text = "\n".join(p for p in parts if isinstance(p, str) and p.strip())
+    return slack_to_plain(text).replace("```", "\n")
 
 
 def _web_unfurl(attachment: dict[str, Any]) -> bool:
@@ -141,10 +157,12 @@ def _queue(replier: Replier, body: dict[str, Any], message: dict[str, Any], chan
     replier.deps.inbox.put([f"shortcut:{body.get('trigger_id', '')}"], REPLY_JOB, job)
 
 
-def _answer_privately(replier: Replier, respond: Respond, text: str, body: dict[str, Any]) -> None:
+def _answer_privately(
+    replier: Replier, respond: Respond, text: str, body: dict[str, Any], error: str
+) -> None:
     """The answer, seen by the shortcut's user alone (response_url works where the bot cannot post), without
-    the buttons: they need the bot in the conversation. A direct message between people cannot take the bot
-    (adding someone makes another conversation), a channel can."""
+    the buttons: they need the bot's answer in the conversation. A direct message between people cannot take
+    the bot (adding someone makes another conversation), a channel can; a read-only one lets no app post."""
     conversation = body.get("channel") or {}
     diagnosis = replier.deps.diagnoser.diagnose(text)
     where = {"channel": str(conversation.get("id", "")), "ts": str((body.get("message") or {}).get("ts", ""))}
@@ -155,7 +173,12 @@ def _answer_privately(replier: Replier, respond: Respond, text: str, body: dict[
     direct = where["channel"].startswith("D") or str(conversation.get("name", "")).startswith("mpdm-")
     note = {
         "type": "context",
-        "elements": [{"type": "mrkdwn", "text": NOT_IN_DM if direct else NOT_IN_CHANNEL}],
+        "elements": [
+            {
+                "type": "mrkdwn",
+                "text": NOT_IN_DM if direct else NOT_IN_CHANNEL if error in NOT_IN else RESTRICTED,
+            }
+        ],
     }
     blocks = [*(b for b in blocks if b.get("type") != "actions"), note]
     try:
