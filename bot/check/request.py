@@ -130,3 +130,12 @@ class CheckRequest:
             region=normalise_region(region),
             user=user or None,
         )
+
+
+def project_refusal(project: str) -> str | None:
+    """Why a live check would refuse `project` (a URN, a malformed `b.` id, ...), or None."""
+    try:
+        CheckRequest.build(project)
+    except InvalidRequest as exc:
+        return str(exc)
+    return None

@@ -274,6 +274,11 @@ def test_start_from_the_command_with_client_id_and_project(settings, slack) -> N
         (f"checklist {CLIENT_ID} b.{PROJECT_ID} extra", "Usage"),
         ("checklist <!channel>", "Usage"),
         (f"checklist {CLIENT_ID} {CLIENT_SECRET}", "client secret"),
+        # a project every re-check would refuse
+        (
+            f"checklist {CLIENT_ID} urn:adsk.workspace:prod.project:{PROJECT_ID}",
+            f"holds the project id `{PROJECT_ID}`",
+        ),
     ],
 )
 def test_bad_command_arguments_post_nothing(settings, slack, text: str, answer: str) -> None:

@@ -14,7 +14,9 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.check.request import project_refusal
 from bot.checklist import ChecklistState
+from bot.slack.blocks import escape
 from bot.slack.checklist_blocks import ASSIGN, RECHECK, TICK, UNASSIGN, actor
 from bot.slack.checklist_threads import (
     NOT_VISIBLE,
@@ -55,6 +57,9 @@ def handle_command(
         respond(response_type="ephemeral", text=USAGE)
         return
     client_id, project = [*words, None, None][:2]
+    if project and (refused := project_refusal(project)):  # its re-checks would all fail
+        respond(response_type="ephemeral", text=f":warning: {escape(refused)}\n{USAGE}")
+        return
     start_and_report(
         deps,
         client,

@@ -11,7 +11,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.check.command import SMART_QUOTES, looks_secret
-from bot.check.request import CheckRequest, InvalidRequest
+from bot.check.request import project_refusal
 from bot.checklist.state import DAY_SECONDS
 from bot.slack.checklist_blocks import HOME_START, START_MODAL, HomeEntry, home_view, start_modal
 from bot.slack.checklist_threads import ChecklistThreads
@@ -78,15 +78,6 @@ def publish_home(deps: Deps, client: WebClient, user: str) -> None:
     client.views_publish(user_id=user, view=view)
 
 
-def _unusable_project(project: str) -> str | None:
-    """Why the checklist's live check would refuse `project` (a URN, a malformed `b.` id), or None."""
-    try:
-        CheckRequest.build(project)
-    except InvalidRequest as exc:
-        return str(exc)
-    return None
-
-
 def _modal_value(values: dict[str, Any], block: str, key: str) -> Any:
     return ((values.get(block) or {}).get(block) or {}).get(key)
 
@@ -125,7 +116,7 @@ def register(app: App, deps: Deps) -> None:
         for block, words in (("client_id", [client_id]), ("project", ["app", project])):
             if block not in errors and words[-1] and looks_secret(" ".join(words), words, ids):
                 errors[block] = ROTATE_FIELD
-        if project and "project" not in errors and (refused := _unusable_project(project)):
+        if project and "project" not in errors and (refused := project_refusal(project)):
             errors["project"] = refused
         if not isinstance(channel, str):
             errors["channel"] = "Pick a channel."
