@@ -1203,3 +1203,23 @@ def test_ack_does_not_wait_for_the_reply(
         responses = [bot.send_event(message_event(aps_paste[0])) for _ in range(3)]
         assert [r.status for r in responses] == [200] * 3  # acked while the reply is still in flight
     slack.wait_for("chat.postMessage", count=4)
+
+
+def test_a_retried_shortcut_answer_does_not_warn_a_forwarder_about_someone_elses_token(
+    bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
+) -> None:
+    """The token sits in a forwarded message: rotating it is its author's business, not the forwarder's, also
+    when the shortcut's post failed and the reply worker answers instead."""
+    slack.fail_next("chat.postMessage", status=500)
+    forwarded = {"is_share": True, "text": f"{aps_paste[0]}\nAuthorization: Bearer {LEAKED_TOKEN}"}
+    message = {
+        "type": "message",
+        "user": "U0FORWARD",
+        "text": "hi",
+        "ts": next_ts(),
+        "attachments": [forwarded],
+    }
+    bot.send_shortcut(message_shortcut_payload(message))
+    slack.wait_for("chat.postMessage", count=2)  # the failed post, then the worker's
+    bot.drain()
+    assert slack.calls_to("chat.postEphemeral") == []
