@@ -9,7 +9,7 @@ import sys
 import time
 
 from bot.knowledge import KnowledgeError, load_kb
-from bot.settings import Settings
+from bot.settings import Settings, load_settings
 from bot.store.db import Database
 from bot.store.feedback import FeedbackStore
 
@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = Settings()
+    settings = load_settings()
     if not settings.bot_db_path.exists():  # opening it would create an empty one and report nothing
         print(
             f"aps-bot stats: no database at BOT_DB_PATH ({settings.bot_db_path}); run it where "

@@ -1,0 +1,52 @@
+"""Every `aps-bot` command reads the settings the same way: a bad one is one line naming it, never its value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+
+SECRET = "Zq81vNw3Lr5tKe"
+
+
+@pytest.mark.parametrize(
+    "argv", [["stats"], ["kb", "list"], ["kb", "validate"], ["diagnose", "HTTP 403"]], ids=" ".join
+)
+@pytest.mark.parametrize(
+    ("name", "value", "named"),
+    [
+        (
+            "APS_APPS",
+            f'[{{"name": "x", "client_secret": "{SECRET}"}}]',
+            "APS_APPS[0].client_id: Field required",
+        ),
+        (
+            "APS_APPS",
+            f'[{{"name": "x", "client_id": "a", "client_secret": "{SECRET}"',
+            "APS_APPS is not valid JSON",
+        ),
+        ("LOG_LEVEL", "loud", "LOG_LEVEL: Value error"),
+    ],
+    ids=["app-without-client-id", "apps-not-json", "unknown-log-level"],
+)
+def test_a_bad_setting_is_one_line_naming_it_in_every_command(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    name: str,
+    value: str,
+    named: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no .env of the checkout
+    monkeypatch.setenv("BOT_DB_PATH", str(tmp_path / "bot.sqlite3"))
+    (tmp_path / "bot.sqlite3").touch()  # stats looks for it before anything else
+    monkeypatch.setenv(name, value)
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert captured.out == "" and len(lines) == 1, lines
+    assert lines[0].startswith(f"aps-bot {argv[0]}: invalid settings: {named}"), lines
+    assert SECRET not in captured.err
