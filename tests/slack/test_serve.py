@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -388,3 +389,57 @@ def test_a_start_with_the_bot_token_in_the_environment_logs_no_bolt_warning(
         logger.warning("a later warning of Bolt's still shows")
     messages = [r.getMessage() for r in caplog.records if r.name.startswith("slack_bolt")]
     assert messages == ["a later warning of Bolt's still shows"]
+
+
+def health(url: str) -> tuple[int, dict[str, Any]]:
+    """`GET /healthz`: its status and JSON body, 503 included."""
+    try:
+        with urllib.request.urlopen(url + "healthz", timeout=5) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error)
+
+
+def child_pids(pid: int) -> list[int]:
+    """The child processes of `pid` (Linux), started by any of its threads."""
+    tasks = Path(f"/proc/{pid}/task")
+    return [int(child) for task in tasks.iterdir() for child in (task / "children").read_text().split()]
+
+
+def test_healthz_fails_while_the_reply_worker_is_down_and_recovers_with_it(tmp_path: Path) -> None:
+    """A worker that died and cannot be restarted (the knowledge base broken by an edit meanwhile) answers no
+    message: the health check must say so, not `ok` with a queue that only grows."""
+    kb = tmp_path / "kb"
+    shutil.copytree(bolt_server.ROOT / "knowledge", kb)
+    with FakeSlackApi() as slack:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "APS_", "BOT_"))}
+        env.update(env_for(slack, tmp_path, BOT_KB_DIR=str(kb)))
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", "0"],
+            cwd=tmp_path,
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        lines: list[str] = []
+        reader = threading.Thread(target=lambda: lines.extend(process.stderr or ()), daemon=True)
+        reader.start()
+        try:
+            url = served_url(process, lines)
+            wait_healthy(url, process, lines)
+            [worker] = child_pids(process.pid)
+            (kb / "broken.yml").write_text("id: [unclosed\n", encoding="utf-8")
+            os.kill(worker, signal.SIGKILL)
+            body = wait_until(lambda: (found := health(url))[0] == 503 and found[1], timeout=30)
+            assert body == {"ok": False, "error": "reply_worker_down", "queued_replies": 0}
+            wait_until(lambda: any("did not start" in line for line in lines[:]), timeout=30)
+            assert health(url)[0] == 503  # still down: its restarts fail
+            (kb / "broken.yml").unlink()
+            wait_healthy(url, process, lines, timeout=90)  # restarted (its back-off is at most a minute)
+            assert health(url) == (200, {"ok": True, "queued_replies": 0})
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
+            reader.join(timeout=30)
+            process.stderr.close() if process.stderr else None
+    assert process.returncode == 0, "".join(lines)
