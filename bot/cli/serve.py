@@ -16,6 +16,7 @@ from bot.settings import Settings, SettingsProblem, load_settings
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 3000
+MAX_PORT = 65535
 _SIGNING_SECRET = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -29,9 +30,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--host", default="0.0.0.0", help="HTTP mode: interface to bind (default: all)")  # noqa: S104
     parser.add_argument(
-        "--port", type=int, default=DEFAULT_PORT, help=f"HTTP mode: port (default {DEFAULT_PORT})"
+        "--port", type=port_number, default=DEFAULT_PORT, help=f"HTTP mode: port (default {DEFAULT_PORT})"
     )
     parser.set_defaults(handler=run)
+
+
+def port_number(text: str) -> int:
+    """A TCP port, 0 (any free one) to 65535: the socket layer would take 70000 as 70000 - 65536."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= MAX_PORT:
+        raise argparse.ArgumentTypeError(f"port {port} is out of range 0-{MAX_PORT}")
+    return port
 
 
 def token_problem(settings: Settings) -> str | None:
@@ -113,6 +125,10 @@ def run(args: argparse.Namespace) -> int:
         return _fail(f"Slack refused the connection ({error}); check SLACK_APP_TOKEN", 1)
     except WorkerStartError as exc:
         return _fail(str(exc), 1)
+    except ValueError as exc:  # waitress: a --host it cannot resolve ("Invalid host/port specified.")
+        if socket_mode:
+            raise
+        return _fail(f"cannot listen on {args.host}:{args.port}: {exc}")
     except OSError as exc:  # the port taken or not ours to bind; Socket Mode: no network to Slack
         where = "connect to Slack (Socket Mode)" if socket_mode else f"listen on {args.host}:{args.port}"
         return _fail(f"cannot {where}: {exc.strerror or exc}", 1)

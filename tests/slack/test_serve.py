@@ -173,6 +173,43 @@ def test_a_port_in_use_gives_one_line(
     assert "in use" in line
 
 
+@pytest.mark.parametrize("port", ["70000", "-1", "http"])
+def test_a_port_out_of_range_is_a_usage_error_not_another_port(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], port: str
+) -> None:
+    """`--port 70000` was bound as port 4464 (70000 - 65536) without a word; -1 ended in a traceback."""
+    with FakeSlackApi() as slack:
+        for name, value in env_for(slack, tmp_path).items():
+            monkeypatch.setenv(name, value)
+        with pytest.raises(SystemExit) as exited:
+            main(["serve", "--host", "127.0.0.1", "--port", port])
+        assert slack.calls == []  # refused before anything starts
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --port" in err and port in err and "Traceback" not in err
+
+
+def test_a_host_that_does_not_resolve_gives_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    real = socket.getaddrinfo
+
+    def resolve(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == "bot-host.invalid":  # no DNS in tests: the answer a resolver gives for an unknown name
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    with FakeSlackApi() as slack:
+        for name, value in env_for(slack, tmp_path).items():
+            monkeypatch.setenv(name, value)
+        assert main(["serve", "--host", "bot-host.invalid", "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    [line] = err.strip().splitlines()[-1:]
+    assert line.startswith("aps-bot serve: cannot listen on bot-host.invalid:0: "), err
+
+
 def test_a_reply_worker_that_cannot_be_started_at_all_gives_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
