@@ -20,11 +20,25 @@ ALL_CAUSES = 1_000_000
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("stats", help="most frequent causes and the helpfulness rate")
     parser.add_argument(
-        "--days", type=int, default=30, help="look back this many days, for causes and votes (default 30)"
+        "--days",
+        type=positive,
+        default=30,
+        help="look back this many days, for causes and votes (default 30)",
     )
-    parser.add_argument("--limit", type=int, default=10, help="causes to list (default 10)")
+    parser.add_argument("--limit", type=positive, default=10, help="causes to list (default 10)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(handler=run)
+
+
+def positive(text: str) -> int:
+    """A whole number from 1: `--limit -1` listed all causes but the last, `--days -3` counted nothing."""
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {number}")
+    return number
 
 
 def run(args: argparse.Namespace) -> int:

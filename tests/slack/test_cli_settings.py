@@ -1,12 +1,16 @@
-"""Every `aps-bot` command reads the settings the same way: a bad one is one line naming it, never its value."""
+"""Operator errors on the command line: a bad setting is one line naming it (never its value) in every
+command; a meaningless number is a usage error, not a quietly wrong answer."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 
 from bot.cli import main
+from bot.store.db import Database
+from bot.store.feedback import FeedbackStore
 
 SECRET = "Zq81vNw3Lr5tKe"
 
@@ -50,3 +54,19 @@ def test_a_bad_setting_is_one_line_naming_it_in_every_command(
     assert captured.out == "" and len(lines) == 1, lines
     assert lines[0].startswith(f"aps-bot {argv[0]}: invalid settings: {named}"), lines
     assert SECRET not in captured.err
+
+
+@pytest.mark.parametrize("argv", [["--limit", "-1"], ["--limit", "0"], ["--days", "-3"], ["--days", "0"]])
+def test_stats_refuses_counts_below_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    """`--limit -1` listed every cause but the last one, `--days -3` reported "0 diagnoses": both exit 0."""
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "bot.sqlite3"
+    FeedbackStore(Database(path)).record_diagnosis("C1", "1.0", "missing-scope", time.time())
+    monkeypatch.setenv("BOT_DB_PATH", str(path))
+    with pytest.raises(SystemExit) as exited:
+        main(["stats", *argv])
+    assert exited.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and f"argument {argv[0]}" in captured.err
