@@ -7,8 +7,10 @@ import logging
 import re
 import signal
 import sqlite3
+import ssl
 import sys
 from typing import Any
+from urllib.error import URLError
 
 from bot.logsetup import configure_logging
 from bot.settings import Settings, SettingsProblem, load_settings
@@ -77,6 +79,12 @@ def slack_unavailable(exc: Any) -> bool:
     return getattr(exc.response, "status_code", 200) >= 429 or error in ("ratelimited", "fatal_error")
 
 
+def _reason(exc: Any) -> str:
+    """Why a URL could not be opened, e.g. "Connection refused" or "Name or service not known"."""
+    reason = getattr(exc, "reason", exc)
+    return str(getattr(reason, "strerror", None) or reason)
+
+
 def _stop_like_ctrl_c(signum: int, frame: object) -> None:
     raise KeyboardInterrupt  # the server stops, queued deliveries are stored, the worker finishes its jobs
 
@@ -107,8 +115,14 @@ def run(args: argparse.Namespace) -> int:
         return _fail(f"knowledge base: {exc}")
     except sqlite3.Error as exc:
         return _fail(f"cannot open the database at BOT_DB_PATH ({type(exc).__name__}: {exc})", 1)
-    except OSError as exc:
-        return _fail(f"cannot reach Slack at SLACK_API_URL or open BOT_DB_PATH: {type(exc).__name__}", 1)
+    except (URLError, TimeoutError, ConnectionError, ssl.SSLError) as exc:  # auth.test got no answer
+        return _fail(f"cannot reach Slack at SLACK_API_URL ({_reason(exc)})", 1)
+    except (
+        OSError
+    ) as exc:  # the filesystem: BOT_DB_PATH's folder cannot be made (under a file, no permission)
+        return _fail(
+            f"cannot open the database at BOT_DB_PATH ({type(exc).__name__}: {exc.strerror or exc})", 1
+        )
     signal.signal(signal.SIGTERM, _stop_like_ctrl_c)  # docker stop / systemd: shut down as cleanly as Ctrl-C
     runtime.start_background()
     socket_mode = settings.slack_app_token is not None

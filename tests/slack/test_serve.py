@@ -104,6 +104,39 @@ def test_a_database_path_that_cannot_be_opened_gives_one_line(
     assert len(lines) == 2 and all("cannot open the database at BOT_DB_PATH" in line for line in lines), lines
 
 
+def test_a_slack_api_that_cannot_be_reached_gives_one_line_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It said "cannot reach Slack at SLACK_API_URL or open BOT_DB_PATH: URLError": which one, and why?"""
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]  # bound, never listening: connections to it are refused
+        with FakeSlackApi() as slack:
+            for name, value in env_for(
+                slack, tmp_path, SLACK_API_URL=f"http://127.0.0.1:{port}/api/"
+            ).items():
+                monkeypatch.setenv(name, value)
+            assert main(["serve", "--port", "0"]) == 1
+    [line] = capsys.readouterr().err.strip().splitlines()[-1:]
+    assert line == "aps-bot serve: cannot reach Slack at SLACK_API_URL (Connection refused)"
+
+
+def test_a_database_folder_that_cannot_be_made_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "a-file").write_text("", encoding="utf-8")
+    with FakeSlackApi() as slack:
+        for name, value in env_for(
+            slack, tmp_path, BOT_DB_PATH=str(tmp_path / "a-file" / "bot.sqlite3")
+        ).items():
+            monkeypatch.setenv(name, value)
+        assert main(["serve", "--port", "0"]) == 1
+        assert slack.calls == []
+    [line] = capsys.readouterr().err.strip().splitlines()[-1:]
+    assert line.startswith("aps-bot serve: cannot open the database at BOT_DB_PATH ("), line
+    assert "Slack" not in line
+
+
 @pytest.mark.parametrize("kind", ["folder", "not-a-database"])
 def test_stats_on_a_database_it_cannot_read_gives_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], kind: str
