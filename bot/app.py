@@ -115,10 +115,13 @@ class Runtime:
             return
         if in_process:
             self.reply_worker = ReplyWorker(self.deps, self.app.client)
-            self.deps.wake_worker, self._stop_worker = start_thread(self.reply_worker)
+            self.deps.wake_worker, self._stop_worker, self.deps.worker_running = start_thread(
+                self.reply_worker
+            )
         else:
             process = WorkerProcess(self.deps.settings)
             self.deps.wake_worker, self._stop_worker = process.wake, process.stop
+            self.deps.worker_running = process.running
 
     def start_background(self) -> None:
         """Start the scheduler (automatic re-checks, reminders); idempotent."""
@@ -190,5 +193,5 @@ def build(settings: Settings, *, clock: Callable[[], float] = time.time) -> Runt
     )
     _ = deps.diagnoser  # built now: a broken knowledge base fails at start, not on the first message
     register_all(app, deps)
-    wsgi = make_wsgi(app, db)
+    wsgi = make_wsgi(app, db, worker_running=lambda: deps.worker_running())
     return Runtime(app=app, deps=deps, wsgi=wsgi, listener_executor=listener_executor)

@@ -28,21 +28,28 @@ MAX_BODY_BYTES = 2 * 1024 * 1024
 StartResponse = Callable[..., Any]
 
 
-def make_wsgi(app: App, db: Database) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
-    """`POST /slack/events` → Bolt (signature checked there); `GET /healthz` → 200 if the database answers,
-    with the number of replies waiting for the worker (one that keeps growing means the worker is down)."""
+def make_wsgi(
+    app: App, db: Database, *, worker_running: Callable[[], bool | None] = lambda: None
+) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
+    """`POST /slack/events` → Bolt (signature checked there); `GET /healthz` → 200 if the database answers
+    and the reply worker (once started) is alive, with the number of replies waiting for it; 503 otherwise."""
     bolt = SlackRequestHandler(app, path=EVENTS_PATH)
     jobs = JobStore(db)
 
     def wsgi(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == HEALTH_PATH:
-            return _health(environ, start_response, jobs)
+            return _health(environ, start_response, jobs, worker_running)
         return bolt(environ, start_response)
 
     return wsgi
 
 
-def _health(environ: dict[str, Any], start_response: StartResponse, jobs: JobStore) -> list[bytes]:
+def _health(
+    environ: dict[str, Any],
+    start_response: StartResponse,
+    jobs: JobStore,
+    worker_running: Callable[[], bool | None],
+) -> list[bytes]:
     if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
         start_response("405 Method Not Allowed", [("Allow", "GET, HEAD"), ("Content-Length", "0")])
         return []
@@ -52,6 +59,9 @@ def _health(environ: dict[str, Any], start_response: StartResponse, jobs: JobSto
     except Exception as exc:  # report, never crash the health check
         log.warning("health check: database unavailable: %s", type(exc).__name__)
         status, body = "503 Service Unavailable", {"ok": False, "error": "database_unavailable"}
+    else:
+        if worker_running() is False:  # dead, its restart not done or failing (a broken KB): replies pile up
+            status, body = "503 Service Unavailable", {**body, "ok": False, "error": "reply_worker_down"}
     data = json.dumps(body).encode()
     start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
     return [data]

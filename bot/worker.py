@@ -153,8 +153,10 @@ class ReplyWorker:
         self.jobs.delete(job.id)  # done or given up: the (redacted) paste is not kept
 
 
-def start_thread(worker: ReplyWorker) -> tuple[Callable[[], None], Callable[[], None]]:
-    """Run `worker` on a daemon thread; return (wake, stop). `stop` lets it finish the queued jobs."""
+def start_thread(
+    worker: ReplyWorker,
+) -> tuple[Callable[[], None], Callable[[], None], Callable[[], bool]]:
+    """Run `worker` on a daemon thread; return (wake, stop, running). `stop` finishes the queued jobs."""
     woken, stopping = threading.Event(), threading.Event()
 
     def wait(timeout: float) -> bool:
@@ -170,7 +172,7 @@ def start_thread(worker: ReplyWorker) -> tuple[Callable[[], None], Callable[[], 
         woken.set()
         thread.join(timeout=60)
 
-    return woken.set, stop
+    return woken.set, stop, thread.is_alive
 
 
 class WorkerStartError(RuntimeError):
@@ -216,6 +218,10 @@ class WorkerProcess:
     @property
     def returncode(self) -> int | None:
         return self._process.returncode
+
+    def running(self) -> bool:
+        """The worker process is alive (False while it is down: dead and not yet, or not, restarted)."""
+        return self._process.poll() is None
 
     def wake(self) -> None:
         stdin = self._process.stdin

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from bot.cli import check, diagnose, kb, serve, stats, worker
+from bot.settings import SettingsProblem
 
 COMMANDS = (diagnose, kb, check, stats, serve, worker)
 
@@ -27,6 +28,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args) or 0)
+    except SettingsProblem as exc:  # one line naming the setting: pydantic's own error would print its value
+        print(f"aps-bot {args.command}: invalid settings: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

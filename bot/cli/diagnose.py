@@ -13,7 +13,7 @@ from typing import Any, TextIO
 
 from bot.diagnosis import Diagnoser, Diagnosis
 from bot.knowledge import KnowledgeError, load_kb
-from bot.settings import Settings
+from bot.settings import load_settings
 
 USAGE_ERROR = 2
 _SLACK_LINK = re.compile(r"<(https?://[^|>\s]+)\|([^>]+)>")  # mrkdwn <url|label>
@@ -64,7 +64,7 @@ def _lines(text: str) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        kb = load_kb(args.kb or Settings().bot_kb_dir)
+        kb = load_kb(args.kb or load_settings().bot_kb_dir)
     except KnowledgeError as exc:
         print(f"aps-bot diagnose: broken knowledge base: {exc}", file=sys.stderr)
         return 1

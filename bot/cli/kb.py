@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from bot.knowledge import KnowledgeError, load_kb
-from bot.settings import Settings
+from bot.settings import load_settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    directory = args.kb or Settings().bot_kb_dir
+    directory = args.kb or load_settings().bot_kb_dir
     try:
         kb = load_kb(directory)
     except KnowledgeError as exc:

@@ -7,8 +7,10 @@ import logging
 import re
 import signal
 import sqlite3
+import ssl
 import sys
 from typing import Any
+from urllib.error import URLError
 
 from bot.logsetup import configure_logging
 from bot.settings import Settings, SettingsProblem, load_settings
@@ -16,6 +18,7 @@ from bot.settings import Settings, SettingsProblem, load_settings
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 3000
+MAX_PORT = 65535
 _SIGNING_SECRET = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -29,9 +32,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--host", default="0.0.0.0", help="HTTP mode: interface to bind (default: all)")  # noqa: S104
     parser.add_argument(
-        "--port", type=int, default=DEFAULT_PORT, help=f"HTTP mode: port (default {DEFAULT_PORT})"
+        "--port", type=port_number, default=DEFAULT_PORT, help=f"HTTP mode: port (default {DEFAULT_PORT})"
     )
     parser.set_defaults(handler=run)
+
+
+def port_number(text: str) -> int:
+    """A TCP port, 0 (any free one) to 65535: the socket layer would take 70000 as 70000 - 65536."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= MAX_PORT:
+        raise argparse.ArgumentTypeError(f"port {port} is out of range 0-{MAX_PORT}")
+    return port
 
 
 def token_problem(settings: Settings) -> str | None:
@@ -65,6 +79,12 @@ def slack_unavailable(exc: Any) -> bool:
     return getattr(exc.response, "status_code", 200) >= 429 or error in ("ratelimited", "fatal_error")
 
 
+def _reason(exc: Any) -> str:
+    """Why a URL could not be opened, e.g. "Connection refused" or "Name or service not known"."""
+    reason = getattr(exc, "reason", exc)
+    return str(getattr(reason, "strerror", None) or reason)
+
+
 def _stop_like_ctrl_c(signum: int, frame: object) -> None:
     raise KeyboardInterrupt  # the server stops, queued deliveries are stored, the worker finishes its jobs
 
@@ -95,8 +115,14 @@ def run(args: argparse.Namespace) -> int:
         return _fail(f"knowledge base: {exc}")
     except sqlite3.Error as exc:
         return _fail(f"cannot open the database at BOT_DB_PATH ({type(exc).__name__}: {exc})", 1)
-    except OSError as exc:
-        return _fail(f"cannot reach Slack at SLACK_API_URL or open BOT_DB_PATH: {type(exc).__name__}", 1)
+    except (URLError, TimeoutError, ConnectionError, ssl.SSLError) as exc:  # auth.test got no answer
+        return _fail(f"cannot reach Slack at SLACK_API_URL ({_reason(exc)})", 1)
+    except (
+        OSError
+    ) as exc:  # the filesystem: BOT_DB_PATH's folder cannot be made (under a file, no permission)
+        return _fail(
+            f"cannot open the database at BOT_DB_PATH ({type(exc).__name__}: {exc.strerror or exc})", 1
+        )
     signal.signal(signal.SIGTERM, _stop_like_ctrl_c)  # docker stop / systemd: shut down as cleanly as Ctrl-C
     runtime.start_background()
     socket_mode = settings.slack_app_token is not None
@@ -113,6 +139,10 @@ def run(args: argparse.Namespace) -> int:
         return _fail(f"Slack refused the connection ({error}); check SLACK_APP_TOKEN", 1)
     except WorkerStartError as exc:
         return _fail(str(exc), 1)
+    except ValueError as exc:  # waitress: a --host it cannot resolve ("Invalid host/port specified.")
+        if socket_mode:
+            raise
+        return _fail(f"cannot listen on {args.host}:{args.port}: {exc}")
     except OSError as exc:  # the port taken or not ours to bind; Socket Mode: no network to Slack
         where = "connect to Slack (Socket Mode)" if socket_mode else f"listen on {args.host}:{args.port}"
         return _fail(f"cannot {where}: {exc.strerror or exc}", 1)

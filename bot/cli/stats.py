@@ -9,7 +9,7 @@ import sys
 import time
 
 from bot.knowledge import KnowledgeError, load_kb
-from bot.settings import Settings
+from bot.settings import Settings, load_settings
 from bot.store.db import Database
 from bot.store.feedback import FeedbackStore
 
@@ -20,15 +20,29 @@ ALL_CAUSES = 1_000_000
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("stats", help="most frequent causes and the helpfulness rate")
     parser.add_argument(
-        "--days", type=int, default=30, help="look back this many days, for causes and votes (default 30)"
+        "--days",
+        type=positive,
+        default=30,
+        help="look back this many days, for causes and votes (default 30)",
     )
-    parser.add_argument("--limit", type=int, default=10, help="causes to list (default 10)")
+    parser.add_argument("--limit", type=positive, default=10, help="causes to list (default 10)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(handler=run)
 
 
+def positive(text: str) -> int:
+    """A whole number from 1: `--limit -1` listed all causes but the last, `--days -3` counted nothing."""
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {number}")
+    return number
+
+
 def run(args: argparse.Namespace) -> int:
-    settings = Settings()
+    settings = load_settings()
     if not settings.bot_db_path.exists():  # opening it would create an empty one and report nothing
         print(
             f"aps-bot stats: no database at BOT_DB_PATH ({settings.bot_db_path}); run it where "

@@ -33,6 +33,7 @@ class Deps:
     client: WebClient | None = None  # the app's Web API client, for work that runs outside a listener
     bot_user_id: str = ""  # the bot's own user id (U…), from auth.test
     wake_worker: Callable[[], None] = lambda: None  # tell the reply worker a job is queued (bot/worker.py)
+    worker_running: Callable[[], bool | None] = lambda: None  # is it alive (None: no worker started)
 
     def submit(self, work: Callable[..., object], *args: Any, **kwargs: Any) -> None:
         """Run `work` on `executor`, after the ack. What it raises is logged with its traceback: a pool

@@ -49,7 +49,10 @@ class Database:
             try:
                 yield conn
             except BaseException:
-                conn.execute("ROLLBACK")
+                # On some errors (a full disk) SQLite has rolled back already: a second ROLLBACK would
+                # raise "no transaction is active" in place of the error that happened.
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
 

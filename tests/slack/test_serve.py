@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -103,6 +104,39 @@ def test_a_database_path_that_cannot_be_opened_gives_one_line(
     assert len(lines) == 2 and all("cannot open the database at BOT_DB_PATH" in line for line in lines), lines
 
 
+def test_a_slack_api_that_cannot_be_reached_gives_one_line_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It said "cannot reach Slack at SLACK_API_URL or open BOT_DB_PATH: URLError": which one, and why?"""
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]  # bound, never listening: connections to it are refused
+        with FakeSlackApi() as slack:
+            for name, value in env_for(
+                slack, tmp_path, SLACK_API_URL=f"http://127.0.0.1:{port}/api/"
+            ).items():
+                monkeypatch.setenv(name, value)
+            assert main(["serve", "--port", "0"]) == 1
+    [line] = capsys.readouterr().err.strip().splitlines()[-1:]
+    assert line == "aps-bot serve: cannot reach Slack at SLACK_API_URL (Connection refused)"
+
+
+def test_a_database_folder_that_cannot_be_made_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "a-file").write_text("", encoding="utf-8")
+    with FakeSlackApi() as slack:
+        for name, value in env_for(
+            slack, tmp_path, BOT_DB_PATH=str(tmp_path / "a-file" / "bot.sqlite3")
+        ).items():
+            monkeypatch.setenv(name, value)
+        assert main(["serve", "--port", "0"]) == 1
+        assert slack.calls == []
+    [line] = capsys.readouterr().err.strip().splitlines()[-1:]
+    assert line.startswith("aps-bot serve: cannot open the database at BOT_DB_PATH ("), line
+    assert "Slack" not in line
+
+
 @pytest.mark.parametrize("kind", ["folder", "not-a-database"])
 def test_stats_on_a_database_it_cannot_read_gives_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], kind: str
@@ -170,6 +204,43 @@ def test_a_port_in_use_gives_one_line(
     [line] = capsys.readouterr().err.strip().splitlines()[-1:]
     assert line.startswith(f"aps-bot serve: cannot listen on 127.0.0.1:{port}: ")
     assert "in use" in line
+
+
+@pytest.mark.parametrize("port", ["70000", "-1", "http"])
+def test_a_port_out_of_range_is_a_usage_error_not_another_port(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], port: str
+) -> None:
+    """`--port 70000` was bound as port 4464 (70000 - 65536) without a word; -1 ended in a traceback."""
+    with FakeSlackApi() as slack:
+        for name, value in env_for(slack, tmp_path).items():
+            monkeypatch.setenv(name, value)
+        with pytest.raises(SystemExit) as exited:
+            main(["serve", "--host", "127.0.0.1", "--port", port])
+        assert slack.calls == []  # refused before anything starts
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --port" in err and port in err and "Traceback" not in err
+
+
+def test_a_host_that_does_not_resolve_gives_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    real = socket.getaddrinfo
+
+    def resolve(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == "bot-host.invalid":  # no DNS in tests: the answer a resolver gives for an unknown name
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    with FakeSlackApi() as slack:
+        for name, value in env_for(slack, tmp_path).items():
+            monkeypatch.setenv(name, value)
+        assert main(["serve", "--host", "bot-host.invalid", "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    [line] = err.strip().splitlines()[-1:]
+    assert line.startswith("aps-bot serve: cannot listen on bot-host.invalid:0: "), err
 
 
 def test_a_reply_worker_that_cannot_be_started_at_all_gives_one_line(
@@ -388,3 +459,57 @@ def test_a_start_with_the_bot_token_in_the_environment_logs_no_bolt_warning(
         logger.warning("a later warning of Bolt's still shows")
     messages = [r.getMessage() for r in caplog.records if r.name.startswith("slack_bolt")]
     assert messages == ["a later warning of Bolt's still shows"]
+
+
+def health(url: str) -> tuple[int, dict[str, Any]]:
+    """`GET /healthz`: its status and JSON body, 503 included."""
+    try:
+        with urllib.request.urlopen(url + "healthz", timeout=5) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error)
+
+
+def child_pids(pid: int) -> list[int]:
+    """The child processes of `pid` (Linux), started by any of its threads."""
+    tasks = Path(f"/proc/{pid}/task")
+    return [int(child) for task in tasks.iterdir() for child in (task / "children").read_text().split()]
+
+
+def test_healthz_fails_while_the_reply_worker_is_down_and_recovers_with_it(tmp_path: Path) -> None:
+    """A worker that died and cannot be restarted (the knowledge base broken by an edit meanwhile) answers no
+    message: the health check must say so, not `ok` with a queue that only grows."""
+    kb = tmp_path / "kb"
+    shutil.copytree(bolt_server.ROOT / "knowledge", kb)
+    with FakeSlackApi() as slack:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "APS_", "BOT_"))}
+        env.update(env_for(slack, tmp_path, BOT_KB_DIR=str(kb)))
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", "0"],
+            cwd=tmp_path,
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        lines: list[str] = []
+        reader = threading.Thread(target=lambda: lines.extend(process.stderr or ()), daemon=True)
+        reader.start()
+        try:
+            url = served_url(process, lines)
+            wait_healthy(url, process, lines)
+            [worker] = child_pids(process.pid)
+            (kb / "broken.yml").write_text("id: [unclosed\n", encoding="utf-8")
+            os.kill(worker, signal.SIGKILL)
+            body = wait_until(lambda: (found := health(url))[0] == 503 and found[1], timeout=30)
+            assert body == {"ok": False, "error": "reply_worker_down", "queued_replies": 0}
+            wait_until(lambda: any("did not start" in line for line in lines[:]), timeout=30)
+            assert health(url)[0] == 503  # still down: its restarts fail
+            (kb / "broken.yml").unlink()
+            wait_healthy(url, process, lines, timeout=90)  # restarted (its back-off is at most a minute)
+            assert health(url) == (200, {"ok": True, "queued_replies": 0})
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
+            reader.join(timeout=30)
+            process.stderr.close() if process.stderr else None
+    assert process.returncode == 0, "".join(lines)
