@@ -123,7 +123,9 @@ def run(args: argparse.Namespace) -> int:
         return _fail(
             f"cannot open the database at BOT_DB_PATH ({type(exc).__name__}: {exc.strerror or exc})", 1
         )
-    signal.signal(signal.SIGTERM, _stop_like_ctrl_c)  # docker stop / systemd: shut down as cleanly as Ctrl-C
+    # docker stop / systemd (SIGTERM), a closed terminal or ssh session (SIGHUP): as cleanly as Ctrl-C
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _stop_like_ctrl_c)
     runtime.start_background()
     socket_mode = settings.slack_app_token is not None
     try:

@@ -48,9 +48,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"aps-bot worker: knowledge base: {exc}", file=sys.stderr)
         return 2
     stop = threading.Event()
-    # Under serve, Ctrl-C and a stop of the whole process group (systemd's default) reach this worker too:
+    # Under serve, Ctrl-C, a closed terminal and a stop of the whole process group (systemd's default) reach
+    # this worker too:
     # serve closes the pipe and we finish the queue. Stopping on our own, serve would start a new worker.
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, signal.SIG_IGN if args.wake_stdin else lambda *_: stop.set())
     try:
         db = Database(settings.bot_db_path)

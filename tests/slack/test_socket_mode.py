@@ -224,11 +224,13 @@ def test_a_close_does_not_wait_for_the_receiving_threads_recv() -> None:
     assert socket_mode.errors == []
 
 
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP], ids=["sigterm", "sighup"])
 @pytest.mark.parametrize("group", [False, True], ids=["serve-only", "process-group"])
 def test_sigterm_while_replies_are_queued_posts_them_and_exits_cleanly(
-    tmp_path: Path, aps_paste: tuple[str, Diagnosis], group: bool
+    tmp_path: Path, aps_paste: tuple[str, Diagnosis], group: bool, stop: signal.Signals
 ) -> None:
-    """docker stop signals `serve` alone; systemd (KillMode=control-group) signals serve and its worker."""
+    """docker stop signals `serve` alone; systemd (KillMode=control-group) signals serve and its worker; a
+    closed terminal or ssh session sends SIGHUP to the whole group."""
     with socket_mode_bot(tmp_path, own_group=group, BOT_WORKER_THREADS="1") as bot:
         bot.slack.hold = threading.Event()  # Slack stalls: the first reply is in flight, the second queued
         pastes = [message_event(aps_paste[0]) for _ in range(2)]
@@ -237,9 +239,9 @@ def test_sigterm_while_replies_are_queued_posts_them_and_exits_cleanly(
         bot.slack.wait_for("chat.postMessage")
         wait_until(lambda: bot.queued_replies() == 2)
         if group:
-            os.killpg(bot.process.pid, signal.SIGTERM)
+            os.killpg(bot.process.pid, stop)
         else:
-            bot.process.send_signal(signal.SIGTERM)
+            bot.process.send_signal(stop)
         wait_until(lambda: not bot.socket_mode.current_or_none(), 30)  # serve has closed its connection
         bot.slack.hold.set()
         assert bot.process.wait(timeout=60) == 0, bot.log()
