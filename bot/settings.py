@@ -97,7 +97,7 @@ class Settings(BaseSettings):
         7, ge=1, description="Days without activity before a checklist gets a reminder."
     )
     bot_scheduler_poll_seconds: float = Field(
-        15.0, gt=0, description="How often the scheduler looks for due jobs."
+        15.0, gt=0, le=3600, description="How often the scheduler looks for due jobs (at most an hour)."
     )
     log_level: str = Field("INFO", description="Python logging level.")
 

@@ -58,6 +58,7 @@ def env_for(slack: FakeSlackApi, tmp_path: Path, **values: str) -> dict[str, str
             "APS_APPS[0].client_id: Field required",
         ),
         ({"LOG_LEVEL": "loud"}, "LOG_LEVEL: Value error, must be DEBUG, INFO"),
+        ({"BOT_SCHEDULER_POLL_SECONDS": "inf"}, "BOT_SCHEDULER_POLL_SECONDS"),  # the scheduler died on it
     ],
 )
 def test_bad_credentials_give_one_line_naming_the_setting(
