@@ -1223,3 +1223,25 @@ def test_a_retried_shortcut_answer_does_not_warn_a_forwarder_about_someone_elses
     slack.wait_for("chat.postMessage", count=2)  # the failed post, then the worker's
     bot.drain()
     assert slack.calls_to("chat.postEphemeral") == []
+
+
+@pytest.mark.parametrize("then", ["asks again in the thread", "the shortcut is run on the parent"])
+def test_a_poster_warned_about_their_own_parent_is_not_warned_about_it_again(
+    bot: BotServer, slack: FakeSlackApi, then: str
+) -> None:
+    """Their first question under their own parent (posted before the bot joined) warned them about the
+    parent's secret; a second question, or a teammate's shortcut on the parent, repeats no warning."""
+    parent_ts = next_ts()
+    parent = 'HTTP/1.1 403 {"errorCode":"AUTH-001"}\nAPS_CLIENT_SECRET=Qw3rTy9UiOp2AsDf7GhJ'
+    slack.add_message(CHANNEL, parent_ts, parent, user=HUMAN)
+    bot.send_event(mention_event("what does this mean?", thread_ts=parent_ts, user=HUMAN))
+    slack.wait_for("chat.postEphemeral")
+    bot.drain()
+    if then == "asks again in the thread":
+        bot.send_event(mention_event("still failing, any idea?", thread_ts=parent_ts, user=HUMAN))
+    else:
+        message = {"type": "message", "user": HUMAN, "text": parent, "ts": parent_ts}
+        bot.send_shortcut(message_shortcut_payload(message, user="U0OTHER01"))
+    slack.wait_for("chat.postMessage", count=2)
+    bot.drain()
+    assert len(slack.calls_to("chat.postEphemeral")) == 1
