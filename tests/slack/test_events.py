@@ -303,6 +303,22 @@ def test_shortcut_in_a_channel_that_lets_no_app_post_answers_the_user_privately(
     assert len(slack.calls_to("chat.postMessage")) == 1
 
 
+def test_shortcut_in_a_channel_without_threads_still_warns_the_poster_of_a_secret(
+    bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
+) -> None:
+    """The threaded answer is refused, the diagnosis goes to the shortcut's user privately, and the poster of
+    the token is still told to rotate it (an ephemeral outside a thread is no threaded post)."""
+    slack.fail_next("chat.postMessage", error="restricted_action_non_threadable_channel")
+    paste = f"{aps_paste[0]}\nAuthorization: Bearer {LEAKED_TOKEN}"
+    message = {"type": "message", "user": HUMAN, "text": paste, "ts": next_ts()}
+    bot.send_shortcut(message_shortcut_payload(message, user="U0OTHER01"))
+    slack.wait_for("response_url")
+    [warning] = slack.wait_for("chat.postEphemeral")
+    bot.drain()
+    assert warning.params["user"] == HUMAN and "rotate" in warning.params["text"]
+    assert LEAKED_TOKEN not in warning.params["text"]
+
+
 def test_a_shortcut_answer_slack_fails_to_take_is_retried_by_the_worker(
     bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
 ) -> None:

@@ -75,29 +75,38 @@ def _diagnose(replier: Replier, body: dict[str, Any], client: WebClient, respond
     if replier.deps.bot_user_id and message.get("user") == replier.deps.bot_user_id:
         _tell(respond, OWN_ANSWER)  # diagnosing its own words would only answer itself in the thread
         return
-    full = None
+    full, own = None, ""
     try:
         # The poster's own words, snippets read whole (a token past a preview is theirs to rotate too), and
         # then what the message carries from elsewhere (a forwarded message's secret is not theirs).
         own = replier.with_snippets(client, message_text(message), truncated_snippets(message))
         full = "\n".join(p for p in (own, attached_text(message)) if p)
         replier.reply(client, full, channel=channel, thread_ts=thread_ts, answers=message.get("ts", ""))
-        if not is_from_bot(message, replier.deps.bot_user_id) and redact(own).found:
-            replier.warn_poster(
-                client,
-                channel=channel,
-                user=message.get("user", ""),
-                ts=message.get("ts", ""),
-                thread_ts=message.get("thread_ts"),
-            )
+        _warn_poster(replier, client, message, channel, own)
     except Exception as exc:
         log_slack_error("diagnose_message shortcut", exc)
         if is_retriable(exc):
             _queue(replier, body, message, channel)
         elif isinstance(exc, SlackApiError) and (error := exc.response.get("error")) in CANNOT_POST:
             _answer_privately(replier, respond, full or shortcut_text(message), body, error)
+            if error not in NOT_IN:  # a channel without threads still takes an ephemeral (best effort)
+                _warn_poster(replier, client, message, channel, own)
         else:
             _tell(respond, f":warning: I could not answer ({failure_name(exc)}). Try the shortcut again.")
+
+
+def _warn_poster(
+    replier: Replier, client: WebClient, message: dict[str, Any], channel: str, own: str
+) -> None:
+    """The "rotate it" warning to the message's poster, if `own` (their words) holds a secret."""
+    if not is_from_bot(message, replier.deps.bot_user_id) and redact(own).found:
+        replier.warn_poster(
+            client,
+            channel=channel,
+            user=message.get("user", ""),
+            ts=message.get("ts", ""),
+            thread_ts=message.get("thread_ts"),
+        )
 
 
 def shortcut_text(message: dict[str, Any]) -> str:
