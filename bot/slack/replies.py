@@ -68,6 +68,14 @@ def tell_clicker(
         respond(text=text, response_type="ephemeral", replace_original=False)
 
 
+def respond_privately(respond: Callable[..., Any], text: str) -> None:
+    """`text` to whoever clicked or ran the shortcut, through its response_url; a failure is only logged."""
+    try:
+        respond(text=text, response_type="ephemeral", replace_original=False)
+    except Exception as exc:
+        log_slack_error("response_url", exc)
+
+
 def message_text(message: dict[str, Any], *, drop_mentions: bool = False) -> str:
     """The text worth diagnosing: the message (without user mentions if asked), its code blocks, and the
     preview of attached snippets, as plain text."""

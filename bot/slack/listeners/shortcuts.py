@@ -25,6 +25,7 @@ from bot.slack.replies import (
     log_slack_error,
     message_text,
     reply_job,
+    respond_privately,
     truncated_snippets,
 )
 
@@ -73,7 +74,8 @@ def _diagnose(replier: Replier, body: dict[str, Any], client: WebClient, respond
     channel = (body.get("channel") or {}).get("id", "")
     thread_ts = message.get("thread_ts") or message.get("ts", "")
     if replier.deps.bot_user_id and message.get("user") == replier.deps.bot_user_id:
-        _tell(respond, OWN_ANSWER)  # diagnosing its own words would only answer itself in the thread
+        # diagnosing its own words would only answer itself in the thread
+        respond_privately(respond, OWN_ANSWER)
         return
     full, own = None, ""
     try:
@@ -92,7 +94,8 @@ def _diagnose(replier: Replier, body: dict[str, Any], client: WebClient, respond
             if error not in NOT_IN:  # a channel without threads still takes an ephemeral (best effort)
                 _warn_poster(replier, client, message, channel, own)
         else:
-            _tell(respond, f":warning: I could not answer ({failure_name(exc)}). Try the shortcut again.")
+            again = f":warning: I could not answer ({failure_name(exc)}). Try the shortcut again."
+            respond_privately(respond, again)
 
 
 def _warn_poster(
@@ -192,12 +195,5 @@ def _answer_privately(
     blocks = [*(b for b in blocks if b.get("type") != "actions"), note]
     try:
         respond(text=fallback, blocks=blocks, response_type="ephemeral", replace_original=False)
-    except Exception as exc:
-        log_slack_error("response_url", exc)
-
-
-def _tell(respond: Respond, text: str) -> None:
-    try:
-        respond(text=text, response_type="ephemeral", replace_original=False)
     except Exception as exc:
         log_slack_error("response_url", exc)
