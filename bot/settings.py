@@ -65,7 +65,9 @@ class Settings(BaseSettings):
     aps_apps: list[ApsApp] = Field(
         default_factory=list, description="JSON list of the team's APS apps for live checks."
     )
-    aps_timeout_seconds: float = Field(10.0, gt=0, description="Timeout of one APS HTTP call.")
+    aps_timeout_seconds: float = Field(
+        10.0, gt=0, le=3600, description="Timeout of one APS HTTP call (at most an hour)."
+    )
     aps_max_retry_after_seconds: float = Field(
         10.0, ge=0, description="Longest Retry-After the client waits for before giving up."
     )
@@ -90,6 +92,7 @@ class Settings(BaseSettings):
     bot_check_spacing_seconds: float = Field(
         20.0,
         ge=0,
+        allow_inf_nan=False,  # "try again in inf s" is no answer (math.ceil raised on it)
         description="Least time between two live checks of one user, app and project (or two re-checks "
         "of one checklist): a double click or a repeated command does not call APS again. 0: no spacing.",
     )

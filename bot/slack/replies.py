@@ -68,6 +68,14 @@ def tell_clicker(
         respond(text=text, response_type="ephemeral", replace_original=False)
 
 
+def respond_privately(respond: Callable[..., Any], text: str) -> None:
+    """`text` to whoever clicked or ran the shortcut, through its response_url; a failure is only logged."""
+    try:
+        respond(text=text, response_type="ephemeral", replace_original=False)
+    except Exception as exc:
+        log_slack_error("response_url", exc)
+
+
 def message_text(message: dict[str, Any], *, drop_mentions: bool = False) -> str:
     """The text worth diagnosing: the message (without user mentions if asked), its code blocks, and the
     preview of attached snippets, as plain text."""
@@ -141,19 +149,28 @@ class Replier:
         again = again or bool(job.get("again"))
         secret = job["secret"]
         if not job.get("answered"):
-            secret = self._answer(client, job, again=again) or secret
+            found, parent = self._answer(client, job, again=again)
+            secret = found or secret
             if secret:
-                answered({**job, "answered": True, "secret": True})
+                job = {**job, "answered": True, "secret": True, "secret_parent": parent}
+                answered(job)
         # After the answer: a retried job then warns once, and a failed warning loses no answer (nor does a
         # warning an earlier run recorded as given go out again: see `warn_poster`).
         if secret:
             self.warn_poster(
-                client, channel=job["channel"], user=job["user"], ts=job["ts"], thread_ts=job.get("thread_ts")
+                client,
+                channel=job["channel"],
+                user=job["user"],
+                ts=job["ts"],
+                thread_ts=job.get("thread_ts"),
+                parent=job.get("secret_parent"),
             )
 
-    def _answer(self, client: WebClient, job: dict[str, Any], *, again: bool = False) -> bool:
-        """Post the job's answer, if it gets one (once: see `handle`); True when what was diagnosed held a
-        secret."""
+    def _answer(
+        self, client: WebClient, job: dict[str, Any], *, again: bool = False
+    ) -> tuple[bool, str | None]:
+        """Post the job's answer, if it gets one (once: see `handle`); (whether what was diagnosed held a
+        secret of the asker's, the ts of their own parent when its secret is among them)."""
         channel, ts = job["channel"], job["ts"]
         if job["action"] == PASSIVE:
             diagnosis = self.deps.diagnoser.diagnose(
@@ -162,22 +179,23 @@ class Replier:
             best = diagnosis.best
             if diagnosis.is_aps_error and best and best.score >= self.deps.settings.bot_passive_min_score:
                 self._post_once(client, diagnosis, job, thread_ts=ts, again=again)
-            return diagnosis.secrets_found
+            return diagnosis.secrets_found, None
         if job["action"] != ANSWER:
-            return False
+            return False, None
         thread_ts = job.get("thread_ts") or ts
         own = self.with_snippets(client, job["text"], job.get("snippets"))
-        text = own
+        text, own_parent = own, None
         if job["parent"] and (parent := self._parent(client, channel, thread_ts)):
             text = f"{message_text(parent)}\n{own}"
             if parent.get("user") == job["user"] and not self._delivered(channel, thread_ts):
                 own = text  # the asker's own parent, which the bot never saw (so never warned about)
+                own_parent = thread_ts if redact(message_text(parent)).found else None
         diagnosis = self.deps.diagnoser.diagnose(text)
         if not diagnosis.is_aps_error and job.get("files_unseen"):
             diagnosis = self._with_files(client, channel, ts) or diagnosis
         self._post_once(client, diagnosis, job, thread_ts=thread_ts, again=again)
         # Only what the asker posted: a secret in the parent is its author's to rotate, not theirs.
-        return redact(own).found if text is not own else diagnosis.secrets_found
+        return (redact(own).found if text is not own else diagnosis.secrets_found), own_parent
 
     def with_snippets(self, client: WebClient, text: str, snippets: list[str] | None) -> str:
         """`text` followed by the whole text of the given snippets (files.info), as far as Slack gives it: a
@@ -230,19 +248,29 @@ class Replier:
             self.feedback.record_diagnosis(channel, thread_ts, diagnosis.best.id, self.deps.clock())
 
     def warn_poster(
-        self, client: WebClient, *, channel: str, user: str, ts: str, thread_ts: str | None
+        self,
+        client: WebClient,
+        *,
+        channel: str,
+        user: str,
+        ts: str,
+        thread_ts: str | None,
+        parent: str | None = None,
     ) -> None:
         """Ephemeral "rotate it" to whoever posted the secret in message `ts` (the secret itself is never
         repeated), once per message. Best effort: a poster who left the channel (`user_not_in_channel`) or any
         other failure is only logged. A warning given is remembered for good (delivery keys are forgotten
         after a day): a mention under this message by its poster, the shortcut run on it or a retried job,
-        however much later, adds no second warning."""
+        however much later, adds no second warning. `parent`: their own thread parent whose secret the warning
+        covered too (remembered the same way)."""
         if self.dedupe.state(warned_key(channel, ts)) is not None:
             return
         extra = {"thread_ts": thread_ts} if thread_ts else {}
         try:
             client.chat_postEphemeral(channel=channel, user=user, text=secret_warning_text(), **extra)
-            self.dedupe.record([warned_key(channel, ts)], now=self.deps.clock())
+            for warned in (ts, parent):
+                if warned:
+                    self.dedupe.record([warned_key(channel, warned)], now=self.deps.clock())
         except Exception as exc:
             log_slack_error("secret warning", exc)
 

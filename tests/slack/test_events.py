@@ -303,6 +303,22 @@ def test_shortcut_in_a_channel_that_lets_no_app_post_answers_the_user_privately(
     assert len(slack.calls_to("chat.postMessage")) == 1
 
 
+def test_shortcut_in_a_channel_without_threads_still_warns_the_poster_of_a_secret(
+    bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
+) -> None:
+    """The threaded answer is refused, the diagnosis goes to the shortcut's user privately, and the poster of
+    the token is still told to rotate it (an ephemeral outside a thread is no threaded post)."""
+    slack.fail_next("chat.postMessage", error="restricted_action_non_threadable_channel")
+    paste = f"{aps_paste[0]}\nAuthorization: Bearer {LEAKED_TOKEN}"
+    message = {"type": "message", "user": HUMAN, "text": paste, "ts": next_ts()}
+    bot.send_shortcut(message_shortcut_payload(message, user="U0OTHER01"))
+    slack.wait_for("response_url")
+    [warning] = slack.wait_for("chat.postEphemeral")
+    bot.drain()
+    assert warning.params["user"] == HUMAN and "rotate" in warning.params["text"]
+    assert LEAKED_TOKEN not in warning.params["text"]
+
+
 def test_a_shortcut_answer_slack_fails_to_take_is_retried_by_the_worker(
     bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
 ) -> None:
@@ -1223,3 +1239,25 @@ def test_a_retried_shortcut_answer_does_not_warn_a_forwarder_about_someone_elses
     slack.wait_for("chat.postMessage", count=2)  # the failed post, then the worker's
     bot.drain()
     assert slack.calls_to("chat.postEphemeral") == []
+
+
+@pytest.mark.parametrize("then", ["asks again in the thread", "the shortcut is run on the parent"])
+def test_a_poster_warned_about_their_own_parent_is_not_warned_about_it_again(
+    bot: BotServer, slack: FakeSlackApi, then: str
+) -> None:
+    """Their first question under their own parent (posted before the bot joined) warned them about the
+    parent's secret; a second question, or a teammate's shortcut on the parent, repeats no warning."""
+    parent_ts = next_ts()
+    parent = 'HTTP/1.1 403 {"errorCode":"AUTH-001"}\nAPS_CLIENT_SECRET=Qw3rTy9UiOp2AsDf7GhJ'
+    slack.add_message(CHANNEL, parent_ts, parent, user=HUMAN)
+    bot.send_event(mention_event("what does this mean?", thread_ts=parent_ts, user=HUMAN))
+    slack.wait_for("chat.postEphemeral")
+    bot.drain()
+    if then == "asks again in the thread":
+        bot.send_event(mention_event("still failing, any idea?", thread_ts=parent_ts, user=HUMAN))
+    else:
+        message = {"type": "message", "user": HUMAN, "text": parent, "ts": parent_ts}
+        bot.send_shortcut(message_shortcut_payload(message, user="U0OTHER01"))
+    slack.wait_for("chat.postMessage", count=2)
+    bot.drain()
+    assert len(slack.calls_to("chat.postEphemeral")) == 1

@@ -14,7 +14,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.slack.blocks import CHECK_HINT, FIXED, NOT_IT, with_feedback_note
 from bot.slack.deps import Deps
-from bot.slack.replies import log_slack_error, tell_clicker
+from bot.slack.replies import log_slack_error, respond_privately, tell_clicker
 from bot.store.feedback import FeedbackStore
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ class FeedbackButtons:
             if voted is not None and isinstance(exc, (SlackApiError, OSError)):
                 # The reply could not show it (the bot was removed from the channel, Slack failed): the
                 # voter still hears what became of the click, through its response_url.
-                _tell(respond, COUNTED if voted else ALREADY_VOTED)
+                respond_privately(respond, COUNTED if voted else ALREADY_VOTED)
 
     def _show_votes(
         self,
@@ -106,13 +106,6 @@ class FeedbackButtons:
                     f"{thanks}  Feedback so far: :white_check_mark: {yes} · :x: {no}",
                 ),
             )
-
-
-def _tell(respond: Respond, text: str) -> None:
-    try:
-        respond(text=text, response_type="ephemeral", replace_original=False)
-    except Exception as exc:
-        log_slack_error("response_url", exc)
 
 
 def register(app: App, deps: Deps) -> None:

@@ -25,6 +25,7 @@ from bot.slack.replies import (
     log_slack_error,
     message_text,
     reply_job,
+    respond_privately,
     truncated_snippets,
 )
 
@@ -73,31 +74,42 @@ def _diagnose(replier: Replier, body: dict[str, Any], client: WebClient, respond
     channel = (body.get("channel") or {}).get("id", "")
     thread_ts = message.get("thread_ts") or message.get("ts", "")
     if replier.deps.bot_user_id and message.get("user") == replier.deps.bot_user_id:
-        _tell(respond, OWN_ANSWER)  # diagnosing its own words would only answer itself in the thread
+        # diagnosing its own words would only answer itself in the thread
+        respond_privately(respond, OWN_ANSWER)
         return
-    full = None
+    full, own = None, ""
     try:
         # The poster's own words, snippets read whole (a token past a preview is theirs to rotate too), and
         # then what the message carries from elsewhere (a forwarded message's secret is not theirs).
         own = replier.with_snippets(client, message_text(message), truncated_snippets(message))
         full = "\n".join(p for p in (own, attached_text(message)) if p)
         replier.reply(client, full, channel=channel, thread_ts=thread_ts, answers=message.get("ts", ""))
-        if not is_from_bot(message, replier.deps.bot_user_id) and redact(own).found:
-            replier.warn_poster(
-                client,
-                channel=channel,
-                user=message.get("user", ""),
-                ts=message.get("ts", ""),
-                thread_ts=message.get("thread_ts"),
-            )
+        _warn_poster(replier, client, message, channel, own)
     except Exception as exc:
         log_slack_error("diagnose_message shortcut", exc)
         if is_retriable(exc):
             _queue(replier, body, message, channel)
         elif isinstance(exc, SlackApiError) and (error := exc.response.get("error")) in CANNOT_POST:
             _answer_privately(replier, respond, full or shortcut_text(message), body, error)
+            if error not in NOT_IN:  # a channel without threads still takes an ephemeral (best effort)
+                _warn_poster(replier, client, message, channel, own)
         else:
-            _tell(respond, f":warning: I could not answer ({failure_name(exc)}). Try the shortcut again.")
+            again = f":warning: I could not answer ({failure_name(exc)}). Try the shortcut again."
+            respond_privately(respond, again)
+
+
+def _warn_poster(
+    replier: Replier, client: WebClient, message: dict[str, Any], channel: str, own: str
+) -> None:
+    """The "rotate it" warning to the message's poster, if `own` (their words) holds a secret."""
+    if not is_from_bot(message, replier.deps.bot_user_id) and redact(own).found:
+        replier.warn_poster(
+            client,
+            channel=channel,
+            user=message.get("user", ""),
+            ts=message.get("ts", ""),
+            thread_ts=message.get("thread_ts"),
+        )
 
 
 def shortcut_text(message: dict[str, Any]) -> str:
@@ -183,12 +195,5 @@ def _answer_privately(
     blocks = [*(b for b in blocks if b.get("type") != "actions"), note]
     try:
         respond(text=fallback, blocks=blocks, response_type="ephemeral", replace_original=False)
-    except Exception as exc:
-        log_slack_error("response_url", exc)
-
-
-def _tell(respond: Respond, text: str) -> None:
-    try:
-        respond(text=text, response_type="ephemeral", replace_original=False)
     except Exception as exc:
         log_slack_error("response_url", exc)
