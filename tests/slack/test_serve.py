@@ -14,6 +14,8 @@ import sys
 import threading
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -320,58 +322,63 @@ def wait_healthy(url: str, process: subprocess.Popen, stderr: list[str], timeout
     wait_until(healthy, timeout)
 
 
+@contextmanager
+def http_serve(
+    tmp_path: Path, slack: FakeSlackApi, stop: signal.Signals = signal.SIGTERM, **values: str
+) -> Iterator[tuple[subprocess.Popen[str], str, list[str]]]:
+    """`aps-bot serve` in HTTP mode as a real process with `env_for` settings (plus `values`): yields the
+    process, its URL once healthy, and its stderr lines as they come; stops it with `stop` on exit."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "APS_", "BOT_"))}
+    env.update(env_for(slack, tmp_path, **values))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", "0"],
+        cwd=tmp_path,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(process.stderr or ()), daemon=True)
+    reader.start()
+    try:
+        url = served_url(process, lines)
+        wait_healthy(url, process, lines)
+        yield process, url, lines
+    finally:
+        process.send_signal(stop)
+        process.wait(timeout=30)
+        reader.join(timeout=30)
+        if process.stderr:
+            process.stderr.close()
+
+
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_http_mode_serves_signed_events_with_waitress(
     tmp_path: Path, aps_paste: tuple[str, Diagnosis], stop: signal.Signals
 ) -> None:
-    with FakeSlackApi() as slack:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "APS_", "BOT_"))}
-        env.update(env_for(slack, tmp_path))
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", "0"],
-            cwd=tmp_path,
-            env=env,
-            stderr=subprocess.PIPE,
-            text=True,
+    with FakeSlackApi() as slack, http_serve(tmp_path, slack, stop) as (process, url, lines):
+        body = (
+            b'{"type":"event_callback","event_id":"EvSERVE001","team_id":"T0FAKE001","event":'
+            + json.dumps(message_event(aps_paste[0])).encode()
+            + b"}"
         )
-        lines: list[str] = []
-
-        def read_stderr() -> None:
-            for line in process.stderr or ():
-                lines.append(line)
-
-        reader = threading.Thread(target=read_stderr, daemon=True)
-        reader.start()
-        try:
-            url = served_url(process, lines)
-            wait_healthy(url, process, lines)
-            body = (
-                b'{"type":"event_callback","event_id":"EvSERVE001","team_id":"T0FAKE001","event":'
-                + json.dumps(message_event(aps_paste[0])).encode()
-                + b"}"
-            )
-            request = urllib.request.Request(
-                url + "slack/events",
-                data=body,
-                headers={"Content-Type": "application/json", **sign(SIGNING_SECRET, body)},
-            )
-            with urllib.request.urlopen(request, timeout=10) as response:
-                assert response.status == 200
-            slack.wait_for("chat.postMessage")
-            forged = urllib.request.Request(
-                url + "slack/events",
-                data=body,
-                headers={"Content-Type": "application/json", **sign("0" * 32, body)},
-            )
-            with pytest.raises(urllib.error.HTTPError) as rejected:
-                urllib.request.urlopen(forged, timeout=10)
-            assert rejected.value.code == 401
-        finally:
-            process.send_signal(stop)
-            process.wait(timeout=30)
-            reader.join(timeout=30)
-            process.stderr.close() if process.stderr else None
-            stderr = "".join(lines)
+        request = urllib.request.Request(
+            url + "slack/events",
+            data=body,
+            headers={"Content-Type": "application/json", **sign(SIGNING_SECRET, body)},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200
+        slack.wait_for("chat.postMessage")
+        forged = urllib.request.Request(
+            url + "slack/events",
+            data=body,
+            headers={"Content-Type": "application/json", **sign("0" * 32, body)},
+        )
+        with pytest.raises(urllib.error.HTTPError) as rejected:
+            urllib.request.urlopen(forged, timeout=10)
+        assert rejected.value.code == 401
+    stderr = "".join(lines)
     assert BOT_TOKEN not in stderr
     assert process.returncode == 0, stderr  # stopped cleanly (server closed, worker drained), not killed
 
@@ -484,35 +491,18 @@ def test_healthz_fails_while_the_reply_worker_is_down_and_recovers_with_it(tmp_p
     message: the health check must say so, not `ok` with a queue that only grows."""
     kb = tmp_path / "kb"
     shutil.copytree(bolt_server.ROOT / "knowledge", kb)
-    with FakeSlackApi() as slack:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "APS_", "BOT_"))}
-        env.update(env_for(slack, tmp_path, BOT_KB_DIR=str(kb)))
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", "0"],
-            cwd=tmp_path,
-            env=env,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        lines: list[str] = []
-        reader = threading.Thread(target=lambda: lines.extend(process.stderr or ()), daemon=True)
-        reader.start()
-        try:
-            url = served_url(process, lines)
-            wait_healthy(url, process, lines)
-            [worker] = child_pids(process.pid)
-            (kb / "broken.yml").write_text("id: [unclosed\n", encoding="utf-8")
-            os.kill(worker, signal.SIGKILL)
-            body = wait_until(lambda: (found := health(url))[0] == 503 and found[1], timeout=30)
-            assert body == {"ok": False, "error": "reply_worker_down", "queued_replies": 0}
-            wait_until(lambda: any("did not start" in line for line in lines[:]), timeout=30)
-            assert health(url)[0] == 503  # still down: its restarts fail
-            (kb / "broken.yml").unlink()
-            wait_healthy(url, process, lines, timeout=90)  # restarted (its back-off is at most a minute)
-            assert health(url) == (200, {"ok": True, "queued_replies": 0})
-        finally:
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=30)
-            reader.join(timeout=30)
-            process.stderr.close() if process.stderr else None
+    with (
+        FakeSlackApi() as slack,
+        http_serve(tmp_path, slack, BOT_KB_DIR=str(kb)) as (process, url, lines),
+    ):
+        [worker] = child_pids(process.pid)
+        (kb / "broken.yml").write_text("id: [unclosed\n", encoding="utf-8")
+        os.kill(worker, signal.SIGKILL)
+        body = wait_until(lambda: (found := health(url))[0] == 503 and found[1], timeout=30)
+        assert body == {"ok": False, "error": "reply_worker_down", "queued_replies": 0}
+        wait_until(lambda: any("did not start" in line for line in lines[:]), timeout=30)
+        assert health(url)[0] == 503  # still down: its restarts fail
+        (kb / "broken.yml").unlink()
+        wait_healthy(url, process, lines, timeout=90)  # restarted (its back-off is at most a minute)
+        assert health(url) == (200, {"ok": True, "queued_replies": 0})
     assert process.returncode == 0, "".join(lines)
