@@ -16,6 +16,7 @@ import jsonschema
 import pytest
 import yaml
 
+from bot.check.request import project_refusal
 from tests.conftest import ROOT
 from tests.fakes.bolt_server import BotServer
 
@@ -163,3 +164,17 @@ def test_each_conversation_type_listed_has_its_own_read_scope(manifest: dict[str
     requested = set(manifest["oauth_config"]["scopes"]["bot"])
     missing = {kind: sorted(files) for kind, files in asked.items() if TYPE_READ_SCOPE[kind] not in requested}
     assert missing == {}, "Slack answers missing_scope when one listed type's read scope is not granted"
+
+
+# What Slack puts in a slash command's text for a typed "@jane" or "#support": with `should_escape`, the escaped
+# mention; without it, the words as typed, which no parser can tell from a project name.
+TYPED_MENTIONS = {"@jane": "<@U0TEAMMATE|jane>", "#support": "<#C0SUPPORT|support>"}
+
+
+def test_aps_check_receives_mentions_in_the_form_it_refuses(manifest: dict[str, Any]) -> None:
+    """A mention in the project's place is refused with the usage, not searched as a project name through
+    every page of every hub: only true when Slack sends mentions escaped."""
+    (command,) = manifest["features"]["slash_commands"]
+    sent = [escaped if command.get("should_escape") else typed for typed, escaped in TYPED_MENTIONS.items()]
+    searched_as_names = [text for text in sent if project_refusal(text) is None]
+    assert searched_as_names == []
