@@ -178,3 +178,19 @@ def test_aps_check_receives_mentions_in_the_form_it_refuses(manifest: dict[str, 
     sent = [escaped if command.get("should_escape") else typed for typed, escaped in TYPED_MENTIONS.items()]
     searched_as_names = [text for text in sent if project_refusal(text) is None]
     assert searched_as_names == []
+
+
+# Where Slack delivers an app_mention: every conversation the bot is in, group DMs too (a bot can be added to one).
+MENTION_CONVERSATIONS = ("channels", "groups", "im", "mpim")
+
+
+def test_a_thread_mention_can_read_its_parent_wherever_the_bot_is_mentioned(
+    bot: BotServer, manifest: dict[str, Any]
+) -> None:
+    """A mention in a thread diagnoses the thread's parent, read with conversations.replies, which needs the
+    history scope of that conversation's type: without it Slack answers missing_scope and the mention alone
+    is answered."""
+    assert "app_mention" in registered(bot, "event")
+    requested = set(manifest["oauth_config"]["scopes"]["bot"])
+    missing = [f"{kind}:history" for kind in MENTION_CONVERSATIONS if f"{kind}:history" not in requested]
+    assert missing == []
