@@ -95,11 +95,17 @@ MAX_SNIPPET_CHARS = 40_000  # Slack's message limit: a longer snippet is read th
 
 def truncated_snippets(message: dict[str, Any]) -> list[str]:
     """Ids of the message's snippets whose preview Slack cut short (a long `curl -v` whose error sits past the
-    first lines): their whole text is read with files.info before diagnosing."""
+    first lines), or left out (a Slack Connect channel's event carries only `{"id", "file_access":
+    "check_file_info"}`): their whole text is read with files.info before diagnosing."""
     return [
         str(file["id"])
         for file in message.get("files") or []
-        if file.get("id") and (file.get("preview_is_truncated") or file.get("lines_more"))
+        if file.get("id")
+        and (
+            file.get("preview_is_truncated")
+            or file.get("lines_more")
+            or file.get("file_access") == "check_file_info"
+        )
     ][:MAX_SNIPPETS_READ]
 
 

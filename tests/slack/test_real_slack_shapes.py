@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bot.diagnosis.result import Diagnosis
-from tests.fakes.bolt_server import CHANNEL, message_event, running_bot
+from tests.fakes.bolt_server import CHANNEL, BotServer, message_event, running_bot
 from tests.fakes.slack_api import FakeSlackApi
 
 
@@ -45,3 +45,22 @@ def test_a_transient_slack_error_in_an_ok_false_answer_is_retried_not_dropped(
         bot.drain()
     answers = [m for m in slack.thread(CHANNEL, event["ts"]) if m["ts"] != event["ts"]]
     assert len(answers) == 1
+
+
+def test_a_snippet_in_a_slack_connect_channel_is_read_with_files_info(
+    bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
+) -> None:
+    """In a Slack Connect channel the file_share event carries only `{"id", "file_access":
+    "check_file_info"}` (no preview): the snippet is read with files.info and diagnosed."""
+    paste, expected = aps_paste
+    slack.add_file("F0CONNECT1", paste)
+    event = message_event(
+        "",
+        subtype="file_share",
+        files=[{"id": "F0CONNECT1", "file_access": "check_file_info", "created": 1764421234}],
+        is_ext_shared_channel=True,
+    )
+    bot.send_event(event)
+    [post] = slack.wait_for("chat.postMessage")
+    assert post.params["thread_ts"] == event["ts"]
+    assert expected.best.title in block_text(post)
