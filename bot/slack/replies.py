@@ -14,6 +14,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.diagnosis import Diagnosis, redact
+from bot.slack.attachments import attached_text
 from bot.slack.blocks import diagnosis_blocks, secret_warning_text, slack_to_plain, unrecognised_blocks
 from bot.slack.deps import Deps
 from bot.slack.failures import is_retriable
@@ -110,12 +111,20 @@ def truncated_snippets(message: dict[str, Any]) -> list[str]:
 
 
 def reply_job(
-    action: str, event: dict[str, Any], text: str, *, parent: bool = False, files_unseen: bool = False
+    action: str,
+    event: dict[str, Any],
+    text: str,
+    *,
+    attached: str = "",
+    parent: bool = False,
+    files_unseen: bool = False,
 ) -> dict[str, Any]:
     """The payload of a queued reply: where to answer and the text with every secret already redacted
-    (the queue is stored on disk; the paste's secrets never are). `parent`: the thread's parent message is
-    the paste; `files_unseen`: the message may carry snippets the event did not, read them if need be."""
-    redaction = redact(text)
+    (the queue is stored on disk; the paste's secrets never are). `attached`: what the message carries from
+    elsewhere (a forwarded message), diagnosed with `text`, but a secret in it is not the poster's to rotate.
+    `parent`: the thread's parent message is the paste; `files_unseen`: the message may carry snippets the
+    event did not, read them if need be."""
+    redaction = redact("\n".join(p for p in (text, attached) if p))
     return {
         "action": action,
         "channel": event.get("channel", ""),
@@ -123,7 +132,7 @@ def reply_job(
         "thread_ts": event.get("thread_ts"),
         "user": event.get("user", ""),
         "text": redaction.text,
-        "secret": redaction.found,
+        "secret": redact(text).found if attached else redaction.found,
         "parent": parent,
         "files_unseen": files_unseen,
         "snippets": truncated_snippets(event),
@@ -192,10 +201,14 @@ class Replier:
         own = self.with_snippets(client, job["text"], job.get("snippets"))
         text, own_parent = own, None
         if job["parent"] and (parent := self._parent(client, channel, thread_ts)):
-            text = f"{message_text(parent)}\n{own}"
+            parent_text = message_text(parent)
+            attached = attached_text(parent, bot_user_id=self.deps.bot_user_id)
+            text = "\n".join(p for p in (parent_text, attached, own) if p)
             if parent.get("user") == job["user"] and not self._delivered(channel, thread_ts):
-                own = text  # the asker's own parent, which the bot never saw (so never warned about)
-                own_parent = thread_ts if redact(message_text(parent)).found else None
+                # the asker's own parent, which the bot never saw (so never warned about); what it forwards
+                # is someone else's
+                own = f"{parent_text}\n{own}"
+                own_parent = thread_ts if redact(parent_text).found else None
         diagnosis = self.deps.diagnoser.diagnose(text)
         if not diagnosis.is_aps_error and job.get("files_unseen"):
             diagnosis = self._with_files(client, channel, ts) or diagnosis

@@ -1,7 +1,7 @@
 """Messages, mentions and DMs → a queued reply job, answered by the reply worker (`bot/worker.py`).
 
-- Passive: every new top-level human message in a channel is queued; the worker replies only when the
-  core flags an APS error scoring at least `settings.bot_passive_min_score`.
+- Passive: every new top-level human message in a channel (with a message it forwards) is queued; the
+  worker replies only when the core flags an APS error scoring at least `settings.bot_passive_min_score`.
 - `app_mention`, DMs: always answered (an "I don't recognise this" answer when nothing matches); a mention
   inside a thread diagnoses the thread's parent message.
 - A thread reply holding a secret gets only the ephemeral "rotate it" warning.
@@ -25,6 +25,7 @@ from typing import Any
 from slack_bolt import App, BoltResponse
 
 from bot.diagnosis import redact
+from bot.slack.attachments import attached_text
 from bot.slack.deps import Deps
 from bot.slack.replies import ANSWER, PASSIVE, REPLY_JOB, WARN, message_text, reply_job
 from bot.store.dedupe import event_key, message_key
@@ -68,10 +69,12 @@ class MessageIntake:
             if event.get("files"):  # answered as the mention, files and all (its app_mention may lack them)
                 self.on_mention(body, event)
             return  # else the app_mention delivery of this message answers it
+        attached = attached_text(event, bot_user_id=self.deps.bot_user_id)  # a forwarded message
         if is_dm:
-            self._accept(body, event, reply_job(ANSWER, event, message_text(event, drop_mentions=True)))
+            text = message_text(event, drop_mentions=True)
+            self._accept(body, event, reply_job(ANSWER, event, text, attached=attached))
         elif top_level:
-            self._accept(body, event, reply_job(PASSIVE, event, message_text(event)))
+            self._accept(body, event, reply_job(PASSIVE, event, message_text(event), attached=attached))
         elif redact(text := message_text(event)).found:
             self._accept(body, event, reply_job(WARN, event, text))
 
@@ -81,8 +84,10 @@ class MessageIntake:
         thread_ts = event.get("thread_ts")
         in_thread = bool(thread_ts) and thread_ts != event.get("ts")
         text = message_text(event, drop_mentions=True)
+        attached = attached_text(event, bot_user_id=self.deps.bot_user_id)
         unseen = not in_thread and not event.get("files")  # Slack may leave a snippet out of an app_mention
-        self._accept(body, event, reply_job(ANSWER, event, text, parent=in_thread, files_unseen=unseen))
+        job = reply_job(ANSWER, event, text, attached=attached, parent=in_thread, files_unseen=unseen)
+        self._accept(body, event, job)
 
     @staticmethod
     def on_ignored(event: dict[str, Any]) -> None:
