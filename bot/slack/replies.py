@@ -179,6 +179,7 @@ class Replier:
                 ts=job["ts"],
                 thread_ts=job.get("thread_ts"),
                 parent=job.get("secret_parent"),
+                retry_later=True,  # the job, stored answered, is retried for the warning alone
             )
 
     def _answer(
@@ -275,13 +276,15 @@ class Replier:
         ts: str,
         thread_ts: str | None,
         parent: str | None = None,
+        retry_later: bool = False,
     ) -> None:
         """Ephemeral "rotate it" to whoever posted the secret in message `ts` (the secret itself is never
         repeated), once per message. Best effort: a poster who left the channel (`user_not_in_channel`) or any
-        other failure is only logged. A warning given is remembered for good (delivery keys are forgotten
-        after a day): a mention under this message by its poster, the shortcut run on it or a retried job,
-        however much later, adds no second warning. `parent`: their own thread parent whose secret the warning
-        covered too (remembered the same way)."""
+        other failure is only logged; with `retry_later`, a failure worth retrying (5xx, 429, network) is
+        raised instead, for the reply worker to try again. A warning given is remembered for good (delivery
+        keys are forgotten after a day): a mention under this message by its poster, the shortcut run on it or
+        a retried job, however much later, adds no second warning. `parent`: their own thread parent whose
+        secret the warning covered too (remembered the same way)."""
         if self.dedupe.state(warned_key(channel, ts)) is not None:
             return
         extra = {"thread_ts": thread_ts} if thread_ts else {}
@@ -291,6 +294,8 @@ class Replier:
                 if warned:
                     self.dedupe.record([warned_key(channel, warned)], now=self.deps.clock())
         except Exception as exc:
+            if retry_later and is_retriable(exc):
+                raise
             log_slack_error("secret warning", exc)
 
     def _post_once(

@@ -137,3 +137,25 @@ def test_a_token_in_a_forwarded_message_is_diagnosed_but_warns_no_forwarder(
     assert slack.calls_to("chat.postEphemeral") == []
     assert TOKEN not in str([c.params for c in slack.calls])
     assert bot.runtime.deps.db.connection().execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("failure", [{"status": 500}, {"status": 429, "retry_after": 30}])
+def test_a_rotate_it_warning_slack_fails_to_take_is_retried_without_a_second_answer(
+    settings, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis], failure: dict
+) -> None:
+    """chat.postEphemeral answers 5xx (or a long 429) once: the poster of the token still hears to rotate it,
+    when the reply job is retried, and the answer already posted is not posted again."""
+    now = [1_800_000_000.0]
+    event = message_event(f"{aps_paste[0]}\n{BEARER}")
+    slack.fail_next("chat.postEphemeral", **failure)
+    with running_bot(settings, clock=lambda: now[0]) as bot:
+        bot.send_event(event)
+        slack.wait_for("chat.postEphemeral")
+        bot.drain()
+        now[0] += 60  # past the worker's back-off and Slack's Retry-After
+        bot.runtime.deps.wake_worker()
+        slack.wait_for("chat.postEphemeral", count=2)
+        bot.drain()
+    assert len(slack.calls_to("chat.postMessage")) == 1
+    warning = slack.calls_to("chat.postEphemeral")[-1]
+    assert warning.params["user"] == event["user"] and "rotate" in warning.params["text"]
