@@ -305,7 +305,8 @@ class Replier:
         count it, as the worker that posted it may have died before it could."""
         channel, ts = job["channel"], job["ts"]
         if again and self._answered_before(client, channel, thread_ts, ts):
-            self._count(diagnosis, channel=channel, thread_ts=thread_ts)
+            if not job.get("edit"):  # an edit's diagnosis is not what was answered (and counted)
+                self._count(diagnosis, channel=channel, thread_ts=thread_ts)
         else:
             self.post_answer(client, diagnosis, channel=channel, thread_ts=thread_ts, answers=ts)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bot.diagnosis.result import Diagnosis
-from tests.fakes.bolt_server import CHANNEL, BotServer, mention_event, message_event, running_bot
+from tests.fakes.bolt_server import CHANNEL, BotServer, mention_event, message_event, next_ts, running_bot
 from tests.fakes.slack_api import BOT_USER_ID, FakeSlackApi
 
 TOKEN = "eyJhbGciOiJSUzI1NiJ9." + "eyJzY29wZSI6WyJkYXRhOnJlYWQiXX0." + "c2lnbmF0dXJlLXBhcnQtOTg3NjU0"
@@ -159,3 +159,111 @@ def test_a_rotate_it_warning_slack_fails_to_take_is_retried_without_a_second_ans
     assert len(slack.calls_to("chat.postMessage")) == 1
     warning = slack.calls_to("chat.postEphemeral")[-1]
     assert warning.params["user"] == event["user"] and "rotate" in warning.params["text"]
+
+
+def edit_of(original: dict, text: str, **changes: object) -> dict:
+    """The `message_changed` Slack sends when the poster edits `original` (a message event) to `text`."""
+    edited_ts = next_ts()
+    message = {k: v for k, v in original.items() if k not in ("channel", "channel_type", "event_ts")}
+    return {
+        "type": "message",
+        "subtype": "message_changed",
+        "hidden": True,
+        "channel": original["channel"],
+        "channel_type": original.get("channel_type", "channel"),
+        "ts": edited_ts,
+        "event_ts": edited_ts,
+        "message": {
+            **message,
+            "text": text,
+            "edited": {"user": original["user"], "ts": edited_ts},
+            **changes,
+        },
+        "previous_message": message,
+    }
+
+
+def test_a_message_edited_into_an_aps_error_is_answered_once(
+    bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis], not_aps: str
+) -> None:
+    """ "getting a 403 from the hubs call, any idea?" then, a minute later, edited to add the response body:
+    the edit is what is diagnosed (once, however often Slack sends it: an unfurl sends it again)."""
+    paste, expected = aps_paste
+    original = message_event(not_aps)
+    slack.add_message(CHANNEL, original["ts"], original["text"])
+    bot.send_event(original)
+    bot.drain()
+    assert slack.calls_to("chat.postMessage") == []
+    edit = edit_of(original, f"{not_aps}\n{paste}")
+    bot.send_event(edit)
+    [post] = slack.wait_for("chat.postMessage")
+    assert post.params["thread_ts"] == original["ts"]
+    assert expected.best.title in block_text(post)
+    slack.wait_for_thread(CHANNEL, original["ts"], count=2)
+    bot.send_event(edit)  # the same edit again, a new event id (an unfurl added to it)
+    bot.drain()
+    assert len(slack.calls_to("chat.postMessage")) == 1
+
+
+def test_an_edit_of_an_answered_paste_gets_no_second_answer(
+    bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
+) -> None:
+    original = message_event(aps_paste[0])
+    slack.add_message(CHANNEL, original["ts"], original["text"])
+    bot.send_event(original)
+    slack.wait_for_thread(CHANNEL, original["ts"], count=2)
+    bot.send_event(edit_of(original, f"{aps_paste[0]}\n(edit: this is from the hubs call)"))
+    bot.drain()
+    assert len(slack.calls_to("chat.postMessage")) == 1
+
+
+@pytest.mark.parametrize("where", ["top-level", "thread reply", "dm"])
+def test_an_edit_that_adds_a_token_warns_its_poster(
+    bot: BotServer, slack: FakeSlackApi, not_aps: str, where: str
+) -> None:
+    """The poster pastes the rest of their request, bearer token included, into a message they edit."""
+    extra: dict = {"thread_ts": next_ts()} if where == "thread reply" else {}
+    if where == "dm":
+        extra = {"channel": "D0BOTDM01", "channel_type": "im"}
+    original = message_event(not_aps, **extra)
+    bot.send_event(original)
+    bot.drain()
+    bot.send_event(edit_of(original, f"{not_aps}\ncurl -H '{BEARER}' https://example.com"))
+    [warning] = slack.wait_for("chat.postEphemeral")
+    assert warning.params["user"] == original["user"] and "rotate" in warning.params["text"]
+    bot.drain()
+    assert TOKEN not in str([c.params for c in slack.calls])
+
+
+def test_a_message_edited_to_mention_the_bot_is_answered(
+    bot: BotServer, slack: FakeSlackApi, not_aps: str
+) -> None:
+    """Forgot to tag the bot, edited the message to add "@aps-bot": Slack sends the edit (and an app_mention
+    marked `edited`); the mention gets its answer, once."""
+    original = message_event(not_aps)
+    slack.add_message(CHANNEL, original["ts"], original["text"])
+    bot.send_event(original)
+    bot.drain()
+    text = f"<@{BOT_USER_ID}> {not_aps}"
+    bot.send_event(edit_of(original, text))
+    bot.send_event(
+        mention_event(not_aps, ts=original["ts"], edited={"user": original["user"], "ts": next_ts()})
+    )
+    [post] = slack.wait_for("chat.postMessage")
+    assert post.params["thread_ts"] == original["ts"] and "recognise" in post.params["text"]
+    bot.drain()
+    assert len(slack.calls_to("chat.postMessage")) == 1
+
+
+def test_an_unfurl_or_a_bots_edit_is_not_read_as_an_edit(
+    bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
+) -> None:
+    """Slack sends `message_changed` when it adds a link preview (no `edited`) and when a bot updates its
+    own message: neither is someone editing a paste."""
+    original = message_event(f"see {aps_paste[0]}")
+    unfurl = edit_of(original, original["text"], attachments=[{"from_url": "https://aps.autodesk.com/x"}])
+    del unfurl["message"]["edited"]
+    bot.send_event(unfurl)
+    bot.send_event(edit_of(message_event(aps_paste[0], user=BOT_USER_ID, bot_id="B0FAKEBOT"), aps_paste[0]))
+    bot.drain()
+    assert slack.calls_to("chat.postMessage") == []
