@@ -3,10 +3,13 @@ answered `ok: false` with HTTP 200, and the like (shapes from Slack's docs and p
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from bot.diagnosis.result import Diagnosis
 from tests.fakes.bolt_server import CHANNEL, BotServer, mention_event, message_event, next_ts, running_bot
+from tests.fakes.polling import wait_until
 from tests.fakes.slack_api import BOT_USER_ID, FakeSlackApi
 
 TOKEN = "eyJhbGciOiJSUzI1NiJ9." + "eyJzY29wZSI6WyJkYXRhOnJlYWQiXX0." + "c2lnbmF0dXJlLXBhcnQtOTg3NjU0"
@@ -267,3 +270,40 @@ def test_an_unfurl_or_a_bots_edit_is_not_read_as_an_edit(
     bot.send_event(edit_of(message_event(aps_paste[0], user=BOT_USER_ID, bot_id="B0FAKEBOT"), aps_paste[0]))
     bot.drain()
     assert slack.calls_to("chat.postMessage") == []
+
+
+def test_an_edit_queued_beside_its_messages_own_reply_waits_for_it(
+    settings, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
+) -> None:
+    """A paste and its edit (a typo fixed seconds later) both queued while the worker was busy: taken side by
+    side, the edit would read the thread before the paste's answer lands and answer again. The edit waits
+    for the message's own reply to finish, then finds its answer."""
+    now = [1_800_000_000.0]
+    original = message_event(aps_paste[0])
+    slack.add_message(CHANNEL, original["ts"], original["text"])
+    with running_bot(settings, clock=lambda: now[0], worker=False) as bot:
+        bot.send_event(original)
+        bot.send_event(edit_of(original, f"{aps_paste[0]}\n(from the hubs call)"))
+        bot.drain()
+        db = bot.runtime.deps.db.connection()
+        slack.hold = threading.Event()  # the paste's answer is stuck in Slack
+        try:
+            bot.runtime.start_worker(in_process=True)
+            slack.wait_for("chat.postMessage")
+
+            def edit_deferred() -> bool:
+                row = db.execute("SELECT status, run_at FROM jobs ORDER BY id DESC LIMIT 1").fetchone()
+                return row is not None and row["status"] == "pending" and row["run_at"] > now[0]
+
+            wait_until(edit_deferred)
+            assert slack.calls_to("conversations.replies") == []
+        finally:
+            slack.hold.set()
+        slack.wait_for_thread(CHANNEL, original["ts"], count=2)
+        bot.drain()
+        now[0] += 60
+        bot.runtime.deps.wake_worker()
+        slack.wait_for("conversations.replies")
+        bot.drain()
+        assert db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 0
+    assert len(slack.calls_to("chat.postMessage")) == 1
