@@ -196,8 +196,9 @@ class Replier:
             if diagnosis.is_aps_error and best and best.score >= self.deps.settings.bot_passive_min_score:
                 self._post_once(client, diagnosis, job, thread_ts=ts, again=again)
             return diagnosis.secrets_found, None
-        if job["action"] != ANSWER:
-            return False, None
+        if job["action"] != ANSWER:  # WARN: a secret in the snippets past their preview is the poster's too
+            snippets = job.get("snippets")
+            return bool(snippets) and redact(self.with_snippets(client, "", snippets)).found, None
         thread_ts = job.get("thread_ts") or ts
         own = self.with_snippets(client, job["text"], job.get("snippets"))
         text, own_parent = own, None

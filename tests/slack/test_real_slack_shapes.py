@@ -307,3 +307,24 @@ def test_an_edit_queued_beside_its_messages_own_reply_waits_for_it(
         bot.drain()
         assert db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 0
     assert len(slack.calls_to("chat.postMessage")) == 1
+
+
+@pytest.mark.parametrize("file", ["long snippet", "slack connect"])
+def test_a_token_in_a_snippet_posted_in_a_thread_warns_its_poster(
+    bot: BotServer, slack: FakeSlackApi, not_aps: str, file: str
+) -> None:
+    """A whole `curl -v` uploaded as a snippet in a support thread: the token sits past the preview Slack puts
+    in the event (or the event names the file only): the snippet is read, and its poster warned."""
+    head = "curl -v https://developer.api.autodesk.com/project/v1/hubs\n" + "> Accept: */*\n" * 6
+    content = f"{head}{BEARER}\n< HTTP/1.1 403 Forbidden"
+    slack.add_file("F0THREAD01", content)
+    if file == "long snippet":
+        stub = {"id": "F0THREAD01", "mode": "snippet", "preview": head, "preview_is_truncated": True}
+    else:
+        stub = {"id": "F0THREAD01", "file_access": "check_file_info"}
+    event = message_event(not_aps, subtype="file_share", files=[stub], thread_ts=next_ts())
+    bot.send_event(event)
+    [warning] = slack.wait_for("chat.postEphemeral")
+    assert warning.params["user"] == event["user"] and warning.params["thread_ts"] == event["thread_ts"]
+    bot.drain()
+    assert slack.calls_to("chat.postMessage") == []

@@ -4,7 +4,8 @@
   worker replies only when the core flags an APS error scoring at least `settings.bot_passive_min_score`.
 - `app_mention`, DMs: always answered (an "I don't recognise this" answer when nothing matches); a mention
   inside a thread diagnoses the thread's parent message.
-- A thread reply holding a secret gets only the ephemeral "rotate it" warning.
+- A thread reply holding a secret (in a snippet past its preview too) gets only the ephemeral "rotate it"
+  warning.
 - An edit (`message_changed` with `edited`) is read like a new message, but answered only if its message
   has no answer yet (the worker reads the thread first); a secret it adds earns the warning.
 - Bots (this one included), deletions and every other subtype are acked and ignored (so is an edited
@@ -29,7 +30,7 @@ from slack_bolt import App, BoltResponse
 from bot.diagnosis import redact
 from bot.slack.attachments import attached_text
 from bot.slack.deps import Deps
-from bot.slack.replies import ANSWER, PASSIVE, REPLY_JOB, WARN, message_text, reply_job
+from bot.slack.replies import ANSWER, PASSIVE, REPLY_JOB, WARN, message_text, reply_job, truncated_snippets
 from bot.store.dedupe import edit_key, event_key, message_key
 
 log = logging.getLogger(__name__)
@@ -77,8 +78,8 @@ class MessageIntake:
             self._accept(body, event, reply_job(ANSWER, event, text, attached=attached))
         elif top_level:
             self._accept(body, event, reply_job(PASSIVE, event, message_text(event), attached=attached))
-        elif redact(text := message_text(event)).found:
-            self._accept(body, event, reply_job(WARN, event, text))
+        elif redact(text := message_text(event)).found or truncated_snippets(event):
+            self._accept(body, event, reply_job(WARN, event, text))  # the worker reads cut snippets whole
 
     def on_mention(self, body: dict[str, Any], event: dict[str, Any]) -> None:
         if is_from_bot(event, self.deps.bot_user_id) or event.get("edited"):
