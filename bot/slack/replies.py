@@ -214,7 +214,9 @@ class Replier:
         diagnosis = self.deps.diagnoser.diagnose(text)
         if not diagnosis.is_aps_error and job.get("files_unseen"):
             diagnosis = self._with_files(client, channel, ts) or diagnosis
-        self._post_once(client, diagnosis, job, thread_ts=thread_ts, again=again)
+        # "quiet": a reply in a DM thread, answered only when it holds an error
+        if not job.get("quiet") or (diagnosis.is_aps_error and diagnosis.best is not None):
+            self._post_once(client, diagnosis, job, thread_ts=thread_ts, again=again)
         # Only what the asker posted: a secret in the parent is its author's to rotate, not theirs.
         return (redact(own).found if text is not own else diagnosis.secrets_found), own_parent
 

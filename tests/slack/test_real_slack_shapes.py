@@ -328,3 +328,22 @@ def test_a_token_in_a_snippet_posted_in_a_thread_warns_its_poster(
     assert warning.params["user"] == event["user"] and warning.params["thread_ts"] == event["thread_ts"]
     bot.drain()
     assert slack.calls_to("chat.postMessage") == []
+
+
+def test_a_thank_you_in_the_thread_of_a_dm_answer_gets_no_canned_reply(
+    bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
+) -> None:
+    """In the bot's DM, "that fixed it, thanks!" under its answer got "I don't recognise this as an APS access
+    error…" with the whole checklist, every time. A thread reply there is answered when it holds an error."""
+    paste, expected = aps_paste
+    dm = {"channel": "D0BOTDM01", "channel_type": "im"}
+    question = message_event(paste, **dm)
+    bot.send_event(question)
+    slack.wait_for("chat.postMessage")
+    bot.send_event(message_event("that fixed it, thanks!", thread_ts=question["ts"], **dm))
+    bot.drain()
+    assert len(slack.calls_to("chat.postMessage")) == 1
+    bot.send_event(message_event(f"now the hubs call says\n{paste}", thread_ts=question["ts"], **dm))
+    posts = slack.wait_for("chat.postMessage", count=2)
+    assert posts[1].params["thread_ts"] == question["ts"]
+    assert expected.best.title in block_text(posts[1])

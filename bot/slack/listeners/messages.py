@@ -2,8 +2,8 @@
 
 - Passive: every new top-level human message in a channel (with a message it forwards) is queued; the
   worker replies only when the core flags an APS error scoring at least `settings.bot_passive_min_score`.
-- `app_mention`, DMs: always answered (an "I don't recognise this" answer when nothing matches); a mention
-  inside a thread diagnoses the thread's parent message.
+- `app_mention`, DMs: always answered (an "I don't recognise this" answer when nothing matches; not to a
+  thread reply in a DM); a mention inside a thread diagnoses the thread's parent message.
 - A thread reply holding a secret (in a snippet past its preview too) gets only the ephemeral "rotate it"
   warning.
 - An edit (`message_changed` with `edited`) is read like a new message, but answered only if its message
@@ -75,7 +75,9 @@ class MessageIntake:
         attached = attached_text(event, bot_user_id=self.deps.bot_user_id)  # a forwarded message
         if is_dm:
             text = message_text(event, drop_mentions=True)
-            self._accept(body, event, reply_job(ANSWER, event, text, attached=attached))
+            job = reply_job(ANSWER, event, text, attached=attached)
+            # a reply in a thread ("thanks, that fixed it") gets an answer only when it holds an error
+            self._accept(body, event, {**job, "quiet": not top_level})
         elif top_level:
             self._accept(body, event, reply_job(PASSIVE, event, message_text(event), attached=attached))
         elif redact(text := message_text(event)).found or truncated_snippets(event):
