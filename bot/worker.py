@@ -36,6 +36,7 @@ MAX_ATTEMPTS = 5
 # Waits before the retries of a failed post (5xx, 429, network): about six minutes in all, as long as Slack
 # itself goes on retrying an event, so a short Slack incident loses no reply.
 RETRY_WAITS_SECONDS = (2.0, 10.0, 60.0, 300.0)
+EDIT_WAIT_SECONDS = 2.0  # an edit's job waits this long at a time for the message's earlier reply job
 POLL_SECONDS = 1.0  # also look without a wake-up: retries falling due, jobs of a worker that died
 NICENESS = 19  # below the acking process: replies wait a moment during a burst, acks never do
 RESTART_DELAY_SECONDS = 1.0
@@ -114,6 +115,12 @@ class ReplyWorker:
             self.deps.clock(), self.name, kinds=(REPLY_JOB,), limit=limit, lease_seconds=LEASE_SECONDS
         )
 
+    def _message_job_left(self, job: Job) -> bool:
+        """Whether a reply job about the same message (its first delivery, an earlier edit) is still queued
+        or running."""
+        fields = {"channel": str(job.payload.get("channel", "")), "ts": str(job.payload.get("ts", ""))}
+        return self.jobs.earlier_about(job.id, REPLY_JOB, fields)
+
     def idle(self) -> bool:
         """No reply job is due or being run (jobs waiting for a later retry don't count)."""
         return self.jobs.due_count((REPLY_JOB,), self.deps.clock()) == 0
@@ -134,6 +141,10 @@ class ReplyWorker:
         if job.attempts > MAX_ATTEMPTS:  # taken that often without a retry: its handling kills its workers
             log.error("reply job %s dropped: taken %s times, its workers died with it", job.id, job.attempts)
             self.jobs.delete(job.id)
+            return
+        if job.payload.get("edit") and self._message_job_left(job):
+            # Run beside it, the edit would read the thread before the message's own answer lands there.
+            self.jobs.defer(job.id, self.deps.clock() + EDIT_WAIT_SECONDS)
             return
         try:
             self.replier.handle(

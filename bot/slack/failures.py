@@ -9,12 +9,20 @@ from slack_sdk.errors import SlackApiError
 
 from bot.aps.parse import parse_retry_after
 
+# Slack's own "try again" errors, which it may answer with HTTP 200 and `ok: false` ("likely due to a
+# transient issue on our end"; `fatal_error` adds that part of the call may have succeeded, so a retried post
+# reads its thread first): told apart by their code, as a 5xx is by its status.
+TRANSIENT_ERRORS = frozenset(
+    {"internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited"}
+)
+
 
 def is_retriable(exc: BaseException) -> bool:
-    """A failure worth another attempt: 5xx, rate limit left after the client's retries, network error."""
+    """A failure worth another attempt: 5xx, rate limit left after the client's retries, one of Slack's
+    transient error codes, network error."""
     if isinstance(exc, SlackApiError):
         status = getattr(exc.response, "status_code", 200)
-        return status >= 500 or status == 429
+        return status >= 500 or status == 429 or exc.response.get("error") in TRANSIENT_ERRORS
     return isinstance(exc, OSError)
 
 

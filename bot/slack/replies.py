@@ -14,6 +14,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.diagnosis import Diagnosis, redact
+from bot.slack.attachments import attached_text
 from bot.slack.blocks import diagnosis_blocks, secret_warning_text, slack_to_plain, unrecognised_blocks
 from bot.slack.deps import Deps
 from bot.slack.failures import is_retriable
@@ -95,21 +96,35 @@ MAX_SNIPPET_CHARS = 40_000  # Slack's message limit: a longer snippet is read th
 
 def truncated_snippets(message: dict[str, Any]) -> list[str]:
     """Ids of the message's snippets whose preview Slack cut short (a long `curl -v` whose error sits past the
-    first lines): their whole text is read with files.info before diagnosing."""
+    first lines), or left out (a Slack Connect channel's event carries only `{"id", "file_access":
+    "check_file_info"}`): their whole text is read with files.info before diagnosing."""
     return [
         str(file["id"])
         for file in message.get("files") or []
-        if file.get("id") and (file.get("preview_is_truncated") or file.get("lines_more"))
+        if file.get("id")
+        and (
+            file.get("preview_is_truncated")
+            or file.get("lines_more")
+            or file.get("file_access") == "check_file_info"
+        )
     ][:MAX_SNIPPETS_READ]
 
 
 def reply_job(
-    action: str, event: dict[str, Any], text: str, *, parent: bool = False, files_unseen: bool = False
+    action: str,
+    event: dict[str, Any],
+    text: str,
+    *,
+    attached: str = "",
+    parent: bool = False,
+    files_unseen: bool = False,
 ) -> dict[str, Any]:
     """The payload of a queued reply: where to answer and the text with every secret already redacted
-    (the queue is stored on disk; the paste's secrets never are). `parent`: the thread's parent message is
-    the paste; `files_unseen`: the message may carry snippets the event did not, read them if need be."""
-    redaction = redact(text)
+    (the queue is stored on disk; the paste's secrets never are). `attached`: what the message carries from
+    elsewhere (a forwarded message), diagnosed with `text`, but a secret in it is not the poster's to rotate.
+    `parent`: the thread's parent message is the paste; `files_unseen`: the message may carry snippets the
+    event did not, read them if need be."""
+    redaction = redact("\n".join(p for p in (text, attached) if p))
     return {
         "action": action,
         "channel": event.get("channel", ""),
@@ -117,7 +132,7 @@ def reply_job(
         "thread_ts": event.get("thread_ts"),
         "user": event.get("user", ""),
         "text": redaction.text,
-        "secret": redaction.found,
+        "secret": redact(text).found if attached else redaction.found,
         "parent": parent,
         "files_unseen": files_unseen,
         "snippets": truncated_snippets(event),
@@ -164,6 +179,7 @@ class Replier:
                 ts=job["ts"],
                 thread_ts=job.get("thread_ts"),
                 parent=job.get("secret_parent"),
+                retry_later=True,  # the job, stored answered, is retried for the warning alone
             )
 
     def _answer(
@@ -180,20 +196,27 @@ class Replier:
             if diagnosis.is_aps_error and best and best.score >= self.deps.settings.bot_passive_min_score:
                 self._post_once(client, diagnosis, job, thread_ts=ts, again=again)
             return diagnosis.secrets_found, None
-        if job["action"] != ANSWER:
-            return False, None
+        if job["action"] != ANSWER:  # WARN: a secret in the snippets past their preview is the poster's too
+            snippets = job.get("snippets")
+            return bool(snippets) and redact(self.with_snippets(client, "", snippets)).found, None
         thread_ts = job.get("thread_ts") or ts
         own = self.with_snippets(client, job["text"], job.get("snippets"))
         text, own_parent = own, None
         if job["parent"] and (parent := self._parent(client, channel, thread_ts)):
-            text = f"{message_text(parent)}\n{own}"
+            parent_text = message_text(parent)
+            attached = attached_text(parent, bot_user_id=self.deps.bot_user_id)
+            text = "\n".join(p for p in (parent_text, attached, own) if p)
             if parent.get("user") == job["user"] and not self._delivered(channel, thread_ts):
-                own = text  # the asker's own parent, which the bot never saw (so never warned about)
-                own_parent = thread_ts if redact(message_text(parent)).found else None
+                # the asker's own parent, which the bot never saw (so never warned about); what it forwards
+                # is someone else's
+                own = f"{parent_text}\n{own}"
+                own_parent = thread_ts if redact(parent_text).found else None
         diagnosis = self.deps.diagnoser.diagnose(text)
         if not diagnosis.is_aps_error and job.get("files_unseen"):
             diagnosis = self._with_files(client, channel, ts) or diagnosis
-        self._post_once(client, diagnosis, job, thread_ts=thread_ts, again=again)
+        # "quiet": a reply in a DM thread, answered only when it holds an error
+        if not job.get("quiet") or (diagnosis.is_aps_error and diagnosis.best is not None):
+            self._post_once(client, diagnosis, job, thread_ts=thread_ts, again=again)
         # Only what the asker posted: a secret in the parent is its author's to rotate, not theirs.
         return (redact(own).found if text is not own else diagnosis.secrets_found), own_parent
 
@@ -256,13 +279,15 @@ class Replier:
         ts: str,
         thread_ts: str | None,
         parent: str | None = None,
+        retry_later: bool = False,
     ) -> None:
         """Ephemeral "rotate it" to whoever posted the secret in message `ts` (the secret itself is never
         repeated), once per message. Best effort: a poster who left the channel (`user_not_in_channel`) or any
-        other failure is only logged. A warning given is remembered for good (delivery keys are forgotten
-        after a day): a mention under this message by its poster, the shortcut run on it or a retried job,
-        however much later, adds no second warning. `parent`: their own thread parent whose secret the warning
-        covered too (remembered the same way)."""
+        other failure is only logged; with `retry_later`, a failure worth retrying (5xx, 429, network) is
+        raised instead, for the reply worker to try again. A warning given is remembered for good (delivery
+        keys are forgotten after a day): a mention under this message by its poster, the shortcut run on it or
+        a retried job, however much later, adds no second warning. `parent`: their own thread parent whose
+        secret the warning covered too (remembered the same way)."""
         if self.dedupe.state(warned_key(channel, ts)) is not None:
             return
         extra = {"thread_ts": thread_ts} if thread_ts else {}
@@ -272,6 +297,8 @@ class Replier:
                 if warned:
                     self.dedupe.record([warned_key(channel, warned)], now=self.deps.clock())
         except Exception as exc:
+            if retry_later and is_retriable(exc):
+                raise
             log_slack_error("secret warning", exc)
 
     def _post_once(
@@ -281,7 +308,8 @@ class Replier:
         count it, as the worker that posted it may have died before it could."""
         channel, ts = job["channel"], job["ts"]
         if again and self._answered_before(client, channel, thread_ts, ts):
-            self._count(diagnosis, channel=channel, thread_ts=thread_ts)
+            if not job.get("edit"):  # an edit's diagnosis is not what was answered (and counted)
+                self._count(diagnosis, channel=channel, thread_ts=thread_ts)
         else:
             self.post_answer(client, diagnosis, channel=channel, thread_ts=thread_ts, answers=ts)
 

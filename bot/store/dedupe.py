@@ -43,6 +43,11 @@ def message_key(channel: str, ts: str) -> str:
     return f"msg:{channel}:{ts}"
 
 
+def edit_key(channel: str, ts: str, edited_ts: str) -> str:
+    """One edit of a message (Slack may send its `message_changed` again, with an unfurl say)."""
+    return f"edit:{channel}:{ts}:{edited_ts}"
+
+
 def warned_key(channel: str, ts: str) -> str:
     """The poster of this message was warned about a secret in it (never purged)."""
     return f"{WARNED}{channel}:{ts}"

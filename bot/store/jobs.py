@@ -166,6 +166,28 @@ class JobStore:
                 (PENDING, run_at, error[:500], job_id),
             )
 
+    def defer(self, job_id: int, run_at: float) -> None:
+        """Put a claimed job back, due at `run_at`, as if it had not been taken (no attempt spent)."""
+        with self.db.transaction() as conn:
+            conn.execute(
+                "UPDATE jobs SET status = ?, run_at = ?, claimed_by = NULL, attempts = MAX(attempts - 1, 0) "
+                "WHERE id = ?",
+                (PENDING, run_at, job_id),
+            )
+
+    def earlier_about(self, job_id: int, kind: str, fields: dict[str, str]) -> bool:
+        """Whether a job of `kind` stored before `job_id` is still there whose payload has these `fields`."""
+        where = "".join(f" AND json_extract(payload, '$.{name}') = ?" for name in fields)
+        row = (
+            self.db.connection()
+            .execute(
+                f"SELECT 1 FROM jobs WHERE kind = ? AND id < ?{where} LIMIT 1",  # noqa: S608 - placeholders
+                (kind, job_id, *fields.values()),
+            )
+            .fetchone()
+        )
+        return row is not None
+
     def update(self, job_id: int, payload: dict[str, Any]) -> None:
         """Store a claimed job's progress in its payload (what a run after a crash should not do again)."""
         with self.db.transaction() as conn:

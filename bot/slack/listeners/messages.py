@@ -1,12 +1,15 @@
 """Messages, mentions and DMs → a queued reply job, answered by the reply worker (`bot/worker.py`).
 
-- Passive: every new top-level human message in a channel is queued; the worker replies only when the
-  core flags an APS error scoring at least `settings.bot_passive_min_score`.
-- `app_mention`, DMs: always answered (an "I don't recognise this" answer when nothing matches); a mention
-  inside a thread diagnoses the thread's parent message.
-- A thread reply holding a secret gets only the ephemeral "rotate it" warning.
-- Bots (this one included), edits (an edited mention too), deletions and every other subtype are acked and
-  ignored.
+- Passive: every new top-level human message in a channel (with a message it forwards) is queued; the
+  worker replies only when the core flags an APS error scoring at least `settings.bot_passive_min_score`.
+- `app_mention`, DMs: always answered (an "I don't recognise this" answer when nothing matches; not to a
+  thread reply in a DM); a mention inside a thread diagnoses the thread's parent message.
+- A thread reply holding a secret (in a snippet past its preview too) gets only the ephemeral "rotate it"
+  warning.
+- An edit (`message_changed` with `edited`) is read like a new message, but answered only if its message
+  has no answer yet (the worker reads the thread first); a secret it adds earns the warning.
+- Bots (this one included), deletions and every other subtype are acked and ignored (so is an edited
+  app_mention: its `message_changed` carries the edit).
 
 The intake answers each delivery itself, as listener middleware: it hands the delivery to the inbox
 (`bot/store/inbox.py`), which stores its keys (`event:<event_id>`, `msg:<channel>:<ts>`) together with the
@@ -25,9 +28,10 @@ from typing import Any
 from slack_bolt import App, BoltResponse
 
 from bot.diagnosis import redact
+from bot.slack.attachments import attached_text
 from bot.slack.deps import Deps
-from bot.slack.replies import ANSWER, PASSIVE, REPLY_JOB, WARN, message_text, reply_job
-from bot.store.dedupe import event_key, message_key
+from bot.slack.replies import ANSWER, PASSIVE, REPLY_JOB, WARN, message_text, reply_job, truncated_snippets
+from bot.store.dedupe import edit_key, event_key, message_key
 
 log = logging.getLogger(__name__)
 
@@ -68,12 +72,16 @@ class MessageIntake:
             if event.get("files"):  # answered as the mention, files and all (its app_mention may lack them)
                 self.on_mention(body, event)
             return  # else the app_mention delivery of this message answers it
+        attached = attached_text(event, bot_user_id=self.deps.bot_user_id)  # a forwarded message
         if is_dm:
-            self._accept(body, event, reply_job(ANSWER, event, message_text(event, drop_mentions=True)))
+            text = message_text(event, drop_mentions=True)
+            job = reply_job(ANSWER, event, text, attached=attached)
+            # a reply in a thread ("thanks, that fixed it") gets an answer only when it holds an error
+            self._accept(body, event, {**job, "quiet": not top_level})
         elif top_level:
-            self._accept(body, event, reply_job(PASSIVE, event, message_text(event)))
-        elif redact(text := message_text(event)).found:
-            self._accept(body, event, reply_job(WARN, event, text))
+            self._accept(body, event, reply_job(PASSIVE, event, message_text(event), attached=attached))
+        elif redact(text := message_text(event)).found or truncated_snippets(event):
+            self._accept(body, event, reply_job(WARN, event, text))  # the worker reads cut snippets whole
 
     def on_mention(self, body: dict[str, Any], event: dict[str, Any]) -> None:
         if is_from_bot(event, self.deps.bot_user_id) or event.get("edited"):
@@ -81,18 +89,49 @@ class MessageIntake:
         thread_ts = event.get("thread_ts")
         in_thread = bool(thread_ts) and thread_ts != event.get("ts")
         text = message_text(event, drop_mentions=True)
+        attached = attached_text(event, bot_user_id=self.deps.bot_user_id)
         unseen = not in_thread and not event.get("files")  # Slack may leave a snippet out of an app_mention
-        self._accept(body, event, reply_job(ANSWER, event, text, parent=in_thread, files_unseen=unseen))
+        job = reply_job(ANSWER, event, text, attached=attached, parent=in_thread, files_unseen=unseen)
+        self._accept(body, event, job)
+
+    def on_edit(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        """A message its poster edited (`message_changed` whose message carries `edited`): the edit that
+        turns chatter into an APS error is answered, one that adds "@aps-bot" gets the answer a mention gets,
+        one that adds a secret earns the warning. The job reads the thread first (`again`), so a message
+        answered already (before or after its edit) gets no second answer."""
+        message = event.get("message") or {}
+        edited = {**message, "channel": event.get("channel", ""), "channel_type": event.get("channel_type")}
+        if is_from_bot(edited, self.deps.bot_user_id) or edited.get("subtype") not in HANDLED_SUBTYPES:
+            return
+        bot, text = self.deps.bot_user_id, message_text(edited)
+        is_dm = edited.get("channel_type") == "im"
+        thread_ts = edited.get("thread_ts")
+        in_thread = bool(thread_ts) and thread_ts != edited.get("ts")
+        attached = attached_text(edited, bot_user_id=bot)
+        if not is_dm and bot and f"<@{bot}" in (edited.get("text") or ""):
+            own = message_text(edited, drop_mentions=True)
+            job = reply_job(ANSWER, edited, own, attached=attached, parent=in_thread)
+        elif not is_dm and not in_thread:
+            job = reply_job(PASSIVE, edited, text, attached=attached)
+        elif redact(text).found:
+            job = reply_job(WARN, edited, text)
+        else:
+            return
+        key = edit_key(edited["channel"], edited.get("ts", ""), str((message.get("edited") or {}).get("ts")))
+        self._accept(body, edited, {**job, "again": True, "edit": True}, key=key)
 
     @staticmethod
     def on_ignored(event: dict[str, Any]) -> None:
         """Acked (Bolt did it) and dropped: edits, deletions, joins, bot posts and other subtypes."""
         log.debug("ignored message subtype %s", event.get("subtype"))
 
-    def _accept(self, body: dict[str, Any], event: dict[str, Any], job: dict[str, Any]) -> None:
-        """Store the delivery's keys and job (together, in the inbox's next batch) before returning."""
+    def _accept(
+        self, body: dict[str, Any], event: dict[str, Any], job: dict[str, Any], *, key: str | None = None
+    ) -> None:
+        """Store the delivery's keys and job (together, in the inbox's next batch) before returning. `key`:
+        the delivery's own key instead of the message's (an edit of a message delivered before)."""
         channel, ts = event.get("channel", ""), event.get("ts", "")
-        keys = [event_key(body.get("event_id", "")), message_key(channel, ts)]
+        keys = [event_key(body.get("event_id", "")), key or message_key(channel, ts)]
         if (waited := self.inbox.waiting_for()) > STALLED_AFTER_SECONDS:
             raise NotStored(f"{keys[0]} (the inbox has been stuck for {waited:.1f} s)")
         if not self.inbox.put(keys, REPLY_JOB, job).wait(STORE_WAIT_SECONDS):
@@ -133,6 +172,18 @@ def register(app: App, deps: Deps) -> None:
         {"type": "message", "subtype": HANDLED_SUBTYPES}, middleware=[acks_once_stored(intake.on_message)]
     )(never_reached)
     app.event("app_mention", middleware=[acks_once_stored(intake.on_mention)])(never_reached)
+    app.event(
+        {"type": "message", "subtype": "message_changed"},
+        matchers=[is_user_edit],
+        middleware=[acks_once_stored(intake.on_edit)],
+    )(never_reached)
+
+
+def is_user_edit(event: dict[str, Any]) -> bool:
+    """A `message_changed` made by editing the message (not an unfurl, a language tag or a deletion that left
+    a tombstone, which `listeners/checklist.py` looks at)."""
+    message = event.get("message")
+    return isinstance(message, dict) and bool(message.get("edited")) and message.get("subtype") != "tombstone"
 
 
 def register_ignored(app: App, deps: Deps) -> None:

@@ -14,7 +14,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.diagnosis import redact
-from bot.slack.blocks import diagnosis_blocks, slack_to_plain, unrecognised_blocks
+from bot.slack.attachments import attached_text
+from bot.slack.blocks import diagnosis_blocks, unrecognised_blocks
 from bot.slack.deps import Deps
 from bot.slack.failures import failure_name, is_retriable
 from bot.slack.listeners.messages import is_from_bot
@@ -116,49 +117,6 @@ def shortcut_text(message: dict[str, Any]) -> str:
     """What the shortcut diagnoses: the message (text, code blocks, snippet previews) and what it carries
     elsewhere (`attached_text`)."""
     return "\n".join(p for p in (message_text(message), attached_text(message)) if p)
-
-
-def attached_text(message: dict[str, Any]) -> str:
-    """What a message carries besides its text and snippets: a forwarded message's original and another
-    integration's alert sit in `attachments` (text, fields, blocks, snippets), a bot's post may hold its words
-    only in section blocks."""
-    parts = [_block_text(message.get("blocks"))]
-    for attachment in message.get("attachments") or []:
-        if not isinstance(attachment, dict) or _web_unfurl(attachment):
-            continue
-        fields = attachment.get("fields") or []
-        parts += [attachment.get(k) or "" for k in ("pretext", "title")]
-        parts.append(attachment.get("text") or ("" if fields else attachment.get("fallback") or ""))
-        parts += [f"{f.get('title') or ''}\n{f.get('value') or ''}" for f in fields if isinstance(f, dict)]
-        parts.append(
-            _block_text([*(attachment.get("blocks") or []), *(attachment.get("message_blocks") or [])])
-        )
-        parts.append(message_text({"files": attachment.get("files")}))
-    text = "\n".join(p for p in parts if isinstance(p, str) and p.strip())
-    return slack_to_plain(text).replace("```", "\n")
-
-
-def _web_unfurl(attachment: dict[str, Any]) -> bool:
-    """A preview of a web page linked in the message (not a forwarded or linked Slack message): not what
-    the user asked about."""
-    linked = attachment.get("from_url") or attachment.get("original_url")
-    return bool(linked) and not (attachment.get("is_share") or attachment.get("is_msg_unfurl"))
-
-
-def _block_text(blocks: Any) -> str:
-    """The text of section, header and context blocks (rich_text blocks only repeat the message's `text`);
-    a forwarded message's blocks come wrapped as {"message": {"blocks": [...]}}."""
-    texts: list[str] = []
-    for block in blocks if isinstance(blocks, list) else []:
-        if not isinstance(block, dict):
-            continue
-        if isinstance(block.get("message"), dict):
-            texts.append(_block_text(block["message"].get("blocks")))
-        items = [block.get("text"), *(block.get("fields") or [])]
-        if block.get("type") == "context":
-            items += block.get("elements") or []
-        texts += [i["text"] for i in items if isinstance(i, dict) and isinstance(i.get("text"), str)]
-    return "\n".join(t for t in texts if t)
 
 
 def _queue(replier: Replier, body: dict[str, Any], message: dict[str, Any], channel: str) -> None:
