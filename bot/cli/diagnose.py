@@ -135,11 +135,13 @@ def _parse_line(line: str) -> tuple[dict, str | None]:
 def render_text(diagnosis: Diagnosis) -> str:
     """Human output: the verdict, then each cause with its score, evidence and (for the best) the fix."""
     if not diagnosis.causes:
-        return "Not a recognised APS access error."
-    lines = [
-        "APS access error." if diagnosis.is_aps_error else "Probably not an APS access error; closest causes:"
-    ]
-    if diagnosis.secrets_found:
+        verdict = "Not a recognised APS access error."
+    elif diagnosis.is_aps_error:
+        verdict = "APS access error."
+    else:
+        verdict = "Probably not an APS access error; closest causes:"
+    lines = [verdict]
+    if diagnosis.secrets_found:  # whatever the verdict, as the Slack bot warns
         lines.append("Warning: the paste contains a secret (token or client secret). Rotate it.")
     for rank, cause in enumerate(diagnosis.causes, start=1):
         lines.append(f"\n{rank}. {cause.title} [{cause.id}] score {cause.score}")

@@ -134,3 +134,14 @@ def test_jsonl_echoes_every_id_and_writes_strict_json() -> None:
 
 def _refuse(name: str) -> None:
     raise ValueError(f"{name} is no JSON")
+
+
+def test_human_output_warns_of_a_secret_even_when_nothing_matches(
+    diagnoser: Diagnoser, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = f"password={SECRET}q hello world"
+    assert diagnoser.diagnose(text).causes == ()  # nothing to rank: the case that lost the warning
+    assert main(["diagnose", text]) == 0
+    out = capsys.readouterr().out
+    assert "Not a recognised APS access error." in out and "Rotate it" in out
+    assert SECRET not in out
