@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import io
 import json
 import math
 import re
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 from bot.diagnosis import Diagnoser, Diagnosis
 from bot.knowledge import KnowledgeError, load_kb
@@ -44,8 +45,14 @@ def _read_input(args: argparse.Namespace) -> str:
     if args.file is not None:
         return args.file.read_bytes().decode("utf-8-sig", errors="replace")
     if args.text == "-":
-        return sys.stdin.buffer.read().decode("utf-8-sig", errors="replace")
+        return _stdin().read().decode("utf-8-sig", errors="replace")
     return _valid(args.text)
+
+
+def _stdin() -> BinaryIO:
+    if sys.stdin is None:  # started with stdin closed (`<&-`)
+        raise OSError(errno.EBADF, "stdin is closed")
+    return sys.stdin.buffer
 
 
 def _valid(text: str) -> str:
@@ -74,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         text = _read_input(args)
     except OSError as exc:
-        print(f"aps-bot diagnose: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        name = "stdin" if args.file is None else args.file
+        print(f"aps-bot diagnose: cannot read {name}: {exc.strerror or exc}", file=sys.stderr)
         return USAGE_ERROR
     if args.jsonl:
         return _batch(diagnoser, _lines(text), sys.stdout)

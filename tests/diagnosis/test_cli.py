@@ -145,3 +145,15 @@ def test_human_output_warns_of_a_secret_even_when_nothing_matches(
     out = capsys.readouterr().out
     assert "Not a recognised APS access error." in out and "Rotate it" in out
     assert SECRET not in out
+
+
+@pytest.mark.parametrize("mode", [["--jsonl", "-"], ["-"]])
+def test_closed_stdin_is_one_line_error(mode: list[str]) -> None:
+    done = subprocess.run(
+        ["sh", "-c", 'exec "$0" -m bot diagnose "$@" <&-', sys.executable, *mode],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == "aps-bot diagnose: cannot read stdin: stdin is closed\n"
