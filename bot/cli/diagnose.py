@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import errno
-import io
 import json
 import math
 import re
@@ -76,8 +75,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"aps-bot diagnose: broken knowledge base: {exc}", file=sys.stderr)
         return 1
     diagnoser = Diagnoser(kb)
-    if isinstance(sys.stdout, io.TextIOWrapper):  # UTF-8 whatever the locale says
-        sys.stdout.reconfigure(encoding="utf-8", errors="replace")
     try:
         text = _read_input(args)
     except OSError as exc:

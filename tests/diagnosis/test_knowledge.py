@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -132,3 +135,20 @@ def test_shipped_kb_is_valid_and_lists(capsys: pytest.CaptureFixture[str]) -> No
     assert main(["kb", "validate"]) == 0
     assert main(["kb", "list"]) == 0
     assert "integration-not-provisioned" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "env", [{"PYTHONIOENCODING": "ascii"}, {"LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0"}]
+)
+def test_kb_list_writes_utf8_whatever_the_locale(tmp_path: Path, env: dict[str, str]) -> None:
+    """A title with an ellipsis or a dash (the shipped KB has both) crashed `kb list` under an ASCII stdout."""
+    title = "Missing scope — the token’s scopes…"
+    folder = write_kb(tmp_path / "kb", missing_scope=CAUSE | {"title": title})
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "kb", "list", "--kb", str(folder)],
+        capture_output=True,
+        env={**os.environ, **env},
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-300:]
+    assert title in done.stdout.decode("utf-8")
