@@ -8,6 +8,7 @@ import json
 import math
 import re
 import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
@@ -17,6 +18,7 @@ from bot.settings import load_settings
 
 USAGE_ERROR = 2
 _SLACK_LINK = re.compile(r"<(https?://[^|>\s]+)\|([^>]+)>")  # mrkdwn <url|label>
+_NOTHING: dict[str, Any] = {"is_aps_error": False, "causes": [], "signals": {}, "secrets_found": False}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -68,6 +70,20 @@ def _lines(text: str) -> list[str]:
     return [line.removesuffix("\r") for line in lines]
 
 
+def _stream_lines(stream: BinaryIO) -> Iterator[str]:
+    """The lines of a byte stream as they arrive, split like `_lines` and decoded like `_read_input`."""
+    for number, raw in enumerate(stream):
+        line = raw.decode("utf-8-sig" if number == 0 else "utf-8", errors="replace")
+        yield line.removesuffix("\n").removesuffix("\r")
+
+
+def _source(args: argparse.Namespace) -> BinaryIO | None:
+    """The open byte stream a batch reads, or None when its lines are the TEXT argument."""
+    if args.file is not None:
+        return args.file.open("rb")
+    return _stdin() if args.text == "-" else None
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         kb = load_kb(args.kb or load_settings().bot_kb_dir)
@@ -76,13 +92,19 @@ def run(args: argparse.Namespace) -> int:
         return 1
     diagnoser = Diagnoser(kb)
     try:
+        if args.jsonl:
+            source = _source(args)
+            if source is None:
+                return _batch(diagnoser, _lines(_valid(args.text)), sys.stdout)
+            with source:
+                return _batch(diagnoser, _stream_lines(source), sys.stdout)
         text = _read_input(args)
+    except BrokenPipeError:  # writing: the reader went away, see bot.cli.main
+        raise
     except OSError as exc:
         name = "stdin" if args.file is None else args.file
         print(f"aps-bot diagnose: cannot read {name}: {exc.strerror or exc}", file=sys.stderr)
         return USAGE_ERROR
-    if args.jsonl:
-        return _batch(diagnoser, _lines(text), sys.stdout)
     diagnosis = diagnoser.diagnose(text)
     if args.json:
         print(json.dumps(diagnosis.to_json(), ensure_ascii=False))
@@ -91,19 +113,23 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _batch(diagnoser: Diagnoser, lines: list[str], out: TextIO) -> int:
-    """One output line per input line, in order; a bad line gives a result that is no APS error and says
-    why in `error` (so a reader of the contract fields never trips on it), never a crash."""
+def _batch(diagnoser: Diagnoser, lines: Iterable[str], out: TextIO) -> int:
+    """One output line per input line, in order, each flushed before the next line is read (a caller may
+    feed lines one at a time and wait for each answer)."""
     for number, line in enumerate(lines, start=1):
-        item, error = _parse_line(line)
-        if error is not None:
-            nothing = {"is_aps_error": False, "causes": [], "signals": {}, "secrets_found": False}
-            out.write(json.dumps({"id": item.get("id"), **nothing, "line": number, "error": error}) + "\n")
-            continue
-        diagnosis = diagnoser.diagnose(_valid(item["text"]))
-        result = diagnosis.to_json(id=_id(item.get("id")), with_id="id" in item)
-        out.write(json.dumps(result, ensure_ascii=False) + "\n")
+        out.write(json.dumps(_answer(diagnoser, line, number), ensure_ascii=False) + "\n")
+        out.flush()
     return 0
+
+
+def _answer(diagnoser: Diagnoser, line: str, number: int) -> dict[str, Any]:
+    """The result of one line; a bad line gives a result that is no APS error and says why in `error` (so a
+    reader of the contract fields never trips on it), never a crash."""
+    item, error = _parse_line(line)
+    if error is not None:
+        return {"id": item.get("id"), **_NOTHING, "line": number, "error": error}
+    diagnosis = diagnoser.diagnose(_valid(item["text"]))
+    return diagnosis.to_json(id=_id(item.get("id")), with_id="id" in item)
 
 
 def _id(value: Any) -> Any:

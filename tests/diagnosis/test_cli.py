@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import select
 import subprocess
 import sys
 from pathlib import Path
@@ -157,3 +158,26 @@ def test_closed_stdin_is_one_line_error(mode: list[str]) -> None:
     )
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr == "aps-bot diagnose: cannot read stdin: stdin is closed\n"
+
+
+def test_jsonl_answers_each_line_before_the_next_one_comes() -> None:
+    """A caller feeding lines one at a time through a pipe (a coprocess) gets each answer before it sends
+    the next line: the batch streams and flushes instead of waiting for the end of stdin."""
+    with subprocess.Popen(
+        [sys.executable, "-m", "bot", "diagnose", "--jsonl", "-"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    ) as process:
+        assert process.stdin is not None and process.stdout is not None
+        try:
+            for number in (1, 2):
+                process.stdin.write(json.dumps({"id": number, "text": "HTTP 403 AUTH-001"}).encode() + b"\n")
+                process.stdin.flush()
+                ready, _, _ = select.select([process.stdout], [], [], 60)  # a deadline, not a pause
+                assert ready, f"no answer to line {number} while stdin stays open"
+                assert json.loads(process.stdout.readline())["id"] == number
+            process.stdin.close()
+            assert process.wait(timeout=60) == 0
+        finally:
+            process.kill()
