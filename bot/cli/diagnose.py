@@ -117,7 +117,11 @@ def _batch(diagnoser: Diagnoser, lines: Iterable[str], out: TextIO) -> int:
     """One output line per input line, in order, each flushed before the next line is read (a caller may
     feed lines one at a time and wait for each answer)."""
     for number, line in enumerate(lines, start=1):
-        out.write(json.dumps(_answer(diagnoser, line, number), ensure_ascii=False) + "\n")
+        try:
+            result = json.dumps(_answer(diagnoser, line, number), ensure_ascii=False)
+        except RecursionError:  # an id nested a thousand deep: json's own limit, reading or writing it
+            result = json.dumps({**_NOTHING, "line": number, "error": "not JSON: nested too deeply"})
+        out.write(result + "\n")
         out.flush()
     return 0
 

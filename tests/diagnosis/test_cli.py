@@ -181,3 +181,21 @@ def test_jsonl_answers_each_line_before_the_next_one_comes() -> None:
             assert process.wait(timeout=60) == 0
         finally:
             process.kill()
+
+
+def test_jsonl_a_line_nested_too_deeply_is_an_error_line_not_a_crash() -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    near_the_limit = [f'{{"id": {"[" * depth}{"]" * depth}, "text": "x"}}' for depth in range(960, 1000, 4)]
+    lines = ['{"id": "first", "text": "x"}', f'{{"id": {deep}, "text": "x"}}', *near_the_limit]
+    lines.append('{"id": "last", "text": "x"}')
+    done = run_cli("\n".join(lines).encode(), "--jsonl", "-")
+    assert done.returncode == 0 and b"Traceback" not in done.stderr, done.stderr[-300:]
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(10_000)  # this test's own stack is deeper than the CLI's: read its echoed ids
+    try:
+        out = [json.loads(line) for line in done.stdout.decode().splitlines()]
+    finally:
+        sys.setrecursionlimit(limit)
+    assert len(out) == len(lines)
+    assert out[1]["error"].startswith("not JSON") and out[1]["line"] == 2
+    assert [out[0]["id"], out[-1]["id"]] == ["first", "last"]
