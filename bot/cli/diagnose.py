@@ -18,6 +18,7 @@ from bot.settings import load_settings
 
 USAGE_ERROR = 2
 _SLACK_LINK = re.compile(r"<(https?://[^|>\s]+)\|([^>]+)>")  # mrkdwn <url|label>
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 _NOTHING: dict[str, Any] = {"is_aps_error": False, "causes": [], "signals": {}, "secrets_found": False}
 
 
@@ -57,8 +58,9 @@ def _stdin() -> BinaryIO:
 
 
 def _valid(text: str) -> str:
-    """`text` without lone surrogates (half an emoji from a cut string, or undecodable argv bytes)."""
-    return text.encode("utf-8", errors="replace").decode("utf-8")
+    """`text` with each lone surrogate (half an emoji from a cut string, an undecodable argv byte, a `\\ud800`
+    escape) made U+FFFD, so it can be written as UTF-8 (encoding's errors="replace" would make it "?")."""
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def _lines(text: str) -> list[str]:
@@ -121,7 +123,7 @@ def _batch(diagnoser: Diagnoser, lines: Iterable[str], out: TextIO) -> int:
             result = json.dumps(_answer(diagnoser, line, number), ensure_ascii=False)
         except RecursionError:  # an id nested a thousand deep: json's own limit, reading or writing it
             result = json.dumps({**_NOTHING, "line": number, "error": "not JSON: nested too deeply"})
-        out.write(result + "\n")
+        out.write(_valid(result) + "\n")  # the id's strings, at any depth
         out.flush()
     return 0
 
@@ -133,12 +135,7 @@ def _answer(diagnoser: Diagnoser, line: str, number: int) -> dict[str, Any]:
     if error is not None:
         return {"id": item.get("id"), **_NOTHING, "line": number, "error": error}
     diagnosis = diagnoser.diagnose(_valid(item["text"]))
-    return diagnosis.to_json(id=_id(item.get("id")), with_id="id" in item)
-
-
-def _id(value: Any) -> Any:
-    """The line's id as given, any JSON value; its strings made valid UTF-8."""
-    return _valid(value) if isinstance(value, str) else value
+    return diagnosis.to_json(id=item.get("id"), with_id="id" in item)
 
 
 def _no_constant(name: str) -> float:

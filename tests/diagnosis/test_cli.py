@@ -199,3 +199,16 @@ def test_jsonl_a_line_nested_too_deeply_is_an_error_line_not_a_crash() -> None:
     assert len(out) == len(lines)
     assert out[1]["error"].startswith("not JSON") and out[1]["line"] == 2
     assert [out[0]["id"], out[-1]["id"]] == ["first", "last"]
+
+
+def test_jsonl_lone_surrogates_in_ids_become_u_fffd() -> None:
+    """A `\\ud800` escape in an id (on a good or a bad line, nested or not) is echoed as U+FFFD: never as the
+    escape, which strict parsers (serde_json) refuse, nor as '?'."""
+    done = run_cli(
+        b'{"id": "a\\ud800", "text": 5}\n{"id": ["b\\udfff"], "text": "x"}\n{"id": {"k\\ud800": "c"}, "text": "x"}\n',
+        "--jsonl",
+        "-",
+    )
+    assert b"\\ud" not in done.stdout
+    out = [json.loads(line) for line in done.stdout.decode("utf-8").splitlines()]
+    assert [o["id"] for o in out] == ["a\ufffd", ["b\ufffd"], {"k\ufffd": "c"}]
