@@ -146,18 +146,35 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         keys = [self.construct_object(key, deep=deep) for key, _ in node.value]
         for index, key in enumerate(keys):
-            if key in keys[:index]:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"key {key!r} given twice", node.start_mark
-                )
+            if key in keys[:index]:  # the mark of the second one: a mapping's start says line 1 for a cause
+                mark = node.value[index][0].start_mark
+                raise yaml.constructor.ConstructorError(None, None, f"key {key!r} given twice", mark)
         return super().construct_mapping(node, deep=deep)
 
 
 def _read_yaml(path: Path) -> object:
     try:
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 - safe loader
-    except (OSError, ValueError, yaml.YAMLError) as exc:  # ValueError: bytes that are no UTF-8
-        raise KnowledgeError(f"{path.name}: cannot read YAML: {exc}") from exc
+        data = path.read_bytes()
+        return yaml.load(data.decode("utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 - safe loader
+    except OSError as exc:
+        raise KnowledgeError(f"{path.name}: cannot read YAML: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise KnowledgeError(f"{path.name}: cannot read YAML: line {line}: bytes that are no UTF-8") from exc
+    except yaml.YAMLError as exc:
+        raise KnowledgeError(f"{path.name}: cannot read YAML: {_one_line(exc)}") from exc
+
+
+def _one_line(exc: yaml.YAMLError) -> str:
+    """PyYAML's error on one line, with its line and column (its own text quotes the source over several)."""
+    if not isinstance(exc, yaml.MarkedYAMLError):
+        return " ".join(str(exc).split())
+    context = exc.context or ""
+    if context and exc.context_mark is not None:
+        context += f" (line {exc.context_mark.line + 1})"
+    what = ": ".join(part for part in (context, exc.problem or "") if part)
+    mark = exc.problem_mark
+    return f"line {mark.line + 1}, column {mark.column + 1}: {what}" if mark is not None else what
 
 
 def _validate(model: type[M], path: Path, data: object) -> M:

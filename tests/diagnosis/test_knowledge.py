@@ -152,3 +152,24 @@ def test_kb_list_writes_utf8_whatever_the_locale(tmp_path: Path, env: dict[str, 
     )
     assert done.returncode == 0, done.stderr[-300:]
     assert title in done.stdout.decode("utf-8")
+
+
+def test_yaml_errors_are_one_line_naming_where(tmp_path: Path) -> None:
+    """A key given twice is reported at the second key (the mapping's start said 'line 1' for any key of a
+    cause file), and PyYAML's multi-line errors quoting '<unicode string>' become one line."""
+    folder = write_kb(tmp_path / "kb", missing_scope=CAUSE)
+    good = yaml.safe_dump(CAUSE)
+    line = good.count("\n") + 1
+    cases = {
+        good + "fix: the second fix silently won\n": f"line {line}, column 1: key 'fix' given twice",
+        good + "docs: [unclosed\n": f"line {line + 1}, column 1: while parsing a flow sequence (line {line})",
+    }
+    for body, where in cases.items():
+        (folder / "missing-scope.yml").write_text(body, encoding="utf-8")
+        with pytest.raises(KnowledgeError) as caught:
+            load_kb(folder)
+        assert str(caught.value).startswith(f"missing-scope.yml: cannot read YAML: {where}")
+        assert "\n" not in str(caught.value) and "<unicode string>" not in str(caught.value)
+    (folder / "missing-scope.yml").write_bytes(good.encode() + b"# caf\xe9\n")
+    with pytest.raises(KnowledgeError, match=rf"^missing-scope\.yml: cannot read YAML: line {line}: bytes"):
+        load_kb(folder)
