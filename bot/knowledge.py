@@ -190,6 +190,11 @@ def _validate(model: type[M], path: Path, data: object) -> M:
 def load_kb(directory: Path) -> KnowledgeBase:
     """Read every cause file and the checklist from `directory`; raise KnowledgeError on any problem."""
     directory = Path(directory)
+    if not directory.is_dir():  # a mistyped --kb or BOT_KB_DIR, rather than a folder without its checklist
+        raise KnowledgeError(f"{directory}: no such folder")
+    for path in sorted(directory.iterdir()):  # a cause saved as .yaml would be left out without a word
+        if path.suffix.lower() in (".yml", ".yaml") and path.suffix != ".yml":
+            raise KnowledgeError(f"{path.name}: not read: knowledge files end in .yml")
     checklist_path = directory / CHECKLIST_FILE
     if not checklist_path.is_file():
         raise KnowledgeError(f"{CHECKLIST_FILE}: missing from {directory}")

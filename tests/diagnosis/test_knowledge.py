@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -173,3 +174,22 @@ def test_yaml_errors_are_one_line_naming_where(tmp_path: Path) -> None:
     (folder / "missing-scope.yml").write_bytes(good.encode() + b"# caf\xe9\n")
     with pytest.raises(KnowledgeError, match=rf"^missing-scope\.yml: cannot read YAML: line {line}: bytes"):
         load_kb(folder)
+
+
+@pytest.mark.parametrize("name", ["rate-limited.yaml", "rate-limited.YML"])
+def test_a_cause_file_the_loader_would_skip_is_an_error(tmp_path: Path, name: str) -> None:
+    """`kb validate` said OK while a cause saved as .yaml was silently left out of the bot."""
+    folder = write_kb(tmp_path / "kb", missing_scope=CAUSE)
+    (folder / name).write_text(yaml.safe_dump(CAUSE | {"id": "rate-limited"}), encoding="utf-8")
+    with pytest.raises(KnowledgeError, match=rf"^{re.escape(name)}: not read: knowledge files end in \.yml"):
+        load_kb(folder)
+
+
+def test_kb_validate_on_a_folder_that_does_not_exist(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["kb", "validate", "--kb", str(tmp_path / "nope")]) == 1
+    assert (
+        capsys.readouterr().err
+        == f"aps-bot kb: invalid knowledge base: {tmp_path / 'nope'}: no such folder\n"
+    )
