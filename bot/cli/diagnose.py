@@ -19,6 +19,9 @@ from bot.settings import load_settings
 USAGE_ERROR = 2
 _SLACK_LINK = re.compile(r"<(https?://[^|>\s]+)\|([^>]+)>")  # mrkdwn <url|label>
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
+# Line breaks to str.splitlines() that JSON may hold raw in a string: escaped, so a reader splitting the
+# output that way (subprocess's text=True, then .splitlines()) still counts one line per input line.
+_RAW_BREAKS = {ord(c): f"\\u{ord(c):04x}" for c in "\x85\u2028\u2029"}
 _NOTHING: dict[str, Any] = {"is_aps_error": False, "causes": [], "signals": {}, "secrets_found": False}
 
 
@@ -123,7 +126,7 @@ def _batch(diagnoser: Diagnoser, lines: Iterable[str], out: TextIO) -> int:
             result = json.dumps(_answer(diagnoser, line, number), ensure_ascii=False)
         except RecursionError:  # an id nested a thousand deep: json's own limit, reading or writing it
             result = json.dumps({**_NOTHING, "line": number, "error": "not JSON: nested too deeply"})
-        out.write(_valid(result) + "\n")  # the id's strings, at any depth
+        out.write(_valid(result).translate(_RAW_BREAKS) + "\n")  # _valid: the id's strings, at any depth
         out.flush()
     return 0
 

@@ -212,3 +212,21 @@ def test_jsonl_lone_surrogates_in_ids_become_u_fffd() -> None:
     assert b"\\ud" not in done.stdout
     out = [json.loads(line) for line in done.stdout.decode("utf-8").splitlines()]
     assert [o["id"] for o in out] == ["a\ufffd", ["b\ufffd"], {"k\ufffd": "c"}]
+
+
+def test_jsonl_output_lines_survive_str_splitlines() -> None:
+    """An id holding U+2028, U+2029 or U+0085 (JSON allows them raw) is written escaped: a caller reading the
+    output with text=True and .splitlines() got two lines for one."""
+    ids = ["a\u2028b", "c\u2029d", "e\x85f"]
+    stdin = "".join(json.dumps({"id": i, "text": "HTTP 403 AUTH-001"}) + "\n" for i in ids)
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "diagnose", "--jsonl", "-"],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=120,
+    )
+    lines = done.stdout.splitlines()
+    assert len(lines) == len(ids)
+    assert [json.loads(line)["id"] for line in lines] == ids
