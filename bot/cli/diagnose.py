@@ -89,7 +89,22 @@ def _source(args: argparse.Namespace) -> BinaryIO | None:
     return _stdin() if args.text == "-" else None
 
 
+def _names_a_file(text: str) -> bool:
+    """`aps-bot diagnose --jsonl heldout.jsonl` would diagnose the words "heldout.jsonl": one error line for a
+    whole batch, exit 0. A one-word TEXT naming an existing file is surely that mistake."""
+    if len(text) > 4096 or any(c.isspace() for c in text):
+        return False
+    try:
+        return Path(text).is_file()
+    except (OSError, ValueError):  # a name too long, a NUL byte
+        return False
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.text is not None and args.text != "-" and _names_a_file(args.text):
+        hint = f"read it with --file {args.text} (TEXT is the paste itself)"
+        print(f"aps-bot diagnose: {args.text} is a file: {hint}", file=sys.stderr)
+        return USAGE_ERROR
     try:
         kb = load_kb(args.kb or load_settings().bot_kb_dir)
     except KnowledgeError as exc:
