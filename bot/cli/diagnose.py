@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import json
 import math
@@ -45,12 +46,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
+class _Unreadable(Exception):
+    """The paste's file or stdin could not be read (not: the output could not be written)."""
+
+
+@contextlib.contextmanager
+def _reading() -> Iterator[None]:
+    try:
+        yield
+    except OSError as exc:
+        raise _Unreadable(exc.strerror or str(exc)) from exc
+
+
 def _read_input(args: argparse.Namespace) -> str:
     """The paste as text: bytes that are no UTF-8 become U+FFFD, a byte-order mark is dropped."""
-    if args.file is not None:
-        return args.file.read_bytes().decode("utf-8-sig", errors="replace")
-    if args.text == "-":
-        return _stdin().read().decode("utf-8-sig", errors="replace")
+    with _reading():
+        if args.file is not None:
+            return args.file.read_bytes().decode("utf-8-sig", errors="replace")
+        if args.text == "-":
+            return _stdin().read().decode("utf-8-sig", errors="replace")
     return _valid(args.text)
 
 
@@ -77,16 +91,18 @@ def _lines(text: str) -> list[str]:
 
 def _stream_lines(stream: BinaryIO) -> Iterator[str]:
     """The lines of a byte stream as they arrive, split like `_lines` and decoded like `_read_input`."""
-    for number, raw in enumerate(stream):
-        line = raw.decode("utf-8-sig" if number == 0 else "utf-8", errors="replace")
-        yield line.removesuffix("\n").removesuffix("\r")
+    with _reading():  # around reading only: the caller's writes do not pass through a generator
+        for number, raw in enumerate(stream):
+            line = raw.decode("utf-8-sig" if number == 0 else "utf-8", errors="replace")
+            yield line.removesuffix("\n").removesuffix("\r")
 
 
 def _source(args: argparse.Namespace) -> BinaryIO | None:
     """The open byte stream a batch reads, or None when its lines are the TEXT argument."""
-    if args.file is not None:
-        return args.file.open("rb")
-    return _stdin() if args.text == "-" else None
+    with _reading():
+        if args.file is not None:
+            return args.file.open("rb")
+        return _stdin() if args.text == "-" else None
 
 
 def _names_a_file(text: str) -> bool:
@@ -112,24 +128,28 @@ def run(args: argparse.Namespace) -> int:
         return 1
     diagnoser = Diagnoser(kb)
     try:
-        if args.jsonl:
-            source = _source(args)
-            if source is None:
-                return _batch(diagnoser, _lines(_valid(args.text)), sys.stdout)
-            with source:
-                return _batch(diagnoser, _stream_lines(source), sys.stdout)
-        text = _read_input(args)
-    except BrokenPipeError:  # writing: the reader went away, see bot.cli.main
-        raise
-    except OSError as exc:
+        return _diagnose(diagnoser, args)
+    except _Unreadable as exc:
         name = "stdin" if args.file is None else args.file
-        print(f"aps-bot diagnose: cannot read {name}: {exc.strerror or exc}", file=sys.stderr)
+        print(f"aps-bot diagnose: cannot read {name}: {exc}", file=sys.stderr)
         return USAGE_ERROR
-    diagnosis = diagnoser.diagnose(text)
-    if args.json:
-        print(json.dumps(diagnosis.to_json(), ensure_ascii=False))
-    else:
-        print(render_text(diagnosis))
+    except BrokenPipeError:  # the reader went away: see bot.cli.main
+        raise
+    except OSError as exc:  # writing the output: a full disk
+        print(f"aps-bot diagnose: cannot write the output: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+
+
+def _diagnose(diagnoser: Diagnoser, args: argparse.Namespace) -> int:
+    if args.jsonl:
+        source = _source(args)
+        if source is None:
+            return _batch(diagnoser, _lines(_valid(args.text)), sys.stdout)
+        with source:
+            return _batch(diagnoser, _stream_lines(source), sys.stdout)
+    diagnosis = diagnoser.diagnose(_read_input(args))
+    print(json.dumps(diagnosis.to_json(), ensure_ascii=False) if args.json else render_text(diagnosis))
+    sys.stdout.flush()  # a write error surfaces here, not as a traceback at exit
     return 0
 
 

@@ -245,3 +245,19 @@ def test_a_file_name_given_as_text_is_a_usage_error(
     assert captured.out == "" and f"read it with --file {batch}" in captured.err
     assert main(["diagnose", *mode, "x" * 5000]) == 0  # a long one-word paste is no file name (nor a crash)
     assert main(["diagnose", *mode, f"{batch} 403"]) == 0  # words around it: a paste
+
+
+@pytest.mark.parametrize("mode", [["--jsonl", "-"], ["-"], ["--json", "-"]])
+def test_output_that_cannot_be_written_is_one_line_error(mode: list[str]) -> None:
+    """A full disk under the output said 'cannot read stdin: No space left on device' (--jsonl) or ended in a
+    traceback."""
+    with open("/dev/full", "wb") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "bot", "diagnose", *mode],
+            input=b'{"id": 1, "text": "HTTP 403 AUTH-001"}\n',
+            stdout=full,
+            stderr=subprocess.PIPE,
+            timeout=120,
+        )
+    assert done.returncode == 1
+    assert done.stderr == b"aps-bot diagnose: cannot write the output: No space left on device\n"
