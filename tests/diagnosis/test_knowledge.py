@@ -193,3 +193,27 @@ def test_kb_validate_on_a_folder_that_does_not_exist(
         capsys.readouterr().err
         == f"aps-bot kb: invalid knowledge base: {tmp_path / 'nope'}: no such folder\n"
     )
+
+
+def test_kb_validate_fails_on_an_example_that_ranks_another_cause(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`kb validate` said OK on a KB the example tests reject, so an edit checked with the CLI (no test
+    extras installed) shipped examples that no longer rank their cause first."""
+    rate_limited = CAUSE | {
+        "id": "rate-limited",
+        "title": "Rate limited",
+        "signatures": {"error_codes": ["HTTP-429"], "messages": ["Too many requests"]},
+        "http_status": [429],
+        "examples": [
+            'HTTP/1.1 429 Too Many Requests {"errorCode": "HTTP-429", "developerMessage": "Too many requests"}',
+            "AUTH-010 Token does not have the privilege",
+        ],
+    }
+    missing_scope = CAUSE | {"counter_examples": ["AUTH-010"]}
+    folder = write_kb(tmp_path / "kb", missing_scope=missing_scope, rate_limited=rate_limited)
+    assert main(["kb", "validate", "--kb", str(folder)]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "aps-bot kb: missing-scope.yml: counter_examples.0: ranks missing-scope first",
+        "aps-bot kb: rate-limited.yml: examples.1: ranks missing-scope first, not rate-limited",
+    ]
