@@ -92,9 +92,8 @@ def _lines(text: str) -> list[str]:
 def _stream_lines(stream: BinaryIO) -> Iterator[str]:
     """The lines of a byte stream as they arrive, split like `_lines` and decoded like `_read_input`."""
     with _reading():  # around reading only: the caller's writes do not pass through a generator
-        for number, raw in enumerate(stream):
-            line = raw.decode("utf-8-sig" if number == 0 else "utf-8", errors="replace")
-            yield line.removesuffix("\n").removesuffix("\r")
+        for raw in stream:
+            yield raw.decode("utf-8", errors="replace").removesuffix("\n").removesuffix("\r")
 
 
 def _source(args: argparse.Namespace) -> BinaryIO | None:
@@ -189,6 +188,7 @@ def _finite(number: str) -> float:
 
 def _parse_line(line: str) -> tuple[dict, str | None]:
     """The line's object, or an error message (with whatever object could be read, for its id)."""
+    line = line.removeprefix("\ufeff")  # a byte-order mark: of the input, or of each file in `cat a b`
     if not line.strip():
         return {}, "empty line"
     try:  # strict JSON: NaN, Infinity and 1e400 would be echoed back as no JSON at all

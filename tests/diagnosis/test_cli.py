@@ -261,3 +261,12 @@ def test_output_that_cannot_be_written_is_one_line_error(mode: list[str]) -> Non
         )
     assert done.returncode == 1
     assert done.stderr == b"aps-bot diagnose: cannot write the output: No space left on device\n"
+
+
+def test_jsonl_drops_the_byte_order_mark_of_each_concatenated_file(tmp_path: Path) -> None:
+    """`cat a.jsonl b.jsonl` of two files saved with a BOM (Windows tools) put one at the start of b's first
+    line, which then came back as 'not JSON: Unexpected UTF-8 BOM'."""
+    one_file = b"\xef\xbb\xbf" + json.dumps({"id": "row", "text": "HTTP 403 AUTH-001"}).encode() + b"\r\n"
+    done = run_cli(one_file * 3, "--jsonl", "-")
+    out = [json.loads(line) for line in done.stdout.decode("utf-8").splitlines()]
+    assert [o["id"] for o in out] == ["row"] * 3 and not any("error" in o for o in out)
