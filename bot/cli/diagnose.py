@@ -9,6 +9,7 @@ import json
 import math
 import re
 import sys
+import traceback
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
@@ -169,10 +170,23 @@ def _answer(diagnoser: Diagnoser, line: str, number: int) -> dict[str, Any]:
     """The result of one line; a bad line gives a result that is no APS error and says why in `error` (so a
     reader of the contract fields never trips on it), never a crash."""
     item, error = _parse_line(line)
-    if error is not None:
-        return {"id": item.get("id"), **_NOTHING, "line": number, "error": error}
-    diagnosis = diagnoser.diagnose(_valid(item["text"]))
-    return diagnosis.to_json(id=item.get("id"), with_id="id" in item)
+    if error is None:
+        try:
+            diagnosis = diagnoser.diagnose(_valid(item["text"]))
+        except Exception as exc:  # a bug on one paste must not cost the batch every later answer
+            error = "internal error (reported on stderr)"
+            _report_bug(number, exc)
+        else:
+            return diagnosis.to_json(id=item.get("id"), with_id="id" in item)
+    return {"id": item.get("id"), **_NOTHING, "line": number, "error": error}
+
+
+def _report_bug(number: int, exc: Exception) -> None:
+    """Where the engine failed, for a bug report: the exception's type and place, never its message (which
+    may quote the unredacted paste)."""
+    frame = traceback.extract_tb(exc.__traceback__)[-1]
+    where = f"{Path(frame.filename).name}:{frame.lineno} in {frame.name}"
+    print(f"aps-bot diagnose: line {number}: {type(exc).__name__} at {where}", file=sys.stderr)
 
 
 def _no_constant(name: str) -> float:

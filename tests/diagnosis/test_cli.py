@@ -270,3 +270,30 @@ def test_jsonl_drops_the_byte_order_mark_of_each_concatenated_file(tmp_path: Pat
     done = run_cli(one_file * 3, "--jsonl", "-")
     out = [json.loads(line) for line in done.stdout.decode("utf-8").splitlines()]
     assert [o["id"] for o in out] == ["row"] * 3 and not any("error" in o for o in out)
+
+
+def test_jsonl_a_paste_the_engine_fails_on_costs_only_its_own_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A bug in the engine on one paste ended the batch with a traceback: every later line unanswered."""
+    real = Diagnoser.diagnose
+
+    def failing(self: Diagnoser, text: str) -> object:
+        if "boom" in text:
+            raise ValueError(f"cannot handle {text!r}")  # a message quoting the paste, secret and all
+        return real(self, text)
+
+    monkeypatch.setattr(Diagnoser, "diagnose", failing)
+    lines = [
+        {"id": 1, "text": "HTTP 403 AUTH-001"},
+        {"id": 2, "text": f"boom password={SECRET}q"},
+        {"id": 3, "text": "x"},
+    ]
+    body = "".join(json.dumps(line) + "\n" for line in lines).encode()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(body)))
+    assert main(["diagnose", "--jsonl", "-"]) == 0
+    captured = capsys.readouterr()
+    out = [json.loads(line) for line in captured.out.splitlines()]
+    assert [o["id"] for o in out] == [1, 2, 3]
+    assert out[1]["error"].startswith("internal error") and "error" not in out[0] and "error" not in out[2]
+    assert "line 2: ValueError at test_cli.py" in captured.err and SECRET not in captured.err + captured.out
