@@ -9,6 +9,7 @@ from typing import Annotated, TypeVar
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -39,6 +40,14 @@ def _not_blank(value: str) -> str:
     return value
 
 
+def _one_line(value: str) -> str:
+    if "\n" in value or "\r" in value:  # a title in bold mrkdwn, a checkbox, one `kb list` line each
+        raise ValueError("must be one line (YAML's '>' and '|' end a text with a newline: use '>-')")
+    return value
+
+
+# A title or checkbox text.
+Line = Annotated[str, AfterValidator(_one_line)]
 # A signature string: an empty code or endpoint would match every paste.
 Signature = Annotated[str, Field(min_length=1, pattern=r"\S")]
 HttpStatus = Annotated[StrictInt, Field(ge=100, le=599)]
@@ -86,7 +95,7 @@ class Cause(_Strict):
     """One known cause of an APS access error, with its fix and the pastes that show it."""
 
     id: str = Field(pattern=_ID)
-    title: str = Field(min_length=1, max_length=150)
+    title: Line = Field(min_length=1, max_length=150)
     summary: str = Field(min_length=1)
     http_status: list[HttpStatus] = Field(default_factory=list)
     signatures: Signatures
@@ -101,12 +110,12 @@ class Cause(_Strict):
 
 class ChecklistItem(_Strict):
     id: str = Field(pattern=_ID)
-    text: str = Field(min_length=1, max_length=75)  # a Slack checkbox option's text
+    text: Line = Field(min_length=1, max_length=75)  # a Slack checkbox option's text
 
 
 class ChecklistStep(_Strict):
     id: str = Field(pattern=_ID)
-    title: str = Field(min_length=1, max_length=150)
+    title: Line = Field(min_length=1, max_length=150)
     why: str = Field(min_length=1)
     items: list[ChecklistItem] = Field(min_length=1, max_length=10)
     gotchas: list[str] = Field(default_factory=list)
@@ -119,7 +128,7 @@ class ChecklistStep(_Strict):
 
 
 class Checklist(_Strict):
-    title: str = Field(min_length=1, max_length=150)
+    title: Line = Field(min_length=1, max_length=150)
     steps: list[ChecklistStep] = Field(min_length=1)
 
     @model_validator(mode="after")

@@ -61,6 +61,7 @@ def test_a_valid_kb_loads(tmp_path: Path) -> None:
         ({"signatures": {"error_codes": [""]}}, ["bad.yml", "signatures.error_codes.0"]),  # matches any paste
         ({"signatures": {"endpoints": ["  "]}}, ["bad.yml", "signatures.endpoints.0"]),
         ({"signatures": {"not_endpoints": ["[a-"]}}, ["bad.yml", "signatures.not_endpoints", "[a-"]),
+        ({"title": "Missing scope\n"}, ["bad.yml", "title", "must be one line"]),  # YAML's `title: >`
     ],
 )
 def test_broken_cause_names_file_and_field(tmp_path: Path, change: dict, words: list[str]) -> None:
@@ -75,6 +76,20 @@ def test_a_cause_file_is_named_after_its_id(tmp_path: Path) -> None:
     folder = write_kb(tmp_path / "kb", scopes=CAUSE)
     with pytest.raises(KnowledgeError, match=r"scopes\.yml: id: 'missing-scope' must be the file's name"):
         load_kb(folder)
+
+
+@pytest.mark.parametrize("field", ["title", "steps.0.title", "steps.0.items.0.text"])
+def test_checklist_titles_and_items_are_one_line(tmp_path: Path, field: str) -> None:
+    step = CHECKLIST["steps"][0]
+    checklist = {"title": "P", "steps": [{**step, "items": [{"id": "a", "text": "t"}]}]}
+    if field == "title":
+        checklist["title"] = "Provisioning\n"
+    elif field == "steps.0.title":
+        checklist["steps"][0]["title"] = "Create\nthe app"
+    else:
+        checklist["steps"][0]["items"][0]["text"] = "Tick\n"
+    with pytest.raises(KnowledgeError, match=rf"checklist\.yml: {re.escape(field)}: .*must be one line"):
+        load_kb(write_kb(tmp_path / "kb", checklist=checklist, missing_scope=CAUSE))
 
 
 def test_a_checklist_item_fits_a_slack_checkbox(tmp_path: Path) -> None:
