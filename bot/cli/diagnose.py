@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import codecs
 import contextlib
 import errno
+import io
 import json
 import math
 import re
@@ -24,6 +26,7 @@ _SURROGATE = re.compile(r"[\ud800-\udfff]")
 # Line breaks to str.splitlines() that JSON may hold raw in a string: escaped, so a reader splitting the
 # output that way (subprocess's text=True, then .splitlines()) still counts one line per input line.
 _RAW_BREAKS = {ord(c): f"\\u{ord(c):04x}" for c in "\x85\u2028\u2029"}
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 _NOTHING: dict[str, Any] = {"is_aps_error": False, "causes": [], "signals": {}, "secrets_found": False}
 
 
@@ -63,10 +66,16 @@ def _read_input(args: argparse.Namespace) -> str:
     """The paste as text: bytes that are no UTF-8 become U+FFFD, a byte-order mark is dropped."""
     with _reading():
         if args.file is not None:
-            return args.file.read_bytes().decode("utf-8-sig", errors="replace")
+            return _decode(args.file.read_bytes())
         if args.text == "-":
-            return _stdin().read().decode("utf-8-sig", errors="replace")
+            return _decode(_stdin().read())
     return _valid(args.text)
+
+
+def _decode(data: bytes) -> str:
+    """UTF-8, or UTF-16 when it starts with its byte-order mark (what PowerShell's `>` and Notepad's
+    "Unicode" write: read as UTF-8 it is noise that matches nothing)."""
+    return data.decode("utf-16" if data[:2] in _UTF16_BOMS else "utf-8-sig", errors="replace")
 
 
 def _stdin() -> BinaryIO:
@@ -93,8 +102,13 @@ def _lines(text: str) -> list[str]:
 def _stream_lines(stream: BinaryIO) -> Iterator[str]:
     """The lines of a byte stream as they arrive, split like `_lines` and decoded like `_read_input`."""
     with _reading():  # around reading only: the caller's writes do not pass through a generator
-        for raw in stream:
-            yield raw.decode("utf-8", errors="replace").removesuffix("\n").removesuffix("\r")
+        peek = getattr(stream, "peek", None)  # a buffered file or pipe has it (a test's BytesIO does not)
+        if peek is not None and peek(2)[:2] in _UTF16_BOMS:  # see _decode
+            lines: Iterable[str] = io.TextIOWrapper(stream, encoding="utf-16", errors="replace", newline="\n")
+        else:
+            lines = (raw.decode("utf-8", errors="replace") for raw in stream)
+        for line in lines:
+            yield line.removesuffix("\n").removesuffix("\r")
 
 
 def _source(args: argparse.Namespace) -> BinaryIO | None:

@@ -297,3 +297,19 @@ def test_jsonl_a_paste_the_engine_fails_on_costs_only_its_own_line(
     assert [o["id"] for o in out] == [1, 2, 3]
     assert out[1]["error"].startswith("internal error") and "error" not in out[0] and "error" not in out[2]
     assert "line 2: ValueError at test_cli.py" in captured.err and SECRET not in captured.err + captured.out
+
+
+def test_utf16_input_with_its_byte_order_mark_is_read(tmp_path: Path, example: tuple[str, str]) -> None:
+    """PowerShell's `>` and Notepad's "Unicode" write UTF-16 with a BOM: read as UTF-8 it matched nothing,
+    'Not a recognised APS access error.' for a paste that is one."""
+    text, cause_id = example
+    paste = tmp_path / "paste.txt"
+    for codec in ("utf-16-le", "utf-16-be"):
+        bom = "\ufeff".encode(codec)
+        paste.write_bytes(bom + text.replace("\n", "\r\n").encode(codec))
+        done = run_cli(b"", "--json", "--file", str(paste))
+        assert json.loads(done.stdout)["causes"][0]["id"] == cause_id, done.stderr[-300:]
+        batch = "".join(json.dumps({"id": i, "text": text}) + "\r\n" for i in range(3))
+        done = run_cli(bom + batch.encode(codec), "--jsonl", "-")
+        out = [json.loads(line) for line in done.stdout.decode("utf-8").splitlines()]
+        assert [(o["id"], o["causes"][0]["id"]) for o in out] == [(i, cause_id) for i in range(3)]
