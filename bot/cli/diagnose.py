@@ -155,15 +155,19 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _diagnose(diagnoser: Diagnoser, args: argparse.Namespace) -> int:
+    out = sys.stdout
+    if out is None:  # started with stdout closed (`>&-`)
+        raise OSError(errno.EBADF, "stdout is closed")
     if args.jsonl:
         source = _source(args)
         if source is None:
-            return _batch(diagnoser, _lines(_valid(args.text)), sys.stdout)
+            return _batch(diagnoser, _lines(_valid(args.text)), out)
         with source:
-            return _batch(diagnoser, _stream_lines(source), sys.stdout)
+            return _batch(diagnoser, _stream_lines(source), out)
     diagnosis = diagnoser.diagnose(_read_input(args))
-    print(json.dumps(diagnosis.to_json(), ensure_ascii=False) if args.json else render_text(diagnosis))
-    sys.stdout.flush()  # a write error surfaces here, not as a traceback at exit
+    text = json.dumps(diagnosis.to_json(), ensure_ascii=False) if args.json else render_text(diagnosis)
+    out.write(text + "\n")
+    out.flush()  # a write error surfaces here, not as a traceback at exit
     return 0
 
 

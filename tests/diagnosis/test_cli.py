@@ -261,6 +261,14 @@ def test_output_that_cannot_be_written_is_one_line_error(mode: list[str]) -> Non
         )
     assert done.returncode == 1
     assert done.stderr == b"aps-bot diagnose: cannot write the output: No space left on device\n"
+    closed = subprocess.run(
+        ["sh", "-c", 'exec "$0" -m bot diagnose "$@" >&-', sys.executable, *mode],
+        input=b'{"id": 1, "text": "HTTP 403 AUTH-001"}\n',
+        capture_output=True,
+        timeout=120,
+    )
+    assert closed.returncode == 1
+    assert closed.stderr == b"aps-bot diagnose: cannot write the output: stdout is closed\n"
 
 
 def test_jsonl_drops_the_byte_order_mark_of_each_concatenated_file(tmp_path: Path) -> None:
