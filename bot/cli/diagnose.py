@@ -34,9 +34,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "diagnose",
         help="diagnose a pasted APS error",
-        description="Diagnose a pasted APS error. TEXT may be '-' to read stdin.",
+        description="Diagnose a pasted APS error. TEXT may be '-' to read stdin, as is read without TEXT or "
+        "--file when stdin is no terminal (and always with --jsonl).",
     )
-    source = parser.add_mutually_exclusive_group(required=True)
+    source = parser.add_mutually_exclusive_group()
     source.add_argument("text", nargs="?", help="the paste, or '-' for stdin")
     source.add_argument("--file", type=Path, help="read the paste from a file")
     output = parser.add_mutually_exclusive_group()
@@ -131,6 +132,13 @@ def _names_a_file(text: str) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
+    if (
+        args.text is None and args.file is None
+    ):  # `aps-bot diagnose --jsonl < batch.jsonl`, `… | aps-bot diagnose`
+        if not (args.jsonl or sys.stdin is None or not sys.stdin.isatty()):
+            print("aps-bot diagnose: give the paste as TEXT, --file FILE or '-' (stdin)", file=sys.stderr)
+            return USAGE_ERROR
+        args.text = "-"
     if args.text is not None and args.text != "-" and _names_a_file(args.text):
         hint = f"read it with --file {args.text} (TEXT is the paste itself)"
         print(f"aps-bot diagnose: {args.text} is a file: {hint}", file=sys.stderr)

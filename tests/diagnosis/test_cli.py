@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import pty
 import select
 import subprocess
 import sys
@@ -321,3 +323,27 @@ def test_utf16_input_with_its_byte_order_mark_is_read(tmp_path: Path, example: t
         done = run_cli(bom + batch.encode(codec), "--jsonl", "-")
         out = [json.loads(line) for line in done.stdout.decode("utf-8").splitlines()]
         assert [(o["id"], o["causes"][0]["id"]) for o in out] == [(i, cause_id) for i in range(3)]
+
+
+@pytest.mark.parametrize("mode", [["--jsonl"], ["--json"]])
+def test_stdin_is_read_without_text_or_file(mode: list[str]) -> None:
+    """The issue runs the held-out set "through `aps-bot diagnose --jsonl`": without '-' that was a usage
+    error (exit 2, no line answered)."""
+    done = run_cli(b'{"id": "a", "text": "HTTP 403 AUTH-001"}\n', *mode)
+    assert done.returncode == 0, done.stderr[-300:]
+    result = json.loads(done.stdout.decode().splitlines()[0])
+    assert result["causes"] and result.get("id", "a") == "a"
+
+
+def test_without_text_a_terminal_on_stdin_is_a_usage_error() -> None:
+    """No TEXT, no --file and stdin a terminal: a usage error, not a silent wait for Ctrl-D."""
+    controller, terminal = pty.openpty()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "bot", "diagnose"], stdin=terminal, capture_output=True, timeout=120
+        )
+    finally:
+        os.close(controller)
+        os.close(terminal)
+    assert done.returncode == 2
+    assert done.stderr == b"aps-bot diagnose: give the paste as TEXT, --file FILE or '-' (stdin)\n"
