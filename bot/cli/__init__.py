@@ -25,10 +25,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `aps-bot` console script; returns the process exit code."""
+    if isinstance(sys.stdout, io.TextIOWrapper):  # UTF-8 whatever the locale says (LANG=C, PYTHONIOENCODING),
+        sys.stdout.reconfigure(encoding="utf-8", errors="replace")  # --help's "…" included
     parser = build_parser()
     args = parser.parse_args(argv)
-    if isinstance(sys.stdout, io.TextIOWrapper):  # UTF-8 whatever the locale says (LANG=C, PYTHONIOENCODING)
-        sys.stdout.reconfigure(encoding="utf-8", errors="replace")
     try:
         return int(args.handler(args) or 0)
     except SettingsProblem as exc:  # one line naming the setting: pydantic's own error would print its value

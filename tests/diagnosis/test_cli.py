@@ -347,3 +347,15 @@ def test_without_text_a_terminal_on_stdin_is_a_usage_error() -> None:
         os.close(terminal)
     assert done.returncode == 2
     assert done.stderr == b"aps-bot diagnose: give the paste as TEXT, --file FILE or '-' (stdin)\n"
+
+
+def test_help_writes_utf8_whatever_the_locale() -> None:
+    """`aps-bot diagnose --help` (its '{"id": …}') crashed with UnicodeEncodeError under an ASCII stdout."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "diagnose", "--help"],
+        capture_output=True,
+        env={**os.environ, "PYTHONIOENCODING": "ascii"},
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-300:]
+    assert '{"id": …, "text": …}' in done.stdout.decode("utf-8")
