@@ -38,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--file when stdin is no terminal (and always with --jsonl).",
     )
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("text", nargs="?", help="the paste, or '-' for stdin")
+    source.add_argument("text", nargs="?", metavar="TEXT", help="the paste, or '-' for stdin")
     source.add_argument("--file", type=Path, help="read the paste from a file")
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="print one JSON object")
