@@ -12,7 +12,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from bot.cli import diagnose as diagnose_cli
 from bot.cli import main
 from bot.cli.diagnose import terminal
 from bot.diagnosis import Diagnoser
@@ -359,3 +362,38 @@ def test_help_writes_utf8_whatever_the_locale() -> None:
     )
     assert done.returncode == 0, done.stderr[-300:]
     assert '{"id": …, "text": …}' in done.stdout.decode("utf-8")
+
+
+LINE_PIECES = [
+    b'{"id": ',
+    b'"text": "',
+    b"HTTP 403 AUTH-001",
+    b'"}',
+    b"\r",
+    b"\xef\xbb\xbf",
+    b"\xff",
+    b"\\ud800",
+]
+LINE_PIECES += [b"\\u2028", "\u2028".encode(), b"null", b"[[[", b"1e400", b"NaN", b",", b"{", b"}", b'"']
+batches = st.lists(
+    st.lists(st.one_of(st.sampled_from(LINE_PIECES), st.binary(max_size=40)), max_size=12).map(b"".join),
+    max_size=8,
+).map(lambda lines: b"\n".join(line.replace(b"\n", b"") for line in lines))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batches)
+def test_jsonl_any_bytes_give_one_valid_json_line_per_line(diagnoser: Diagnoser, data: bytes) -> None:
+    """Whatever the bytes: as many output lines as input lines (split at b"\\n" only), each a JSON object with
+    the contract's fields, strict UTF-8 that str.splitlines() does not cut."""
+    out = io.StringIO()
+    assert (
+        diagnose_cli._batch(diagnoser, diagnose_cli._stream_lines(io.BufferedReader(io.BytesIO(data))), out)
+        == 0
+    )
+    expected = data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
+    lines = out.getvalue().encode("utf-8").decode("utf-8").splitlines()
+    assert len(lines) == expected
+    for line in lines:
+        result = json.loads(line, parse_constant=_refuse)
+        assert {"is_aps_error", "causes", "signals", "secrets_found"} <= set(result)
