@@ -48,6 +48,15 @@ def _one_line(value: str) -> str:
 
 # A title or checkbox text.
 Line = Annotated[str, AfterValidator(_one_line)]
+
+
+def _plain_url(value: str) -> str:
+    if not re.fullmatch(r"https?://[^\s<>|]+", value):  # the reply writes <url|label>
+        raise ValueError("must be a plain http(s) URL (no spaces, <, > or |; the label is made from it)")
+    return value
+
+
+Url = Annotated[str, AfterValidator(_plain_url)]
 # A signature string: an empty code or endpoint would match every paste.
 Signature = Annotated[str, Field(min_length=1, pattern=r"\S")]
 HttpStatus = Annotated[StrictInt, Field(ge=100, le=599)]
@@ -101,7 +110,7 @@ class Cause(_Strict):
     signatures: Signatures
     fix: str = Field(min_length=1, description="Slack mrkdwn steps.")
     checklist_step: str = Field(pattern=_ID)
-    docs: list[str] = Field(default_factory=list)
+    docs: list[Url] = Field(default_factory=list)
     examples: list[str] = Field(min_length=1)
     counter_examples: list[str] = Field(default_factory=list)
 
@@ -119,7 +128,7 @@ class ChecklistStep(_Strict):
     why: str = Field(min_length=1)
     items: list[ChecklistItem] = Field(min_length=1, max_length=10)
     gotchas: list[str] = Field(default_factory=list)
-    links: list[str] = Field(default_factory=list)
+    links: list[Url] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _unique_items(self) -> ChecklistStep:

@@ -62,6 +62,7 @@ def test_a_valid_kb_loads(tmp_path: Path) -> None:
         ({"signatures": {"endpoints": ["  "]}}, ["bad.yml", "signatures.endpoints.0"]),
         ({"signatures": {"not_endpoints": ["[a-"]}}, ["bad.yml", "signatures.not_endpoints", "[a-"]),
         ({"title": "Missing scope\n"}, ["bad.yml", "title", "must be one line"]),  # YAML's `title: >`
+        ({"docs": ["see the OAuth docs"]}, ["bad.yml", "docs.0", "plain http(s) URL"]),
     ],
 )
 def test_broken_cause_names_file_and_field(tmp_path: Path, change: dict, words: list[str]) -> None:
@@ -76,6 +77,16 @@ def test_a_cause_file_is_named_after_its_id(tmp_path: Path) -> None:
     folder = write_kb(tmp_path / "kb", scopes=CAUSE)
     with pytest.raises(KnowledgeError, match=r"scopes\.yml: id: 'missing-scope' must be the file's name"):
         load_kb(folder)
+
+
+@pytest.mark.parametrize(
+    "link", ["<https://aps.autodesk.com/myapps|My Apps>", "aps.autodesk.com/myapps", "https://a b"]
+)
+def test_checklist_links_are_plain_urls(tmp_path: Path, link: str) -> None:
+    """A link is rendered as <url|label>: one already in that form, or with a space, broke the step's message."""
+    checklist = {"title": "P", "steps": [{**CHECKLIST["steps"][0], "links": [link]}]}
+    with pytest.raises(KnowledgeError, match=r"checklist\.yml: steps\.0\.links\.0: .*plain http\(s\) URL"):
+        load_kb(write_kb(tmp_path / "kb", checklist=checklist, missing_scope=CAUSE))
 
 
 @pytest.mark.parametrize("field", ["title", "steps.0.title", "steps.0.items.0.text"])
