@@ -40,14 +40,14 @@ def _not_blank(value: str) -> str:
     return value
 
 
-def _one_line(value: str) -> str:
+def _single_line(value: str) -> str:
     if "\n" in value or "\r" in value:  # a title in bold mrkdwn, a checkbox, one `kb list` line each
         raise ValueError("must be one line (YAML's '>' and '|' end a text with a newline: use '>-')")
     return value
 
 
 # A title or checkbox text.
-Line = Annotated[str, AfterValidator(_one_line)]
+Line = Annotated[str, AfterValidator(_single_line)]
 
 
 def _plain_url(value: str) -> str:
@@ -180,10 +180,12 @@ def _read_yaml(path: Path) -> object:
         line = data.count(b"\n", 0, exc.start) + 1
         raise KnowledgeError(f"{path.name}: cannot read YAML: line {line}: bytes that are no UTF-8") from exc
     except yaml.YAMLError as exc:
-        raise KnowledgeError(f"{path.name}: cannot read YAML: {_one_line(exc)}") from exc
+        raise KnowledgeError(f"{path.name}: cannot read YAML: {_yaml_problem(exc)}") from exc
+    except ValueError as exc:  # a value YAML takes for a date, but no date: 2024-13-45
+        raise KnowledgeError(f"{path.name}: cannot read YAML: {exc}") from exc
 
 
-def _one_line(exc: yaml.YAMLError) -> str:
+def _yaml_problem(exc: yaml.YAMLError) -> str:
     """PyYAML's error on one line, with its line and column (its own text quotes the source over several)."""
     if not isinstance(exc, yaml.MarkedYAMLError):
         return " ".join(str(exc).split())

@@ -197,6 +197,11 @@ def test_yaml_errors_are_one_line_naming_where(tmp_path: Path) -> None:
             load_kb(folder)
         assert str(caught.value).startswith(f"missing-scope.yml: cannot read YAML: {where}")
         assert "\n" not in str(caught.value) and "<unicode string>" not in str(caught.value)
+    (folder / "missing-scope.yml").write_text(good + "version: 2024-13-45\n", encoding="utf-8")  # no date
+    with pytest.raises(
+        KnowledgeError, match=r"^missing-scope\.yml: cannot read YAML: month must be in 1\.\.12"
+    ):
+        load_kb(folder)
     (folder / "missing-scope.yml").write_bytes(good.encode() + b"# caf\xe9\n")
     with pytest.raises(KnowledgeError, match=rf"^missing-scope\.yml: cannot read YAML: line {line}: bytes"):
         load_kb(folder)
