@@ -172,7 +172,12 @@ def _diagnose(diagnoser: Diagnoser, args: argparse.Namespace) -> int:
             return _batch(diagnoser, _lines(_valid(args.text)), out)
         with source:
             return _batch(diagnoser, _stream_lines(source), out)
-    diagnosis = diagnoser.diagnose(_read_input(args))
+    paste = _read_input(args)
+    try:
+        diagnosis = diagnoser.diagnose(paste)
+    except Exception as exc:  # a bug: said in one line, not a traceback whose message may quote the paste
+        _report_bug(None, exc)
+        return 1
     text = json.dumps(diagnosis.to_json(), ensure_ascii=False) if args.json else render_text(diagnosis)
     out.write(text + "\n")
     out.flush()  # a write error surfaces here, not as a traceback at exit
@@ -207,12 +212,13 @@ def _answer(diagnoser: Diagnoser, line: str, number: int) -> dict[str, Any]:
     return {"id": item.get("id"), **_NOTHING, "line": number, "error": error}
 
 
-def _report_bug(number: int, exc: Exception) -> None:
-    """Where the engine failed, for a bug report: the exception's type and place, never its message (which
-    may quote the unredacted paste)."""
+def _report_bug(number: int | None, exc: Exception) -> None:
+    """Where the engine failed (on batch line `number`), for a bug report: the exception's type and place,
+    never its message (which may quote the unredacted paste)."""
     frame = traceback.extract_tb(exc.__traceback__)[-1]
     where = f"{Path(frame.filename).name}:{frame.lineno} in {frame.name}"
-    print(f"aps-bot diagnose: line {number}: {type(exc).__name__} at {where}", file=sys.stderr)
+    line = "" if number is None else f"line {number}: "
+    print(f"aps-bot diagnose: {line}internal error: {type(exc).__name__} at {where}", file=sys.stderr)
 
 
 def _no_constant(name: str) -> float:

@@ -309,7 +309,12 @@ def test_jsonl_a_paste_the_engine_fails_on_costs_only_its_own_line(
     out = [json.loads(line) for line in captured.out.splitlines()]
     assert [o["id"] for o in out] == [1, 2, 3]
     assert out[1]["error"].startswith("internal error") and "error" not in out[0] and "error" not in out[2]
-    assert "line 2: ValueError at test_cli.py" in captured.err and SECRET not in captured.err + captured.out
+    assert "line 2: internal error: ValueError at test_cli.py" in captured.err
+    assert SECRET not in captured.err + captured.out
+    assert main(["diagnose", "--json", f"boom password={SECRET}q"]) == 1  # one paste: exit 1, same line
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.startswith("aps-bot diagnose: internal error: ValueError at")
+    assert SECRET not in captured.err
 
 
 def test_utf16_input_with_its_byte_order_mark_is_read(tmp_path: Path, example: tuple[str, str]) -> None:
