@@ -69,7 +69,10 @@ class Settings(BaseSettings):
         10.0, gt=0, le=3600, description="Timeout of one APS HTTP call (at most an hour)."
     )
     aps_max_retry_after_seconds: float = Field(
-        10.0, ge=0, description="Longest Retry-After the client waits for before giving up."
+        10.0,
+        ge=0,
+        le=3600,
+        description="Longest Retry-After the client waits for before giving up (at most an hour).",
     )
 
     # Bot behaviour

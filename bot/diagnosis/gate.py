@@ -103,6 +103,16 @@ _OTHER_AUTODESK_APIS = re.compile(r"\b(?:plm[ -]?360|fusion (?:360 )?(?:lifecycl
 _OTHER_SYSTEMS_KEYED = keyed(_OTHER_SYSTEMS)
 _OTHER_SYSTEM_WORDS_KEYED = keyed(_OTHER_SYSTEM_WORDS)
 _OTHER_SYSTEM_WORD = re.compile(r"\b(?:" + "|".join(map(re.escape, _OTHER_SYSTEM_WORDS)) + r")\b")
+# Problem words in Chinese, Japanese and Korean (APS has large communities in each): access failures
+# (denied, permission, forbidden, invalid, expired, exceeded), then failures of any kind (error, cannot…).
+_CJK_ACCESS_PROBLEM = (
+    "拒否|拒绝|拒絕|権限|权限|權限|권한|禁止|未授权|未授權|無効|无效|無效|期限切れ|过期|過期|만료|거부|"
+    "アクセス[^。\n]{0,12}(?:でき|出来)(?:ません|ない|なく)|访问被拒|无法访问|無法訪問|超え|超过|超出"
+)
+_CJK_PROBLEM = (
+    "エラー|失敗|失败|错误|錯誤|报错|報錯|오류|실패|(?:でき|出来)(?:ません|ない|なく)|無法|无法|不能|"
+    "見つかりません|找不到|不存在|動作しない|停止|弃用|废弃|廃止|" + _CJK_ACCESS_PROBLEM
+)
 # Something failed: without one of these (or an APS code or quoted message) a paste is a question or chatter.
 _PROBLEM = re.compile(
     r"error|fail|denied|forbidden|unauthori[sz]ed|not authori[sz]ed|permission|privilege|refus|reject|"
@@ -115,7 +125,7 @@ _PROBLEM = re.compile(
     r"\bstops? working|\bstopped working|\bbut not\b|\bnothing happens\b|"
     r"\b(?:don'?t|do not|never) show(?:s|ing)? up|"
     r"\b(?:returns?|returning|shows?|showing|lists?|listing|gets?|getting)\b[^.\n]{0,40}\b(?:only|just)\b|"
-    r"(?:don'?t|doesn'?t|does not|do not) have (?:access|permission)"
+    r"(?:don'?t|doesn'?t|does not|do not) have (?:access|permission)|" + _CJK_PROBLEM
 )
 # A paste ranked by topic alone must name an access failure, not merely any failure.
 _ACCESS_PROBLEM = re.compile(
@@ -126,7 +136,8 @@ _ACCESS_PROBLEM = re.compile(
     r"(?:don'?t|doesn'?t|does not|do not) "
     r"(?:show|see|list|appear|return)|not available|can'?t see|cannot see|"
     r"(?:don'?t|doesn'?t|does not|do not) have (?:access|permission)|"
-    r"\b(?:returns?|returning|shows?|showing|lists?|listing|gets?|getting)\b[^.\n]{0,40}\b(?:only|just)\b"
+    r"\b(?:returns?|returning|shows?|showing|lists?|listing|gets?|getting)\b[^.\n]{0,40}\b(?:only|just)\b|"
+    + _CJK_ACCESS_PROBLEM
 )
 # An incident on APS's side (an outage, a degraded service): nothing the app's access set-up can fix.
 _OUTAGE = re.compile(

@@ -326,3 +326,39 @@ def test_aps_refusing_a_call_made_from_our_webhook_receiver_is_answered(diagnose
     text = "Calling developer.api.autodesk.com from our webhook receiver returns 401 Unauthorized: the token expired"
     diagnosis = diagnoser.diagnose(text)
     assert diagnosis.is_aps_error and diagnosis.best.id == "expired-or-invalid-token"
+
+
+@pytest.mark.parametrize(
+    ("text", "cause"),
+    [
+        (
+            "BIM 360 の Model Derivative で EMEA のモデルの manifest を取得するとエラーになります。"
+            "US のエンドポイントを呼んでいます。",
+            "region-mismatch",
+        ),
+        (
+            "Autodesk Forge 获取 access token 时报错：client_id 或 client_secret 无效",
+            "invalid-client-credentials",
+        ),
+    ],
+)
+def test_a_problem_told_in_chinese_or_japanese_gets_a_reply(
+    diagnoser: Diagnoser, text: str, cause: str
+) -> None:
+    diagnosis = diagnoser.diagnose(text)
+    assert diagnosis.is_aps_error
+    assert diagnosis.best is not None and diagnosis.best.id == cause
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "APS の新しい SDK がリリースされました。ぜひお試しください。",
+        "APS 开发者大会将于下周举行，欢迎参加。",
+        "GitHub 推送时提示权限被拒绝 (403)",
+    ],
+)
+def test_chatter_and_other_systems_in_chinese_or_japanese_get_no_reply(
+    diagnoser: Diagnoser, text: str
+) -> None:
+    assert not diagnoser.diagnose(text).is_aps_error

@@ -16,6 +16,7 @@ import jsonschema
 import pytest
 import yaml
 
+from bot.check.request import project_refusal
 from tests.conftest import ROOT
 from tests.fakes.bolt_server import BotServer
 
@@ -64,6 +65,17 @@ EVENT_SCOPES: dict[str, frozenset[str]] = {
     "group_archive": frozenset({"groups:read"}),
     "group_deleted": frozenset({"groups:read"}),
 }
+# Conversations API methods need the read scope of every conversation type they are asked about (Slack: "you
+# only need the scopes corresponding to that conversation type"), so one scope of the family is not enough.
+TYPE_READ_SCOPE = {
+    "public_channel": "channels:read",
+    "private_channel": "groups:read",
+    "mpim": "mpim:read",
+    "im": "im:read",
+}
+TYPES_ARGUMENT = re.compile(
+    r"\.(?:users_conversations|conversations_list)\((?:[^()]|\([^()]*\))*?types=\"([^\"]+)\""
+)
 FAMILIES = "auth|chat|conversations|users|usergroups|views|reactions|files|pins|team|bookmarks|reminders|apps"
 CALL = re.compile(rf"\.((?:{FAMILIES})_[A-Za-z_]+)\(")
 SAY = re.compile(r"\bsay\(")
@@ -134,3 +146,51 @@ def test_scopes_are_exactly_what_the_code_uses(bot: BotServer, manifest: dict[st
 def test_the_scan_sees_the_calls_the_bot_makes() -> None:
     methods = methods_called_in(ROOT / "bot")
     assert {"chat.postMessage", "chat.postEphemeral", "chat.update", "conversations.replies"} <= methods
+
+
+def conversation_types_asked_in(source_root: Path) -> dict[str, set[str]]:
+    """Conversation type → the files whose `users_conversations(types="…")` (or conversations_list) asks for it."""
+    asked: dict[str, set[str]] = {}
+    for path in source_root.rglob("*.py"):
+        for types in TYPES_ARGUMENT.findall(path.read_text(encoding="utf-8")):
+            for kind in types.split(","):
+                asked.setdefault(kind.strip(), set()).add(path.name)
+    return asked
+
+
+def test_each_conversation_type_listed_has_its_own_read_scope(manifest: dict[str, Any]) -> None:
+    asked = conversation_types_asked_in(ROOT / "bot")
+    assert "im" in asked, "the scan no longer sees App Home's users_conversations(types=…) call"
+    requested = set(manifest["oauth_config"]["scopes"]["bot"])
+    missing = {kind: sorted(files) for kind, files in asked.items() if TYPE_READ_SCOPE[kind] not in requested}
+    assert missing == {}, "Slack answers missing_scope when one listed type's read scope is not granted"
+
+
+# What Slack puts in a slash command's text for a typed "@jane" or "#support": with `should_escape`, the escaped
+# mention; without it, the words as typed, which no parser can tell from a project name.
+TYPED_MENTIONS = {"@jane": "<@U0TEAMMATE|jane>", "#support": "<#C0SUPPORT|support>"}
+
+
+def test_aps_check_receives_mentions_in_the_form_it_refuses(manifest: dict[str, Any]) -> None:
+    """A mention in the project's place is refused with the usage, not searched as a project name through
+    every page of every hub: only true when Slack sends mentions escaped."""
+    (command,) = manifest["features"]["slash_commands"]
+    sent = [escaped if command.get("should_escape") else typed for typed, escaped in TYPED_MENTIONS.items()]
+    searched_as_names = [text for text in sent if project_refusal(text) is None]
+    assert searched_as_names == []
+
+
+# Where Slack delivers an app_mention: every conversation the bot is in, group DMs too (a bot can be added to one).
+MENTION_CONVERSATIONS = ("channels", "groups", "im", "mpim")
+
+
+def test_a_thread_mention_can_read_its_parent_wherever_the_bot_is_mentioned(
+    bot: BotServer, manifest: dict[str, Any]
+) -> None:
+    """A mention in a thread diagnoses the thread's parent, read with conversations.replies, which needs the
+    history scope of that conversation's type: without it Slack answers missing_scope and the mention alone
+    is answered."""
+    assert "app_mention" in registered(bot, "event")
+    requested = set(manifest["oauth_config"]["scopes"]["bot"])
+    missing = [f"{kind}:history" for kind in MENTION_CONVERSATIONS if f"{kind}:history" not in requested]
+    assert missing == []

@@ -63,6 +63,10 @@ def env_for(slack: FakeSlackApi, tmp_path: Path, **values: str) -> dict[str, str
         ({"BOT_SCHEDULER_POLL_SECONDS": "inf"}, "BOT_SCHEDULER_POLL_SECONDS"),  # the scheduler died on it
         ({"APS_TIMEOUT_SECONDS": "inf"}, "APS_TIMEOUT_SECONDS"),  # every APS call raised OverflowError
         ({"BOT_CHECK_SPACING_SECONDS": "inf"}, "BOT_CHECK_SPACING_SECONDS"),  # "try again in inf s" raised
+        (
+            {"APS_MAX_RETRY_AFTER_SECONDS": "inf"},
+            "APS_MAX_RETRY_AFTER_SECONDS",
+        ),  # any Retry-After was waited out
     ],
 )
 def test_bad_credentials_give_one_line_naming_the_setting(
