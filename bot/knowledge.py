@@ -9,6 +9,7 @@ from typing import Annotated, TypeVar
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -39,6 +40,23 @@ def _not_blank(value: str) -> str:
     return value
 
 
+def _single_line(value: str) -> str:
+    if "\n" in value or "\r" in value:  # a title in bold mrkdwn, a checkbox, one `kb list` line each
+        raise ValueError("must be one line (YAML's '>' and '|' end a text with a newline: use '>-')")
+    return value
+
+
+# A title or checkbox text.
+Line = Annotated[str, AfterValidator(_single_line)]
+
+
+def _plain_url(value: str) -> str:
+    if not re.fullmatch(r"https?://[^\s<>|]+", value):  # the reply writes <url|label>
+        raise ValueError("must be a plain http(s) URL (no spaces, <, > or |; the label is made from it)")
+    return value
+
+
+Url = Annotated[str, AfterValidator(_plain_url)]
 # A signature string: an empty code or endpoint would match every paste.
 Signature = Annotated[str, Field(min_length=1, pattern=r"\S")]
 HttpStatus = Annotated[StrictInt, Field(ge=100, le=599)]
@@ -86,13 +104,13 @@ class Cause(_Strict):
     """One known cause of an APS access error, with its fix and the pastes that show it."""
 
     id: str = Field(pattern=_ID)
-    title: str = Field(min_length=1, max_length=150)
+    title: Line = Field(min_length=1, max_length=150)
     summary: str = Field(min_length=1)
     http_status: list[HttpStatus] = Field(default_factory=list)
     signatures: Signatures
     fix: str = Field(min_length=1, description="Slack mrkdwn steps.")
     checklist_step: str = Field(pattern=_ID)
-    docs: list[str] = Field(default_factory=list)
+    docs: list[Url] = Field(default_factory=list)
     examples: list[str] = Field(min_length=1)
     counter_examples: list[str] = Field(default_factory=list)
 
@@ -101,16 +119,16 @@ class Cause(_Strict):
 
 class ChecklistItem(_Strict):
     id: str = Field(pattern=_ID)
-    text: str = Field(min_length=1, max_length=75)  # a Slack checkbox option's text
+    text: Line = Field(min_length=1, max_length=75)  # a Slack checkbox option's text
 
 
 class ChecklistStep(_Strict):
     id: str = Field(pattern=_ID)
-    title: str = Field(min_length=1, max_length=150)
+    title: Line = Field(min_length=1, max_length=150)
     why: str = Field(min_length=1)
     items: list[ChecklistItem] = Field(min_length=1, max_length=10)
     gotchas: list[str] = Field(default_factory=list)
-    links: list[str] = Field(default_factory=list)
+    links: list[Url] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _unique_items(self) -> ChecklistStep:
@@ -119,7 +137,7 @@ class ChecklistStep(_Strict):
 
 
 class Checklist(_Strict):
-    title: str = Field(min_length=1, max_length=150)
+    title: Line = Field(min_length=1, max_length=150)
     steps: list[ChecklistStep] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -146,18 +164,37 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         keys = [self.construct_object(key, deep=deep) for key, _ in node.value]
         for index, key in enumerate(keys):
-            if key in keys[:index]:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"key {key!r} given twice", node.start_mark
-                )
+            if key in keys[:index]:  # the mark of the second one: a mapping's start says line 1 for a cause
+                mark = node.value[index][0].start_mark
+                raise yaml.constructor.ConstructorError(None, None, f"key {key!r} given twice", mark)
         return super().construct_mapping(node, deep=deep)
 
 
 def _read_yaml(path: Path) -> object:
     try:
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 - safe loader
-    except (OSError, ValueError, yaml.YAMLError) as exc:  # ValueError: bytes that are no UTF-8
+        data = path.read_bytes()
+        return yaml.load(data.decode("utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 - safe loader
+    except OSError as exc:
+        raise KnowledgeError(f"{path.name}: cannot read YAML: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise KnowledgeError(f"{path.name}: cannot read YAML: line {line}: bytes that are no UTF-8") from exc
+    except yaml.YAMLError as exc:
+        raise KnowledgeError(f"{path.name}: cannot read YAML: {_yaml_problem(exc)}") from exc
+    except ValueError as exc:  # a value YAML takes for a date, but no date: 2024-13-45
         raise KnowledgeError(f"{path.name}: cannot read YAML: {exc}") from exc
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """PyYAML's error on one line, with its line and column (its own text quotes the source over several)."""
+    if not isinstance(exc, yaml.MarkedYAMLError):
+        return " ".join(str(exc).split())
+    context = exc.context or ""
+    if context and exc.context_mark is not None:
+        context += f" (line {exc.context_mark.line + 1})"
+    what = ": ".join(part for part in (context, exc.problem or "") if part)
+    mark = exc.problem_mark
+    return f"line {mark.line + 1}, column {mark.column + 1}: {what}" if mark is not None else what
 
 
 def _validate(model: type[M], path: Path, data: object) -> M:
@@ -173,6 +210,11 @@ def _validate(model: type[M], path: Path, data: object) -> M:
 def load_kb(directory: Path) -> KnowledgeBase:
     """Read every cause file and the checklist from `directory`; raise KnowledgeError on any problem."""
     directory = Path(directory)
+    if not directory.is_dir():  # a mistyped --kb or BOT_KB_DIR, rather than a folder without its checklist
+        raise KnowledgeError(f"{directory}: no such folder")
+    for path in sorted(directory.iterdir()):  # a cause saved as .yaml would be left out without a word
+        if path.suffix.lower() in (".yml", ".yaml") and path.suffix != ".yml":
+            raise KnowledgeError(f"{path.name}: not read: knowledge files end in .yml")
     checklist_path = directory / CHECKLIST_FILE
     if not checklist_path.is_file():
         raise KnowledgeError(f"{CHECKLIST_FILE}: missing from {directory}")

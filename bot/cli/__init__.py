@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 from collections.abc import Sequence
 
@@ -24,6 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `aps-bot` console script; returns the process exit code."""
+    if isinstance(sys.stdout, io.TextIOWrapper):  # UTF-8 whatever the locale says (LANG=C, PYTHONIOENCODING),
+        sys.stdout.reconfigure(encoding="utf-8", errors="replace")  # --help's "…" included
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

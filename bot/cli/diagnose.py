@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import codecs
+import contextlib
+import errno
 import io
 import json
 import math
 import re
 import sys
+import traceback
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 from bot.diagnosis import Diagnoser, Diagnosis
 from bot.knowledge import KnowledgeError, load_kb
@@ -17,16 +22,23 @@ from bot.settings import load_settings
 
 USAGE_ERROR = 2
 _SLACK_LINK = re.compile(r"<(https?://[^|>\s]+)\|([^>]+)>")  # mrkdwn <url|label>
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+# Line breaks to str.splitlines() that JSON may hold raw in a string: escaped, so a reader splitting the
+# output that way (subprocess's text=True, then .splitlines()) still counts one line per input line.
+_RAW_BREAKS = {ord(c): f"\\u{ord(c):04x}" for c in "\x85\u2028\u2029"}
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+_NOTHING: dict[str, Any] = {"is_aps_error": False, "causes": [], "signals": {}, "secrets_found": False}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "diagnose",
         help="diagnose a pasted APS error",
-        description="Diagnose a pasted APS error. TEXT may be '-' to read stdin.",
+        description="Diagnose a pasted APS error. TEXT may be '-' to read stdin, as is read without TEXT or "
+        "--file when stdin is no terminal (and always with --jsonl).",
     )
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("text", nargs="?", help="the paste, or '-' for stdin")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("text", nargs="?", metavar="TEXT", help="the paste, or '-' for stdin")
     source.add_argument("--file", type=Path, help="read the paste from a file")
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="print one JSON object")
@@ -39,18 +51,44 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
+class _Unreadable(Exception):
+    """The paste's file or stdin could not be read (not: the output could not be written)."""
+
+
+@contextlib.contextmanager
+def _reading() -> Iterator[None]:
+    try:
+        yield
+    except OSError as exc:
+        raise _Unreadable(exc.strerror or str(exc)) from exc
+
+
 def _read_input(args: argparse.Namespace) -> str:
     """The paste as text: bytes that are no UTF-8 become U+FFFD, a byte-order mark is dropped."""
-    if args.file is not None:
-        return args.file.read_bytes().decode("utf-8-sig", errors="replace")
-    if args.text == "-":
-        return sys.stdin.buffer.read().decode("utf-8-sig", errors="replace")
+    with _reading():
+        if args.file is not None:
+            return _decode(args.file.read_bytes())
+        if args.text == "-":
+            return _decode(_stdin().read())
     return _valid(args.text)
 
 
+def _decode(data: bytes) -> str:
+    """UTF-8, or UTF-16 when it starts with its byte-order mark (what PowerShell's `>` and Notepad's
+    "Unicode" write: read as UTF-8 it is noise that matches nothing)."""
+    return data.decode("utf-16" if data[:2] in _UTF16_BOMS else "utf-8-sig", errors="replace")
+
+
+def _stdin() -> BinaryIO:
+    if sys.stdin is None:  # started with stdin closed (`<&-`)
+        raise OSError(errno.EBADF, "stdin is closed")
+    return sys.stdin.buffer
+
+
 def _valid(text: str) -> str:
-    """`text` without lone surrogates (half an emoji from a cut string, or undecodable argv bytes)."""
-    return text.encode("utf-8", errors="replace").decode("utf-8")
+    """`text` with each lone surrogate (half an emoji from a cut string, an undecodable argv byte, a `\\ud800`
+    escape) made U+FFFD, so it can be written as UTF-8 (encoding's errors="replace" would make it "?")."""
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def _lines(text: str) -> list[str]:
@@ -62,48 +100,125 @@ def _lines(text: str) -> list[str]:
     return [line.removesuffix("\r") for line in lines]
 
 
+def _stream_lines(stream: BinaryIO) -> Iterator[str]:
+    """The lines of a byte stream as they arrive, split like `_lines` and decoded like `_read_input`."""
+    with _reading():  # around reading only: the caller's writes do not pass through a generator
+        peek = getattr(stream, "peek", None)  # a buffered file or pipe has it (a test's BytesIO does not)
+        if peek is not None and peek(2)[:2] in _UTF16_BOMS:  # see _decode
+            lines: Iterable[str] = io.TextIOWrapper(stream, encoding="utf-16", errors="replace", newline="\n")
+        else:
+            lines = (raw.decode("utf-8", errors="replace") for raw in stream)
+        for line in lines:
+            yield line.removesuffix("\n").removesuffix("\r")
+
+
+def _source(args: argparse.Namespace) -> BinaryIO | None:
+    """The open byte stream a batch reads, or None when its lines are the TEXT argument."""
+    with _reading():
+        if args.file is not None:
+            return args.file.open("rb")
+        return _stdin() if args.text == "-" else None
+
+
+def _names_a_file(text: str) -> bool:
+    """`aps-bot diagnose --jsonl heldout.jsonl` would diagnose the words "heldout.jsonl": one error line for a
+    whole batch, exit 0. A one-word TEXT naming an existing file is surely that mistake."""
+    if len(text) > 4096 or any(c.isspace() for c in text):
+        return False
+    try:
+        return Path(text).is_file()
+    except (OSError, ValueError):  # a name too long, a NUL byte
+        return False
+
+
 def run(args: argparse.Namespace) -> int:
+    if (
+        args.text is None and args.file is None
+    ):  # `aps-bot diagnose --jsonl < batch.jsonl`, `… | aps-bot diagnose`
+        if not (args.jsonl or sys.stdin is None or not sys.stdin.isatty()):
+            print("aps-bot diagnose: give the paste as TEXT, --file FILE or '-' (stdin)", file=sys.stderr)
+            return USAGE_ERROR
+        args.text = "-"
+    if args.text is not None and args.text != "-" and _names_a_file(args.text):
+        hint = f"read it with --file {args.text} (TEXT is the paste itself)"
+        print(f"aps-bot diagnose: {args.text} is a file: {hint}", file=sys.stderr)
+        return USAGE_ERROR
     try:
         kb = load_kb(args.kb or load_settings().bot_kb_dir)
     except KnowledgeError as exc:
         print(f"aps-bot diagnose: broken knowledge base: {exc}", file=sys.stderr)
         return 1
     diagnoser = Diagnoser(kb)
-    if isinstance(sys.stdout, io.TextIOWrapper):  # UTF-8 whatever the locale says
-        sys.stdout.reconfigure(encoding="utf-8", errors="replace")
     try:
-        text = _read_input(args)
-    except OSError as exc:
-        print(f"aps-bot diagnose: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return _diagnose(diagnoser, args)
+    except _Unreadable as exc:
+        name = "stdin" if args.file is None else args.file
+        print(f"aps-bot diagnose: cannot read {name}: {exc}", file=sys.stderr)
         return USAGE_ERROR
+    except BrokenPipeError:  # the reader went away: see bot.cli.main
+        raise
+    except OSError as exc:  # writing the output: a full disk
+        print(f"aps-bot diagnose: cannot write the output: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+
+
+def _diagnose(diagnoser: Diagnoser, args: argparse.Namespace) -> int:
+    out = sys.stdout
+    if out is None:  # started with stdout closed (`>&-`)
+        raise OSError(errno.EBADF, "stdout is closed")
     if args.jsonl:
-        return _batch(diagnoser, _lines(text), sys.stdout)
-    diagnosis = diagnoser.diagnose(text)
-    if args.json:
-        print(json.dumps(diagnosis.to_json(), ensure_ascii=False))
-    else:
-        print(render_text(diagnosis))
+        source = _source(args)
+        if source is None:
+            return _batch(diagnoser, _lines(_valid(args.text)), out)
+        with source:
+            return _batch(diagnoser, _stream_lines(source), out)
+    paste = _read_input(args)
+    try:
+        diagnosis = diagnoser.diagnose(paste)
+    except Exception as exc:  # a bug: said in one line, not a traceback whose message may quote the paste
+        _report_bug(None, exc)
+        return 1
+    text = json.dumps(diagnosis.to_json(), ensure_ascii=False) if args.json else render_text(diagnosis)
+    out.write(text + "\n")
+    out.flush()  # a write error surfaces here, not as a traceback at exit
     return 0
 
 
-def _batch(diagnoser: Diagnoser, lines: list[str], out: TextIO) -> int:
-    """One output line per input line, in order; a bad line gives a result that is no APS error and says
-    why in `error` (so a reader of the contract fields never trips on it), never a crash."""
+def _batch(diagnoser: Diagnoser, lines: Iterable[str], out: TextIO) -> int:
+    """One output line per input line, in order, each flushed before the next line is read (a caller may
+    feed lines one at a time and wait for each answer)."""
     for number, line in enumerate(lines, start=1):
-        item, error = _parse_line(line)
-        if error is not None:
-            nothing = {"is_aps_error": False, "causes": [], "signals": {}, "secrets_found": False}
-            out.write(json.dumps({"id": item.get("id"), **nothing, "line": number, "error": error}) + "\n")
-            continue
-        diagnosis = diagnoser.diagnose(_valid(item["text"]))
-        result = diagnosis.to_json(id=_id(item.get("id")), with_id="id" in item)
-        out.write(json.dumps(result, ensure_ascii=False) + "\n")
+        try:
+            result = json.dumps(_answer(diagnoser, line, number), ensure_ascii=False)
+        except RecursionError:  # an id nested a thousand deep: json's own limit, reading or writing it
+            result = json.dumps({**_NOTHING, "line": number, "error": "not JSON: nested too deeply"})
+        out.write(_valid(result).translate(_RAW_BREAKS) + "\n")  # _valid: the id's strings, at any depth
+        out.flush()
     return 0
 
 
-def _id(value: Any) -> Any:
-    """The line's id as given, any JSON value; its strings made valid UTF-8."""
-    return _valid(value) if isinstance(value, str) else value
+def _answer(diagnoser: Diagnoser, line: str, number: int) -> dict[str, Any]:
+    """The result of one line; a bad line gives a result that is no APS error and says why in `error` (so a
+    reader of the contract fields never trips on it), never a crash."""
+    item, error = _parse_line(line)
+    if error is None:
+        try:
+            diagnosis = diagnoser.diagnose(_valid(item["text"]))
+        except Exception as exc:  # a bug on one paste must not cost the batch every later answer
+            error = "internal error (reported on stderr)"
+            _report_bug(number, exc)
+        else:
+            return diagnosis.to_json(id=item.get("id"), with_id="id" in item)
+    return {"id": item.get("id"), **_NOTHING, "line": number, "error": error}
+
+
+def _report_bug(number: int | None, exc: Exception) -> None:
+    """Where the engine failed (on batch line `number`), for a bug report: the exception's type and place,
+    never its message (which may quote the unredacted paste)."""
+    frame = traceback.extract_tb(exc.__traceback__)[-1]
+    where = f"{Path(frame.filename).name}:{frame.lineno} in {frame.name}"
+    line = "" if number is None else f"line {number}: "
+    print(f"aps-bot diagnose: {line}internal error: {type(exc).__name__} at {where}", file=sys.stderr)
 
 
 def _no_constant(name: str) -> float:
@@ -119,6 +234,7 @@ def _finite(number: str) -> float:
 
 def _parse_line(line: str) -> tuple[dict, str | None]:
     """The line's object, or an error message (with whatever object could be read, for its id)."""
+    line = line.removeprefix("\ufeff")  # a byte-order mark: of the input, or of each file in `cat a b`
     if not line.strip():
         return {}, "empty line"
     try:  # strict JSON: NaN, Infinity and 1e400 would be echoed back as no JSON at all
@@ -135,11 +251,13 @@ def _parse_line(line: str) -> tuple[dict, str | None]:
 def render_text(diagnosis: Diagnosis) -> str:
     """Human output: the verdict, then each cause with its score, evidence and (for the best) the fix."""
     if not diagnosis.causes:
-        return "Not a recognised APS access error."
-    lines = [
-        "APS access error." if diagnosis.is_aps_error else "Probably not an APS access error; closest causes:"
-    ]
-    if diagnosis.secrets_found:
+        verdict = "Not a recognised APS access error."
+    elif diagnosis.is_aps_error:
+        verdict = "APS access error."
+    else:
+        verdict = "Probably not an APS access error; closest causes:"
+    lines = [verdict]
+    if diagnosis.secrets_found:  # whatever the verdict, as the Slack bot warns
         lines.append("Warning: the paste contains a secret (token or client secret). Rotate it.")
     for rank, cause in enumerate(diagnosis.causes, start=1):
         lines.append(f"\n{rank}. {cause.title} [{cause.id}] score {cause.score}")

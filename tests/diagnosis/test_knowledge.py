@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -57,6 +61,8 @@ def test_a_valid_kb_loads(tmp_path: Path) -> None:
         ({"signatures": {"error_codes": [""]}}, ["bad.yml", "signatures.error_codes.0"]),  # matches any paste
         ({"signatures": {"endpoints": ["  "]}}, ["bad.yml", "signatures.endpoints.0"]),
         ({"signatures": {"not_endpoints": ["[a-"]}}, ["bad.yml", "signatures.not_endpoints", "[a-"]),
+        ({"title": "Missing scope\n"}, ["bad.yml", "title", "must be one line"]),  # YAML's `title: >`
+        ({"docs": ["see the OAuth docs"]}, ["bad.yml", "docs.0", "plain http(s) URL"]),
     ],
 )
 def test_broken_cause_names_file_and_field(tmp_path: Path, change: dict, words: list[str]) -> None:
@@ -71,6 +77,30 @@ def test_a_cause_file_is_named_after_its_id(tmp_path: Path) -> None:
     folder = write_kb(tmp_path / "kb", scopes=CAUSE)
     with pytest.raises(KnowledgeError, match=r"scopes\.yml: id: 'missing-scope' must be the file's name"):
         load_kb(folder)
+
+
+@pytest.mark.parametrize(
+    "link", ["<https://aps.autodesk.com/myapps|My Apps>", "aps.autodesk.com/myapps", "https://a b"]
+)
+def test_checklist_links_are_plain_urls(tmp_path: Path, link: str) -> None:
+    """A link is rendered as <url|label>: one already in that form, or with a space, broke the step's message."""
+    checklist = {"title": "P", "steps": [{**CHECKLIST["steps"][0], "links": [link]}]}
+    with pytest.raises(KnowledgeError, match=r"checklist\.yml: steps\.0\.links\.0: .*plain http\(s\) URL"):
+        load_kb(write_kb(tmp_path / "kb", checklist=checklist, missing_scope=CAUSE))
+
+
+@pytest.mark.parametrize("field", ["title", "steps.0.title", "steps.0.items.0.text"])
+def test_checklist_titles_and_items_are_one_line(tmp_path: Path, field: str) -> None:
+    step = CHECKLIST["steps"][0]
+    checklist = {"title": "P", "steps": [{**step, "items": [{"id": "a", "text": "t"}]}]}
+    if field == "title":
+        checklist["title"] = "Provisioning\n"
+    elif field == "steps.0.title":
+        checklist["steps"][0]["title"] = "Create\nthe app"
+    else:
+        checklist["steps"][0]["items"][0]["text"] = "Tick\n"
+    with pytest.raises(KnowledgeError, match=rf"checklist\.yml: {re.escape(field)}: .*must be one line"):
+        load_kb(write_kb(tmp_path / "kb", checklist=checklist, missing_scope=CAUSE))
 
 
 def test_a_checklist_item_fits_a_slack_checkbox(tmp_path: Path) -> None:
@@ -132,3 +162,89 @@ def test_shipped_kb_is_valid_and_lists(capsys: pytest.CaptureFixture[str]) -> No
     assert main(["kb", "validate"]) == 0
     assert main(["kb", "list"]) == 0
     assert "integration-not-provisioned" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "env", [{"PYTHONIOENCODING": "ascii"}, {"LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0"}]
+)
+def test_kb_list_writes_utf8_whatever_the_locale(tmp_path: Path, env: dict[str, str]) -> None:
+    """A title with an ellipsis or a dash (the shipped KB has both) crashed `kb list` under an ASCII stdout."""
+    title = "Missing scope — the token’s scopes…"
+    folder = write_kb(tmp_path / "kb", missing_scope=CAUSE | {"title": title})
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "kb", "list", "--kb", str(folder)],
+        capture_output=True,
+        env={**os.environ, **env},
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-300:]
+    assert title in done.stdout.decode("utf-8")
+
+
+def test_yaml_errors_are_one_line_naming_where(tmp_path: Path) -> None:
+    """A key given twice is reported at the second key (the mapping's start said 'line 1' for any key of a
+    cause file), and PyYAML's multi-line errors quoting '<unicode string>' become one line."""
+    folder = write_kb(tmp_path / "kb", missing_scope=CAUSE)
+    good = yaml.safe_dump(CAUSE)
+    line = good.count("\n") + 1
+    cases = {
+        good + "fix: the second fix silently won\n": f"line {line}, column 1: key 'fix' given twice",
+        good + "docs: [unclosed\n": f"line {line + 1}, column 1: while parsing a flow sequence (line {line})",
+    }
+    for body, where in cases.items():
+        (folder / "missing-scope.yml").write_text(body, encoding="utf-8")
+        with pytest.raises(KnowledgeError) as caught:
+            load_kb(folder)
+        assert str(caught.value).startswith(f"missing-scope.yml: cannot read YAML: {where}")
+        assert "\n" not in str(caught.value) and "<unicode string>" not in str(caught.value)
+    (folder / "missing-scope.yml").write_text(good + "version: 2024-13-45\n", encoding="utf-8")  # no date
+    with pytest.raises(
+        KnowledgeError, match=r"^missing-scope\.yml: cannot read YAML: month must be in 1\.\.12"
+    ):
+        load_kb(folder)
+    (folder / "missing-scope.yml").write_bytes(good.encode() + b"# caf\xe9\n")
+    with pytest.raises(KnowledgeError, match=rf"^missing-scope\.yml: cannot read YAML: line {line}: bytes"):
+        load_kb(folder)
+
+
+@pytest.mark.parametrize("name", ["rate-limited.yaml", "rate-limited.YML"])
+def test_a_cause_file_the_loader_would_skip_is_an_error(tmp_path: Path, name: str) -> None:
+    """`kb validate` said OK while a cause saved as .yaml was silently left out of the bot."""
+    folder = write_kb(tmp_path / "kb", missing_scope=CAUSE)
+    (folder / name).write_text(yaml.safe_dump(CAUSE | {"id": "rate-limited"}), encoding="utf-8")
+    with pytest.raises(KnowledgeError, match=rf"^{re.escape(name)}: not read: knowledge files end in \.yml"):
+        load_kb(folder)
+
+
+def test_kb_validate_on_a_folder_that_does_not_exist(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["kb", "validate", "--kb", str(tmp_path / "nope")]) == 1
+    assert (
+        capsys.readouterr().err
+        == f"aps-bot kb: invalid knowledge base: {tmp_path / 'nope'}: no such folder\n"
+    )
+
+
+def test_kb_validate_fails_on_an_example_that_ranks_another_cause(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`kb validate` said OK on a KB the example tests reject, so an edit checked with the CLI (no test
+    extras installed) shipped examples that no longer rank their cause first."""
+    rate_limited = CAUSE | {
+        "id": "rate-limited",
+        "title": "Rate limited",
+        "signatures": {"error_codes": ["HTTP-429"], "messages": ["Too many requests"]},
+        "http_status": [429],
+        "examples": [
+            'HTTP/1.1 429 Too Many Requests {"errorCode": "HTTP-429", "developerMessage": "Too many requests"}',
+            "AUTH-010 Token does not have the privilege",
+        ],
+    }
+    missing_scope = CAUSE | {"counter_examples": ["AUTH-010"]}
+    folder = write_kb(tmp_path / "kb", missing_scope=missing_scope, rate_limited=rate_limited)
+    assert main(["kb", "validate", "--kb", str(folder)]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "aps-bot kb: missing-scope.yml: counter_examples.0: ranks missing-scope first",
+        "aps-bot kb: rate-limited.yml: examples.1: ranks missing-scope first, not rate-limited",
+    ]
