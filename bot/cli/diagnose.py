@@ -121,8 +121,8 @@ def _source(args: argparse.Namespace) -> BinaryIO | None:
 
 
 def _names_a_file(text: str) -> bool:
-    """`aps-bot diagnose --jsonl heldout.jsonl` would diagnose the words "heldout.jsonl": one error line for a
-    whole batch, exit 0. A one-word TEXT naming an existing file is surely that mistake."""
+    """Whether TEXT is one word naming an existing file: `aps-bot diagnose --jsonl heldout.jsonl` means the
+    file (diagnosing the words "heldout.jsonl" would lose a whole batch behind one error line, exit 0)."""
     if len(text) > 4096 or any(c.isspace() for c in text):
         return False
     try:
@@ -140,9 +140,8 @@ def run(args: argparse.Namespace) -> int:
             return USAGE_ERROR
         args.text = "-"
     if args.text is not None and args.text != "-" and _names_a_file(args.text):
-        hint = f"read it with --file {args.text} (TEXT is the paste itself)"
-        print(f"aps-bot diagnose: {args.text} is a file: {hint}", file=sys.stderr)
-        return USAGE_ERROR
+        print(f"aps-bot diagnose: reading the file {args.text} (--file says so)", file=sys.stderr)
+        args.file, args.text = Path(args.text), None
     try:
         kb = load_kb(args.kb or load_settings().bot_kb_dir)
     except KnowledgeError as exc:

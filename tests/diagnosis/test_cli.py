@@ -238,16 +238,18 @@ def test_jsonl_output_lines_survive_str_splitlines() -> None:
 
 
 @pytest.mark.parametrize("mode", [["--jsonl"], ["--json"], []])
-def test_a_file_name_given_as_text_is_a_usage_error(
+def test_a_file_name_given_as_text_is_read_as_that_file(
     tmp_path: Path, mode: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`diagnose --jsonl heldout.jsonl` answered the words "heldout.jsonl" with one error line, exit 0: a
-    batch silently lost. A one-word TEXT that names a file now points to --file."""
+    batch silently lost. A one-word TEXT that names a file is that file, as with --file."""
     batch = tmp_path / "heldout.jsonl"
     batch.write_text('{"id": 1, "text": "HTTP 403 AUTH-001"}\n')
-    assert main(["diagnose", *mode, str(batch)]) == 2
-    captured = capsys.readouterr()
-    assert captured.out == "" and f"read it with --file {batch}" in captured.err
+    assert main(["diagnose", *mode, str(batch)]) == 0
+    as_text = capsys.readouterr()
+    assert main(["diagnose", *mode, "--file", str(batch)]) == 0
+    assert as_text.out == capsys.readouterr().out != ""
+    assert f"reading the file {batch}" in as_text.err
     assert main(["diagnose", *mode, "x" * 5000]) == 0  # a long one-word paste is no file name (nor a crash)
     assert main(["diagnose", *mode, f"{batch} 403"]) == 0  # words around it: a paste
 
