@@ -15,6 +15,8 @@ from bot.diagnosis.scan import anchor_offsets, anchored, keyed, matches_at, posi
 MASK = "[REDACTED]"
 
 _VALUE = r"(?:[^\s\"'&,;}\])\\]|\\/)+"  # a JSON-escaped "\/" inside does not end it
+# A quoted value runs to its closing quote ("P&ss,w0rd;}"), as JSON escaped once or twice writes it
+_QUOTED = r"(?<=\")(?:[^\"\s\\]|\\/){1,256}+(?=\\{0,3}\")|(?<=')[^'\s\\]{1,256}+(?=\\{0,3}')"
 # The rest of a credential's name after its word ("_SECRET", "Token.Value"): bounded, so a paste of one word
 # repeated ("tokentoken…") costs each occurrence 64 steps, not the rest of the paste (40,000 chars: 10 s).
 _NAME_TAIL = r"[\w.-]{0,64}[\\\"'\]]{0,4}"
@@ -35,12 +37,32 @@ _OPAQUE_RUN = r"(?:[A-Za-z0-9._~+=-]|\\?/){8,}"
 
 # (kind, words one of which must be in the lower-cased text for the pattern to run, pattern, secret's group)
 _PATTERNS: tuple[tuple[str, tuple[str, ...], re.Pattern[str], int], ...] = (
-    ("bearer", ("bearer",), re.compile(rf"\b(Bearer)([\s:]+|%20)({_OPAQUE_RUN})", re.IGNORECASE), 3),
-    ("basic", ("basic",), re.compile(r"\b(Basic)(\s+)((?:[A-Za-z0-9+=]|\\?/){8,})", re.IGNORECASE), 3),
+    (
+        "bearer",
+        ("bearer",),
+        re.compile(rf"(?:\b|(?<=set))(Bearer)([\s:]+[`*]?|%20|Auth\(\s*[\"'])({_OPAQUE_RUN})", re.IGNORECASE),
+        3,
+    ),
+    ("basic", ("basic",), re.compile(r"\b(Basic)(\s+|%20)((?:[A-Za-z0-9+=]|\\?/){8,})", re.IGNORECASE), 3),
     (  # the other common scheme name: "Authorization: Token <value>"
         "token-scheme",
         ("authorization",),
         re.compile(rf"\b(Authorization[\"']?\s*[:=]\s*[\"']?Token)(\s+)({_OPAQUE_RUN})", re.IGNORECASE),
+        3,
+    ),
+    (  # .NET's new AuthenticationHeaderValue("Bearer", "…") or ("Basic", "…")
+        "header-value",
+        ("authenticationheadervalue",),
+        re.compile(
+            r"(AuthenticationHeaderValue\(\s*[\"'](?:Bearer|Basic)[\"']\s*,\s*)([\"'])([^\"'\s]+)",
+            re.IGNORECASE,
+        ),
+        3,
+    ),
+    (  # the scheme left out ("Authorization: mK3v…", a cause of 401s): a value as long and mixed as a token
+        "authorization-value",
+        ("authorization",),
+        re.compile(rf"(\bAuthorization[\"']?\s*[:=]\s*)([\"']?)({_OPAQUE_RUN})", re.IGNORECASE),
         3,
     ),
     (  # an incoming-webhook URL is itself the credential
@@ -72,8 +94,10 @@ _PATTERNS: tuple[tuple[str, tuple[str, ...], re.Pattern[str], int], ...] = (
     ),
     (
         "basic-source",  # what a Basic header is made of: echo -n id:secret | base64, b64encode(b'id:secret')
-        ("echo", "b64encode"),
-        re.compile(r"((?:echo\s+-n\s+|b64encode\(\s*b?)['\"]?[\w.@-]+:)()([^\s'\"|)]+)"),
+        ("echo", "b64encode", "btoa", "getbytes", "buffer.from"),  # also btoa('id:…'), GetBytes("id:…")
+        re.compile(
+            r"((?:echo\s+-n\s+|b64encode\(\s*b?|(?:btoa|GetBytes|Buffer\.from)\(\s*)['\"]?[\w.@-]+:)()([^\s'\"|)]+)"
+        ),
         3,
     ),
     (  # a client id and its secret, joined as for a Basic header: "id:secret" (`_pair_kept` tells which)
@@ -81,6 +105,15 @@ _PATTERNS: tuple[tuple[str, tuple[str, ...], re.Pattern[str], int], ...] = (
         (":",),
         re.compile(r"(?<=[A-Za-z0-9]{6})(:)()([A-Za-z0-9]{16,})(?![\w-])"),
         3,
+    ),
+    (  # an APS client id (32 mixed letters and digits) and its secret as arguments: Credentials("id", "…")
+        "id-secret-args",
+        ("'", '"'),
+        re.compile(
+            r"((?<![\w\\])\\?([\"'])(?=[A-Za-z0-9]{0,31}[a-z])(?=[A-Za-z0-9]{0,31}[A-Z])(?=[A-Za-z0-9]{0,31}\d)"
+            r"[A-Za-z0-9]{32}\\?\2\s*,\s*\\?)([\"'])([^\"'\s\\]{6,256}+)(?=\\?\3(?!\s*(?::|=>)))"
+        ),
+        4,
     ),
     ("url-credentials", ("@",), re.compile(r"(https?://[^\s/:@]+:)()([^\s/@]+)(?=@)"), 3),
     (
@@ -90,6 +123,12 @@ _PATTERNS: tuple[tuple[str, tuple[str, ...], re.Pattern[str], int], ...] = (
             r"([?&](?:Signature|X-Amz-Signature|X-Amz-Security-Token|X-Amz-Credential|sig)=)()([^&\s\"'<>]+)",
             re.IGNORECASE,
         ),
+        3,
+    ),
+    (  # an OSS signed resource: its id is the credential (whoever holds the URL may download or upload)
+        "signed-resource",
+        ("signedresources",),
+        re.compile(r"((?:\\?/)signedresources(?:\\?/))()([^\s/?#&\"'<>|\\]+)", re.IGNORECASE),
         3,
     ),
     # an authorization code in a callback URL or a form body (?code=, -d code=); error codes are shorter
@@ -104,10 +143,13 @@ _PATTERNS: tuple[tuple[str, tuple[str, ...], re.Pattern[str], int], ...] = (
         3,
     ),
     (
-        "postman",  # {"key": "client_secret", "value": "…"} in Postman collections and environments
-        ("key",),
+        # {"key": "client_secret", "value": "…"} in Postman exports, {"name": …, "value": …} in HAR files,
+        # <add key="ForgeClientSecret" value="…" /> in .NET's appSettings
+        "postman",
+        ("key", "name"),
         re.compile(
-            rf"(\"key\"\s*:\s*\"[^\"\n]{{0,64}}{_FIELD_WORD}[^\"\n]{{0,64}}\"\s*,\s*\"value\"\s*:\s*)(\")([^\"\s]+)",
+            r"((?:\"(?:key|name)\"\s*:\s*|\b(?:key|name)\s*=\s*)"
+            rf"\"[^\"\n]{{0,64}}{_FIELD_WORD}[^\"\n]{{0,64}}\"\s*,?\s*(?:\"value\"\s*:|\bvalue\s*=)\s*)(\")([^\"\s]+)",
             re.IGNORECASE,
         ),
         3,
@@ -117,16 +159,16 @@ _PATTERNS: tuple[tuple[str, tuple[str, ...], re.Pattern[str], int], ...] = (
         _FIELD_ANCHORS,
         re.compile(
             rf"({_FIELD_WORD}{_NAME_TAIL}(?:\s*:\s*[A-Za-z]\w{{0,64}}\??(?=\s*=[^=>]))?"
-            r"(?:\s*(?::=|=>|%3D|[:=])|\s+(?:is|was)\s|(?<=[\"'])\s*,\s*(?=[\"'][^\"'\s]+[\"']\s*\))|\(\s*(?=[\"']))\s*)"
-            rf"(\\?[\"']?)({_VALUE})",
+            r"(?:\s*(?::=|=>|%3D|[:=：＝])|\s+(?:is|was)\s|(?<=[\"'])\s*,\s*(?=[\"'][^\"'\s]+[\"']\s*[,)])|\(\s*(?=[\"']))\s*)"
+            rf"(\\{{0,3}}[\"']?)({_QUOTED}|{_VALUE})",
             re.IGNORECASE,
         ),
         3,
     ),
     (
-        "secret-word",  # prose and logs: "client secret AbC…", "clientSecret\tAbC…" (words are kept)
+        "secret-word",  # prose, logs, tables: "client secret AbC…", "clientSecret\tAbC…", "| Secret | AbC…"
         _SECRET_ANCHORS,
-        re.compile(rf"({_SECRET_WORD}{_NAME_TAIL}\s+)([\"']?)({_VALUE})", re.IGNORECASE),
+        re.compile(rf"({_SECRET_WORD}{_NAME_TAIL}\s+(?:\|\s+)?)([\"']?)({_VALUE})", re.IGNORECASE),
         3,
     ),
     (  # "The refresh token mK3v… is invalid": only a value shaped like a token ("access token AUTH-001" not)
@@ -134,6 +176,15 @@ _PATTERNS: tuple[tuple[str, tuple[str, ...], re.Pattern[str], int], ...] = (
         ("token",),
         re.compile(  # the token's own characters: a quote, backtick or "." around it is not masked with it
             rf"({_TOKEN_WORD}{_NAME_TAIL}\s+)([\"'`*(]{{0,2}})({_AS_WRITTEN})", re.IGNORECASE
+        ),
+        3,
+    ),
+    (  # "The token mK3v… has expired", "token provided 'mK3v…'": only a value mixed like a token
+        "token-shaped",
+        ("token",),
+        re.compile(
+            rf"(token\s+(?:(?:provided|used|value|string)\s+)?)([\"'`*(]{{0,2}})({_AS_WRITTEN})",
+            re.IGNORECASE,
         ),
         3,
     ),
@@ -149,6 +200,12 @@ _PATTERNS: tuple[tuple[str, tuple[str, ...], re.Pattern[str], int], ...] = (
         ),
         3,
     ),
+    (  # the rest of a token that ran on to the next lines (a console's fixed width): lines of its characters
+        "wrapped",
+        ("[redacted]",),
+        re.compile(r"(\[REDACTED\]\r?\n)()([\w.~-]{16,}+(?:\r?\n[\w.~-]{16,}+)*)(?![^\r\n])"),
+        3,
+    ),
 )
 
 # Where each pattern's match can start: (anchor, how far before it) pairs, and whether the anchors are
@@ -158,12 +215,15 @@ _STARTS: dict[str, tuple[dict[str, tuple[int, ...]], bool]] = {
     "bearer": ({"bearer": (0,)}, True),
     "basic": ({"basic": (0,)}, True),
     "token-scheme": ({"authorization": (0,)}, True),
+    "header-value": ({"authenticationheadervalue": (0,)}, True),
+    "authorization-value": ({"authorization": (0,)}, True),
     "slack-webhook": ({"https:": (0,)}, False),
     "jwt": ({"eyJ": (0,)}, False),
     "slack-token": ({"xox": (0,), "xapp-": (0,)}, False),
     "curl-user": ({"-u": (0, 1, 2)}, False),  # "-u", " -u", " --user" (its "-u" 2 in)
-    "basic-source": ({"echo": (0,), "b64encode": (0,)}, False),
+    "basic-source": (dict.fromkeys(("echo", "b64encode", "btoa", "GetBytes", "Buffer.from"), (0,)), False),
     "id-secret-pair": ({":": (0,)}, False),
+    "id-secret-args": ({'"': (0, 1), "'": (0, 1)}, False),  # the quote before the id, or its "\\"
     "url-credentials": ({"http": (0,)}, False),
     "signed-url": (
         anchor_offsets(
@@ -172,13 +232,16 @@ _STARTS: dict[str, tuple[dict[str, tuple[int, ...]], bool]] = {
         ),
         True,
     ),
+    "signed-resource": ({"signedresources": (1, 2)}, True),  # "/signedresources", "\\/signedresources"
     "oauth-code": ({"code=": (0,)}, False),
     "oauth-code-json": ({'"code"': (0,), "'code'": (0,)}, False),
-    "postman": ({'"key"': (0,)}, True),
+    "postman": ({"key": (0, 1), "name": (0, 1)}, True),  # "key" and '"key"', "name" and '"name"'
     "key-value": (_AT_FIELD, True),
     "secret-word": ({anchor: (0,) for anchor in _SECRET_ANCHORS}, True),
     "token-word": ({"token": (0,)}, True),
+    "token-shaped": ({"token": (0,)}, True),
     "xml": (_AT_FIELD, True),
+    "wrapped": ({MASK: (0,)}, False),
 }
 
 _PLACEHOLDER = re.compile(
@@ -189,8 +252,10 @@ _PLACEHOLDER = re.compile(
 )
 _PLAIN_WORD = re.compile(r"[A-Za-z][a-z]*")  # "expired", "Authorization": words, not credentials
 _SHORT_WORD = re.compile(r"[A-Za-z][a-z]{0,11}")
+_SNAKE = re.compile(r"[a-z]+(?:_[a-z]+)+")  # "grant_type", "client_credentials": names and enums
 # a token endpoint's URL, a lifetime in seconds or a date, a scope ("data:read")
 _NOT_SECRET_VALUE = re.compile(r"https?:.*|[\d/.:-]+|[a-z-]+:[a-z-]+")
+_ENUM = re.compile(r"[a-z_]+")  # "client_credentials", "authorization_code"
 
 
 @dataclass(frozen=True)
@@ -271,7 +336,23 @@ def _kept(kind: str, value: str) -> bool:
             or _NOT_SECRET_VALUE.fullmatch(value)
         )
     if kind in ("key-value", "xml"):
-        return bool(_SHORT_WORD.fullmatch(value.rstrip(".!?:")) or _NOT_SECRET_VALUE.fullmatch(value))
+        return bool(
+            _SHORT_WORD.fullmatch(value.rstrip(".!?:"))
+            or _NOT_SECRET_VALUE.fullmatch(value)
+            or _SNAKE.fullmatch(value)
+        )
+    if kind == "id-secret-args":  # a scope, a grant type or a URL after the id: no secret
+        return bool(
+            _SHORT_WORD.fullmatch(value) or _NOT_SECRET_VALUE.fullmatch(value) or _ENUM.fullmatch(value)
+        )
+    if kind == "authorization-value":  # "Authorization: required", "Authorization=3-legged"
+        return len(value) < 16 or not (any(map(str.isalpha, value)) and any(map(str.isdigit, value)))
+    if kind == "wrapped":  # each line as mixed as a token's base64: no URL, name or sentence
+        return not all(all(any(map(mixed, line)) for mixed in _MIXED) for line in value.split())
+    if kind == "token-shaped":  # prose goes on ("token GetThreeLeggedTokenAsync"): lower, upper and digits
+        return (
+            len(value) < 16 or not all(any(map(mixed, value)) for mixed in _MIXED) or value.startswith("dXJu")
+        )
     return False
 
 
@@ -297,7 +378,8 @@ def redact(text: str, index: str | None = None) -> Redaction:
     kinds: list[str] = []
     lower = text.lower()
     ascii_only = text.isascii()  # then lower-casing keeps every offset, and IGNORECASE means ASCII case
-    possible = None if index is None else set(present(_GUARD_WORDS, index))  # None: any word can occur
+    # None: any word can occur; "redacted": masks put it there
+    possible = None if index is None else set(present(_GUARD_WORDS, index + "\nredacted"))
     occurring: dict[str, bool] = {}
     for kind, words, pattern, group in _PATTERNS:
         if possible is None:  # a short paste: look for the words themselves

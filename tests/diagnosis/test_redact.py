@@ -9,9 +9,14 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from bot.cli.diagnose import render_text
 from bot.diagnosis import Diagnoser, redact
 from bot.knowledge import KnowledgeBase
 
+APS_ID = "aB3dE5gH7jK9mN2pQ4rS6tU8vW0xY1zA"  # 32 letters and digits, as APS client ids are
+SECRET = "Hk29sLq0pXv7Zx8C"
+OPAQUE = "0cJuuGr8a5fQlWOhWcL2ebk8Imxz"  # an APS opaque (non-JWT) access token
+SIGNED = "fb05b392-76d9-4324-9e06-ef2fb726d6c5"  # an OSS signed resource: whoever holds its URL may use it
 JWT = "eyJhbGciOiJSUzI1NiIsImtpZCI6IlUzc1QifQ.eyJzY29wZSI6WyJkYXRhOnJlYWQiXSwiY2xpZW50X2lkIjoiYWJjIn0.c2lnbmF0dXJl"
 
 
@@ -194,22 +199,41 @@ def _embed(shape: int, secret: str) -> tuple[str, str]:
         (f'{{"key": "client_secret", "value": "{secret}"}}', secret),
         (f'{{\\"client_secret\\": \\"{secret}\\"}}', secret),
         (f"The refresh token {secret} is invalid or expired", secret),
+        # shapes a review (round 15) found unmasked
+        (f'new Credentials("{APS_ID}", "{secret}")', secret),
+        (f'{{"name": "client_secret", "value": "{secret}"}}', secret),
+        (f'<add key="ForgeClientSecret" value="{secret}" />', secret),
+        (f"PUT https://developer.api.autodesk.com/oss/v2/signedresources/{secret}?region=US", secret),
+        (f"Authorization: {secret}{secret}", secret + secret),
+        (f"client_secret：{secret}", secret),
+        (f'"{{\\\\\\"client_secret\\\\\\":\\\\\\"{secret}\\\\\\"}}"', secret),
+        (f'{{"password": "{secret[:4]}&{secret[4:]}"}}', secret[4:]),
     ]
     return shapes[shape % len(shapes)]
 
 
-@settings(max_examples=150, deadline=None)
+LOG = "INFO GET https://developer.api.autodesk.com/project/v1/hubs 200\n" * 40  # past 2,000: the indexed path
+
+
+@settings(max_examples=250, deadline=None)
 @given(
-    shape=st.integers(0, 11), secret=_secret_chars, before=st.text(max_size=200), after=st.text(max_size=200)
+    shape=st.integers(0, 19),
+    secret=_secret_chars,
+    before=st.text(max_size=200),
+    after=st.text(max_size=200),
+    long=st.booleans(),
 )
-def test_redaction_never_leaks(kb: KnowledgeBase, shape: int, secret: str, before: str, after: str) -> None:
+def test_redaction_never_leaks(
+    kb: KnowledgeBase, shape: int, secret: str, before: str, after: str, long: bool
+) -> None:
     assume(secret not in before + after)  # a bare string with no secret-shaped context cannot be spotted
     paste, hidden = _embed(shape, secret)
-    text = f"{before}\n{paste}\n{after}"
+    text = f"{LOG if long else ''}{before}\n{paste}\n{after}"
     assert hidden not in redact(text).text
     diagnosis = Diagnoser(kb).diagnose(text)
     assert diagnosis.secrets_found
-    assert secret not in json.dumps(diagnosis.to_json(), ensure_ascii=False)
+    shown = json.dumps(diagnosis.to_json(), ensure_ascii=False) + render_text(diagnosis)
+    assert hidden not in shown
 
 
 def test_credentials_unset_evidence_never_quotes_the_words_between(diagnoser: Diagnoser) -> None:
@@ -221,3 +245,142 @@ def test_credentials_unset_evidence_never_quotes_the_words_between(diagnoser: Di
     )
     assert any("client secret … null" in e for c in diagnosis.causes for e in c.evidence)
     assert value.lower() not in json.dumps(diagnosis.to_json()).lower()
+
+
+# A review of round 15: shapes that on main reached the stored text, the JSON output or the log unmasked.
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        # a client id and its secret as a call's arguments (SDK samples, requests' auth tuple)
+        (f'var creds = new Credentials("{APS_ID}", "{SECRET}");', SECRET),
+        (f"new ForgeSDK.AuthClientTwoLegged('{APS_ID}', '{SECRET}', ['data:read'], false);", SECRET),
+        (f"auth.getTwoLeggedToken('{APS_ID}', '{SECRET}', [Scopes.DataRead])", SECRET),
+        (f"requests.post(url, auth=('{APS_ID}', '{SECRET}'), data=body)", SECRET),
+        (f'{{"log": "Credentials(\\"{APS_ID}\\", \\"{SECRET}\\")"}}', SECRET),
+        # a quoted value runs to its closing quote, whatever punctuation it holds
+        ('{"client_secret":"Hk29&Lq0pXv7Zx8C"}', "Lq0pXv7Zx8C"),
+        ('{"password": "Hk29,Lq0p}Xv7;Zx8C"}', "Xv7;Zx8C"),
+        ("client_secret='Hk29\"Lq0pXv7Zx8C'", "Lq0pXv7Zx8C"),
+        # JSON escaped twice (a log line inside a JSON log), full-width punctuation, a Markdown table
+        (f'"{{\\\\\\"client_secret\\\\\\":\\\\\\"{SECRET}\\\\\\"}}"', SECRET),
+        (f"client_secret：{SECRET}", SECRET),
+        (f"APS_CLIENT_SECRET＝{SECRET}", SECRET),
+        (f"| Client ID | {APS_ID} |\n| Client Secret | {SECRET} |", SECRET),
+        # a token after "token" or "Authorization" alone (the scheme forgotten: a cause of 401s)
+        (f'{{"developerMessage":"The token {OPAQUE} has expired","errorCode":"AUTH-006"}}', OPAQUE),
+        (f"Access token provided '{OPAQUE}' is invalid or expired.", OPAQUE),
+        (f"calling /project/v1/hubs with token {OPAQUE} gives 401", OPAQUE),
+        (f"Authorization: {OPAQUE}\nHTTP/1.1 401 Unauthorized", OPAQUE),
+        (f'headers: {{"Authorization": "{OPAQUE}"}}', OPAQUE),
+        # named values in HAR files and .NET's appSettings, a second argument before more
+        (
+            f'"params":[{{"name":"client_id","value":"{APS_ID}"}},{{"name":"client_secret","value":"{SECRET}"}}]',
+            SECRET,
+        ),
+        (f'<add key="ForgeClientSecret" value="{SECRET}" />', SECRET),
+        (f'[Environment]::SetEnvironmentVariable("APS_CLIENT_SECRET", "{SECRET}", "User")', SECRET),
+        # a header's value in code: .NET, Spring; a Basic header's makings with a short id
+        (f'new AuthenticationHeaderValue("Bearer", "{OPAQUE}");', OPAQUE),
+        (f'headers.setBearerAuth("{OPAQUE}");', OPAQUE),
+        (f"fetch(url, {{ headers: {{ Authorization: 'Basic ' + btoa('myapp:{SECRET}') }} }})", SECRET),
+        (f'Convert.ToBase64String(Encoding.UTF8.GetBytes("myapp:{SECRET}"))', SECRET),
+        # a token in Markdown, a Basic header URL-encoded
+        (f"Authorization: Bearer `{OPAQUE}`", OPAQUE),
+        (f"Authorization=Basic%20{SECRET}bGtqaA", SECRET),
+        # the rest of a token a console wrapped onto the next lines
+        (f"Authorization: Bearer {JWT[:50]}\n{JWT[50:]}\nHTTP/1.1 401", JWT[50:]),
+        (f"Bearer {OPAQUE}\n{OPAQUE}Zx8Cv7Bn6Mq5Lk4J\n{OPAQUE}", OPAQUE + "Zx8Cv7Bn6Mq5Lk4J"),
+        # an OSS signed resource URL, also as JSON escapes it
+        (f"GET https://developer.api.autodesk.com/oss/v2/signedresources/{SIGNED}?region=US -> 403", SIGNED),
+        (
+            f'{{"signedUrl":"https:\\/\\/cdn.us.oss.api.autodesk.com\\/oss\\/v2\\/signedresources\\/{SIGNED}"}}',
+            SIGNED,
+        ),
+    ],
+)
+def test_review_shapes_are_blanked_and_flagged(diagnoser: Diagnoser, text: str, secret: str) -> None:
+    result = redact(text)
+    assert result.found
+    assert secret not in result.text
+    diagnosis = diagnoser.diagnose(text)
+    assert diagnosis.secrets_found
+    assert secret not in json.dumps(diagnosis.to_json(), ensure_ascii=False) + render_text(diagnosis)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # each shape of a secret was (on main) quoted in the JSON output's signals
+        f'{{"developerMessage":"The token {OPAQUE} has expired","errorCode":"AUTH-006"}}',
+        f'{{"errors":[{{"detail":"Access token provided \'{OPAQUE}\' is invalid","code":"AUTH-004"}}]}}',
+        f'{{"error":"invalid_client","error_description":"Authorization: {OPAQUE}"}}',
+        f'{{"developerMessage":"new Credentials(\\"{APS_ID}\\", \\"{SECRET}\\") failed"}}',
+        f'{{"developerMessage":"client_secret：{SECRET} rejected","errorCode":"AUTH-003"}}',
+        f"PUT https://developer.api.autodesk.com/oss/v2/signedresources/{SIGNED}?region=US 403 Forbidden",
+    ],
+)
+def test_no_secret_reaches_the_signals_or_the_human_output(diagnoser: Diagnoser, text: str) -> None:
+    diagnosis = diagnoser.diagnose(text)
+    shown = json.dumps(diagnosis.to_json(), ensure_ascii=False) + render_text(diagnosis)
+    assert not any(secret in shown for secret in (OPAQUE, SECRET, SIGNED))
+    assert diagnosis.secrets_found
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # the keys after an id are no secret: only the values are blanked
+        (
+            f'{{"clientId":"{APS_ID}","clientSecret":"{SECRET}"}}',
+            f'{{"clientId":"{APS_ID}","clientSecret":"[REDACTED]"}}',
+        ),
+        (f"'{APS_ID}', 'client_secret' => '{SECRET}'", f"'{APS_ID}', 'client_secret' => '[REDACTED]'"),
+    ],
+)
+def test_only_the_secret_is_blanked(text: str, expected: str) -> None:
+    assert redact(text).text == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # after an id: a scope, a grant type, a URL; two hashes (one case) are no id and secret
+        f'["{APS_ID}", "client_credentials"]',
+        f"AuthClientThreeLegged('{APS_ID}', 'http://localhost:3000/callback')",
+        '["8f14e45fceea167a5a36dedd4bea2543", "c9f0f895fb98ab9159f51fd0297e236d"]',
+        # after "token" or "Authorization": words, codes, URNs, names without digits
+        "Authorization: required; Authorization header missing",
+        "Authorization=3-legged token AUTH-004 on /project/v1/hubs",
+        "the token GetThreeLeggedTokenAsync failed",
+        "job token dXJuOmFkc2sub2JqZWN0czpvcy5vYmplY3Q6YnVja2V0L21vZGVsLnJ2dA failed",
+        "the token b.0f1c2d3e-1111-2222-3333-444455556666 project",
+        # a signed resource named, not given
+        "DELETE /oss/v2/signedresources/{id} returns 403",
+        # the line after a blanked secret is kept unless it is nothing but a token's characters
+        "Authorization: Bearer <token>\nHTTP/1.1 401 Unauthorized",
+        "client secret | YourClientSecret |",
+        # a quoted value with white space is a sentence, not a credential
+        '{"password": "required field missing"}',
+        # a list of names: the one after a credential's name is no value
+        'required: ["client_secret", "grant_type", "scope"]',
+    ],
+)
+def test_review_placeholders_and_ids_are_kept(text: str) -> None:
+    result = redact(text)
+    assert not result.found and result.text == text
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        (f"Authorization: Bearer {OPAQUE}\nHTTP/1.1 401 Unauthorized", "HTTP/1.1 401 Unauthorized"),
+        (f"client_secret={SECRET}\nAPS_CALLBACK_URL=http://localhost:8080/cb", "APS_CALLBACK_URL=http://"),
+        (f"Bearer {OPAQUE}\ndeveloper.api.autodesk.com", "developer.api.autodesk.com"),
+        (f"Bearer {OPAQUE}\n403 Forbidden AUTH-001", "403 Forbidden AUTH-001"),
+    ],
+)
+def test_the_line_after_a_secret_stays(text: str, kept: str) -> None:
+    result = redact(text)
+    assert result.found and kept in result.text
