@@ -19,11 +19,14 @@ _VALUE = r"(?:[^\s\"'&,;}\])\\]|\\/)+"  # a JSON-escaped "\/" inside does not en
 _QUOTED = r"(?<=\")(?:[^\"\s\\]|\\/){1,256}+(?=\\{0,3}\")|(?<=')[^'\s\\]{1,256}+(?=\\{0,3}')"
 # The rest of a credential's name after its word ("_SECRET", "Token.Value"): bounded, so a paste of one word
 # repeated ("tokentoken…") costs each occurrence 64 steps, not the rest of the paste (40,000 chars: 10 s).
-_NAME_TAIL = r"[\w.-]{0,64}[\\\"'\]]{0,4}"
+_NAME_TAIL = r"[A-Za-z0-9_.-]{0,64}[\\\"'\]]{0,4}"  # ASCII: "Token遇invalid_client错误:" is a sentence
 # A credential's name holds one of these ("APS_CLIENT_SECRET", "clientSecret", "x-api-key", "refresh_token",
 # "ForgeClientSecret", "SLACK_SIGNING_SECRET"): a match starts at the word, wherever it sits in the name.
-_FIELD_WORD = r"(?:secret|passw(?:or)?d|token|api[_-]?key)"
+_FIELD_WORD = r"(?:secret|passw(?:or)?d|(?<!publickey)token|api[_-]?key)"  # a .NET PublicKeyToken is public
 _FIELD_ANCHORS = ("secret", "passw", "token", "api_key", "apikey", "api-key")
+# The space after a secret's name in prose: on its line, or the next line when the value is all of that line
+# ("Client Secret\nHk29…" copied from the app's page; not "APP_SECRET = ENV[…]\nAPP_URL = …")
+_GAP = r"(?:[^\S\n]+|[^\S\n]*\n\s*(?=\S+[^\S\n]*(?:\n|$)))"
 _SECRET_WORD = r"(?:secret|passw(?:or)?d|api[_-]?key)"  # noqa: S105 - a pattern; "token" is too common in prose
 # but an access, refresh, bearer or auth token is one ("The refresh token mK3v… is invalid or expired")
 _TOKEN_KINDS = ("access", "refresh", "bearer", "auth")
@@ -159,7 +162,7 @@ _PATTERNS: tuple[tuple[str, tuple[str, ...], re.Pattern[str], int], ...] = (
         _FIELD_ANCHORS,
         re.compile(
             rf"({_FIELD_WORD}{_NAME_TAIL}(?:\s*:\s*[A-Za-z]\w{{0,64}}\??(?=\s*=[^=>]))?"
-            r"(?:\s*(?::=|=>|%3D|[:=：＝])|\s+(?:is|was)\s|(?<=[\"'])\s*,\s*(?=[\"'][^\"'\s]+[\"']\s*[,)])|\(\s*(?=[\"']))\s*)"
+            r"(?:\s*(?::=|=>|%3D|[:=：＝])|\s+(?:is|was)\s|(?<=[\"'])\s*,\s*(?=[\"'][^\"'\s]+[\"']\s*[,)])|\(\s*(?=[\"'][^\"'\s]*[\"']\s*\)))\s*)"
             rf"(\\{{0,3}}[\"']?)({_QUOTED}|{_VALUE})",
             re.IGNORECASE,
         ),
@@ -168,7 +171,7 @@ _PATTERNS: tuple[tuple[str, tuple[str, ...], re.Pattern[str], int], ...] = (
     (
         "secret-word",  # prose, logs, tables: "client secret AbC…", "clientSecret\tAbC…", "| Secret | AbC…"
         _SECRET_ANCHORS,
-        re.compile(rf"({_SECRET_WORD}{_NAME_TAIL}\s+(?:\|\s+)?)([\"']?)({_VALUE})", re.IGNORECASE),
+        re.compile(rf"({_SECRET_WORD}{_NAME_TAIL}{_GAP}(?:\|\s+)?)([\"']?)({_VALUE})", re.IGNORECASE),
         3,
     ),
     (  # "The refresh token mK3v… is invalid": only a value shaped like a token ("access token AUTH-001" not)
@@ -247,15 +250,24 @@ _STARTS: dict[str, tuple[dict[str, tuple[int, ...]], bool]] = {
 _PLACEHOLDER = re.compile(
     r"^(?:\[REDACTED\]|<[^>]*>?|\$\{?[\w.]*\}?|%\w+%|\{\{?[\w.]*\}?\}?|\*+|x+|[a-z0-9]{1,8}[_-]x{6,}|\.{2,}|null|none|true|false|"
     r"undefined|string|bearer|basic|(?:your|my)(?:[_-]\w*|(?:client|app|api|access|secret|token|password|key|id)"
-    r"[\w-]*)?|[A-Z0-9]*_(?:SECRET|TOKEN|KEY|PASSWORD)[A-Z0-9_]*)$",
+    r"[\w-]*)?|[A-Z0-9_]*_(?:SECRET|TOKEN|KEY|PASSWORD)[A-Z0-9_]*|"
+    r"\[[\w .-]*\]?|#+|redacted|hidden|removed|masked|"
+    r"(?:client[_-]?)?secret|passw(?:or)?d|token|api[_-]?key)$",
     re.IGNORECASE,
 )
 _PLAIN_WORD = re.compile(r"[A-Za-z][a-z]*")  # "expired", "Authorization": words, not credentials
 _SHORT_WORD = re.compile(r"[A-Za-z][a-z]{0,11}")
 _SNAKE = re.compile(r"[a-z]+(?:_[a-z]+)+")  # "grant_type", "client_credentials": names and enums
+_NAME = re.compile(r"(?:[A-Z][a-z]+){1,5}")  # "ClientSecret": a name in code, not its value
+_CJK = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")  # a sentence goes on
 # a token endpoint's URL, a lifetime in seconds or a date, a scope ("data:read")
 _NOT_SECRET_VALUE = re.compile(r"https?:.*|[\d/.:-]+|[a-z-]+:[a-z-]+")
 _ENUM = re.compile(r"[a-z_]+")  # "client_credentials", "authorization_code"
+# what the diagnosis reads, never a secret: an APS error code ("(AUTH-003)", "BIM360DM_ERROR"), "HTTP/1.1"
+_ERROR_CODE = re.compile(r"\(?(?:[A-Z][A-Z0-9]{1,15}-\d{2,5}|[A-Z0-9]+_ERROR)\)?[.,:;]?|HTTP/[\d.]+")
+# code that reads a secret from elsewhere: process.env.APS_CLIENT_SECRET, os.getenv(, config[, this.token
+_CODE = re.compile(r"(?:[A-Za-z_$][\w$]*\.)*[A-Za-z_$][\w$]*[(\[].*|(?:[A-Za-z_$][\w$]*\.)+[A-Za-z_$][\w$]*")
+_PART = re.compile(r"[\w$]+")
 
 
 @dataclass(frozen=True)
@@ -269,6 +281,14 @@ class Redaction:
 
 def _is_placeholder(value: str) -> bool:
     return len(value) < 6 or bool(_PLACEHOLDER.match(value))
+
+
+def _code(value: str) -> bool:
+    """Whether `value` is an expression (a name, its attributes, a call) rather than a token with dots in it
+    ("ya29.a0AfH6SMBx1234abcd": a part as long and mixed as a secret is no name)."""
+    return bool(_CODE.fullmatch(value)) and not any(
+        len(part) >= 12 and all(any(map(mixed, part)) for mixed in _MIXED) for part in _PART.findall(value)
+    )
 
 
 def _occurs(word: str, lower: str, possible: set[str], seen: dict[str, bool]) -> bool:
@@ -321,16 +341,17 @@ def _pair_kept(text: str, colon: int, secret: str) -> bool:
 def _kept(kind: str, value: str) -> bool:
     """Whether a value in a secret's place is left as it is: a placeholder, or what `kind` shows is no secret
     ("Basic authentication", "token: expired", "token_url: https://…")."""
-    if _is_placeholder(value) or MASK in value:
+    if _is_placeholder(value) or MASK in value or _ERROR_CODE.fullmatch(value):
         return True
     if kind in ("bearer", "basic", "token-scheme", "oauth-code"):
         return bool(_PLAIN_WORD.fullmatch(value))
     if kind == "token-word":  # 12+ characters with letters and digits: not a code, a class name or a grant
         return len(value) < 12 or not (any(map(str.isalpha, value)) and any(map(str.isdigit, value)))
     if kind == "secret-word":  # prose: any word ("AFAIK", "(Parameter"), unless as long and mixed as a secret
-        word = value.lstrip("(").rstrip(".!?:")
+        word = value.lstrip("(").rstrip(".!?:=")  # "value=" in <add key="…Secret" value="…">
         return bool(
-            not value.isascii()  # "Access Token を取得して": the sentence goes on in another script
+            _code(value)
+            or not value.isascii()  # "Access Token を取得して": the sentence goes on in another script
             or _PLAIN_WORD.fullmatch(word)
             or (word.isalpha() and len(word) <= 12)
             or _NOT_SECRET_VALUE.fullmatch(value)
@@ -339,7 +360,10 @@ def _kept(kind: str, value: str) -> bool:
         return bool(
             _SHORT_WORD.fullmatch(value.rstrip(".!?:"))
             or _NOT_SECRET_VALUE.fullmatch(value)
+            or _NAME.fullmatch(value)
             or _SNAKE.fullmatch(value)
+            or _code(value)
+            or _CJK.search(value)
         )
     if kind == "id-secret-args":  # a scope, a grant type or a URL after the id: no secret
         return bool(

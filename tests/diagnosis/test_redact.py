@@ -347,6 +347,7 @@ def test_only_the_secret_is_blanked(text: str, expected: str) -> None:
     "text",
     [
         # after an id: a scope, a grant type, a URL; two hashes (one case) are no id and secret
+        f"getTwoLeggedToken2('{APS_ID}', 'data:read')",
         f'["{APS_ID}", "client_credentials"]',
         f"AuthClientThreeLegged('{APS_ID}', 'http://localhost:3000/callback')",
         '["8f14e45fceea167a5a36dedd4bea2543", "c9f0f895fb98ab9159f51fd0297e236d"]',
@@ -360,11 +361,34 @@ def test_only_the_secret_is_blanked(text: str, expected: str) -> None:
         "DELETE /oss/v2/signedresources/{id} returns 403",
         # the line after a blanked secret is kept unless it is nothing but a token's characters
         "Authorization: Bearer <token>\nHTTP/1.1 401 Unauthorized",
+        "APS_CLIENT_SECRET\nHTTP/1.1 401 Unauthorized",
+        # what the diagnosis reads after a credential's name: an error code
+        "Invalid client secret AUTH-003; client secret (AUTH-003)",
+        '{"token": "BIM360DM_ERROR"}',
         "client secret | YourClientSecret |",
+        # code that reads a secret from elsewhere (as it should): no secret pasted, no "rotate it"
+        "clientSecret: process.env.APS_CLIENT_SECRET,",
+        'client_secret = os.environ["APS_CLIENT_SECRET"]',
+        'ClientSecret = Environment.GetEnvironmentVariable("APS_CLIENT_SECRET"),',
+        "const token = response.data.access_token;",
+        "token = get_token(CLIENT_ID, CLIENT_SECRET)",
+        'token = authResponse.json()["access_token"]',
+        "refresh_token = self.refresh_token; api_key=settings.API_KEY",
+        f"auth.getTwoLeggedToken('{APS_ID}', process.env.APS_CLIENT_SECRET, scopes)",
         # a quoted value with white space is a sentence, not a credential
         '{"password": "required field missing"}',
         # a list of names: the one after a credential's name is no value
         'required: ["client_secret", "grant_type", "scope"]',
+        # the next line's name after a secret read from the environment; a constant's name
+        "AUTODESK_CLIENT_SECRET = ENV['AUTODESK_CLIENT_SECRET']\nAUTODESK_URL = 'https://developer.api.autodesk.com'",
+        "'client_secret': AUTODESK_CLIENT_SECRET, 'grant_type': 'client_credentials'",
+        # names and placeholders in code, prose in another script, a .NET assembly's public key token
+        "new Token { client_id = ClientId, client_secret = ClientSecret, code = Code }",
+        "client_id: [clientid], client_secret: [clientsecret], scope: data:read",
+        '-d "username=REDACTED" -d "password=REDACTED" -d "client_secret=####"',
+        "curl -u id:secret https://developer.api.autodesk.com/authentication/v2/token",
+        "使用ForgeRock JS SDK获取Token遇invalid_client错误:如何设置Client Secret?",
+        "Version=18.0.0.0, Culture=neutral, PublicKeyToken=eed84259d7cbf30b",
     ],
 )
 def test_review_placeholders_and_ids_are_kept(text: str) -> None:
