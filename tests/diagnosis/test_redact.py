@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 
 from bot.cli.diagnose import render_text
 from bot.diagnosis import Diagnoser, redact
-from bot.knowledge import KnowledgeBase
 
 APS_ID = "aB3dE5gH7jK9mN2pQ4rS6tU8vW0xY1zA"  # 32 letters and digits, as APS client ids are
 SECRET = "Hk29sLq0pXv7Zx8C"
@@ -208,6 +207,20 @@ def _embed(shape: int, secret: str) -> tuple[str, str]:
         (f"client_secret：{secret}", secret),
         (f'"{{\\\\\\"client_secret\\\\\\":\\\\\\"{secret}\\\\\\"}}"', secret),
         (f'{{"password": "{secret[:4]}&{secret[4:]}"}}', secret[4:]),
+        # one shape for every other kind of pattern, so that dropping any pattern fails this test
+        (f"Authorization: Basic {secret}", secret),
+        (f"Authorization: Token {secret}", secret),
+        (f'new AuthenticationHeaderValue("Bearer", "{secret}")', secret),
+        (f"posting to https://hooks.slack.com/services/T0001/B0002/{secret} failed", secret),
+        (f"chat.postMessage with xoxb-{secret} failed", f"xoxb-{secret}"),
+        (f"echo -n myapp:{secret} | base64", secret),
+        (f"token request failed for {APS_ID}:{secret}{secret} -> 401", secret + secret),
+        (f"https://myapp:{secret}@developer.api.autodesk.com/authentication/v2/token", secret),
+        (f"https://cdn.us.oss.api.autodesk.com/f?Expires=1&Signature={secret}&Key-Pair-Id=K2", secret),
+        (f"GET /callback?code={secret}{secret}&state=1", secret + secret),
+        (f'{{"grant_type": "authorization_code", "code": "Ab1{secret}{secret}"}}', f"Ab1{secret}{secret}"),
+        (f"The token Ab1{secret}x has expired", f"Ab1{secret}x"),
+        (f"Authorization: Bearer {secret}\nAb1{secret}x", f"Ab1{secret}x"),
     ]
     return shapes[shape % len(shapes)]
 
@@ -215,22 +228,22 @@ def _embed(shape: int, secret: str) -> tuple[str, str]:
 LOG = "INFO GET https://developer.api.autodesk.com/project/v1/hubs 200\n" * 40  # past 2,000: the indexed path
 
 
-@settings(max_examples=250, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(
-    shape=st.integers(0, 19),
+    shape=st.integers(0, 32),
     secret=_secret_chars,
     before=st.text(max_size=200),
     after=st.text(max_size=200),
     long=st.booleans(),
 )
 def test_redaction_never_leaks(
-    kb: KnowledgeBase, shape: int, secret: str, before: str, after: str, long: bool
+    diagnoser: Diagnoser, shape: int, secret: str, before: str, after: str, long: bool
 ) -> None:
     assume(secret not in before + after)  # a bare string with no secret-shaped context cannot be spotted
     paste, hidden = _embed(shape, secret)
     text = f"{LOG if long else ''}{before}\n{paste}\n{after}"
     assert hidden not in redact(text).text
-    diagnosis = Diagnoser(kb).diagnose(text)
+    diagnosis = diagnoser.diagnose(text)
     assert diagnosis.secrets_found
     shown = json.dumps(diagnosis.to_json(), ensure_ascii=False) + render_text(diagnosis)
     assert hidden not in shown
