@@ -265,6 +265,9 @@ _NOT_SECRET_VALUE = re.compile(r"https?:.*|[\d/.:-]+|[a-z-]+:[a-z-]+")
 _ENUM = re.compile(r"[a-z_]+")  # "client_credentials", "authorization_code"
 # what the diagnosis reads, never a secret: an APS error code ("(AUTH-003)", "BIM360DM_ERROR"), "HTTP/1.1"
 _ERROR_CODE = re.compile(r"\(?(?:[A-Z][A-Z0-9]{1,15}-\d{2,5}|[A-Z0-9]+_ERROR)\)?[.,:;]?|HTTP/[\d.]+")
+# and the ids it reads: a b.-prefixed hub or project id, a URN (also base64-encoded), an API path
+_APS_ID = re.compile(r"[bB]\.[0-9A-Fa-f-]{36}|(?:urn|URN):[\w.:%/-]+|dXJu[\w-]*={0,2}|/[a-z0-9_.{}/-]+")
+_GUID = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")
 # code that reads a secret from elsewhere: process.env.APS_CLIENT_SECRET, os.getenv(, config[, this.token
 _CODE = re.compile(r"(?:[A-Za-z_$][\w$]*\.)*[A-Za-z_$][\w$]*[(\[].*|(?:[A-Za-z_$][\w$]*\.)+[A-Za-z_$][\w$]*")
 _PART = re.compile(r"[\w$]+")
@@ -338,10 +341,15 @@ def _pair_kept(text: str, colon: int, secret: str) -> bool:
     )
 
 
+_PROSE = frozenset(("secret-word", "token-word", "token-shaped", "authorization-value"))
+
+
 def _kept(kind: str, value: str) -> bool:
     """Whether a value in a secret's place is left as it is: a placeholder, or what `kind` shows is no secret
     ("Basic authentication", "token: expired", "token_url: https://…")."""
-    if _is_placeholder(value) or MASK in value or _ERROR_CODE.fullmatch(value):
+    if _is_placeholder(value) or MASK in value or _ERROR_CODE.fullmatch(value) or _APS_ID.fullmatch(value):
+        return True
+    if kind in _PROSE and _GUID.fullmatch(value):  # "the access token 0f1c2d3e-…": an id the paste names
         return True
     if kind in ("bearer", "basic", "token-scheme", "oauth-code"):
         return bool(_PLAIN_WORD.fullmatch(value))

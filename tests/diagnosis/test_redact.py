@@ -421,3 +421,31 @@ def test_review_placeholders_and_ids_are_kept(text: str) -> None:
 def test_the_line_after_a_secret_stays(text: str, kept: str) -> None:
     result = redact(text)
     assert result.found and kept in result.text
+
+
+HUB = "b.0f1c2d3e-1111-2222-3333-444455556666"
+LINEAGE = "urn:adsk.wipprod:dm.lineage:hC6k4hndRWaeIVhIjvHu8w"
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        # what the diagnosis reads, where a secret could sit: it is no secret and is kept
+        (f"the access token {HUB} returns 403", HUB),
+        (f"refresh token {HUB[2:]} rejected", HUB[2:]),
+        (f"client_secret: {LINEAGE}", LINEAGE),
+        ("api_key=dXJuOmFkc2sub2JqZWN0czpvcy5vYmplY3Q6YnVja2V0L21vZGVsLnJ2dA", "dXJuOmFkc2sub2JqZWN0"),
+        ("Authorization: /project/v1/hubs 401", "/project/v1/hubs"),
+        (f"APS_CLIENT_SECRET\n{HUB}", HUB),
+    ],
+)
+def test_ids_after_a_credentials_name_are_kept(text: str, kept: str) -> None:
+    result = redact(text)
+    assert kept in result.text and not result.found
+
+
+def test_the_diagnosis_still_reads_the_hub_id_after_token(diagnoser: Diagnoser) -> None:
+    """A hub id named after "access token" is what tells a missing b. prefix: it must reach the signals."""
+    diagnosis = diagnoser.diagnose(f"GET /project/v1/hubs/{HUB[2:]}/projects with the access token {HUB} 403")
+    assert diagnosis.signals["ids"]["prefixed"] == [HUB.removeprefix("b.")]  # listed without its prefix
+    assert not diagnosis.secrets_found
