@@ -34,9 +34,11 @@ _TOKEN_AFTER = "|".join(f"(?<={kind}{gap})" for kind in _TOKEN_KINDS for gap in 
 _TOKEN_WORD = f"(?:{_TOKEN_AFTER})token"
 _SECRET_ANCHORS = ("secret", "passw", "api_key", "apikey", "api-key")
 # A token as written after its name: its characters, "%2F" escapes, "\/", dots inside it ("ya29.a0Af…")
-_AS_WRITTEN = r"(?:[A-Za-z0-9_~+/=-]|%[0-9A-Fa-f]{2}|\\/|\.(?=[A-Za-z0-9_~+/=-]))+"
+# Invisible characters (zero-width space, joiners, word joiner, BOM) inside a token do not cut it short
+_ZW = "\u200b-\u200d\u2060\ufeff"
+_AS_WRITTEN = rf"(?:[A-Za-z0-9_~+/={_ZW}-]|%[0-9A-Fa-f]{{2}}|\\/|\.(?=[A-Za-z0-9_~+/=-]))+"
 # A token's characters; a "/" may come JSON-escaped ("\/", as PHP's json_encode writes it).
-_OPAQUE_RUN = r"(?:[A-Za-z0-9._~+=-]|\\?/){8,}"
+_OPAQUE_RUN = rf"(?:[A-Za-z0-9._~+={_ZW}-]|\\?/){{8,}}"
 
 # (kind, words one of which must be in the lower-cased text for the pattern to run, pattern, secret's group)
 _PATTERNS: tuple[tuple[str, tuple[str, ...], re.Pattern[str], int], ...] = (
@@ -46,7 +48,12 @@ _PATTERNS: tuple[tuple[str, tuple[str, ...], re.Pattern[str], int], ...] = (
         re.compile(rf"(?:\b|(?<=set))(Bearer)([\s:]+[`*]?|%20|Auth\(\s*[\"'])({_OPAQUE_RUN})", re.IGNORECASE),
         3,
     ),
-    ("basic", ("basic",), re.compile(r"\b(Basic)(\s+|%20)((?:[A-Za-z0-9+=]|\\?/){8,})", re.IGNORECASE), 3),
+    (
+        "basic",
+        ("basic",),
+        re.compile(rf"\b(Basic)(\s+|%20)((?:[A-Za-z0-9+={_ZW}]|\\?/){{8,}})", re.IGNORECASE),
+        3,
+    ),
     (  # the other common scheme name: "Authorization: Token <value>"
         "token-scheme",
         ("authorization",),
@@ -80,7 +87,7 @@ _PATTERNS: tuple[tuple[str, tuple[str, ...], re.Pattern[str], int], ...] = (
     (  # segments bounded (and possessive: no "." inside them) so "eyJeyJ…" is not quadratic
         "jwt",
         ("eyj",),
-        re.compile(r"()()(eyJ[A-Za-z0-9_-]{5,4096}+\.[A-Za-z0-9_-]{5,16384}+(?:\.[A-Za-z0-9_-]*)?)"),
+        re.compile(rf"()()(eyJ[\w{_ZW}-]{{5,4096}}+\.[\w{_ZW}-]{{5,16384}}+(?:\.[\w{_ZW}-]*)?)", re.ASCII),
         3,
     ),
     (

@@ -305,6 +305,10 @@ def test_credentials_unset_evidence_never_quotes_the_words_between(diagnoser: Di
         # the rest of a token a console wrapped onto the next lines
         (f"Authorization: Bearer {JWT[:50]}\n{JWT[50:]}\nHTTP/1.1 401", JWT[50:]),
         (f"Bearer {OPAQUE}\n{OPAQUE}Zx8Cv7Bn6Mq5Lk4J\n{OPAQUE}", OPAQUE + "Zx8Cv7Bn6Mq5Lk4J"),
+        # an invisible character (zero-width space, word joiner) inside a token
+        (f"Authorization: Bearer {OPAQUE[:10]}\u200b{OPAQUE[10:]}", OPAQUE[10:]),
+        (f"sent {JWT[:-10]}\u200b{JWT[-10:]} and got 401", JWT[-10:]),
+        (f"Authorization: Basic {SECRET[:8]}\u2060{SECRET[8:]}bGtqaA==", SECRET[8:]),
         # an OSS signed resource URL, also as JSON escapes it
         (f"GET https://developer.api.autodesk.com/oss/v2/signedresources/{SIGNED}?region=US -> 403", SIGNED),
         (
