@@ -24,9 +24,6 @@ _NAME_TAIL = r"[A-Za-z0-9_.-]{0,64}[\\\"'\]]{0,4}"  # ASCII: "Token遇invalid_cl
 # "ForgeClientSecret", "SLACK_SIGNING_SECRET"): a match starts at the word, wherever it sits in the name.
 _FIELD_WORD = r"(?:secret|passw(?:or)?d|(?<!publickey)token|api[_-]?key)"  # a .NET PublicKeyToken is public
 _FIELD_ANCHORS = ("secret", "passw", "token", "api_key", "apikey", "api-key")
-# The space after a secret's name in prose: on its line, or the next line when the value is all of that line
-# ("Client Secret\nHk29…" copied from the app's page; not "APP_SECRET = ENV[…]\nAPP_URL = …")
-_GAP = r"(?=\s)(?:[^\S\n]+|[^\S\n]*\n\s*(?=\S+[^\S\n]*(?:\n|$)))"
 _SECRET_WORD = r"(?:secret|passw(?:or)?d|api[_-]?key)"  # noqa: S105 - a pattern; "token" is too common in prose
 # but an access, refresh, bearer or auth token is one ("The refresh token mK3v… is invalid or expired")
 _TOKEN_KINDS = ("access", "refresh", "bearer", "auth")
@@ -179,7 +176,7 @@ _PATTERNS: tuple[tuple[str, tuple[str, ...], re.Pattern[str], int], ...] = (
     (
         "secret-word",  # prose, logs, tables: "client secret AbC…", "clientSecret\tAbC…", "| Secret | AbC…"
         _SECRET_ANCHORS,
-        re.compile(rf"({_SECRET_WORD}{_NAME_TAIL}{_GAP}(?:\|\s+)?)([\"']?)({_VALUE})", re.IGNORECASE),
+        re.compile(rf"({_SECRET_WORD}{_NAME_TAIL}\s+(?:\|\s+)?)([\"']?)({_VALUE})", re.IGNORECASE),
         3,
     ),
     (  # "The refresh token mK3v… is invalid": only a value shaped like a token ("access token AUTH-001" not)
@@ -259,17 +256,18 @@ _PLACEHOLDER = re.compile(
     r"^(?:\[REDACTED\]|<[^>]*>?|\$\{?[\w.]*\}?|%\w+%|\{\{?[\w.]*\}?\}?|\*+|x+|[a-z0-9]{1,8}[_-]x{6,}|\.{2,}|null|none|true|false|"
     r"undefined|string|bearer|basic|(?:your|my)(?:[_-]\w*|(?:client|app|api|access|secret|token|password|key|id)"
     r"[\w-]*)?|[A-Z0-9_]*_(?:SECRET|TOKEN|KEY|PASSWORD)[A-Z0-9_]*|"
-    r"\[[\w .-]*\]?|#+|redacted|hidden|removed|masked|"
+    r"\[[a-z_ .-]*\]?|#+|redacted|hidden|removed|masked|"
     r"(?:client[_-]?)?secret|passw(?:or)?d|token|api[_-]?key)$",
     re.IGNORECASE,
 )
 _PLAIN_WORD = re.compile(r"[A-Za-z][a-z]*")  # "expired", "Authorization": words, not credentials
 _SHORT_WORD = re.compile(r"[A-Za-z][a-z]{0,11}")
+_CONSTANT = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")  # "AUTODESK_URL": the next line's name
 _SNAKE = re.compile(r"[a-z]+(?:_[a-z]+)+")  # "grant_type", "client_credentials": names and enums
 _NAME = re.compile(r"(?:[A-Z][a-z]+){1,5}")  # "ClientSecret": a name in code, not its value
 _CJK = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")  # a sentence goes on
 # a token endpoint's URL, a lifetime in seconds or a date, a scope ("data:read")
-_NOT_SECRET_VALUE = re.compile(r"https?:.*|[\d/.:-]+|[a-z-]+:[a-z-]+")
+_NOT_SECRET_VALUE = re.compile(r"https?:.*|\[?\d[\d/.:+TZ-]*\]?|[a-z-]+:[a-z-]+")  # also a log line's time
 _ENUM = re.compile(r"[a-z_]+")  # "client_credentials", "authorization_code"
 # what the diagnosis reads, never a secret: an APS error code ("(AUTH-003)", "BIM360DM_ERROR"), "HTTP/1.1"
 _ERROR_CODE = re.compile(r"\(?(?:[A-Z][A-Z0-9]{1,15}-\d{2,5}|[A-Z0-9]+_ERROR)\)?[.,:;]?|HTTP/[\d.]+")
@@ -371,6 +369,7 @@ def _kept(kind: str, value: str) -> bool:
             or _PLAIN_WORD.fullmatch(word)
             or (word.isalpha() and len(word) <= 12)
             or _NOT_SECRET_VALUE.fullmatch(value)
+            or _CONSTANT.fullmatch(word)
         )
     if kind in ("key-value", "xml"):
         return bool(

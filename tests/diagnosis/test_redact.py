@@ -305,6 +305,9 @@ def test_credentials_unset_evidence_never_quotes_the_words_between(diagnoser: Di
         # the rest of a token a console wrapped onto the next lines
         (f"Authorization: Bearer {JWT[:50]}\n{JWT[50:]}\nHTTP/1.1 401", JWT[50:]),
         (f"Bearer {OPAQUE}\n{OPAQUE}Zx8Cv7Bn6Mq5Lk4J\n{OPAQUE}", OPAQUE + "Zx8Cv7Bn6Mq5Lk4J"),
+        # a secret in brackets (no placeholder), or on the line after its name with more after it
+        (f"client_secret=[{SECRET}]", SECRET),
+        (f"Client Secret\n{SECRET}  Regenerate", SECRET),
         # an invisible character (zero-width space, word joiner) inside a token
         (f"Authorization: Bearer {OPAQUE[:10]}\u200b{OPAQUE[10:]}", OPAQUE[10:]),
         (f"sent {JWT[:-10]}\u200b{JWT[-10:]} and got 401", JWT[-10:]),
@@ -394,6 +397,8 @@ def test_only_the_secret_is_blanked(text: str, expected: str) -> None:
         f"auth.getTwoLeggedToken('{APS_ID}', process.env.APS_CLIENT_SECRET, scopes)",
         # a quoted value with white space is a sentence, not a credential
         '{"password": "required field missing"}',
+        # a log line's time after a credential's name
+        "Missing client secret\n2024-05-01T10:00:00.123Z ERROR 401 Unauthorized",
         # a list of names: the one after a credential's name is no value
         'required: ["client_secret", "grant_type", "scope"]',
         # the next line's name after a secret read from the environment; a constant's name
