@@ -6,11 +6,12 @@ import json
 import string
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from bot.cli.diagnose import render_text
-from bot.diagnosis import Diagnoser, redact
+from bot.diagnosis import Diagnoser, redact, scan
+from tests.diagnosis.test_properties import R, _plain_redact
 
 APS_ID = "aB3dE5gH7jK9mN2pQ4rS6tU8vW0xY1zA"  # 32 letters and digits, as APS client ids are
 SECRET = "Hk29sLq0pXv7Zx8C"
@@ -243,6 +244,9 @@ def test_redaction_never_leaks(
     paste, hidden = _embed(shape, secret)
     text = f"{LOG if long else ''}{before}\n{paste}\n{after}"
     assert hidden not in redact(text).text
+    assert (
+        hidden not in redact(text, scan.word_index(text.lower())).text
+    )  # as the diagnosis redacts a long one
     diagnosis = diagnoser.diagnose(text)
     assert diagnosis.secrets_found
     shown = json.dumps(diagnosis.to_json(), ensure_ascii=False) + render_text(diagnosis)
@@ -458,3 +462,32 @@ def test_the_diagnosis_still_reads_the_hub_id_after_token(diagnoser: Diagnoser) 
     diagnosis = diagnoser.diagnose(f"GET /project/v1/hubs/{HUB[2:]}/projects with the access token {HUB} 403")
     assert diagnosis.signals["ids"]["prefixed"] == [HUB.removeprefix("b.")]  # listed without its prefix
     assert not diagnosis.secrets_found
+
+
+# The anchored scans must find what plain substitution finds for the patterns this review added, whose starts
+# sit before a quote, a backslash or a "/" (tests/diagnosis/test_properties.py holds the general test).
+REVIEW_FRAGMENTS = [
+    '"', "'", "\\", ", ", " ", "\n", "(", ")", ".", SECRET, APS_ID, f'"{APS_ID}", "', f"\\'{APS_ID}\\', \\'",
+    f'\\"{APS_ID}\\", \\"', "/signedresources/", "\\/signedresources\\/", "Authorization: ", '"Authorization":"',
+    "token ", "Token provided '", "[REDACTED]\n", "[REDACTED]\r\n", '{"key": "client_secret", "value": "',
+    '<add key="ClientSecret" value="', '{"name":"api_key","value":"', 'name = "password", value = "',
+    'AuthenticationHeaderValue("Bearer", "', 'setBearerAuth("', "btoa('myapp:", 'GetBytes("myapp:', "Buffer.from('a:",
+    "\u200b", "client_secret：", "Bearer `", "Basic%20", "eyJhbGciOi", "AUTH-003", "process.env.X", "client secret | ",
+]  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    text=st.lists(st.one_of(st.sampled_from(REVIEW_FRAGMENTS), st.text(max_size=4)), max_size=30).map("".join)
+)
+@example(text=f'x{{"key": "client_secret", "value": "{SECRET}"}}')  # each start that is not an anchor's own
+@example(text=f'<add key="ClientSecret" value="{SECRET}" /><add name="api_key" value="{SECRET}"/>')
+@example(text=f'x("{APS_ID}", "{SECRET}") {{"log": "f(\\"{APS_ID}\\", \\"{SECRET}\\")"}}')
+@example(
+    text=f"GET /oss/v2/signedresources/{SIGNED} and https:\\/\\/x\\/oss\\/v2\\/signedresources\\/{SIGNED}"
+)
+@example(text=f"Authorization: Bearer {OPAQUE}\n{OPAQUE}1\n" + "log line\n" * 300)
+def test_review_patterns_scan_exactly(text: str) -> None:
+    result = R.redact(text)
+    assert (result.text, result.kinds) == _plain_redact(text)
+    assert R.redact(text, scan.word_index(text.lower())) == result
