@@ -36,6 +36,13 @@ _ZW = "\u200b-\u200d\u2060\ufeff"
 _AS_WRITTEN = rf"(?:[A-Za-z0-9_~+/={_ZW}-]|%[0-9A-Fa-f]{{2}}|\\/|\.(?=[A-Za-z0-9_~+/=-]))+"
 # A token's characters; a "/" may come JSON-escaped ("\/", as PHP's json_encode writes it).
 _JWT_PART = f"[A-Za-z0-9_{_ZW}-]"  # spelled out: a class with \w (re.ASCII) scans "eyJeyJ…" half as fast
+# The rest of a long token that a console wrapped onto the next lines: whole lines of its characters, each
+# mixing lower case, upper case and digits as base64 does (not a host name, a word or a status line)
+_LINE_CHAR = "[A-Za-z0-9_.~-]"
+_WRAPPED = (
+    rf"(?-i:(?:\r?\n(?={_LINE_CHAR}*[a-z])(?={_LINE_CHAR}*[A-Z])(?={_LINE_CHAR}*\d)"
+    rf"{_LINE_CHAR}{{16,}}+(?![^\r\n]))*)"
+)
 _OPAQUE_RUN = rf"(?:[A-Za-z0-9._~+={_ZW}-]|\\?/){{8,}}"
 
 # (kind, words one of which must be in the lower-cased text for the pattern to run, pattern, secret's group)
@@ -43,7 +50,10 @@ _PATTERNS: tuple[tuple[str, tuple[str, ...], re.Pattern[str], int], ...] = (
     (
         "bearer",
         ("bearer",),
-        re.compile(rf"(?:\b|(?<=set))(Bearer)([\s:]+[`*]?|%20|Auth\(\s*[\"'])({_OPAQUE_RUN})", re.IGNORECASE),
+        re.compile(
+            rf"(?:\b|(?<=set))(Bearer)([\s:]+[`*]?|%20|Auth\(\s*[\"'])({_OPAQUE_RUN}{_WRAPPED})",
+            re.IGNORECASE,
+        ),
         3,
     ),
     (
@@ -85,7 +95,7 @@ _PATTERNS: tuple[tuple[str, tuple[str, ...], re.Pattern[str], int], ...] = (
     (  # segments bounded (and possessive: no "." inside them) so "eyJeyJ…" is not quadratic
         "jwt",
         ("eyj",),
-        re.compile(rf"()()(eyJ{_JWT_PART}{{5,4096}}+\.{_JWT_PART}{{5,16384}}+(?:\.{_JWT_PART}*)?)"),
+        re.compile(rf"()()(eyJ{_JWT_PART}{{5,4096}}+\.{_JWT_PART}{{5,16384}}+(?:\.{_JWT_PART}*)?{_WRAPPED})"),
         3,
     ),
     (
@@ -208,12 +218,6 @@ _PATTERNS: tuple[tuple[str, tuple[str, ...], re.Pattern[str], int], ...] = (
         ),
         3,
     ),
-    (  # the rest of a token that ran on to the next lines (a console's fixed width): lines of its characters
-        "wrapped",
-        ("[redacted]",),
-        re.compile(r"(\[REDACTED\]\r?\n)()([\w.~-]{16,}+(?:\r?\n[\w.~-]{16,}+)*)(?![^\r\n])"),
-        3,
-    ),
 )
 
 # Where each pattern's match can start: (anchor, how far before it) pairs, and whether the anchors are
@@ -249,7 +253,6 @@ _STARTS: dict[str, tuple[dict[str, tuple[int, ...]], bool]] = {
     "token-word": ({"token": (0,)}, True),
     "token-shaped": ({"token": (0,)}, True),
     "xml": (_AT_FIELD, True),
-    "wrapped": ({MASK: (0,)}, False),
 }
 
 _PLACEHOLDER = re.compile(
@@ -386,8 +389,6 @@ def _kept(kind: str, value: str) -> bool:
         )
     if kind == "authorization-value":  # "Authorization: required", "Authorization=3-legged"
         return len(value) < 16 or not (any(map(str.isalpha, value)) and any(map(str.isdigit, value)))
-    if kind == "wrapped":  # each line as mixed as a token's base64: no URL, name or sentence
-        return not all(all(any(map(mixed, line)) for mixed in _MIXED) for line in value.split())
     if kind == "token-shaped":  # prose goes on ("token GetThreeLeggedTokenAsync"): lower, upper and digits
         return (
             len(value) < 16 or not all(any(map(mixed, value)) for mixed in _MIXED) or value.startswith("dXJu")
@@ -417,8 +418,7 @@ def redact(text: str, index: str | None = None) -> Redaction:
     kinds: list[str] = []
     lower = text.lower()
     ascii_only = text.isascii()  # then lower-casing keeps every offset, and IGNORECASE means ASCII case
-    # None: any word can occur; "redacted": masks put it there
-    possible = None if index is None else set(present(_GUARD_WORDS, index + "\nredacted"))
+    possible = None if index is None else set(present(_GUARD_WORDS, index))  # None: any word can occur
     occurring: dict[str, bool] = {}
     for kind, words, pattern, group in _PATTERNS:
         if possible is None:  # a short paste: look for the words themselves
