@@ -15,12 +15,14 @@ from bot.diagnosis.scan import anchor_offsets, anchored, keyed, matches_at, posi
 MASK = "[REDACTED]"
 
 _VALUE = r"(?:[^\s\"'&,;}\])\\]|\\/)+"  # a JSON-escaped "\/" inside does not end it
+# A quoted value runs to its closing quote ("P&ss,w0rd;}"), as JSON escaped once or twice writes it
+_QUOTED = r"(?<=\")(?:[^\"\s\\]|\\/){1,256}+(?=\\{0,3}\")|(?<=')[^'\s\\]{1,256}+(?=\\{0,3}')"
 # The rest of a credential's name after its word ("_SECRET", "Token.Value"): bounded, so a paste of one word
 # repeated ("tokentoken…") costs each occurrence 64 steps, not the rest of the paste (40,000 chars: 10 s).
-_NAME_TAIL = r"[\w.-]{0,64}[\\\"'\]]{0,4}"
+_NAME_TAIL = r"[A-Za-z0-9_.-]{0,64}[\\\"'\]]{0,4}"  # ASCII: "Token遇invalid_client错误:" is a sentence
 # A credential's name holds one of these ("APS_CLIENT_SECRET", "clientSecret", "x-api-key", "refresh_token",
 # "ForgeClientSecret", "SLACK_SIGNING_SECRET"): a match starts at the word, wherever it sits in the name.
-_FIELD_WORD = r"(?:secret|passw(?:or)?d|token|api[_-]?key)"
+_FIELD_WORD = r"(?:secret|passw(?:or)?d|(?<!publickey)token|api[_-]?key)"  # a .NET PublicKeyToken is public
 _FIELD_ANCHORS = ("secret", "passw", "token", "api_key", "apikey", "api-key")
 _SECRET_WORD = r"(?:secret|passw(?:or)?d|api[_-]?key)"  # noqa: S105 - a pattern; "token" is too common in prose
 # but an access, refresh, bearer or auth token is one ("The refresh token mK3v… is invalid or expired")
@@ -29,18 +31,56 @@ _TOKEN_AFTER = "|".join(f"(?<={kind}{gap})" for kind in _TOKEN_KINDS for gap in 
 _TOKEN_WORD = f"(?:{_TOKEN_AFTER})token"
 _SECRET_ANCHORS = ("secret", "passw", "api_key", "apikey", "api-key")
 # A token as written after its name: its characters, "%2F" escapes, "\/", dots inside it ("ya29.a0Af…")
-_AS_WRITTEN = r"(?:[A-Za-z0-9_~+/=-]|%[0-9A-Fa-f]{2}|\\/|\.(?=[A-Za-z0-9_~+/=-]))+"
+# Invisible characters (zero-width space, joiners, word joiner, BOM) inside a token do not cut it short
+_ZW = "\u200b-\u200d\u2060\ufeff"
+_AS_WRITTEN = rf"(?:[A-Za-z0-9_~+/={_ZW}-]|%[0-9A-Fa-f]{{2}}|\\/|\.(?=[A-Za-z0-9_~+/=-]))+"
 # A token's characters; a "/" may come JSON-escaped ("\/", as PHP's json_encode writes it).
-_OPAQUE_RUN = r"(?:[A-Za-z0-9._~+=-]|\\?/){8,}"
+_JWT_PART = f"[A-Za-z0-9_{_ZW}-]"  # spelled out: a class with \w (re.ASCII) scans "eyJeyJ…" half as fast
+# The rest of a long token that a console wrapped onto the next lines: whole lines of its characters, each
+# mixing lower case, upper case and digits as base64 does (not a host name, a word or a status line)
+_LINE_CHAR = "[A-Za-z0-9_.~-]"
+_WRAPPED = (
+    rf"(?-i:(?:\r?\n(?={_LINE_CHAR}*[a-z])(?={_LINE_CHAR}*[A-Z])(?={_LINE_CHAR}*\d)"
+    rf"{_LINE_CHAR}{{16,}}+(?![^\r\n]))*)"
+)
+_OPAQUE_RUN = rf"(?:[A-Za-z0-9._~+={_ZW}-]|\\?/){{8,}}"
 
 # (kind, words one of which must be in the lower-cased text for the pattern to run, pattern, secret's group)
 _PATTERNS: tuple[tuple[str, tuple[str, ...], re.Pattern[str], int], ...] = (
-    ("bearer", ("bearer",), re.compile(rf"\b(Bearer)([\s:]+|%20)({_OPAQUE_RUN})", re.IGNORECASE), 3),
-    ("basic", ("basic",), re.compile(r"\b(Basic)(\s+)((?:[A-Za-z0-9+=]|\\?/){8,})", re.IGNORECASE), 3),
+    (
+        "bearer",
+        ("bearer",),
+        re.compile(
+            rf"(?:\b|(?<=set))(Bearer)([\s:]+[`*]?|%20|Auth\(\s*[\"'])({_OPAQUE_RUN}{_WRAPPED})",
+            re.IGNORECASE,
+        ),
+        3,
+    ),
+    (
+        "basic",
+        ("basic",),
+        re.compile(rf"\b(Basic)(\s+|%20)((?:[A-Za-z0-9+={_ZW}]|\\?/){{8,}})", re.IGNORECASE),
+        3,
+    ),
     (  # the other common scheme name: "Authorization: Token <value>"
         "token-scheme",
         ("authorization",),
         re.compile(rf"\b(Authorization[\"']?\s*[:=]\s*[\"']?Token)(\s+)({_OPAQUE_RUN})", re.IGNORECASE),
+        3,
+    ),
+    (  # .NET's new AuthenticationHeaderValue("Bearer", "…") or ("Basic", "…")
+        "header-value",
+        ("authenticationheadervalue",),
+        re.compile(
+            r"(AuthenticationHeaderValue\(\s*[\"'](?:Bearer|Basic)[\"']\s*,\s*)([\"'])([^\"'\s]+)",
+            re.IGNORECASE,
+        ),
+        3,
+    ),
+    (  # the scheme left out ("Authorization: mK3v…", a cause of 401s): a value as long and mixed as a token
+        "authorization-value",
+        ("authorization",),
+        re.compile(rf"(\bAuthorization[\"']?\s*[:=]\s*)([\"']?)({_OPAQUE_RUN})", re.IGNORECASE),
         3,
     ),
     (  # an incoming-webhook URL is itself the credential
@@ -55,7 +95,7 @@ _PATTERNS: tuple[tuple[str, tuple[str, ...], re.Pattern[str], int], ...] = (
     (  # segments bounded (and possessive: no "." inside them) so "eyJeyJ…" is not quadratic
         "jwt",
         ("eyj",),
-        re.compile(r"()()(eyJ[A-Za-z0-9_-]{5,4096}+\.[A-Za-z0-9_-]{5,16384}+(?:\.[A-Za-z0-9_-]*)?)"),
+        re.compile(rf"()()(eyJ{_JWT_PART}{{5,4096}}+\.{_JWT_PART}{{5,16384}}+(?:\.{_JWT_PART}*)?{_WRAPPED})"),
         3,
     ),
     (
@@ -72,8 +112,10 @@ _PATTERNS: tuple[tuple[str, tuple[str, ...], re.Pattern[str], int], ...] = (
     ),
     (
         "basic-source",  # what a Basic header is made of: echo -n id:secret | base64, b64encode(b'id:secret')
-        ("echo", "b64encode"),
-        re.compile(r"((?:echo\s+-n\s+|b64encode\(\s*b?)['\"]?[\w.@-]+:)()([^\s'\"|)]+)"),
+        ("echo", "b64encode", "btoa", "getbytes", "buffer.from"),  # also btoa('id:…'), GetBytes("id:…")
+        re.compile(
+            r"((?:echo\s+-n\s+|b64encode\(\s*b?|(?:btoa|GetBytes|Buffer\.from)\(\s*)['\"]?[\w.@-]+:)()([^\s'\"|)]+)"
+        ),
         3,
     ),
     (  # a client id and its secret, joined as for a Basic header: "id:secret" (`_pair_kept` tells which)
@@ -81,6 +123,15 @@ _PATTERNS: tuple[tuple[str, tuple[str, ...], re.Pattern[str], int], ...] = (
         (":",),
         re.compile(r"(?<=[A-Za-z0-9]{6})(:)()([A-Za-z0-9]{16,})(?![\w-])"),
         3,
+    ),
+    (  # an APS client id (32 mixed letters and digits) and its secret as arguments: Credentials("id", "…")
+        "id-secret-args",
+        ("'", '"'),
+        re.compile(
+            r"((?<![\w\\])\\?([\"'])(?=[A-Za-z0-9]{0,31}[a-z])(?=[A-Za-z0-9]{0,31}[A-Z])(?=[A-Za-z0-9]{0,31}\d)"
+            r"[A-Za-z0-9]{32}\\?\2\s*,\s*\\?)([\"'])([^\"'\s\\]{6,256}+)(?=\\?\3(?!\s*(?::|=>)))"
+        ),
+        4,
     ),
     ("url-credentials", ("@",), re.compile(r"(https?://[^\s/:@]+:)()([^\s/@]+)(?=@)"), 3),
     (
@@ -90,6 +141,12 @@ _PATTERNS: tuple[tuple[str, tuple[str, ...], re.Pattern[str], int], ...] = (
             r"([?&](?:Signature|X-Amz-Signature|X-Amz-Security-Token|X-Amz-Credential|sig)=)()([^&\s\"'<>]+)",
             re.IGNORECASE,
         ),
+        3,
+    ),
+    (  # an OSS signed resource: its id is the credential (whoever holds the URL may download or upload)
+        "signed-resource",
+        ("signedresources",),
+        re.compile(r"((?:\\?/)signedresources(?:\\?/))()([^\s/?#&\"'<>|\\]+)", re.IGNORECASE),
         3,
     ),
     # an authorization code in a callback URL or a form body (?code=, -d code=); error codes are shorter
@@ -104,10 +161,13 @@ _PATTERNS: tuple[tuple[str, tuple[str, ...], re.Pattern[str], int], ...] = (
         3,
     ),
     (
-        "postman",  # {"key": "client_secret", "value": "…"} in Postman collections and environments
-        ("key",),
+        # {"key": "client_secret", "value": "…"} in Postman exports, {"name": …, "value": …} in HAR files,
+        # <add key="ForgeClientSecret" value="…" /> in .NET's appSettings
+        "postman",
+        ("key", "name"),
         re.compile(
-            rf"(\"key\"\s*:\s*\"[^\"\n]{{0,64}}{_FIELD_WORD}[^\"\n]{{0,64}}\"\s*,\s*\"value\"\s*:\s*)(\")([^\"\s]+)",
+            r"((?:\"(?:key|name)\"\s*:\s*|\b(?:key|name)\s*=\s*)"
+            rf"\"[^\"\n]{{0,64}}{_FIELD_WORD}[^\"\n]{{0,64}}\"\s*,?\s*(?:\"value\"\s*:|\bvalue\s*=)\s*)(\")([^\"\s]+)",
             re.IGNORECASE,
         ),
         3,
@@ -117,16 +177,16 @@ _PATTERNS: tuple[tuple[str, tuple[str, ...], re.Pattern[str], int], ...] = (
         _FIELD_ANCHORS,
         re.compile(
             rf"({_FIELD_WORD}{_NAME_TAIL}(?:\s*:\s*[A-Za-z]\w{{0,64}}\??(?=\s*=[^=>]))?"
-            r"(?:\s*(?::=|=>|%3D|[:=])|\s+(?:is|was)\s|(?<=[\"'])\s*,\s*(?=[\"'][^\"'\s]+[\"']\s*\))|\(\s*(?=[\"']))\s*)"
-            rf"(\\?[\"']?)({_VALUE})",
+            r"(?:\s*(?::=|=>|%3D|[:=：＝])|\s+(?:is|was)\s|(?<=[\"'])\s*,\s*(?=[\"'][^\"'\s]+[\"']\s*[,)])|\(\s*(?=[\"'][^\"'\s]*[\"']\s*\)))\s*)"
+            rf"(\\{{0,3}}[\"']?)({_QUOTED}|{_VALUE})",
             re.IGNORECASE,
         ),
         3,
     ),
     (
-        "secret-word",  # prose and logs: "client secret AbC…", "clientSecret\tAbC…" (words are kept)
+        "secret-word",  # prose, logs, tables: "client secret AbC…", "clientSecret\tAbC…", "| Secret | AbC…"
         _SECRET_ANCHORS,
-        re.compile(rf"({_SECRET_WORD}{_NAME_TAIL}\s+)([\"']?)({_VALUE})", re.IGNORECASE),
+        re.compile(rf"({_SECRET_WORD}{_NAME_TAIL}\s+(?:\|\s+)?)([\"']?)({_VALUE})", re.IGNORECASE),
         3,
     ),
     (  # "The refresh token mK3v… is invalid": only a value shaped like a token ("access token AUTH-001" not)
@@ -134,6 +194,15 @@ _PATTERNS: tuple[tuple[str, tuple[str, ...], re.Pattern[str], int], ...] = (
         ("token",),
         re.compile(  # the token's own characters: a quote, backtick or "." around it is not masked with it
             rf"({_TOKEN_WORD}{_NAME_TAIL}\s+)([\"'`*(]{{0,2}})({_AS_WRITTEN})", re.IGNORECASE
+        ),
+        3,
+    ),
+    (  # "The token mK3v… has expired", "token provided 'mK3v…'": only a value mixed like a token
+        "token-shaped",
+        ("token",),
+        re.compile(
+            rf"(token\s+(?:(?:provided|used|value|string)\s+)?)([\"'`*(]{{0,2}})({_AS_WRITTEN})",
+            re.IGNORECASE,
         ),
         3,
     ),
@@ -158,12 +227,15 @@ _STARTS: dict[str, tuple[dict[str, tuple[int, ...]], bool]] = {
     "bearer": ({"bearer": (0,)}, True),
     "basic": ({"basic": (0,)}, True),
     "token-scheme": ({"authorization": (0,)}, True),
+    "header-value": ({"authenticationheadervalue": (0,)}, True),
+    "authorization-value": ({"authorization": (0,)}, True),
     "slack-webhook": ({"https:": (0,)}, False),
     "jwt": ({"eyJ": (0,)}, False),
     "slack-token": ({"xox": (0,), "xapp-": (0,)}, False),
     "curl-user": ({"-u": (0, 1, 2)}, False),  # "-u", " -u", " --user" (its "-u" 2 in)
-    "basic-source": ({"echo": (0,), "b64encode": (0,)}, False),
+    "basic-source": (dict.fromkeys(("echo", "b64encode", "btoa", "GetBytes", "Buffer.from"), (0,)), False),
     "id-secret-pair": ({":": (0,)}, False),
+    "id-secret-args": ({'"': (0, 1), "'": (0, 1)}, False),  # the quote before the id, or its "\\"
     "url-credentials": ({"http": (0,)}, False),
     "signed-url": (
         anchor_offsets(
@@ -172,25 +244,42 @@ _STARTS: dict[str, tuple[dict[str, tuple[int, ...]], bool]] = {
         ),
         True,
     ),
+    "signed-resource": ({"signedresources": (1, 2)}, True),  # "/signedresources", "\\/signedresources"
     "oauth-code": ({"code=": (0,)}, False),
     "oauth-code-json": ({'"code"': (0,), "'code'": (0,)}, False),
-    "postman": ({'"key"': (0,)}, True),
+    "postman": ({"key": (0, 1), "name": (0, 1)}, True),  # "key" and '"key"', "name" and '"name"'
     "key-value": (_AT_FIELD, True),
     "secret-word": ({anchor: (0,) for anchor in _SECRET_ANCHORS}, True),
     "token-word": ({"token": (0,)}, True),
+    "token-shaped": ({"token": (0,)}, True),
     "xml": (_AT_FIELD, True),
 }
 
 _PLACEHOLDER = re.compile(
     r"^(?:\[REDACTED\]|<[^>]*>?|\$\{?[\w.]*\}?|%\w+%|\{\{?[\w.]*\}?\}?|\*+|x+|[a-z0-9]{1,8}[_-]x{6,}|\.{2,}|null|none|true|false|"
     r"undefined|string|bearer|basic|(?:your|my)(?:[_-]\w*|(?:client|app|api|access|secret|token|password|key|id)"
-    r"[\w-]*)?|[A-Z0-9]*_(?:SECRET|TOKEN|KEY|PASSWORD)[A-Z0-9_]*)$",
+    r"[\w-]*)?|[A-Z0-9_]*_(?:SECRET|TOKEN|KEY|PASSWORD)[A-Z0-9_]*|"
+    r"\[[a-z_ .-]*\]?|#+|redacted|hidden|removed|masked|"
+    r"(?:client[_-]?)?secret|passw(?:or)?d|token|api[_-]?key)$",
     re.IGNORECASE,
 )
 _PLAIN_WORD = re.compile(r"[A-Za-z][a-z]*")  # "expired", "Authorization": words, not credentials
 _SHORT_WORD = re.compile(r"[A-Za-z][a-z]{0,11}")
+_CONSTANT = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")  # "AUTODESK_URL": the next line's name
+_SNAKE = re.compile(r"[a-z]+(?:_[a-z]+)+")  # "grant_type", "client_credentials": names and enums
+_NAME = re.compile(r"(?:[A-Z][a-z]+){1,5}")  # "ClientSecret": a name in code, not its value
+_CJK = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")  # a sentence goes on
 # a token endpoint's URL, a lifetime in seconds or a date, a scope ("data:read")
-_NOT_SECRET_VALUE = re.compile(r"https?:.*|[\d/.:-]+|[a-z-]+:[a-z-]+")
+_NOT_SECRET_VALUE = re.compile(r"https?:.*|\[?\d[\d/.:+TZ-]*\]?|[a-z-]+:[a-z-]+")  # also a log line's time
+_ENUM = re.compile(r"[a-z_]+")  # "client_credentials", "authorization_code"
+# what the diagnosis reads, never a secret: an APS error code ("(AUTH-003)", "BIM360DM_ERROR"), "HTTP/1.1"
+_ERROR_CODE = re.compile(r"\(?(?:[A-Z][A-Z0-9]{1,15}-\d{2,5}|[A-Z0-9]+_ERROR)\)?[.,:;]?|HTTP/[\d.]+")
+# and the ids it reads: a b.-prefixed hub or project id, a URN (also base64-encoded), an API path
+_APS_ID = re.compile(r"[bB]\.[0-9A-Fa-f-]{36}|(?:urn|URN):[\w.:%/-]+|dXJu[\w-]*={0,2}|/[a-z0-9_.{}/-]+")
+_GUID = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")
+# code that reads a secret from elsewhere: process.env.APS_CLIENT_SECRET, os.getenv(, config[, this.token
+_CODE = re.compile(r"(?:[A-Za-z_$][\w$]*\.)*[A-Za-z_$][\w$]*[(\[].*|(?:[A-Za-z_$][\w$]*\.)+[A-Za-z_$][\w$]*")
+_PART = re.compile(r"[\w$]+")
 
 
 @dataclass(frozen=True)
@@ -204,6 +293,14 @@ class Redaction:
 
 def _is_placeholder(value: str) -> bool:
     return len(value) < 6 or bool(_PLACEHOLDER.match(value))
+
+
+def _code(value: str) -> bool:
+    """Whether `value` is an expression (a name, its attributes, a call) rather than a token with dots in it
+    ("ya29.a0AfH6SMBx1234abcd": a part as long and mixed as a secret is no name)."""
+    return bool(_CODE.fullmatch(value)) and not any(
+        len(part) >= 12 and all(any(map(mixed, part)) for mixed in _MIXED) for part in _PART.findall(value)
+    )
 
 
 def _occurs(word: str, lower: str, possible: set[str], seen: dict[str, bool]) -> bool:
@@ -253,25 +350,49 @@ def _pair_kept(text: str, colon: int, secret: str) -> bool:
     )
 
 
+_PROSE = frozenset(("secret-word", "token-word", "token-shaped", "authorization-value"))
+
+
 def _kept(kind: str, value: str) -> bool:
     """Whether a value in a secret's place is left as it is: a placeholder, or what `kind` shows is no secret
     ("Basic authentication", "token: expired", "token_url: https://…")."""
-    if _is_placeholder(value) or MASK in value:
+    if _is_placeholder(value) or MASK in value or _ERROR_CODE.fullmatch(value) or _APS_ID.fullmatch(value):
+        return True
+    if kind in _PROSE and _GUID.fullmatch(value):  # "the access token 0f1c2d3e-…": an id the paste names
         return True
     if kind in ("bearer", "basic", "token-scheme", "oauth-code"):
         return bool(_PLAIN_WORD.fullmatch(value))
     if kind == "token-word":  # 12+ characters with letters and digits: not a code, a class name or a grant
         return len(value) < 12 or not (any(map(str.isalpha, value)) and any(map(str.isdigit, value)))
     if kind == "secret-word":  # prose: any word ("AFAIK", "(Parameter"), unless as long and mixed as a secret
-        word = value.lstrip("(").rstrip(".!?:")
+        word = value.lstrip("(").rstrip(".!?:=")  # "value=" in <add key="…Secret" value="…">
         return bool(
-            not value.isascii()  # "Access Token を取得して": the sentence goes on in another script
+            _code(value)
+            or not value.isascii()  # "Access Token を取得して": the sentence goes on in another script
             or _PLAIN_WORD.fullmatch(word)
             or (word.isalpha() and len(word) <= 12)
             or _NOT_SECRET_VALUE.fullmatch(value)
+            or _CONSTANT.fullmatch(word)
         )
     if kind in ("key-value", "xml"):
-        return bool(_SHORT_WORD.fullmatch(value.rstrip(".!?:")) or _NOT_SECRET_VALUE.fullmatch(value))
+        return bool(
+            _SHORT_WORD.fullmatch(value.rstrip(".!?:"))
+            or _NOT_SECRET_VALUE.fullmatch(value)
+            or _NAME.fullmatch(value)
+            or _SNAKE.fullmatch(value)
+            or _code(value)
+            or _CJK.search(value)
+        )
+    if kind == "id-secret-args":  # a scope, a grant type or a URL after the id: no secret
+        return bool(
+            _SHORT_WORD.fullmatch(value) or _NOT_SECRET_VALUE.fullmatch(value) or _ENUM.fullmatch(value)
+        )
+    if kind == "authorization-value":  # "Authorization: required", "Authorization=3-legged"
+        return len(value) < 16 or not (any(map(str.isalpha, value)) and any(map(str.isdigit, value)))
+    if kind == "token-shaped":  # prose goes on ("token GetThreeLeggedTokenAsync"): lower, upper and digits
+        return (
+            len(value) < 16 or not all(any(map(mixed, value)) for mixed in _MIXED) or value.startswith("dXJu")
+        )
     return False
 
 

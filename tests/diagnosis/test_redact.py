@@ -6,12 +6,17 @@ import json
 import string
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
-from bot.diagnosis import Diagnoser, redact
-from bot.knowledge import KnowledgeBase
+from bot.cli.diagnose import render_text
+from bot.diagnosis import Diagnoser, redact, scan
+from tests.diagnosis.test_properties import R, _plain_redact
 
+APS_ID = "aB3dE5gH7jK9mN2pQ4rS6tU8vW0xY1zA"  # 32 letters and digits, as APS client ids are
+SECRET = "Hk29sLq0pXv7Zx8C"
+OPAQUE = "0cJuuGr8a5fQlWOhWcL2ebk8Imxz"  # an APS opaque (non-JWT) access token
+SIGNED = "fb05b392-76d9-4324-9e06-ef2fb726d6c5"  # an OSS signed resource: whoever holds its URL may use it
 JWT = "eyJhbGciOiJSUzI1NiIsImtpZCI6IlUzc1QifQ.eyJzY29wZSI6WyJkYXRhOnJlYWQiXSwiY2xpZW50X2lkIjoiYWJjIn0.c2lnbmF0dXJl"
 
 
@@ -194,22 +199,58 @@ def _embed(shape: int, secret: str) -> tuple[str, str]:
         (f'{{"key": "client_secret", "value": "{secret}"}}', secret),
         (f'{{\\"client_secret\\": \\"{secret}\\"}}', secret),
         (f"The refresh token {secret} is invalid or expired", secret),
+        # shapes a review (round 15) found unmasked
+        (f'new Credentials("{APS_ID}", "{secret}")', secret),
+        (f'{{"name": "client_secret", "value": "{secret}"}}', secret),
+        (f'<add key="ForgeClientSecret" value="{secret}" />', secret),
+        (f"PUT https://developer.api.autodesk.com/oss/v2/signedresources/{secret}?region=US", secret),
+        (f"Authorization: {secret}{secret}", secret + secret),
+        (f"client_secret：{secret}", secret),
+        (f'"{{\\\\\\"client_secret\\\\\\":\\\\\\"{secret}\\\\\\"}}"', secret),
+        (f'{{"password": "{secret[:4]}&{secret[4:]}"}}', secret[4:]),
+        # one shape for every other kind of pattern, so that dropping any pattern fails this test
+        (f"Authorization: Basic {secret}", secret),
+        (f"Authorization: Token {secret}", secret),
+        (f'new AuthenticationHeaderValue("Bearer", "{secret}")', secret),
+        (f"posting to https://hooks.slack.com/services/T0001/B0002/{secret} failed", secret),
+        (f"chat.postMessage with xoxb-{secret} failed", f"xoxb-{secret}"),
+        (f"echo -n myapp:{secret} | base64", secret),
+        (f"token request failed for {APS_ID}:{secret}{secret} -> 401", secret + secret),
+        (f"https://myapp:{secret}@developer.api.autodesk.com/authentication/v2/token", secret),
+        (f"https://cdn.us.oss.api.autodesk.com/f?Expires=1&Signature={secret}&Key-Pair-Id=K2", secret),
+        (f"GET /callback?code={secret}{secret}&state=1", secret + secret),
+        (f'{{"grant_type": "authorization_code", "code": "Ab1{secret}{secret}"}}', f"Ab1{secret}{secret}"),
+        (f"The token Ab1{secret}x has expired", f"Ab1{secret}x"),
+        (f"Authorization: Bearer {secret}\nAb1{secret}x", f"Ab1{secret}x"),
     ]
     return shapes[shape % len(shapes)]
 
 
-@settings(max_examples=150, deadline=None)
+LOG = "INFO GET https://developer.api.autodesk.com/project/v1/hubs 200\n" * 40  # past 2,000: the indexed path
+
+
+@settings(max_examples=400, deadline=None)
 @given(
-    shape=st.integers(0, 11), secret=_secret_chars, before=st.text(max_size=200), after=st.text(max_size=200)
+    shape=st.integers(0, 32),
+    secret=_secret_chars,
+    before=st.text(max_size=200),
+    after=st.text(max_size=200),
+    long=st.booleans(),
 )
-def test_redaction_never_leaks(kb: KnowledgeBase, shape: int, secret: str, before: str, after: str) -> None:
+def test_redaction_never_leaks(
+    diagnoser: Diagnoser, shape: int, secret: str, before: str, after: str, long: bool
+) -> None:
     assume(secret not in before + after)  # a bare string with no secret-shaped context cannot be spotted
     paste, hidden = _embed(shape, secret)
-    text = f"{before}\n{paste}\n{after}"
+    text = f"{LOG if long else ''}{before}\n{paste}\n{after}"
     assert hidden not in redact(text).text
-    diagnosis = Diagnoser(kb).diagnose(text)
+    assert (
+        hidden not in redact(text, scan.word_index(text.lower())).text
+    )  # as the diagnosis redacts a long one
+    diagnosis = diagnoser.diagnose(text)
     assert diagnosis.secrets_found
-    assert secret not in json.dumps(diagnosis.to_json(), ensure_ascii=False)
+    shown = json.dumps(diagnosis.to_json(), ensure_ascii=False) + render_text(diagnosis)
+    assert hidden not in shown
 
 
 def test_credentials_unset_evidence_never_quotes_the_words_between(diagnoser: Diagnoser) -> None:
@@ -221,3 +262,232 @@ def test_credentials_unset_evidence_never_quotes_the_words_between(diagnoser: Di
     )
     assert any("client secret … null" in e for c in diagnosis.causes for e in c.evidence)
     assert value.lower() not in json.dumps(diagnosis.to_json()).lower()
+
+
+# A review of round 15: shapes that on main reached the stored text, the JSON output or the log unmasked.
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        # a client id and its secret as a call's arguments (SDK samples, requests' auth tuple)
+        (f'var creds = new Credentials("{APS_ID}", "{SECRET}");', SECRET),
+        (f"new ForgeSDK.AuthClientTwoLegged('{APS_ID}', '{SECRET}', ['data:read'], false);", SECRET),
+        (f"auth.getTwoLeggedToken('{APS_ID}', '{SECRET}', [Scopes.DataRead])", SECRET),
+        (f"requests.post(url, auth=('{APS_ID}', '{SECRET}'), data=body)", SECRET),
+        (f'{{"log": "Credentials(\\"{APS_ID}\\", \\"{SECRET}\\")"}}', SECRET),
+        # a quoted value runs to its closing quote, whatever punctuation it holds
+        ('{"client_secret":"Hk29&Lq0pXv7Zx8C"}', "Lq0pXv7Zx8C"),
+        ('{"password": "Hk29,Lq0p}Xv7;Zx8C"}', "Xv7;Zx8C"),
+        ("client_secret='Hk29\"Lq0pXv7Zx8C'", "Lq0pXv7Zx8C"),
+        # JSON escaped twice (a log line inside a JSON log), full-width punctuation, a Markdown table
+        (f'"{{\\\\\\"client_secret\\\\\\":\\\\\\"{SECRET}\\\\\\"}}"', SECRET),
+        (f"client_secret：{SECRET}", SECRET),
+        (f"APS_CLIENT_SECRET＝{SECRET}", SECRET),
+        (f"| Client ID | {APS_ID} |\n| Client Secret | {SECRET} |", SECRET),
+        # a token after "token" or "Authorization" alone (the scheme forgotten: a cause of 401s)
+        (f'{{"developerMessage":"The token {OPAQUE} has expired","errorCode":"AUTH-006"}}', OPAQUE),
+        (f"Access token provided '{OPAQUE}' is invalid or expired.", OPAQUE),
+        (f"calling /project/v1/hubs with token {OPAQUE} gives 401", OPAQUE),
+        (f"Authorization: {OPAQUE}\nHTTP/1.1 401 Unauthorized", OPAQUE),
+        (f'headers: {{"Authorization": "{OPAQUE}"}}', OPAQUE),
+        # named values in HAR files and .NET's appSettings, a second argument before more
+        (
+            f'"params":[{{"name":"client_id","value":"{APS_ID}"}},{{"name":"client_secret","value":"{SECRET}"}}]',
+            SECRET,
+        ),
+        (f'<add key="ForgeClientSecret" value="{SECRET}" />', SECRET),
+        (f'[Environment]::SetEnvironmentVariable("APS_CLIENT_SECRET", "{SECRET}", "User")', SECRET),
+        # a header's value in code: .NET, Spring; a Basic header's makings with a short id
+        (f'new AuthenticationHeaderValue("Bearer", "{OPAQUE}");', OPAQUE),
+        (f'headers.setBearerAuth("{OPAQUE}");', OPAQUE),
+        (f"fetch(url, {{ headers: {{ Authorization: 'Basic ' + btoa('myapp:{SECRET}') }} }})", SECRET),
+        (f'Convert.ToBase64String(Encoding.UTF8.GetBytes("myapp:{SECRET}"))', SECRET),
+        # a token in Markdown, a Basic header URL-encoded
+        (f"Authorization: Bearer `{OPAQUE}`", OPAQUE),
+        (f"Authorization=Basic%20{SECRET}bGtqaA", SECRET),
+        # the rest of a token a console wrapped onto the next lines
+        (f"Authorization: Bearer {JWT[:50]}\n{JWT[50:]}\nHTTP/1.1 401", JWT[50:]),
+        (f"Bearer {OPAQUE}\n{OPAQUE}Zx8Cv7Bn6Mq5Lk4J\n{OPAQUE}", OPAQUE + "Zx8Cv7Bn6Mq5Lk4J"),
+        # a secret in brackets (no placeholder), or on the line after its name with more after it
+        (f"client_secret=[{SECRET}]", SECRET),
+        (f"Client Secret\n{SECRET}  Regenerate", SECRET),
+        # an invisible character (zero-width space, word joiner) inside a token
+        (f"Authorization: Bearer {OPAQUE[:10]}\u200b{OPAQUE[10:]}", OPAQUE[10:]),
+        (f"sent {JWT[:-10]}\u200b{JWT[-10:]} and got 401", JWT[-10:]),
+        (f"Authorization: Basic {SECRET[:8]}\u2060{SECRET[8:]}bGtqaA==", SECRET[8:]),
+        # an OSS signed resource URL, also as JSON escapes it
+        (f"GET https://developer.api.autodesk.com/oss/v2/signedresources/{SIGNED}?region=US -> 403", SIGNED),
+        (
+            f'{{"signedUrl":"https:\\/\\/cdn.us.oss.api.autodesk.com\\/oss\\/v2\\/signedresources\\/{SIGNED}"}}',
+            SIGNED,
+        ),
+    ],
+)
+def test_review_shapes_are_blanked_and_flagged(diagnoser: Diagnoser, text: str, secret: str) -> None:
+    result = redact(text)
+    assert result.found
+    assert secret not in result.text
+    diagnosis = diagnoser.diagnose(text)
+    assert diagnosis.secrets_found
+    assert secret not in json.dumps(diagnosis.to_json(), ensure_ascii=False) + render_text(diagnosis)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # each shape of a secret was (on main) quoted in the JSON output's signals
+        f'{{"developerMessage":"The token {OPAQUE} has expired","errorCode":"AUTH-006"}}',
+        f'{{"errors":[{{"detail":"Access token provided \'{OPAQUE}\' is invalid","code":"AUTH-004"}}]}}',
+        f'{{"error":"invalid_client","error_description":"Authorization: {OPAQUE}"}}',
+        f'{{"developerMessage":"new Credentials(\\"{APS_ID}\\", \\"{SECRET}\\") failed"}}',
+        f'{{"developerMessage":"client_secret：{SECRET} rejected","errorCode":"AUTH-003"}}',
+        f"PUT https://developer.api.autodesk.com/oss/v2/signedresources/{SIGNED}?region=US 403 Forbidden",
+    ],
+)
+def test_no_secret_reaches_the_signals_or_the_human_output(diagnoser: Diagnoser, text: str) -> None:
+    diagnosis = diagnoser.diagnose(text)
+    shown = json.dumps(diagnosis.to_json(), ensure_ascii=False) + render_text(diagnosis)
+    assert not any(secret in shown for secret in (OPAQUE, SECRET, SIGNED))
+    assert diagnosis.secrets_found
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # the keys after an id are no secret: only the values are blanked
+        (
+            f'{{"clientId":"{APS_ID}","clientSecret":"{SECRET}"}}',
+            f'{{"clientId":"{APS_ID}","clientSecret":"[REDACTED]"}}',
+        ),
+        (f"'{APS_ID}', 'client_secret' => '{SECRET}'", f"'{APS_ID}', 'client_secret' => '[REDACTED]'"),
+    ],
+)
+def test_only_the_secret_is_blanked(text: str, expected: str) -> None:
+    assert redact(text).text == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # after an id: a scope, a grant type, a URL; two hashes (one case) are no id and secret
+        f"getTwoLeggedToken2('{APS_ID}', 'data:read')",
+        f'["{APS_ID}", "client_credentials"]',
+        f"AuthClientThreeLegged('{APS_ID}', 'http://localhost:3000/callback')",
+        '["8f14e45fceea167a5a36dedd4bea2543", "c9f0f895fb98ab9159f51fd0297e236d"]',
+        # after "token" or "Authorization": words, codes, URNs, names without digits
+        "Authorization: required; Authorization header missing",
+        "Authorization=3-legged token AUTH-004 on /project/v1/hubs",
+        "the token GetThreeLeggedTokenAsync failed",
+        "job token dXJuOmFkc2sub2JqZWN0czpvcy5vYmplY3Q6YnVja2V0L21vZGVsLnJ2dA failed",
+        "the token b.0f1c2d3e-1111-2222-3333-444455556666 project",
+        # a signed resource named, not given
+        "DELETE /oss/v2/signedresources/{id} returns 403",
+        # the line after a blanked secret is kept unless it is nothing but a token's characters
+        "Authorization: Bearer <token>\nHTTP/1.1 401 Unauthorized",
+        "APS_CLIENT_SECRET\nHTTP/1.1 401 Unauthorized",
+        # what the diagnosis reads after a credential's name: an error code
+        "Invalid client secret AUTH-003; client secret (AUTH-003)",
+        '{"token": "BIM360DM_ERROR"}',
+        "client secret | YourClientSecret |",
+        # code that reads a secret from elsewhere (as it should): no secret pasted, no "rotate it"
+        "clientSecret: process.env.APS_CLIENT_SECRET,",
+        'client_secret = os.environ["APS_CLIENT_SECRET"]',
+        'ClientSecret = Environment.GetEnvironmentVariable("APS_CLIENT_SECRET"),',
+        "const token = response.data.access_token;",
+        "token = get_token(CLIENT_ID, CLIENT_SECRET)",
+        'token = authResponse.json()["access_token"]',
+        "refresh_token = self.refresh_token; api_key=settings.API_KEY",
+        f"auth.getTwoLeggedToken('{APS_ID}', process.env.APS_CLIENT_SECRET, scopes)",
+        # a quoted value with white space is a sentence, not a credential
+        '{"password": "required field missing"}',
+        # a log line's time after a credential's name
+        "Missing client secret\n2024-05-01T10:00:00.123Z ERROR 401 Unauthorized",
+        # a list of names: the one after a credential's name is no value
+        'required: ["client_secret", "grant_type", "scope"]',
+        # the next line's name after a secret read from the environment; a constant's name
+        "AUTODESK_CLIENT_SECRET = ENV['AUTODESK_CLIENT_SECRET']\nAUTODESK_URL = 'https://developer.api.autodesk.com'",
+        "'client_secret': AUTODESK_CLIENT_SECRET, 'grant_type': 'client_credentials'",
+        # names and placeholders in code, prose in another script, a .NET assembly's public key token
+        "new Token { client_id = ClientId, client_secret = ClientSecret, code = Code }",
+        "client_id: [clientid], client_secret: [clientsecret], scope: data:read",
+        '-d "username=REDACTED" -d "password=REDACTED" -d "client_secret=####"',
+        "curl -u id:secret https://developer.api.autodesk.com/authentication/v2/token",
+        "使用ForgeRock JS SDK获取Token遇invalid_client错误:如何设置Client Secret?",
+        "Version=18.0.0.0, Culture=neutral, PublicKeyToken=eed84259d7cbf30b",
+    ],
+)
+def test_review_placeholders_and_ids_are_kept(text: str) -> None:
+    result = redact(text)
+    assert not result.found and result.text == text
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        (f"Authorization: Bearer {OPAQUE}\nHTTP/1.1 401 Unauthorized", "HTTP/1.1 401 Unauthorized"),
+        (f"client_secret={SECRET}\nAPS_CALLBACK_URL=http://localhost:8080/cb", "APS_CALLBACK_URL=http://"),
+        (f"Bearer {OPAQUE}\ndeveloper.api.autodesk.com", "developer.api.autodesk.com"),
+        (f"Bearer {OPAQUE}\n403 Forbidden AUTH-001", "403 Forbidden AUTH-001"),
+    ],
+)
+def test_the_line_after_a_secret_stays(text: str, kept: str) -> None:
+    result = redact(text)
+    assert result.found and kept in result.text
+
+
+HUB = "b.0f1c2d3e-1111-2222-3333-444455556666"
+LINEAGE = "urn:adsk.wipprod:dm.lineage:hC6k4hndRWaeIVhIjvHu8w"
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        # what the diagnosis reads, where a secret could sit: it is no secret and is kept
+        (f"the access token {HUB} returns 403", HUB),
+        (f"refresh token {HUB[2:]} rejected", HUB[2:]),
+        (f"client_secret: {LINEAGE}", LINEAGE),
+        ("api_key=dXJuOmFkc2sub2JqZWN0czpvcy5vYmplY3Q6YnVja2V0L21vZGVsLnJ2dA", "dXJuOmFkc2sub2JqZWN0"),
+        ("Authorization: /project/v1/hubs 401", "/project/v1/hubs"),
+        (f"APS_CLIENT_SECRET\n{HUB}", HUB),
+    ],
+)
+def test_ids_after_a_credentials_name_are_kept(text: str, kept: str) -> None:
+    result = redact(text)
+    assert kept in result.text and not result.found
+
+
+def test_the_diagnosis_still_reads_the_hub_id_after_token(diagnoser: Diagnoser) -> None:
+    """A hub id named after "access token" is what tells a missing b. prefix: it must reach the signals."""
+    diagnosis = diagnoser.diagnose(f"GET /project/v1/hubs/{HUB[2:]}/projects with the access token {HUB} 403")
+    assert diagnosis.signals["ids"]["prefixed"] == [HUB.removeprefix("b.")]  # listed without its prefix
+    assert not diagnosis.secrets_found
+
+
+# The anchored scans must find what plain substitution finds for the patterns this review added, whose starts
+# sit before a quote, a backslash or a "/" (tests/diagnosis/test_properties.py holds the general test).
+REVIEW_FRAGMENTS = [
+    '"', "'", "\\", ", ", " ", "\n", "(", ")", ".", SECRET, APS_ID, f'"{APS_ID}", "', f"\\'{APS_ID}\\', \\'",
+    f'\\"{APS_ID}\\", \\"', "/signedresources/", "\\/signedresources\\/", "Authorization: ", '"Authorization":"',
+    "token ", "Token provided '", "[REDACTED]\n", "[REDACTED]\r\n", '{"key": "client_secret", "value": "',
+    '<add key="ClientSecret" value="', '{"name":"api_key","value":"', 'name = "password", value = "',
+    'AuthenticationHeaderValue("Bearer", "', 'setBearerAuth("', "btoa('myapp:", 'GetBytes("myapp:', "Buffer.from('a:",
+    "\u200b", "client_secret：", "Bearer `", "Basic%20", "eyJhbGciOi", "AUTH-003", "process.env.X", "client secret | ",
+]  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    text=st.lists(st.one_of(st.sampled_from(REVIEW_FRAGMENTS), st.text(max_size=4)), max_size=30).map("".join)
+)
+@example(text=f'x{{"key": "client_secret", "value": "{SECRET}"}}')  # each start that is not an anchor's own
+@example(text=f'<add key="ClientSecret" value="{SECRET}" /><add name="api_key" value="{SECRET}"/>')
+@example(text=f'x("{APS_ID}", "{SECRET}") {{"log": "f(\\"{APS_ID}\\", \\"{SECRET}\\")"}}')
+@example(
+    text=f"GET /oss/v2/signedresources/{SIGNED} and https:\\/\\/x\\/oss\\/v2\\/signedresources\\/{SIGNED}"
+)
+@example(text=f"Authorization: Bearer {OPAQUE}\n{OPAQUE}1\n" + "log line\n" * 300)
+def test_review_patterns_scan_exactly(text: str) -> None:
+    result = R.redact(text)
+    assert (result.text, result.kinds) == _plain_redact(text)
+    assert R.redact(text, scan.word_index(text.lower())) == result
