@@ -236,6 +236,7 @@ def test_progress_always_matches_the_ticks(ops) -> None:
             expected.discard(keys[index])
     assert set(state.ticks) == expected
     assert state.progress.items_done == len(expected)
+    assert state.progress.fraction == len(expected) / len(keys)  # the progress bar's fill
     assert state.done == (len(expected) == len(keys))
 
 
