@@ -135,6 +135,7 @@ def test_other_region_names_where_it_is_provisioned(aps: FakeAps, settings: Sett
     aps.scenario = "other_region"
     failed = check(settings).failed_step
     assert f"b.{OTHER_ACCOUNT_ID}, US)" in failed.observed.message
+    assert failed.observed.code == "BIM360DM_ERROR"  # APS answered 200, with a region's warning
     assert "in no account in region(s) EMEA" in failed.observed.message
     assert f"add the custom integration in account {ACCOUNT_ID}" in failed.observed.message
 
