@@ -564,6 +564,43 @@ def test_a_folder_the_integration_may_not_read_is_a_folder_permission(
     assert "Secure Service Account" in failed.fix, failed.fix
 
 
+@pytest.mark.parametrize(("status", "cause"), [(503, None), (429, "rate-limited")])
+@pytest.mark.parametrize(
+    ("resource", "step"), [("topFolders", "top_folders"), ("contents", "folder_contents")]
+)
+def test_a_folder_aps_does_not_answer_is_no_folder_verdict(
+    aps: FakeAps,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    resource: str,
+    step: str,
+    status: int,
+    cause: str | None,
+) -> None:
+    """An outage or a rate limit on the folders is told as on any endpoint, not as a folder permission."""
+    real = FakeAps._data_management
+
+    def data_management(self: FakeAps, path: str, query: dict, headers: Any) -> Any:
+        if path.endswith(f"/{resource}"):
+            return self._json(status, {"developerMessage": "Service Unavailable"}, **{"Retry-After": "60"})
+        return real(self, path, query, headers)
+
+    monkeypatch.setattr(FakeAps, "_data_management", data_management)
+    failed = check(settings).failed_step
+    assert (failed.name, failed.cause_id, failed.observed.status) == (step, cause, status)
+    assert ("rate limited" if status == 429 else "retry later") in failed.observed.message
+
+
+@pytest.mark.parametrize("project", [PROJECT_ID, PROJECT_NAME])
+def test_a_project_data_management_does_not_serve_is_named_in_the_verdict(
+    aps: FakeAps, settings: Settings, project: str
+) -> None:
+    aps.scenario = "project_not_found"
+    failed = check(settings, project=project).failed_step
+    assert (failed.name, failed.cause_id) == ("project", "project-not-found")
+    assert f"project {project!r} not found in hub b.{ACCOUNT_ID}" in failed.observed.message
+
+
 def test_a_user_who_sees_no_folder_lacks_project_access(
     aps: FakeAps, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -676,6 +713,7 @@ def test_a_403_on_the_project_is_the_integration_not_a_docs_activation(
         "integration-not-provisioned",
         403,
     )
+    assert "No access to the project" in failed.observed.message  # APS's own words, not a placeholder
 
 
 def test_a_project_without_top_folders_skips_opening_one(
