@@ -14,6 +14,7 @@ from bot.checklist import (
     IntegrationStepCompleted,
     ItemTicked,
     ItemUnticked,
+    Progress,
     StepAssigned,
     StepCompleted,
     StepReopened,
@@ -37,6 +38,10 @@ def test_new_checklist_has_no_progress(template) -> None:
     state = start(template)
     assert str(state.progress) == "0/5 steps · 0/11 items"
     assert not state.done and state.last_activity == 1000.0
+
+
+def test_a_checklist_without_items_counts_as_all_done() -> None:
+    assert Progress(0, 0, 0, 0).fraction == 1.0 and Progress(0, 0, 0, 0).done
 
 
 def test_tick_records_who_and_when_and_counts(template) -> None:
