@@ -140,6 +140,25 @@ def test_other_region_names_where_it_is_provisioned(aps: FakeAps, settings: Sett
     assert f"add the custom integration in account {ACCOUNT_ID}" in failed.observed.message
 
 
+def test_region_warnings_of_the_unfiltered_hub_list_name_the_regions(
+    aps: FakeAps, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The answer filtered to the account id carries no region warning; the app's full hub list does."""
+    real = FakeAps._hubs
+
+    def hubs(self: FakeAps, query: dict) -> Any:
+        status, content_type, body, headers = real(self, query)
+        if query.get("filter[id]"):
+            body = json.dumps({**json.loads(body), "meta": {}})
+        return status, content_type, body, headers
+
+    monkeypatch.setattr(FakeAps, "_hubs", hubs)
+    aps.scenario = "other_region"
+    failed = check(settings).failed_step
+    assert (failed.name, failed.cause_id) == ("hub", "integration-not-provisioned")
+    assert "in no account in region(s) EMEA" in failed.observed.message
+
+
 @pytest.mark.parametrize("project", [PROJECT_ID, PROJECT_NAME])
 def test_without_an_account_id_a_project_in_a_region_the_app_does_not_reach_is_a_missing_integration(
     aps: FakeAps, settings: Settings, project: str
@@ -165,7 +184,7 @@ def test_the_only_account_hub_beside_a_region_warning_is_used_when_it_holds_the_
     assert report.step("hub").observed.message.startswith("hub 'Contoso Construction'")
 
 
-@pytest.mark.parametrize("status", [503, 429])
+@pytest.mark.parametrize("status", [500, 503, 429])
 @pytest.mark.parametrize("project", [PROJECT_ID, PROJECT_NAME])
 def test_a_hub_that_does_not_answer_leaves_the_project_search_open(
     aps: FakeAps, settings: Settings, status: int, project: str
