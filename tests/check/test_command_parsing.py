@@ -81,6 +81,7 @@ def test_usage_errors(text: str) -> None:
         (f"{CLIENT_ID} Building7WingB3Level2 {ACCOUNT_ID} EMEA", False),
         # an unregistered client id (32 random-looking characters) in the app's place: public, no secret
         (f"Gh7kL2mN9pQ4rS6tU8vW1xY3zA5bC0dE {PROJECT_ID}", False),
+        (f"{CLIENT_ID} 4f3a2b1c9d8e7f6a5b4c", False),  # one case only (a hex id): no generated secret
     ],
 )
 @pytest.mark.parametrize("registered", [False, True])
