@@ -82,6 +82,7 @@ def test_usage_errors(text: str) -> None:
         # an unregistered client id (32 random-looking characters) in the app's place: public, no secret
         (f"Gh7kL2mN9pQ4rS6tU8vW1xY3zA5bC0dE {PROJECT_ID}", False),
         (f"{CLIENT_ID} 4f3a2b1c9d8e7f6a5b4c", False),  # one case only (a hex id): no generated secret
+        (f"{CLIENT_ID} Northamptonshire-Redevelopment2024", False),  # two words: a name
     ],
 )
 @pytest.mark.parametrize("registered", [False, True])
