@@ -97,6 +97,21 @@ def test_bad_secret_names_both_explanations(aps: FakeAps, settings: Settings) ->
     assert "client id/secret is wrong" in message and "Developer Hub" in message
 
 
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (401, {"developerMessage": "Unauthorized"}),  # no OAuth error code: the 401 tells
+        (400, {"error": "invalid_client", "error_description": "Client authentication failed."}),
+    ],
+)
+def test_a_token_refusal_of_the_client_is_invalid_credentials(
+    aps: FakeAps, settings: Settings, monkeypatch: pytest.MonkeyPatch, status: int, body: dict
+) -> None:
+    monkeypatch.setattr(FakeAps, "_token", lambda self, headers, raw: self._json(status, body))
+    failed = check(settings).failed_step
+    assert (failed.name, failed.cause_id) == ("token", "invalid-client-credentials"), failed
+
+
 def test_a_wrong_secret_in_settings_is_invalid_credentials(aps: FakeAps) -> None:
     settings = check_settings(
         aps.url, aps_apps=[{"name": "x", "client_id": CLIENT_ID, "client_secret": "nope"}]
