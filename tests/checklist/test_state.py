@@ -188,6 +188,18 @@ def test_selection_with_an_item_of_another_step_is_rejected(template) -> None:
         state.apply_selection("create-app", set(), {"create-app-1", "test-access-1"}, "U1", 1100.0)
 
 
+@pytest.mark.parametrize(
+    ("seen", "selected"),
+    [({"create-app-1", "gone-1"}, {"create-app-2"}), ({"gone-1"}, {"gone-1"})],
+)
+def test_a_view_with_an_unknown_item_is_rejected_even_where_the_click_would_not_apply_it(
+    template, seen: set[str], selected: set[str]
+) -> None:
+    """A stale view's untick is dropped and an unchanged item is not applied: the unknown id still rejects."""
+    with pytest.raises(ChecklistError):
+        start(template).apply_selection("create-app", seen, selected, "U1", 1100.0)
+
+
 def test_assign_emits_event_and_is_idempotent(template) -> None:
     state = start(template)
     result = state.assign("add-integration", "U9", "U1", 1500.0)
