@@ -76,6 +76,12 @@ def test_usage_errors(text: str) -> None:
         # an APS secret of 16 characters, where the project or the app belongs, or joined to the id
         (f"{CLIENT_ID} c4Jhg8Fkl3ZEnn4T", True),
         (f"c4Jhg8Fkl3ZEnn4T {PROJECT_ID}", True),
+        (f"checklist c4Jhg8Fkl3ZEnn4T {PROJECT_ID}", True),
+        (f"{CLIENT_ID} abCD12efGH34ijKL", True),  # switches case or kind every other character
+        # a named argument's value is judged alone, all of it after the first `=`
+        (f"{CLIENT_ID} {PROJECT_ID} account={ACCOUNT_ID} user=ann@example.com", False),
+        (f"{CLIENT_ID} {PROJECT_ID} user=c4Jhg8Fkl3ZEnn4T", True),
+        (f"{CLIENT_ID} {PROJECT_ID} user=x={'A1b2' * 8}", True),
         (f"{CLIENT_ID}:c4Jhg8Fkl3ZEnn4T {PROJECT_ID}", True),
         (f"{CLIENT_ID} HospitalPhase2Tower", False),  # names run in words
         (f"{CLIENT_ID} Building7WingB3Level2 {ACCOUNT_ID} EMEA", False),
