@@ -698,6 +698,7 @@ def test_a_failed_token_skips_every_step_that_needs_it(aps: FakeAps, settings: S
     statuses = {s.name: s.status for s in report.steps}
     assert statuses.pop("ids") == "pass" and statuses.pop("token") == "fail"
     assert set(statuses.values()) == {"skipped"}, statuses
+    assert {s.duration_ms for s in report.steps if s.status == "skipped"} == {0}  # nothing was run
     assert report.step("hub").observed.message == "skipped: needs Two-legged token"
     assert report.step("folder_contents").observed.message == "skipped: needs Top folders"
 
