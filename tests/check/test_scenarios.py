@@ -508,6 +508,7 @@ def test_unknown_app_is_a_failed_first_step_with_registration_help(settings: Set
     report = run_live_check(settings, "no-such-app", PROJECT_ID)
     assert [s.name for s in report.steps] == ["app"]
     assert "APS_APPS" in report.failed_step.observed.message
+    assert report.duration_ms == 0  # no call was made
 
 
 def test_no_token_or_secret_in_report_json(aps: FakeAps, settings: Settings) -> None:
