@@ -752,6 +752,23 @@ def test_a_403_on_the_project_is_the_integration_not_a_docs_activation(
     assert "No access to the project" in failed.observed.message  # APS's own words, not a placeholder
 
 
+def test_a_project_answer_without_the_project_is_judged_not_crashed_on(
+    aps: FakeAps, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 200 whose `data` is empty holds no project: a verdict on the project, not an internal error."""
+    real = FakeAps._data_management
+
+    def data_management(self: FakeAps, path: str, query: dict, headers: Any) -> Any:
+        if path == f"/project/v1/hubs/b.{ACCOUNT_ID}/projects/b.{PROJECT_ID}":
+            return self._json(200, {"jsonapi": {"version": "1.0"}, "data": []})
+        return real(self, path, query, headers)
+
+    monkeypatch.setattr(FakeAps, "_data_management", data_management)
+    failed = check(settings).failed_step
+    assert failed.name == "project" and failed.cause_id is not None
+    assert "internal error" not in failed.observed.message
+
+
 def test_a_project_without_top_folders_skips_opening_one(
     aps: FakeAps, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
