@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.check import causes as C
-from bot.check.access import find_app, may_use
+from bot.check.access import find_app, may_use, needs_usergroups
 from bot.check.causes import CauseText, describe
 from bot.check.request import CheckRequest, InvalidRequest
 from bot.settings import ApsApp, Settings
@@ -23,6 +23,12 @@ def test_find_app_by_client_id_or_case_insensitive_name() -> None:
     assert find_app(settings, "") is None
 
 
+def test_an_empty_reference_names_no_app_even_one_registered_without_a_name() -> None:
+    nameless = ApsApp(name=" ", client_id="ABCDEF123456", client_secret="s3cr3t", allowed_users=["U1"])
+    settings = Settings(_env_file=None, aps_apps=[nameless])  # type: ignore[call-arg]
+    assert find_app(settings, "") is None and find_app(settings, "  ") is None
+
+
 @pytest.mark.parametrize(
     ("lists", "user", "channel", "groups", "allowed"),
     [
@@ -38,6 +44,20 @@ def test_may_use(lists, user, channel, groups, allowed) -> None:
     assert may_use(app(**lists), user, channel, groups) is allowed
 
 
+@pytest.mark.parametrize(
+    ("lists", "user", "channel", "needed"),
+    [
+        ({"allowed_usergroups": ["S1"]}, "U2", "C9", True),  # only the groups can tell
+        ({"allowed_usergroups": ["S1"], "allowed_users": ["U2"]}, "U2", "C9", False),  # allowed anyway
+        ({"allowed_usergroups": ["S1"], "allowed_channels": ["C9"]}, "U2", "C9", False),
+        ({"allowed_users": ["U1"]}, "U2", "C9", False),  # no group would allow: no lookup
+        ({}, "U2", "C9", False),
+    ],
+)
+def test_group_memberships_are_looked_up_only_when_they_decide(lists, user, channel, needed) -> None:
+    assert needs_usergroups(app(**lists), user, channel) is needed
+
+
 def test_request_accepts_ids_with_or_without_prefix() -> None:
     guid = "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a"
     with_prefix = CheckRequest.build(f"b.{guid}", account=f"b.{guid}")
@@ -45,6 +65,7 @@ def test_request_accepts_ids_with_or_without_prefix() -> None:
     assert with_prefix.dm_project_id == without.dm_project_id == f"b.{guid}"
     assert with_prefix.hub_id == without.hub_id == f"b.{guid}"
     assert with_prefix.account_had_prefix and not without.account_had_prefix
+    assert not CheckRequest.build(guid).account_had_prefix  # no account: nothing to warn about
     assert CheckRequest.build("Tower A").project_name == "Tower A"
 
 

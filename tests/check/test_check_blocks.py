@@ -39,6 +39,17 @@ def test_failed_report_has_cause_fix_step_and_folds_skipped_steps() -> None:
     )
 
 
+def test_a_passed_report_counts_its_warnings() -> None:
+    steps = (
+        StepResult("ids", "Ids", "warn", Observed(message="b. prefix"), cause_id="id-prefix-mismatch"),
+        StepResult("token", "Two-legged token", "pass", Observed(200, "", "issued")),
+        StepResult("hub", "Account hub", "warn", Observed(200, "", "region"), cause_id="region-mismatch"),
+    )
+    passed = CheckReport("Bot", "CID", "P1", "A1", "US", None, steps, 12)
+    assert passed.passed and [s.name for s in passed.warnings] == ["ids", "hub"]
+    assert "APS access check passed with 2 warning(s)" in report_text(passed)
+
+
 def test_untrusted_text_is_escaped_and_sections_stay_within_limits() -> None:
     blocks = report_blocks(report(message="<!channel> " + "x" * 5000, fix="y" * 5000))
     for block in blocks:

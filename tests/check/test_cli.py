@@ -10,7 +10,7 @@ import pytest
 from bot.cli import main
 from tests.check.conftest import apps_env
 from tests.check.test_scenarios import FAILURES
-from tests.fakes.aps_server import ACCOUNT_ID, CLIENT_ID, CLIENT_SECRET, PROJECT_ID, FakeAps
+from tests.fakes.aps_server import ACCOUNT_ID, APP_NAME, CLIENT_ID, CLIENT_SECRET, PROJECT_ID, FakeAps
 
 
 @pytest.fixture
@@ -43,6 +43,52 @@ def test_each_scenario_json_names_failing_step_and_cause(env: FakeAps, capsys, s
     assert code == 1
     assert (report["failed_step"], report["cause_id"]) == FAILURES[scenario]
     assert report["passed"] is False
+
+
+REPORT_FIELDS = {
+    "app",
+    "project",
+    "account",
+    "region",
+    "user",
+    "passed",
+    "failed_step",
+    "cause_id",
+    "duration_ms",
+    "steps",
+}
+STEP_FIELDS = {
+    "name",
+    "title",
+    "status",
+    "observed",
+    "cause_id",
+    "cause_title",
+    "fix",
+    "checklist_step",
+    "duration_ms",
+}
+
+
+def test_the_json_report_has_every_field_of_the_check_and_its_steps(env: FakeAps, capsys) -> None:
+    """`--json` is read by scripts: its field names are an interface."""
+    env.scenario = "integration_missing_403"
+    _, out, _ = run(
+        capsys, "--client-id", CLIENT_ID, "--project", PROJECT_ID, "--account", ACCOUNT_ID, "--json"
+    )
+    report = json.loads(out)
+    assert set(report) == REPORT_FIELDS
+    assert report["app"] == {"name": APP_NAME, "client_id": CLIENT_ID} and report["project"] == PROJECT_ID
+    assert report["account"] == ACCOUNT_ID and report["user"] is None
+    hub = next(step for step in report["steps"] if step["name"] == report["failed_step"])
+    assert set(hub) == STEP_FIELDS
+    assert set(hub["observed"]) == {"status", "code", "message"} and hub["observed"]["status"] == 403
+    assert (hub["status"], hub["cause_id"], hub["checklist_step"]) == (
+        "fail",
+        "integration-not-provisioned",
+        "add-integration",
+    )
+    assert hub["fix"] and hub["cause_title"] and hub["title"]
 
 
 def test_text_report_shows_cause_fix_and_checklist_step(env: FakeAps, capsys) -> None:

@@ -76,9 +76,19 @@ def test_usage_errors(text: str) -> None:
         # an APS secret of 16 characters, where the project or the app belongs, or joined to the id
         (f"{CLIENT_ID} c4Jhg8Fkl3ZEnn4T", True),
         (f"c4Jhg8Fkl3ZEnn4T {PROJECT_ID}", True),
+        (f"checklist c4Jhg8Fkl3ZEnn4T {PROJECT_ID}", True),
+        (f"{CLIENT_ID} abCD12efGH34ijKL", True),  # switches case or kind every other character
+        # a named argument's value is judged alone, all of it after the first `=`
+        (f"{CLIENT_ID} {PROJECT_ID} account={ACCOUNT_ID} user=ann@example.com", False),
+        (f"{CLIENT_ID} {PROJECT_ID} user=c4Jhg8Fkl3ZEnn4T", True),
+        (f"{CLIENT_ID} {PROJECT_ID} user=x={'A1b2' * 8}", True),
         (f"{CLIENT_ID}:c4Jhg8Fkl3ZEnn4T {PROJECT_ID}", True),
         (f"{CLIENT_ID} HospitalPhase2Tower", False),  # names run in words
         (f"{CLIENT_ID} Building7WingB3Level2 {ACCOUNT_ID} EMEA", False),
+        # an unregistered client id (32 random-looking characters) in the app's place: public, no secret
+        (f"Gh7kL2mN9pQ4rS6tU8vW1xY3zA5bC0dE {PROJECT_ID}", False),
+        (f"{CLIENT_ID} 4f3a2b1c9d8e7f6a5b4c", False),  # one case only (a hex id): no generated secret
+        (f"{CLIENT_ID} Northamptonshire-Redevelopment2024", False),  # two words: a name
     ],
 )
 @pytest.mark.parametrize("registered", [False, True])
@@ -110,6 +120,24 @@ def test_registered_client_ids_may_come_as_a_generator() -> None:
     words = split_words(text)
     assert not looks_secret(text, words, (client_id for client_id in [CLIENT_ID]))
     assert looks_secret(text, words, ())  # unregistered, the same 32-character word looks like a secret
+
+
+def test_the_check_key_tells_a_corrected_argument_from_a_repeat() -> None:
+    """Spacing applies to the same check again (ids with or without `b.`, any case), never to a corrected
+    project, account, region or user."""
+    args = {"project": PROJECT_ID, "account": ACCOUNT_ID, "region": "US", "user": "ann@example.com"}
+    key = command.check_key("U1", CLIENT_ID, args)
+    same = {**args, "project": f"B.{PROJECT_ID.upper()}", "account": f"b.{ACCOUNT_ID}", "region": "us "}
+    same["user"] = "Ann@Example.com"
+    assert command.check_key("U1", CLIENT_ID, same) == key
+    for field, value in [
+        ("project", ACCOUNT_ID),
+        ("account", PROJECT_ID),
+        ("region", "EMEA"),
+        ("user", "a@b.c"),
+    ]:
+        assert command.check_key("U1", CLIENT_ID, {**args, field: value}) != key, field
+    assert command.check_key("U2", CLIENT_ID, args) != key
 
 
 def progress_calls(step_gap: float, steps: int = 9) -> list[dict]:

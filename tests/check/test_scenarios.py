@@ -97,6 +97,21 @@ def test_bad_secret_names_both_explanations(aps: FakeAps, settings: Settings) ->
     assert "client id/secret is wrong" in message and "Developer Hub" in message
 
 
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (401, {"developerMessage": "Unauthorized"}),  # no OAuth error code: the 401 tells
+        (400, {"error": "invalid_client", "error_description": "Client authentication failed."}),
+    ],
+)
+def test_a_token_refusal_of_the_client_is_invalid_credentials(
+    aps: FakeAps, settings: Settings, monkeypatch: pytest.MonkeyPatch, status: int, body: dict
+) -> None:
+    monkeypatch.setattr(FakeAps, "_token", lambda self, headers, raw: self._json(status, body))
+    failed = check(settings).failed_step
+    assert (failed.name, failed.cause_id) == ("token", "invalid-client-credentials"), failed
+
+
 def test_a_wrong_secret_in_settings_is_invalid_credentials(aps: FakeAps) -> None:
     settings = check_settings(
         aps.url, aps_apps=[{"name": "x", "client_id": CLIENT_ID, "client_secret": "nope"}]
@@ -135,8 +150,28 @@ def test_other_region_names_where_it_is_provisioned(aps: FakeAps, settings: Sett
     aps.scenario = "other_region"
     failed = check(settings).failed_step
     assert f"b.{OTHER_ACCOUNT_ID}, US)" in failed.observed.message
+    assert failed.observed.code == "BIM360DM_ERROR"  # APS answered 200, with a region's warning
     assert "in no account in region(s) EMEA" in failed.observed.message
     assert f"add the custom integration in account {ACCOUNT_ID}" in failed.observed.message
+
+
+def test_region_warnings_of_the_unfiltered_hub_list_name_the_regions(
+    aps: FakeAps, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The answer filtered to the account id carries no region warning; the app's full hub list does."""
+    real = FakeAps._hubs
+
+    def hubs(self: FakeAps, query: dict) -> Any:
+        status, content_type, body, headers = real(self, query)
+        if query.get("filter[id]"):
+            body = json.dumps({**json.loads(body), "meta": {}})
+        return status, content_type, body, headers
+
+    monkeypatch.setattr(FakeAps, "_hubs", hubs)
+    aps.scenario = "other_region"
+    failed = check(settings).failed_step
+    assert (failed.name, failed.cause_id) == ("hub", "integration-not-provisioned")
+    assert "in no account in region(s) EMEA" in failed.observed.message
 
 
 @pytest.mark.parametrize("project", [PROJECT_ID, PROJECT_NAME])
@@ -164,7 +199,7 @@ def test_the_only_account_hub_beside_a_region_warning_is_used_when_it_holds_the_
     assert report.step("hub").observed.message.startswith("hub 'Contoso Construction'")
 
 
-@pytest.mark.parametrize("status", [503, 429])
+@pytest.mark.parametrize("status", [500, 503, 429])
 @pytest.mark.parametrize("project", [PROJECT_ID, PROJECT_NAME])
 def test_a_hub_that_does_not_answer_leaves_the_project_search_open(
     aps: FakeAps, settings: Settings, status: int, project: str
@@ -473,6 +508,7 @@ def test_unknown_app_is_a_failed_first_step_with_registration_help(settings: Set
     report = run_live_check(settings, "no-such-app", PROJECT_ID)
     assert [s.name for s in report.steps] == ["app"]
     assert "APS_APPS" in report.failed_step.observed.message
+    assert report.duration_ms == 0  # no call was made
 
 
 def test_no_token_or_secret_in_report_json(aps: FakeAps, settings: Settings) -> None:
@@ -563,6 +599,43 @@ def test_a_folder_the_integration_may_not_read_is_a_folder_permission(
     assert "Secure Service Account" in failed.fix, failed.fix
 
 
+@pytest.mark.parametrize(("status", "cause"), [(503, None), (429, "rate-limited")])
+@pytest.mark.parametrize(
+    ("resource", "step"), [("topFolders", "top_folders"), ("contents", "folder_contents")]
+)
+def test_a_folder_aps_does_not_answer_is_no_folder_verdict(
+    aps: FakeAps,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    resource: str,
+    step: str,
+    status: int,
+    cause: str | None,
+) -> None:
+    """An outage or a rate limit on the folders is told as on any endpoint, not as a folder permission."""
+    real = FakeAps._data_management
+
+    def data_management(self: FakeAps, path: str, query: dict, headers: Any) -> Any:
+        if path.endswith(f"/{resource}"):
+            return self._json(status, {"developerMessage": "Service Unavailable"}, **{"Retry-After": "60"})
+        return real(self, path, query, headers)
+
+    monkeypatch.setattr(FakeAps, "_data_management", data_management)
+    failed = check(settings).failed_step
+    assert (failed.name, failed.cause_id, failed.observed.status) == (step, cause, status)
+    assert ("rate limited" if status == 429 else "retry later") in failed.observed.message
+
+
+@pytest.mark.parametrize("project", [PROJECT_ID, PROJECT_NAME])
+def test_a_project_data_management_does_not_serve_is_named_in_the_verdict(
+    aps: FakeAps, settings: Settings, project: str
+) -> None:
+    aps.scenario = "project_not_found"
+    failed = check(settings, project=project).failed_step
+    assert (failed.name, failed.cause_id) == ("project", "project-not-found")
+    assert f"project {project!r} not found in hub b.{ACCOUNT_ID}" in failed.observed.message
+
+
 def test_a_user_who_sees_no_folder_lacks_project_access(
     aps: FakeAps, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -626,6 +699,7 @@ def test_a_failed_token_skips_every_step_that_needs_it(aps: FakeAps, settings: S
     statuses = {s.name: s.status for s in report.steps}
     assert statuses.pop("ids") == "pass" and statuses.pop("token") == "fail"
     assert set(statuses.values()) == {"skipped"}, statuses
+    assert {s.duration_ms for s in report.steps if s.status == "skipped"} == {0}  # nothing was run
     assert report.step("hub").observed.message == "skipped: needs Two-legged token"
     assert report.step("folder_contents").observed.message == "skipped: needs Top folders"
 
@@ -675,6 +749,24 @@ def test_a_403_on_the_project_is_the_integration_not_a_docs_activation(
         "integration-not-provisioned",
         403,
     )
+    assert "No access to the project" in failed.observed.message  # APS's own words, not a placeholder
+
+
+def test_a_project_answer_without_the_project_is_judged_not_crashed_on(
+    aps: FakeAps, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 200 whose `data` is empty holds no project: a verdict on the project, not an internal error."""
+    real = FakeAps._data_management
+
+    def data_management(self: FakeAps, path: str, query: dict, headers: Any) -> Any:
+        if path == f"/project/v1/hubs/b.{ACCOUNT_ID}/projects/b.{PROJECT_ID}":
+            return self._json(200, {"jsonapi": {"version": "1.0"}, "data": []})
+        return real(self, path, query, headers)
+
+    monkeypatch.setattr(FakeAps, "_data_management", data_management)
+    failed = check(settings).failed_step
+    assert failed.name == "project" and failed.cause_id is not None
+    assert "internal error" not in failed.observed.message
 
 
 def test_a_project_without_top_folders_skips_opening_one(

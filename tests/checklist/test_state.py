@@ -14,6 +14,7 @@ from bot.checklist import (
     IntegrationStepCompleted,
     ItemTicked,
     ItemUnticked,
+    Progress,
     StepAssigned,
     StepCompleted,
     StepReopened,
@@ -37,6 +38,10 @@ def test_new_checklist_has_no_progress(template) -> None:
     state = start(template)
     assert str(state.progress) == "0/5 steps · 0/11 items"
     assert not state.done and state.last_activity == 1000.0
+
+
+def test_a_checklist_without_items_counts_as_all_done() -> None:
+    assert Progress(0, 0, 0, 0).fraction == 1.0 and Progress(0, 0, 0, 0).done
 
 
 def test_tick_records_who_and_when_and_counts(template) -> None:
@@ -183,6 +188,18 @@ def test_selection_with_an_item_of_another_step_is_rejected(template) -> None:
         state.apply_selection("create-app", set(), {"create-app-1", "test-access-1"}, "U1", 1100.0)
 
 
+@pytest.mark.parametrize(
+    ("seen", "selected"),
+    [({"create-app-1", "gone-1"}, {"create-app-2"}), ({"gone-1"}, {"gone-1"})],
+)
+def test_a_view_with_an_unknown_item_is_rejected_even_where_the_click_would_not_apply_it(
+    template, seen: set[str], selected: set[str]
+) -> None:
+    """A stale view's untick is dropped and an unchanged item is not applied: the unknown id still rejects."""
+    with pytest.raises(ChecklistError):
+        start(template).apply_selection("create-app", seen, selected, "U1", 1100.0)
+
+
 def test_assign_emits_event_and_is_idempotent(template) -> None:
     state = start(template)
     result = state.assign("add-integration", "U9", "U1", 1500.0)
@@ -236,6 +253,7 @@ def test_progress_always_matches_the_ticks(ops) -> None:
             expected.discard(keys[index])
     assert set(state.ticks) == expected
     assert state.progress.items_done == len(expected)
+    assert state.progress.fraction == len(expected) / len(keys)  # the progress bar's fill
     assert state.done == (len(expected) == len(keys))
 
 
