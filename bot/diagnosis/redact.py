@@ -10,6 +10,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from rapidfuzz.utils import default_process
+
 from bot.diagnosis.scan import anchor_offsets, anchored, keyed, matches_at, positions, present
 
 MASK = "[REDACTED]"
@@ -328,6 +330,27 @@ def _before_secret_runs(text: str, index: str) -> list[int]:
     ]
 
 
+_CLIENT_ID_RUN = re.compile(r"^[a-z0-9]{32}$", re.MULTILINE)
+
+
+def _before_client_ids(lower: str, index: str | None) -> list[int]:
+    """Where an id-secret-args match can start: the quote (or the backslash escaping it) right before a run of
+    exactly 32 letters and digits, as an APS client id is written between its quotes. `index`: `word_index`
+    of the paste, which holds every such run as one of its words (blanking makes none: a mask sits between
+    brackets, an id between quotes); without it, the runs are read off `lower` itself (ASCII text)."""
+    if index is None:
+        words = [word for word in default_process(lower).split() if len(word) == 32]
+    else:
+        words = _CLIENT_ID_RUN.findall(index)
+    return [
+        at - back
+        for word in dict.fromkeys(words)
+        for at in positions(lower, word)
+        for back in (1, 2)
+        if at >= back
+    ]
+
+
 APS_ID_LENGTH = 24  # APS client ids have 32 letters and digits; 24 leaves room for a trimmed one
 _NOT_ID_BEFORE = frozenset("._:/@=-\\")  # "dm.lineage:…", "urn:adsk:…", "x-ads-…:": names, not ids
 _MIXED = (str.islower, str.isupper, str.isdigit)
@@ -447,6 +470,8 @@ def redact(text: str, index: str | None = None) -> Redaction:
             continue
         if kind == "id-secret-pair" and index is not None:
             starts = _before_secret_runs(text, index)  # not every ":" of a long log: only those before 16+
+        elif kind == "id-secret-args" and ascii_only:  # not every quote: only those before a client id
+            starts = _before_client_ids(lower, index)
         else:
             starts = anchored(lower if in_lower else text, anchors)
         masked = _substitute(matches_at(pattern, text, starts), _mask, text)
