@@ -279,8 +279,11 @@ _ERROR_CODE = re.compile(r"\(?(?:[A-Z][A-Z0-9]{1,15}-\d{2,5}|[A-Z0-9]+_ERROR)\)?
 # and the ids it reads: a b.-prefixed hub or project id, a URN (also base64-encoded), an API path
 _APS_ID = re.compile(r"[bB]\.[0-9A-Fa-f-]{36}|(?:urn|URN):[\w.:%/-]+|dXJu[\w-]*={0,2}|/[a-z0-9_.{}/-]+")
 _GUID = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")
-# code that reads a secret from elsewhere: process.env.APS_CLIENT_SECRET, os.getenv(, config[, this.token
-_CODE = re.compile(r"(?:[A-Za-z_$][\w$]*\.)*[A-Za-z_$][\w$]*[(\[].*|(?:[A-Za-z_$][\w$]*\.)+[A-Za-z_$][\w$]*")
+# code that reads a secret from elsewhere: process.env.APS_CLIENT_SECRET, os.getenv(, config[, this.token,
+# get_token(CLIENT_ID; after the bracket a name at most ("Spring(2024)!", "Ab(3dE5gH7jK9" are passwords)
+_CODE = re.compile(
+    r"(?:[A-Za-z_$][\w$]*\.)*[A-Za-z_$][\w$]*[(\[](?:[A-Za-z_$][\w$.]*)?|(?:[A-Za-z_$][\w$]*\.)+[A-Za-z_$][\w$]*"
+)
 _PART = re.compile(r"[\w$]+")
 
 

@@ -491,3 +491,19 @@ def test_review_patterns_scan_exactly(text: str) -> None:
     result = R.redact(text)
     assert (result.text, result.kinds) == _plain_redact(text)
     assert R.redact(text, scan.word_index(text.lower())) == result
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ('{"password": "Spring(2024)!"}', "Spring(2024"),
+        ('"clientSecret": "AbCdEfGh12(34)"', "AbCdEfGh12(34"),
+        ("client_secret=Ab(3dE5gH7jK9", "Ab(3dE5gH7jK9"),
+        ("password: 'Tr0ub4dor[&3]'", "Tr0ub4dor[&3"),
+    ],
+)
+def test_a_secret_with_a_bracket_is_no_code(text: str, secret: str) -> None:
+    """Code reads a secret with a name and a bracket ("os.getenv(", "config[", "get_token(CLIENT_ID"); a value
+    that goes on after its bracket with anything but a name is the secret itself."""
+    result = redact(text)
+    assert result.found and secret not in result.text
