@@ -39,10 +39,11 @@ _AS_WRITTEN = rf"(?:[A-Za-z0-9_~+/={_ZW}-]|%[0-9A-Fa-f]{{2}}|\\/|\.(?=[A-Za-z0-9
 # A token's characters; a "/" may come JSON-escaped ("\/", as PHP's json_encode writes it).
 _JWT_PART = f"[A-Za-z0-9_{_ZW}-]"  # spelled out: a class with \w (re.ASCII) scans "eyJeyJ…" half as fast
 # The rest of a long token that a console wrapped onto the next lines: whole lines of its characters, each
-# mixing lower case, upper case and digits as base64 does (not a host name, a word or a status line)
+# mixing lower case, upper case and digits as base64 does (not a host name, a word, a status line or a
+# base64-encoded URN, "dXJu…", which the diagnosis reads)
 _LINE_CHAR = "[A-Za-z0-9_.~-]"
 _WRAPPED = (
-    rf"(?-i:(?:\r?\n(?={_LINE_CHAR}*[a-z])(?={_LINE_CHAR}*[A-Z])(?={_LINE_CHAR}*\d)"
+    rf"(?-i:(?:\r?\n(?!dXJu)(?={_LINE_CHAR}*[a-z])(?={_LINE_CHAR}*[A-Z])(?={_LINE_CHAR}*\d)"
     rf"{_LINE_CHAR}{{16,}}+(?![^\r\n]))*)"
 )
 _OPAQUE_RUN = rf"(?:[A-Za-z0-9._~+={_ZW}-]|\\?/){{8,}}"

@@ -507,3 +507,18 @@ def test_a_secret_with_a_bracket_is_no_code(text: str, secret: str) -> None:
     that goes on after its bracket with anything but a name is the secret itself."""
     result = redact(text)
     assert result.found and secret not in result.text
+
+
+def test_a_base64_urn_on_the_line_after_a_token_is_kept(diagnoser: Diagnoser) -> None:
+    """A wrapped token's next lines are blanked with it, but not a base64-encoded URN on its own line: the
+    diagnosis reads it (README: URNs, also base64-encoded, are kept)."""
+    urn = "dXJuOmFkc2sub2JqZWN0czpvcy5vYmplY3Q6YnVja2V0L21vZGVsLnJ2dA"
+    text = f"Authorization: Bearer {OPAQUE}\n{urn}\n401 Unauthorized: the access token has expired"
+    result = redact(text)
+    assert result.found and OPAQUE not in result.text and urn in result.text
+    diagnosis = diagnoser.diagnose(text)  # the URN is what says this is APS
+    assert (
+        diagnosis.is_aps_error
+        and diagnosis.best is not None
+        and diagnosis.best.id == "expired-or-invalid-token"
+    )
