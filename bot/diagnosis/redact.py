@@ -377,12 +377,14 @@ def _pair_kept(text: str, colon: int, secret: str) -> bool:
     )
 
 
+_QUOTE_IN_GROUP_2 = frozenset(("key-value", "secret-word"))  # the value's opening quote, if any
 _PROSE = frozenset(("secret-word", "token-word", "token-shaped", "authorization-value"))
 
 
-def _kept(kind: str, value: str) -> bool:
+def _kept(kind: str, value: str, quoted: bool = False) -> bool:
     """Whether a value in a secret's place is left as it is: a placeholder, or what `kind` shows is no secret
-    ("Basic authentication", "token: expired", "token_url: https://…")."""
+    ("Basic authentication", "token: expired", "token_url: https://…"). `quoted`: the value is a string
+    literal, so no code that reads a secret from elsewhere ("MyApp.Secret9" is the secret itself)."""
     if _is_placeholder(value) or MASK in value or _ERROR_CODE.fullmatch(value) or _APS_ID.fullmatch(value):
         return True
     if kind in _PROSE and _GUID.fullmatch(value):  # "the access token 0f1c2d3e-…": an id the paste names
@@ -394,7 +396,7 @@ def _kept(kind: str, value: str) -> bool:
     if kind == "secret-word":  # prose: any word ("AFAIK", "(Parameter"), unless as long and mixed as a secret
         word = value.lstrip("(").rstrip(".!?:=")  # "value=" in <add key="…Secret" value="…">
         return bool(
-            _code(value)
+            (_code(value) and not quoted)
             or not value.isascii()  # "Access Token を取得して": the sentence goes on in another script
             or _PLAIN_WORD.fullmatch(word)
             or (word.isalpha() and len(word) <= 12)
@@ -407,7 +409,7 @@ def _kept(kind: str, value: str) -> bool:
             or _NOT_SECRET_VALUE.fullmatch(value)
             or _NAME.fullmatch(value)
             or _SNAKE.fullmatch(value)
-            or _code(value)
+            or (_code(value) and not quoted)
             or _CJK.search(value)
         )
     if kind == "id-secret-args":  # a scope, a grant type or a URL after the id: no secret
@@ -421,6 +423,15 @@ def _kept(kind: str, value: str) -> bool:
             len(value) < 16 or not all(any(map(mixed, value)) for mixed in _MIXED) or value.startswith("dXJu")
         )
     return False
+
+
+def _match_kept(kind: str, match: re.Match[str], group: int) -> bool:
+    """Whether a match of pattern `kind` is left as it is (its secret is `match.group(group)`)."""
+    secret = match.group(group)
+    quoted = kind in _QUOTE_IN_GROUP_2 and any(quote in match.group(2) for quote in "\"'")
+    return _kept(kind, secret, quoted) or (
+        kind == "id-secret-pair" and _pair_kept(match.string, match.start(), secret)
+    )
 
 
 def _substitute(matches: list[re.Match[str]], mask: Callable[[re.Match[str]], str], text: str) -> str:
@@ -455,10 +466,7 @@ def redact(text: str, index: str | None = None) -> Redaction:
             continue
 
         def _mask(match: re.Match[str], kind: str = kind, group: int = group) -> str:
-            secret = match.group(group)
-            if _kept(kind, secret) or (
-                kind == "id-secret-pair" and _pair_kept(match.string, match.start(), secret)
-            ):
+            if _match_kept(kind, match, group):
                 return match.group(0)
             if kind not in kinds:
                 kinds.append(kind)

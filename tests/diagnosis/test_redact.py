@@ -522,3 +522,13 @@ def test_a_base64_urn_on_the_line_after_a_token_is_kept(diagnoser: Diagnoser) ->
         and diagnosis.best is not None
         and diagnosis.best.id == "expired-or-invalid-token"
     )
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['password = "MyApp.Secret9";', '"client_secret": "Kx9.mP2qR7sT"', "my client secret is 'Kx9.mP2qR7sT'"],
+)
+def test_a_quoted_secret_is_no_code(text: str) -> None:
+    """A string literal is never code reading a secret from elsewhere (process.env.X), whatever its dots."""
+    result = redact(text)
+    assert result.found and "Secret9" not in result.text and "mP2qR7sT" not in result.text
