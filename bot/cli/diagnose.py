@@ -190,7 +190,9 @@ def _batch(diagnoser: Diagnoser, lines: Iterable[str], out: TextIO) -> int:
         try:
             result = json.dumps(_answer(diagnoser, line, number), ensure_ascii=False)
         except RecursionError:  # an id nested a thousand deep: json's own limit, reading or writing it
-            result = json.dumps({**_NOTHING, "line": number, "error": "not JSON: nested too deeply"})
+            result = json.dumps(
+                {"id": None, **_NOTHING, "line": number, "error": "not JSON: nested too deeply"}
+            )
         out.write(_valid(result).translate(_RAW_BREAKS) + "\n")  # _valid: the id's strings, at any depth
         out.flush()
     return 0

@@ -106,7 +106,9 @@ _OTHER_SYSTEM_WORD = re.compile(r"\b(?:" + "|".join(map(re.escape, _OTHER_SYSTEM
 # Problem words in Chinese, Japanese and Korean (APS has large communities in each): access failures
 # (denied, permission, forbidden, invalid, expired, exceeded), then failures of any kind (error, cannot…).
 _CJK_ACCESS_PROBLEM = (
-    "拒否|拒绝|拒絕|権限|权限|權限|권한|禁止|未授权|未授權|無効|无效|無效|期限切れ|过期|過期|만료|거부|"
+    "拒否|拒绝|拒絕|権限|权限|權限|권한|禁止|未授权|未授權|無効|无效|無效|期限切れ|거부|"
+    # expired, but not the expiry time or date a question asks about ("过期时间是多久？", "만료 시간")
+    "(?:过期|過期)(?!时间|時間|日期|時長|时长)|만료(?!\\s?(?:시간|일|기간|날짜))|"
     "アクセス[^。\n]{0,12}(?:でき|出来)(?:ません|ない|なく)|访问被拒|无法访问|無法訪問|超え|超过|超出"
 )
 _CJK_PROBLEM = (

@@ -39,10 +39,11 @@ _AS_WRITTEN = rf"(?:[A-Za-z0-9_~+/={_ZW}-]|%[0-9A-Fa-f]{{2}}|\\/|\.(?=[A-Za-z0-9
 # A token's characters; a "/" may come JSON-escaped ("\/", as PHP's json_encode writes it).
 _JWT_PART = f"[A-Za-z0-9_{_ZW}-]"  # spelled out: a class with \w (re.ASCII) scans "eyJeyJ…" half as fast
 # The rest of a long token that a console wrapped onto the next lines: whole lines of its characters, each
-# mixing lower case, upper case and digits as base64 does (not a host name, a word or a status line)
+# mixing lower case, upper case and digits as base64 does (not a host name, a word, a status line or a
+# base64-encoded URN, "dXJu…", which the diagnosis reads)
 _LINE_CHAR = "[A-Za-z0-9_.~-]"
 _WRAPPED = (
-    rf"(?-i:(?:\r?\n(?={_LINE_CHAR}*[a-z])(?={_LINE_CHAR}*[A-Z])(?={_LINE_CHAR}*\d)"
+    rf"(?-i:(?:\r?\n(?!dXJu)(?={_LINE_CHAR}*[a-z])(?={_LINE_CHAR}*[A-Z])(?={_LINE_CHAR}*\d)"
     rf"{_LINE_CHAR}{{16,}}+(?![^\r\n]))*)"
 )
 _OPAQUE_RUN = rf"(?:[A-Za-z0-9._~+={_ZW}-]|\\?/){{8,}}"
@@ -279,8 +280,11 @@ _ERROR_CODE = re.compile(r"\(?(?:[A-Z][A-Z0-9]{1,15}-\d{2,5}|[A-Z0-9]+_ERROR)\)?
 # and the ids it reads: a b.-prefixed hub or project id, a URN (also base64-encoded), an API path
 _APS_ID = re.compile(r"[bB]\.[0-9A-Fa-f-]{36}|(?:urn|URN):[\w.:%/-]+|dXJu[\w-]*={0,2}|/[a-z0-9_.{}/-]+")
 _GUID = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")
-# code that reads a secret from elsewhere: process.env.APS_CLIENT_SECRET, os.getenv(, config[, this.token
-_CODE = re.compile(r"(?:[A-Za-z_$][\w$]*\.)*[A-Za-z_$][\w$]*[(\[].*|(?:[A-Za-z_$][\w$]*\.)+[A-Za-z_$][\w$]*")
+# code that reads a secret from elsewhere: process.env.APS_CLIENT_SECRET, os.getenv(, config[, this.token,
+# get_token(CLIENT_ID; after the bracket a name at most ("Spring(2024)!", "Ab(3dE5gH7jK9" are passwords)
+_CODE = re.compile(
+    r"(?:[A-Za-z_$][\w$]*\.)*[A-Za-z_$][\w$]*[(\[](?:[A-Za-z_$][\w$.]*)?|(?:[A-Za-z_$][\w$]*\.)+[A-Za-z_$][\w$]*"
+)
 _PART = re.compile(r"[\w$]+")
 
 
@@ -373,12 +377,14 @@ def _pair_kept(text: str, colon: int, secret: str) -> bool:
     )
 
 
+_QUOTE_IN_GROUP_2 = frozenset(("key-value", "secret-word"))  # the value's opening quote, if any
 _PROSE = frozenset(("secret-word", "token-word", "token-shaped", "authorization-value"))
 
 
-def _kept(kind: str, value: str) -> bool:
+def _kept(kind: str, value: str, quoted: bool = False) -> bool:
     """Whether a value in a secret's place is left as it is: a placeholder, or what `kind` shows is no secret
-    ("Basic authentication", "token: expired", "token_url: https://…")."""
+    ("Basic authentication", "token: expired", "token_url: https://…"). `quoted`: the value is a string
+    literal, so no code that reads a secret from elsewhere ("MyApp.Secret9" is the secret itself)."""
     if _is_placeholder(value) or MASK in value or _ERROR_CODE.fullmatch(value) or _APS_ID.fullmatch(value):
         return True
     if kind in _PROSE and _GUID.fullmatch(value):  # "the access token 0f1c2d3e-…": an id the paste names
@@ -390,7 +396,7 @@ def _kept(kind: str, value: str) -> bool:
     if kind == "secret-word":  # prose: any word ("AFAIK", "(Parameter"), unless as long and mixed as a secret
         word = value.lstrip("(").rstrip(".!?:=")  # "value=" in <add key="…Secret" value="…">
         return bool(
-            _code(value)
+            (_code(value) and not quoted)
             or not value.isascii()  # "Access Token を取得して": the sentence goes on in another script
             or _PLAIN_WORD.fullmatch(word)
             or (word.isalpha() and len(word) <= 12)
@@ -403,7 +409,7 @@ def _kept(kind: str, value: str) -> bool:
             or _NOT_SECRET_VALUE.fullmatch(value)
             or _NAME.fullmatch(value)
             or _SNAKE.fullmatch(value)
-            or _code(value)
+            or (_code(value) and not quoted)
             or _CJK.search(value)
         )
     if kind == "id-secret-args":  # a scope, a grant type or a URL after the id: no secret
@@ -417,6 +423,15 @@ def _kept(kind: str, value: str) -> bool:
             len(value) < 16 or not all(any(map(mixed, value)) for mixed in _MIXED) or value.startswith("dXJu")
         )
     return False
+
+
+def _match_kept(kind: str, match: re.Match[str], group: int) -> bool:
+    """Whether a match of pattern `kind` is left as it is (its secret is `match.group(group)`)."""
+    secret = match.group(group)
+    quoted = kind in _QUOTE_IN_GROUP_2 and any(quote in match.group(2) for quote in "\"'")
+    return _kept(kind, secret, quoted) or (
+        kind == "id-secret-pair" and _pair_kept(match.string, match.start(), secret)
+    )
 
 
 def _substitute(matches: list[re.Match[str]], mask: Callable[[re.Match[str]], str], text: str) -> str:
@@ -451,10 +466,7 @@ def redact(text: str, index: str | None = None) -> Redaction:
             continue
 
         def _mask(match: re.Match[str], kind: str = kind, group: int = group) -> str:
-            secret = match.group(group)
-            if _kept(kind, secret) or (
-                kind == "id-secret-pair" and _pair_kept(match.string, match.start(), secret)
-            ):
+            if _match_kept(kind, match, group):
                 return match.group(0)
             if kind not in kinds:
                 kinds.append(kind)

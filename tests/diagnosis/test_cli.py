@@ -202,6 +202,7 @@ def test_jsonl_a_line_nested_too_deeply_is_an_error_line_not_a_crash() -> None:
     finally:
         sys.setrecursionlimit(limit)
     assert len(out) == len(lines)
+    assert all("id" in result for result in out)  # the contract's fields on every line, as on other bad lines
     assert out[1]["error"].startswith("not JSON") and out[1]["line"] == 2
     assert [out[0]["id"], out[-1]["id"]] == ["first", "last"]
 

@@ -356,6 +356,9 @@ def test_a_problem_told_in_chinese_or_japanese_gets_a_reply(
         "APS の新しい SDK がリリースされました。ぜひお試しください。",
         "APS 开发者大会将于下周举行，欢迎参加。",
         "GitHub 推送时提示权限被拒绝 (403)",
+        # a question about the expiry time: "expired" (过期) is a problem, "the expiry time" (过期时间) is none
+        "APS 的 client secret 过期时间是多久？需要定期更新吗？",
+        "APS access token 的過期時間是多久？",
     ],
 )
 def test_chatter_and_other_systems_in_chinese_or_japanese_get_no_reply(

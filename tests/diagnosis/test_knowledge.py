@@ -248,3 +248,17 @@ def test_kb_validate_fails_on_an_example_that_ranks_another_cause(
         "aps-bot kb: missing-scope.yml: counter_examples.0: ranks missing-scope first",
         "aps-bot kb: rate-limited.yml: examples.1: ranks missing-scope first, not rate-limited",
     ]
+
+
+def test_kb_validate_fails_on_an_example_that_is_no_aps_error_or_matches_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The two other ways an example fails tests/diagnosis/test_kb_examples.py: it ranks its cause first but
+    the gate takes it for another system's error, or it matches no cause at all."""
+    examples = ["AUTH-010", "GitHub says: Token does not have the privilege", "???"]
+    folder = write_kb(tmp_path / "kb", missing_scope=CAUSE | {"examples": examples})
+    assert main(["kb", "validate", "--kb", str(folder)]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "aps-bot kb: missing-scope.yml: examples.1: ranks missing-scope first but is not taken for an APS error",
+        "aps-bot kb: missing-scope.yml: examples.2: matches no cause",
+    ]

@@ -129,10 +129,7 @@ def _plain_redact(text: str) -> tuple[str, tuple[str, ...]]:
         if any(word in lower for word in words):
 
             def mask(match: re.Match[str], kind: str = kind, group: int = group) -> str:
-                secret = match.group(group)
-                if R._kept(kind, secret) or (
-                    kind == "id-secret-pair" and R._pair_kept(match.string, match.start(), secret)
-                ):
+                if R._match_kept(kind, match, group):
                     return match.group(0)
                 if kind not in kinds:
                     kinds.append(kind)

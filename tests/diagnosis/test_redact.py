@@ -491,3 +491,44 @@ def test_review_patterns_scan_exactly(text: str) -> None:
     result = R.redact(text)
     assert (result.text, result.kinds) == _plain_redact(text)
     assert R.redact(text, scan.word_index(text.lower())) == result
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ('{"password": "Spring(2024)!"}', "Spring(2024"),
+        ('"clientSecret": "AbCdEfGh12(34)"', "AbCdEfGh12(34"),
+        ("client_secret=Ab(3dE5gH7jK9", "Ab(3dE5gH7jK9"),
+        ("password: 'Tr0ub4dor[&3]'", "Tr0ub4dor[&3"),
+    ],
+)
+def test_a_secret_with_a_bracket_is_no_code(text: str, secret: str) -> None:
+    """Code reads a secret with a name and a bracket ("os.getenv(", "config[", "get_token(CLIENT_ID"); a value
+    that goes on after its bracket with anything but a name is the secret itself."""
+    result = redact(text)
+    assert result.found and secret not in result.text
+
+
+def test_a_base64_urn_on_the_line_after_a_token_is_kept(diagnoser: Diagnoser) -> None:
+    """A wrapped token's next lines are blanked with it, but not a base64-encoded URN on its own line: the
+    diagnosis reads it (README: URNs, also base64-encoded, are kept)."""
+    urn = "dXJuOmFkc2sub2JqZWN0czpvcy5vYmplY3Q6YnVja2V0L21vZGVsLnJ2dA"
+    text = f"Authorization: Bearer {OPAQUE}\n{urn}\n401 Unauthorized: the access token has expired"
+    result = redact(text)
+    assert result.found and OPAQUE not in result.text and urn in result.text
+    diagnosis = diagnoser.diagnose(text)  # the URN is what says this is APS
+    assert (
+        diagnosis.is_aps_error
+        and diagnosis.best is not None
+        and diagnosis.best.id == "expired-or-invalid-token"
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['password = "MyApp.Secret9";', '"client_secret": "Kx9.mP2qR7sT"', "my client secret is 'Kx9.mP2qR7sT'"],
+)
+def test_a_quoted_secret_is_no_code(text: str) -> None:
+    """A string literal is never code reading a secret from elsewhere (process.env.X), whatever its dots."""
+    result = redact(text)
+    assert result.found and "Secret9" not in result.text and "mP2qR7sT" not in result.text
