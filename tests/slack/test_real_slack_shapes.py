@@ -347,3 +347,29 @@ def test_a_thank_you_in_the_thread_of_a_dm_answer_gets_no_canned_reply(
     posts = slack.wait_for("chat.postMessage", count=2)
     assert posts[1].params["thread_ts"] == question["ts"]
     assert expected.best.title in block_text(posts[1])
+
+
+def test_a_thank_you_in_a_dm_thread_edited_to_hold_an_error_is_answered(
+    bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis], not_aps: str
+) -> None:
+    """A reply in the bot's DM thread gets no canned answer, so it has no answer yet: edited to add the error
+    it is answered, as the same reply posted with the error is (the edit was read for a secret only)."""
+    paste, expected = aps_paste
+    dm = {"channel": "D0BOTDM01", "channel_type": "im"}
+    question = message_event(not_aps, **dm)
+    slack.add_message(question["channel"], question["ts"], question["text"])
+    bot.send_event(question)
+    slack.wait_for("chat.postMessage")
+    reply = message_event("thanks, trying that", thread_ts=question["ts"], **dm)
+    slack.add_message(reply["channel"], reply["ts"], reply["text"], thread_ts=question["ts"])
+    bot.send_event(reply)
+    bot.drain()
+    assert len(slack.calls_to("chat.postMessage")) == 1
+    bot.send_event(edit_of(reply, f"still failing:\n{paste}"))
+    posts = slack.wait_for("chat.postMessage", count=2)
+    assert posts[1].params["thread_ts"] == question["ts"]
+    assert expected.best.title in block_text(posts[1])
+    slack.wait_for_thread(question["channel"], question["ts"], count=4)
+    bot.send_event(edit_of(reply, f"still failing (hubs call):\n{paste}"))  # a second edit: no second answer
+    bot.drain()
+    assert len(slack.calls_to("chat.postMessage")) == 2
