@@ -26,6 +26,12 @@ def is_retriable(exc: BaseException) -> bool:
     return isinstance(exc, OSError)
 
 
+def may_have_acted(exc: BaseException) -> bool:
+    """Slack's `fatal_error`: part of the call may have been carried out (the message posted). Retried, a post
+    that does not look for itself first may land twice."""
+    return isinstance(exc, SlackApiError) and exc.response.get("error") == "fatal_error"
+
+
 def retry_after(exc: BaseException) -> float | None:
     """The seconds Slack asked to wait (a 429's `Retry-After`), if it said."""
     if not isinstance(exc, SlackApiError):
