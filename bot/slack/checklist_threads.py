@@ -685,7 +685,7 @@ class ChecklistThreads:
             self.recheck(client, state.id, on_posted=posted)
         except Exception as exc:
             retriable = is_retriable(exc) or isinstance(exc, SlackUnavailable)
-            # a result Slack may have posted (`fatal_error`) is not run and posted again
+            # a result Slack may have posted (`internal_error`, `fatal_error`) is not run and posted again
             if not retriable or may_have_acted(exc) or attempt >= RECHECK_ATTEMPTS:
                 raise
             wait = max(RECHECK_RETRY_SECONDS, retry_after(exc) or 0.0)
@@ -716,7 +716,7 @@ class ChecklistThreads:
             try:
                 self._post_in_thread(client, state, _reminder_text(state, days))
             except (SlackApiError, OSError) as exc:
-                # 5xx, 429, network: a later pass posts it (not after a `fatal_error`: it may be posted)
+                # 5xx, 429, network: a later pass posts it (not when Slack says it may have: `may_have_acted`)
                 if is_retriable(exc) and not may_have_acted(exc):
                     log.warning(
                         "checklist %s: reminder not posted (%s); retried", state.id, failure_name(exc)

@@ -780,27 +780,28 @@ def test_a_reminder_slack_failed_to_take_is_posted_on_a_later_pass(deps, clock, 
 
 
 class TakenThenFatal(StubSlack):
-    """Slack stores the first chat.postMessage whose text starts with `prefix`, then answers `fatal_error`
+    """Slack stores the first chat.postMessage whose text starts with `prefix`, then answers `error`
     ("it's possible some aspect of the operation succeeded before the error was raised")."""
 
-    def __init__(self, prefix: str) -> None:
+    def __init__(self, prefix: str, error: str = "fatal_error") -> None:
         super().__init__()
-        self.prefix, self.down = prefix, 1
+        self.prefix, self.down, self.error = prefix, 1, error
 
     def chat_postMessage(self, **kw: Any):
         response = super().chat_postMessage(**kw)
         if self.down and str(kw.get("text", "")).startswith(self.prefix):
             self.down -= 1
-            raise SlackApiError(
-                "fatal_error", _response("chat.postMessage", {"ok": False, "error": "fatal_error"})
-            )
+            raise SlackApiError(self.error, _response("chat.postMessage", {"ok": False, "error": self.error}))
         return response
 
 
-def test_a_reminder_slack_may_have_posted_before_a_fatal_error_is_not_posted_again(deps, clock) -> None:
-    """`fatal_error` says the post may have gone through: retrying the reminder (which reads no thread first)
+@pytest.mark.parametrize("error", ["fatal_error", "internal_error"])
+def test_a_reminder_slack_may_have_posted_before_a_fatal_error_is_not_posted_again(
+    deps, clock, error: str
+) -> None:
+    """These errors say the post may have gone through: retrying the reminder (which reads no thread first)
     would remind the channel twice; it is spent, as a refused one is."""
-    slack = TakenThenFatal(":wave: No activity")
+    slack = TakenThenFatal(":wave: No activity", error)
     threads, _ = started(deps, slack)
     threads.remind_stale(slack, clock.now + 8 * DAY)
     threads.remind_stale(slack, clock.now + 8 * DAY + 15)
