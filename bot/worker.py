@@ -142,7 +142,12 @@ class ReplyWorker:
             log.error("reply job %s dropped: taken %s times, its workers died with it", job.id, job.attempts)
             self.jobs.delete(job.id)
             return
-        if job.payload.get("edit") and self._message_job_left(job):
+        # An edit's job, or the message's own one once an edit was delivered (Slack retried the message's
+        # delivery after the edit's, which may be answered by now): the thread is read before answering.
+        edited = bool(job.payload.get("edit")) or self.replier.dedupe.edited(
+            str(job.payload.get("channel", "")), str(job.payload.get("ts", ""))
+        )
+        if edited and self._message_job_left(job):
             # Run beside it, the edit would read the thread before the message's own answer lands there.
             self.jobs.defer(job.id, self.deps.clock() + EDIT_WAIT_SECONDS)
             return
@@ -151,7 +156,7 @@ class ReplyWorker:
                 self.client,
                 job.payload,
                 lambda payload: self.jobs.update(job.id, payload),
-                again=job.attempts > 1,  # a worker that died, or a failure after Slack took the post
+                again=job.attempts > 1 or edited,  # a worker that died, a failure after Slack took the post
             )
         except Exception as exc:
             log_slack_error("reply", exc)

@@ -50,7 +50,7 @@ from bot.slack.checklist_blocks import (
     step_text,
 )
 from bot.slack.deps import Deps
-from bot.slack.failures import failure_name, is_retriable, retry_after
+from bot.slack.failures import failure_name, is_retriable, may_have_acted, retry_after
 from bot.slack.replies import tell_clicker
 from bot.store.checklists import PARENT, ChecklistStore, ConcurrentUpdate, new_checklist_id
 from bot.store.jobs import PENDING, Job, JobStore
@@ -684,7 +684,9 @@ class ChecklistThreads:
         try:
             self.recheck(client, state.id, on_posted=posted)
         except Exception as exc:
-            if not (is_retriable(exc) or isinstance(exc, SlackUnavailable)) or attempt >= RECHECK_ATTEMPTS:
+            retriable = is_retriable(exc) or isinstance(exc, SlackUnavailable)
+            # a result Slack may have posted (`internal_error`, `fatal_error`) is not run and posted again
+            if not retriable or may_have_acted(exc) or attempt >= RECHECK_ATTEMPTS:
                 raise
             wait = max(RECHECK_RETRY_SECONDS, retry_after(exc) or 0.0)
             log.warning("checklist %s: re-check not posted (%s); will retry", state.id, failure_name(exc))
@@ -714,7 +716,8 @@ class ChecklistThreads:
             try:
                 self._post_in_thread(client, state, _reminder_text(state, days))
             except (SlackApiError, OSError) as exc:
-                if is_retriable(exc):  # 5xx, 429, network: a later pass posts it
+                # 5xx, 429, network: a later pass posts it (not when Slack says it may have: `may_have_acted`)
+                if is_retriable(exc) and not may_have_acted(exc):
                     log.warning(
                         "checklist %s: reminder not posted (%s); retried", state.id, failure_name(exc)
                     )

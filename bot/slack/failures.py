@@ -10,11 +10,13 @@ from slack_sdk.errors import SlackApiError
 from bot.aps.parse import parse_retry_after
 
 # Slack's own "try again" errors, which it may answer with HTTP 200 and `ok: false` ("likely due to a
-# transient issue on our end"; `fatal_error` adds that part of the call may have succeeded, so a retried post
-# reads its thread first): told apart by their code, as a 5xx is by its status.
+# transient issue on our end"): told apart by their code, as a 5xx is by its status.
 TRANSIENT_ERRORS = frozenset(
     {"internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited"}
 )
+# Of those, the two whose description adds "it's possible some aspect of the operation succeeded before the
+# error was raised": a retried post reads its thread first, or is not retried.
+PERHAPS_DONE_ERRORS = frozenset({"internal_error", "fatal_error"})
 
 
 def is_retriable(exc: BaseException) -> bool:
@@ -24,6 +26,12 @@ def is_retriable(exc: BaseException) -> bool:
         status = getattr(exc.response, "status_code", 200)
         return status >= 500 or status == 429 or exc.response.get("error") in TRANSIENT_ERRORS
     return isinstance(exc, OSError)
+
+
+def may_have_acted(exc: BaseException) -> bool:
+    """Slack's `internal_error` or `fatal_error`: part of the call may have been carried out (the message
+    posted). Retried, a post that does not look for itself first may land twice."""
+    return isinstance(exc, SlackApiError) and exc.response.get("error") in PERHAPS_DONE_ERRORS
 
 
 def retry_after(exc: BaseException) -> float | None:

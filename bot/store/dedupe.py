@@ -107,6 +107,12 @@ class DedupeStore:
         row = self.db.connection().execute("SELECT state FROM dedupe WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row["state"])
 
+    def edited(self, channel: str, ts: str) -> bool:
+        """Whether an edit of message `ts` was delivered (an `edit_key` of it is kept, for a day)."""
+        prefix = edit_key(channel, ts, "")
+        query = "SELECT 1 FROM dedupe WHERE key > ? AND key < ? LIMIT 1"
+        return self.db.connection().execute(query, (prefix, prefix + "\uffff")).fetchone() is not None
+
     def purge(self, *, before: float) -> int:
         """Forget delivery keys recorded before `before` (Slack stops retrying after minutes), not warnings;
         return how many."""

@@ -779,6 +779,51 @@ def test_a_reminder_slack_failed_to_take_is_posted_on_a_later_pass(deps, clock, 
     assert len([p for p in slack.of("chat.postMessage") if "No activity" in p["text"]]) == 2  # failed, posted
 
 
+class TakenThenFatal(StubSlack):
+    """Slack stores the first chat.postMessage whose text starts with `prefix`, then answers `error`
+    ("it's possible some aspect of the operation succeeded before the error was raised")."""
+
+    def __init__(self, prefix: str, error: str = "fatal_error") -> None:
+        super().__init__()
+        self.prefix, self.down, self.error = prefix, 1, error
+
+    def chat_postMessage(self, **kw: Any):
+        response = super().chat_postMessage(**kw)
+        if self.down and str(kw.get("text", "")).startswith(self.prefix):
+            self.down -= 1
+            raise SlackApiError(self.error, _response("chat.postMessage", {"ok": False, "error": self.error}))
+        return response
+
+
+@pytest.mark.parametrize("error", ["fatal_error", "internal_error"])
+def test_a_reminder_slack_may_have_posted_before_a_fatal_error_is_not_posted_again(
+    deps, clock, error: str
+) -> None:
+    """These errors say the post may have gone through: retrying the reminder (which reads no thread first)
+    would remind the channel twice; it is spent, as a refused one is."""
+    slack = TakenThenFatal(":wave: No activity", error)
+    threads, _ = started(deps, slack)
+    threads.remind_stale(slack, clock.now + 8 * DAY)
+    threads.remind_stale(slack, clock.now + 8 * DAY + 15)
+    threads.remind_stale(slack, clock.now + 9 * DAY)
+    assert slack.down == 0
+    assert len([p for p in slack.of("chat.postMessage") if "No activity" in p["text"]]) == 1
+
+
+def test_a_recheck_result_slack_may_have_posted_before_a_fatal_error_is_not_posted_again(deps, clock) -> None:
+    """The automatic re-check's result answered `fatal_error` (perhaps posted): the re-check is not run and
+    posted again a minute later."""
+    slack = TakenThenFatal("Automatic re-check")
+    threads, state = started(deps, slack, client_id="abc", project="b.p")
+    complete_integration(threads, slack, state)
+    check = FakeCheck(True)
+    for _ in range(3):
+        clock.now += 600
+        run_scheduler(deps, slack, check, clock.now)
+    assert slack.down == 0 and len(check.calls) == 1
+    assert len([p for p in slack.of("chat.postMessage") if p["text"].startswith("Automatic re-check")]) == 1
+
+
 class NetworkDownFor(StubSlack):
     """The connection is reset on the first chat.postMessage whose text starts with `prefix`."""
 

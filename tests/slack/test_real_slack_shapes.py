@@ -289,21 +289,21 @@ def test_an_edit_queued_beside_its_messages_own_reply_waits_for_it(
         slack.hold = threading.Event()  # the paste's answer is stuck in Slack
         try:
             bot.runtime.start_worker(in_process=True)
-            slack.wait_for("chat.postMessage")
+            slack.wait_for("conversations.replies")  # its message edited, the paste's job looks first
 
             def edit_deferred() -> bool:
                 row = db.execute("SELECT status, run_at FROM jobs ORDER BY id DESC LIMIT 1").fetchone()
                 return row is not None and row["status"] == "pending" and row["run_at"] > now[0]
 
             wait_until(edit_deferred)
-            assert slack.calls_to("conversations.replies") == []
+            assert len(slack.calls_to("conversations.replies")) == 1  # the edit has not read the thread
         finally:
             slack.hold.set()
         slack.wait_for_thread(CHANNEL, original["ts"], count=2)
         bot.drain()
         now[0] += 60
         bot.runtime.deps.wake_worker()
-        slack.wait_for("conversations.replies")
+        slack.wait_for("conversations.replies", count=2)
         bot.drain()
         assert db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 0
     assert len(slack.calls_to("chat.postMessage")) == 1
@@ -347,3 +347,44 @@ def test_a_thank_you_in_the_thread_of_a_dm_answer_gets_no_canned_reply(
     posts = slack.wait_for("chat.postMessage", count=2)
     assert posts[1].params["thread_ts"] == question["ts"]
     assert expected.best.title in block_text(posts[1])
+
+
+def test_a_thank_you_in_a_dm_thread_edited_to_hold_an_error_is_answered(
+    bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis], not_aps: str
+) -> None:
+    """A reply in the bot's DM thread gets no canned answer, so it has no answer yet: edited to add the error
+    it is answered, as the same reply posted with the error is (the edit was read for a secret only)."""
+    paste, expected = aps_paste
+    dm = {"channel": "D0BOTDM01", "channel_type": "im"}
+    question = message_event(not_aps, **dm)
+    slack.add_message(question["channel"], question["ts"], question["text"])
+    bot.send_event(question)
+    slack.wait_for("chat.postMessage")
+    reply = message_event("thanks, trying that", thread_ts=question["ts"], **dm)
+    slack.add_message(reply["channel"], reply["ts"], reply["text"], thread_ts=question["ts"])
+    bot.send_event(reply)
+    bot.drain()
+    assert len(slack.calls_to("chat.postMessage")) == 1
+    bot.send_event(edit_of(reply, f"still failing:\n{paste}"))
+    posts = slack.wait_for("chat.postMessage", count=2)
+    assert posts[1].params["thread_ts"] == question["ts"]
+    assert expected.best.title in block_text(posts[1])
+    slack.wait_for_thread(question["channel"], question["ts"], count=4)
+    bot.send_event(edit_of(reply, f"still failing (hubs call):\n{paste}"))  # a second edit: no second answer
+    bot.drain()
+    assert len(slack.calls_to("chat.postMessage")) == 2
+
+
+def test_a_paste_whose_first_delivery_comes_after_its_edit_is_answered_once(
+    bot: BotServer, slack: FakeSlackApi, aps_paste: tuple[str, Diagnosis]
+) -> None:
+    """The paste's delivery got a 503 (the database stuck a moment) and Slack retries it a minute later; the
+    typo fix made meanwhile was stored and answered first. The paste's own job reads the thread first too."""
+    original = message_event(aps_paste[0])
+    slack.add_message(CHANNEL, original["ts"], original["text"])
+    bot.send_event(edit_of(original, f"{aps_paste[0]}\n(from the hubs call)"))
+    slack.wait_for("chat.postMessage")
+    slack.wait_for_thread(CHANNEL, original["ts"], count=2)
+    bot.send_event(original, retry_num=1)
+    bot.drain()
+    assert len(slack.calls_to("chat.postMessage")) == 1

@@ -113,6 +113,9 @@ class MessageIntake:
             job = reply_job(ANSWER, edited, own, attached=attached, parent=in_thread)
         elif not is_dm and not in_thread:
             job = reply_job(PASSIVE, edited, text, attached=attached)
+        elif is_dm:  # as a DM is: its thread replies, answered only when they hold an error, are now too
+            own = message_text(edited, drop_mentions=True)
+            job = {**reply_job(ANSWER, edited, own, attached=attached), "quiet": True}
         elif redact(text).found:
             job = reply_job(WARN, edited, text)
         else:
