@@ -387,6 +387,8 @@ batches = st.lists(
     st.lists(st.one_of(st.sampled_from(LINE_PIECES), st.binary(max_size=40)), max_size=12).map(b"".join),
     max_size=8,
 ).map(lambda lines: b"\n".join(line.replace(b"\n", b"") for line in lines))
+# bytes that start with a UTF-16 byte-order mark are read as UTF-16, whose lines the bytes do not show (its own test)
+batches = batches.filter(lambda data: data[:2] not in (b"\xff\xfe", b"\xfe\xff"))
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
