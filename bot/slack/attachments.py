@@ -30,13 +30,14 @@ def attached_text(message: dict[str, Any], *, bot_user_id: str = "") -> str:
         parts.append(
             _block_text([*(attachment.get("blocks") or []), *(attachment.get("message_blocks") or [])])
         )
-        parts += [_preview(f) for f in attachment.get("files") or [] if isinstance(f, dict)]
+        parts += [snippet_preview(f) for f in attachment.get("files") or [] if isinstance(f, dict)]
     text = "\n".join(p for p in parts if isinstance(p, str) and p.strip())
     return slack_to_plain(text).replace("```", "\n")
 
 
-def _preview(file: dict[str, Any]) -> str:
-    """A forwarded snippet's preview (its whole text is not read: it is someone else's file)."""
+def snippet_preview(file: dict[str, Any]) -> str:
+    """What Slack shows of a snippet: its preview (a forwarded one's whole text is not read: it is someone
+    else's file)."""
     return str(file.get("preview") or file.get("plain_text") or "")
 
 

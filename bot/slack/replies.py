@@ -14,7 +14,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.diagnosis import Diagnosis, redact
-from bot.slack.attachments import attached_text
+from bot.slack.attachments import attached_text, snippet_preview
 from bot.slack.blocks import diagnosis_blocks, secret_warning_text, slack_to_plain, unrecognised_blocks
 from bot.slack.deps import Deps
 from bot.slack.failures import is_retriable
@@ -82,10 +82,7 @@ def message_text(message: dict[str, Any], *, drop_mentions: bool = False) -> str
     preview of attached snippets, as plain text."""
     text = message.get("text") or ""
     parts = [_MENTION.sub(" ", text).strip() if drop_mentions else text]
-    for file in message.get("files") or []:
-        snippet = file.get("preview") or file.get("plain_text") or ""
-        if snippet:
-            parts.append(snippet)
+    parts += [snippet_preview(file) for file in message.get("files") or []]
     text = slack_to_plain("\n".join(p for p in parts if p))
     return text.replace("```", "\n")
 
